@@ -1,0 +1,90 @@
+//! Aliases: named, movable pointers to a version, optionally weighted between two.
+
+use super::body::JsonBody;
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::model::{AliasName, AliasTarget, FunctionName};
+use crate::store::{AliasInput, AliasRecord};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutAlias {
+    version: String,
+    routing: Option<BTreeMap<String, f64>>,
+    expected_revision: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct AliasView {
+    function: FunctionName,
+    name: AliasName,
+    version: String,
+    /// `{"4": 0.1}`: 10 % of traffic to version 4; `{}` when not weighted.
+    routing: BTreeMap<String, f64>,
+    description: String,
+    revision_id: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<AliasRecord> for AliasView {
+    fn from(a: AliasRecord) -> Self {
+        AliasView {
+            function: a.function,
+            name: a.name,
+            version: a.version.to_string(),
+            routing: a.routing.map(|r| (r.version.to_string(), r.weight)).into_iter().collect(),
+            description: a.description,
+            revision_id: a.revision_id,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+fn names(name: &str, alias: &str) -> ApiResult<(FunctionName, AliasName)> {
+    Ok((FunctionName::parse(name)?, AliasName::parse(alias)?))
+}
+
+pub async fn put(
+    State(p): State<AppState>,
+    Path((name, alias)): Path<(String, String)>,
+    JsonBody(req): JsonBody<PutAlias>,
+) -> ApiResult<(StatusCode, Json<AliasView>)> {
+    let (name, alias) = names(&name, &alias)?;
+    if req.description.as_ref().is_some_and(|d| d.chars().count() > 256) {
+        return Err(ApiError::BadRequest("description is too long: at most 256 characters".into()));
+    }
+    let input = AliasInput {
+        target: AliasTarget::parse(&req.version, req.routing.as_ref())?,
+        description: req.description,
+        expected_revision: req.expected_revision,
+    };
+    let (rec, created) = p.db(move |s| s.put_alias(&name, &alias, &input)).await?;
+    p.refresh().await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(rec.into())))
+}
+
+pub async fn get(State(p): State<AppState>, Path((name, alias)): Path<(String, String)>) -> ApiResult<Json<AliasView>> {
+    let (name, alias) = names(&name, &alias)?;
+    Ok(Json(p.db(move |s| s.get_alias(&name, &alias)).await?.into()))
+}
+
+pub async fn list(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let name = FunctionName::parse(&name)?;
+    let aliases: Vec<AliasView> = p.db(move |s| s.list_aliases(&name)).await?.into_iter().map(Into::into).collect();
+    Ok(Json(serde_json::json!({ "aliases": aliases })))
+}
+
+pub async fn delete(State(p): State<AppState>, Path((name, alias)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    let (name, alias) = names(&name, &alias)?;
+    p.db(move |s| s.delete_alias(&name, &alias)).await?;
+    p.refresh().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,63 @@
+//! Request-body extractors whose rejections are `ApiError`s, so a malformed body gets the
+//! same `{"message"}` shape as every other error.
+
+use super::error::ApiError;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use http_body_util::{BodyExt, Limited};
+use serde::de::DeserializeOwned;
+
+/// JSON body; an empty body is rejected.
+pub struct JsonBody<T>(pub T);
+
+/// JSON body where an empty body means `T::default()` (e.g. publish with no options).
+pub struct OptionalJson<T>(pub T);
+
+const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+async fn read_json_bytes(req: Request) -> Result<Bytes, ApiError> {
+    if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        if !ct.is_empty() && !ct.starts_with("application/json") {
+            return Err(ApiError::UnsupportedMediaType(format!("Content-Type must be application/json, got {ct}")));
+        }
+    }
+    read_limited(req.into_body(), MAX_JSON_BYTES, "Request body").await
+}
+
+/// Reads a body, failing as soon as it passes `limit` bytes (before buffering the rest).
+pub async fn read_limited(body: Body, limit: usize, what: &str) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::PayloadTooLarge(format!("{what} must be smaller than {limit} bytes")))
+        }
+        Err(e) => Err(ApiError::BadRequest(format!("could not read the request body: {e}"))),
+    }
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("Invalid JSON body: {e}")))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = read_json_bytes(req).await?;
+        if bytes.is_empty() {
+            return Err(ApiError::BadRequest("Request body is empty: a JSON object is required".into()));
+        }
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = read_json_bytes(req).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        parse(&bytes).map(OptionalJson)
+    }
+}

@@ -1,0 +1,66 @@
+//! Code upload: `PUT /v1/functions/{name}/code` with the raw wasm as the body.
+//! Order: stream the body under the size limit → hash → validate and compile (off the
+//! reactor) → write blob and artifact atomically → one transaction points `$LATEST` at
+//! them. Any failure before the transaction leaves no row behind.
+
+use super::body::read_limited;
+use super::error::{ApiError, ApiResult};
+use super::functions::FunctionView;
+use super::AppState;
+use crate::model::{CodeHash, FunctionName};
+use crate::store::{artifacts, blobs};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub struct UploadResult {
+    code_hash: CodeHash,
+    size: u64,
+    function: FunctionView,
+}
+
+pub async fn upload(State(p): State<AppState>, Path(name): Path<String>, headers: HeaderMap, body: Body) -> ApiResult<Json<UploadResult>> {
+    let name = FunctionName::parse(&name)?;
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if ct != "application/wasm" {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/wasm, got '{}'",
+            if ct.is_empty() { "(none)" } else { ct }
+        )));
+    }
+    let limit = p.config.max_upload_bytes;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    // Fail fast on an unknown function before spending a compile on it.
+    let n = name.clone();
+    p.db(move |s| s.get_function(&n)).await?;
+    let wasm = read_limited(body, limit, "Code").await.map_err(|e| match e {
+        ApiError::PayloadTooLarge(_) => too_large(limit),
+        other => other,
+    })?;
+    if wasm.is_empty() {
+        return Err(ApiError::BadRequest("Code is empty: send the wasm module as the request body".into()));
+    }
+    let hash = CodeHash::of(&wasm);
+    let size = wasm.len() as u64;
+    let this = p.clone();
+    let artifact = tokio::task::spawn_blocking(move || -> ApiResult<_> {
+        let compiled = this.runtime.compile(&wasm)?;
+        blobs::put(&this.data, &hash, &wasm)?;
+        Ok(artifacts::put(&this.data, &hash, this.runtime.fingerprint(), &compiled)?)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("compile task failed: {e}")))??;
+    let rec = p.db(move |s| s.set_code(&name, &artifact, size)).await?;
+    p.refresh().await?;
+    Ok(Json(UploadResult { code_hash: hash, size, function: rec.into() }))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!("Code is larger than the upload limit of {limit} bytes"))
+}

@@ -1,0 +1,110 @@
+//! The one error type of the management API: each variant maps to a status, an AWS-style
+//! error type and a JSON body `{"message": ..., "type": ...}`.
+
+use crate::invoke::ResolveError;
+use crate::model::Invalid;
+use crate::runtime::compile::CompileError;
+use crate::store::StoreError;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("Rate Exceeded.")]
+    TooManyRequests,
+    /// The requested code can't be run (missing or corrupt artifact).
+    #[error("{0}")]
+    CodeUnavailable(String),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "ResourceConflictException"),
+            ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "PreconditionFailedException"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLargeException"),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaTypeException"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedException"),
+            ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException"),
+            ApiError::CodeUnavailable(_) => (StatusCode::BAD_GATEWAY, "CodeIntegrityException"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ServiceException"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind) = self.parts();
+        let message = match &self {
+            ApiError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "internal error");
+                "Internal server error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut body = serde_json::json!({ "message": message, "type": kind });
+        if let ApiError::TooManyRequests = self {
+            body["reason"] = "ConcurrentInvocationLimitExceeded".into();
+        }
+        let mut resp = (status, Json(body)).into_response();
+        resp.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(kind));
+        resp
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::BadRequest(e.0)
+    }
+}
+
+impl From<CompileError> for ApiError {
+    fn from(e: CompileError) -> Self {
+        ApiError::BadRequest(e.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
+            StoreError::Invalid(m) => ApiError::BadRequest(m),
+            StoreError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::NotFound(m) => ApiError::NotFound(m),
+            ResolveError::NoCode(m) => ApiError::Conflict(m),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

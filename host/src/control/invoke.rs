@@ -1,0 +1,82 @@
+//! Direct invoke: `POST /v1/functions/{name}/invoke?qualifier=Q`. The body is the payload
+//! (stdin); the response body is what the function wrote to stdout. A function error is
+//! still a 200, flagged by `x-waygate-function-error`, as Lambda's sync invoke does.
+
+use super::body::read_limited;
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::invoke::{self, CallContext};
+use crate::model::{FunctionName, Qualifier};
+use crate::observe;
+use crate::runtime::InvokeError;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::time::Instant;
+
+#[derive(Deserialize)]
+pub struct InvokeParams {
+    qualifier: Option<String>,
+}
+
+pub async fn invoke(
+    State(p): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<InvokeParams>,
+    body: Body,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    // `name:qualifier` in the path is accepted too, as Lambda accepts it in FunctionName.
+    let (name, path_qualifier) = match name.split_once(':') {
+        Some((n, q)) => (n.to_string(), Some(q.to_string())),
+        None => (name, None),
+    };
+    let name = FunctionName::parse(&name)?;
+    let qualifier_text = match (path_qualifier, params.qualifier) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::BadRequest(format!(
+                "The derived qualifier from the function name ({a}) does not match the specified qualifier ({b})."
+            )))
+        }
+        (a, b) => a.or(b),
+    };
+    let qualifier = Qualifier::parse(qualifier_text.as_deref())?;
+    let limit = p.config.max_payload_bytes;
+    let payload = read_limited(body, limit, "Request").await.map_err(|e| match e {
+        ApiError::PayloadTooLarge(_) => ApiError::PayloadTooLarge(format!(
+            "Request must be smaller than {limit} bytes for the InvokeFunction operation"
+        )),
+        other => other,
+    })?;
+
+    let resolved = invoke::resolve(&p.snapshot(), &name, &qualifier)?;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let qualifier_shown = qualifier.to_string();
+    let ctx = CallContext { function: &name, qualifier: &qualifier_shown, stage: None, request_id: &request_id };
+    let outcome = invoke::run(&p.runtime, &resolved, ctx, payload).await.map_err(|e| match e {
+        InvokeError::Throttled => ApiError::TooManyRequests,
+        InvokeError::CodeUnavailable(m) => ApiError::CodeUnavailable(m),
+        InvokeError::Internal(e) => ApiError::Internal(e),
+    })?;
+    let version = resolved.version.version.to_string();
+    observe::log_invocation(&name, &version, &request_id, resolved.version.config.memory_mb, &outcome);
+
+    let timing = observe::server_timing(&outcome, started.elapsed());
+    let mut resp = match &outcome.error {
+        None => (StatusCode::OK, [("content-type", "application/octet-stream")], outcome.stdout.clone()).into_response(),
+        Some(err) => {
+            let mut r = (StatusCode::OK, axum::Json(err)).into_response();
+            r.headers_mut().insert("x-waygate-function-error", HeaderValue::from_static("Unhandled"));
+            r
+        }
+    };
+    let h = resp.headers_mut();
+    for (k, v) in [("x-waygate-executed-version", version), ("x-waygate-request-id", request_id), ("server-timing", timing)] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    Ok(resp)
+}

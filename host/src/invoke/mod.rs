@@ -1,0 +1,76 @@
+//! From "function:qualifier" to a finished invocation: the shared tail of every request
+//! path (direct invoke on the management API, and later the gateway's integrations).
+//! Resolution order: [`alias`] (weighted pick) → [`version`] (frozen code + config) →
+//! [`crate::runtime`] (fresh instance).
+
+pub mod alias;
+pub mod version;
+
+use crate::model::{function_arn, Qualifier, VersionId};
+use crate::runtime::{InvokeError, Invocation, Outcome, Runtime};
+use crate::snapshot::{Snapshot, VersionSnapshot};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// A qualifier resolved against a snapshot.
+pub struct Resolved {
+    pub version: Arc<VersionSnapshot>,
+    /// Set when the caller named an alias.
+    pub alias: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{0}")]
+    NotFound(String),
+    /// The function exists but `$LATEST` has no code yet.
+    #[error("{0}")]
+    NoCode(String),
+}
+
+pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Result<Resolved, ResolveError> {
+    let not_found = |q: Option<&str>| ResolveError::NotFound(format!("Function not found: {}", function_arn(function, q)));
+    let f = snapshot
+        .functions
+        .get(function)
+        .ok_or_else(|| not_found(None))?;
+    let (id, alias) = match qualifier {
+        Qualifier::Version(v) => (*v, None),
+        Qualifier::Alias(a) => {
+            let alias = f.aliases.get(a.as_str()).ok_or_else(|| not_found(Some(a)))?;
+            (alias::pick(alias, &mut rand::rng()), Some(a.to_string()))
+        }
+    };
+    let version = version::lookup(f, id).ok_or_else(|| match id {
+        VersionId::Latest => ResolveError::NoCode(format!(
+            "Function {function} has no code yet: upload it with PUT /v1/functions/{function}/code"
+        )),
+        VersionId::Number(n) => not_found(Some(&n.to_string())),
+    })?;
+    Ok(Resolved { version, alias })
+}
+
+/// Context of one call besides the payload.
+pub struct CallContext<'a> {
+    pub function: &'a str,
+    pub qualifier: &'a str,
+    pub stage: Option<&'a str>,
+    pub request_id: &'a str,
+}
+
+pub async fn run(runtime: &Runtime, resolved: &Resolved, ctx: CallContext<'_>, payload: Bytes) -> Result<Outcome, InvokeError> {
+    let v = &resolved.version;
+    runtime
+        .invoke(Invocation {
+            function: ctx.function,
+            executed_version: v.version,
+            qualifier: ctx.qualifier,
+            alias: resolved.alias.as_deref(),
+            stage: ctx.stage,
+            request_id: ctx.request_id,
+            code: &v.code,
+            config: &v.config,
+            payload,
+        })
+        .await
+}

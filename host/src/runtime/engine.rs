@@ -1,0 +1,190 @@
+//! The process-wide [`Engine`] and its configuration. Every knob that matters for the
+//! per-request cost is set here, with the reason; `../shared/perf-notes.md` has the
+//! measurements behind them.
+
+use super::instance::HostState;
+use super::loader::Loader;
+use crate::store::layout::DataDir;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::{Config, Engine, Enabled, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+
+/// The wasmtime release the artifacts are compiled with (pinned in host/Cargo.toml). Part
+/// of the engine fingerprint, so an upgrade recompiles instead of loading stale code.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Instances that may exist at once, across all functions. This sizes the pooling
+    /// allocator (one memory, table and async stack slot each) and is the platform's
+    /// concurrency limit: an invocation that finds no free slot is throttled (429), as
+    /// Lambda's account concurrency limit does. Default 1000, Lambda's default.
+    ///
+    /// Cost: virtual address space only — each memory slot reserves `max_memory_mb` plus
+    /// guard pages (about 4 GiB at the default), so 1000 slots reserve about 4 TiB of
+    /// address space and no physical memory until used.
+    pub max_instances: u32,
+    /// Largest `memory_mb` a function may configure; the size of one pool memory slot.
+    pub max_memory_mb: u32,
+    /// Compiled modules kept loaded (deserialized, with an `InstancePre`). Eviction costs
+    /// the next request a reload (≈ 0.1 ms), never correctness.
+    pub loaded_modules: usize,
+    /// How often the single epoch ticker thread bumps the engine's epoch. Each tick is a
+    /// chance for a running guest to yield to the async executor and for its deadline to
+    /// be checked: it bounds both timeout precision and how long one guest can hold a
+    /// worker thread. 1 ms: the thread's cost is negligible; the in-guest check is the
+    /// same whatever the period (≈ 2–7 % of guest time, perf-notes.md).
+    pub epoch_tick: Duration,
+    /// Use the pooling allocator (falls back to on-demand with a warning if the pool
+    /// cannot be reserved). Off only for tests of the fallback path.
+    pub pooling: bool,
+    /// Cap on captured stdout (the response): Lambda's 6 MB synchronous payload limit.
+    pub max_response_bytes: usize,
+    /// Cap on captured stderr (the function's log) per invocation; the rest is dropped.
+    pub max_log_bytes: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_instances: 1000,
+            max_memory_mb: 4096,
+            loaded_modules: 1024,
+            epoch_tick: Duration::from_millis(1),
+            pooling: true,
+            max_response_bytes: 6 * 1024 * 1024,
+            max_log_bytes: 256 * 1024,
+        }
+    }
+}
+
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) fingerprint: String,
+    pub(crate) loader: Loader,
+    pub(crate) slots: Arc<tokio::sync::Semaphore>,
+    pub(crate) config: RuntimeConfig,
+    pub(crate) pooling: bool,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig, data: DataDir) -> anyhow::Result<Self> {
+        let (engine, pooling) = match config.pooling {
+            true => match Engine::new(&engine_config(&config, true)) {
+                Ok(e) => (e, true),
+                Err(e) => {
+                    tracing::warn!(
+                        error = %e,
+                        "could not reserve the pooling allocator ({} slots of {} MB); falling back to \
+                         on-demand allocation (slower instantiation). Lower --max-instances or raise \
+                         the virtual memory limit (ulimit -v) to get pooling back",
+                        config.max_instances,
+                        config.max_memory_mb
+                    );
+                    (Engine::new(&engine_config(&config, false))?, false)
+                }
+            },
+            false => (Engine::new(&engine_config(&config, false))?, false),
+        };
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut HostState| &mut s.wasi)
+            .map_err(|e| anyhow::anyhow!("adding WASI preview1 to the linker: {e:#}"))?;
+        let fingerprint = fingerprint(&engine);
+        let loader = Loader::new(engine.clone(), linker.clone(), data, fingerprint.clone(), config.loaded_modules);
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick);
+        Ok(Runtime {
+            slots: Arc::new(tokio::sync::Semaphore::new(config.max_instances as usize)),
+            engine,
+            linker,
+            fingerprint,
+            loader,
+            config,
+            pooling,
+            _ticker: ticker,
+        })
+    }
+
+    /// Identifies the compiled-code format: artifacts are stored per fingerprint.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn is_pooling(&self) -> bool {
+        self.pooling
+    }
+
+    pub fn loader(&self) -> &Loader {
+        &self.loader
+    }
+}
+
+fn engine_config(rc: &RuntimeConfig, pooling: bool) -> Config {
+    let mut c = Config::new();
+    // Async wasmtime: guests run on the tokio workers as fibers and yield at every epoch
+    // tick, so a slow guest never stalls other requests. Measured faster than a blocking
+    // pool (58.0k vs 44.3k req/s, perf-notes.md).
+    c.epoch_interruption(true);
+    // Copy-on-write memory images: instantiation maps the data segments instead of copying.
+    c.memory_init_cow(true);
+    if pooling {
+        let mut p = PoolingAllocationConfig::new();
+        p.total_core_instances(rc.max_instances)
+            .total_memories(rc.max_instances)
+            .total_tables(rc.max_instances)
+            .total_stacks(rc.max_instances)
+            // No components run yet (p1 modules only).
+            .total_component_instances(0)
+            .max_memory_size((rc.max_memory_mb as usize) << 20)
+            // The decisive knob on this kernel: scan the page map and memset resident
+            // pages back instead of madvise + refault. Halves per-call cost; needs a
+            // non-zero keep-resident size (64 KiB measured best). Auto = only where the
+            // kernel supports PAGEMAP_SCAN (Linux ≥ 6.7).
+            .pagemap_scan(Enabled::Auto)
+            .linear_memory_keep_resident(64 * 1024)
+            .table_keep_resident(64 * 1024);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
+    }
+    c
+}
+
+fn fingerprint(engine: &Engine) -> String {
+    // The hash covers the compiler settings, tunables and wasm features that make an
+    // artifact loadable; the version guards against format changes it does not cover.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("wasmtime-{WASMTIME_VERSION}-{:016x}", h.finish())
+}
+
+/// The one thread per process that advances the engine's epoch.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine, period: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        // If the thread can't be spawned the process can't enforce timeouts: fail loudly.
+        std::thread::Builder::new()
+            .name("waygate-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(period);
+                    engine.increment_epoch();
+                }
+            })
+            .map(drop)
+            .unwrap_or_else(|e| panic!("cannot start the epoch ticker thread: {e}"));
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

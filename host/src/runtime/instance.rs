@@ -1,0 +1,170 @@
+//! A fresh instance per invocation, for the WASI preview1 "proxy over stdio" ABI: the
+//! payload goes in on stdin, stdout is the response, stderr the function's log. The
+//! instance, its memory and its WASI context live exactly as long as one invocation.
+
+use super::limits::{Deadline, MemoryLimitExceeded, MemoryLimiter, TimedOut};
+use super::pipes::LogPipe;
+use super::{CodeRef, InvokeError, Runtime};
+use crate::model::{FunctionConfig, VersionId};
+use bytes::Bytes;
+use std::time::{Duration, Instant};
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+
+/// The per-store state of one invocation.
+pub struct HostState {
+    pub(crate) wasi: WasiP1Ctx,
+    limiter: MemoryLimiter,
+    deadline: Deadline,
+}
+
+/// One call: what to run and the context it runs in.
+pub struct Invocation<'a> {
+    pub function: &'a str,
+    pub executed_version: VersionId,
+    /// As the caller named it: `$LATEST`, `7` or an alias name.
+    pub qualifier: &'a str,
+    pub alias: Option<&'a str>,
+    pub stage: Option<&'a str>,
+    pub request_id: &'a str,
+    pub code: &'a CodeRef,
+    pub config: &'a FunctionConfig,
+    pub payload: Bytes,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Timing {
+    /// Set when this invocation had to load the code (deserialize + pre-link).
+    pub load: Option<Duration>,
+    pub instantiate: Duration,
+    pub run: Duration,
+}
+
+/// The function failed (Lambda's "Unhandled" function error).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FunctionError {
+    #[serde(rename = "errorType")]
+    pub error_type: String,
+    #[serde(rename = "errorMessage")]
+    pub error_message: String,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub stdout: Bytes,
+    pub logs: Bytes,
+    pub logs_truncated: bool,
+    pub error: Option<FunctionError>,
+    pub timing: Timing,
+    pub max_memory_bytes: usize,
+}
+
+impl Runtime {
+    pub async fn invoke(&self, inv: Invocation<'_>) -> Result<Outcome, InvokeError> {
+        // The pool is the concurrency limit: no slot, no instance (Lambda answers 429).
+        let _permit = self.slots.clone().try_acquire_owned().map_err(|_| InvokeError::Throttled)?;
+        let (pre, load) = self.loader.get(inv.code).map_err(InvokeError::CodeUnavailable)?;
+
+        let started = Instant::now();
+        let timeout = Duration::from_millis(inv.config.timeout_ms as u64);
+        let deadline = Deadline(started + timeout);
+        let stdout = MemoryOutputPipe::new(self.config.max_response_bytes + 1);
+        let logs = LogPipe::new(self.config.max_log_bytes);
+        let memory = inv.config.memory_mb.to_string();
+        let version = inv.executed_version.to_string();
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdin(MemoryInputPipe::new(inv.payload))
+            .stdout(stdout.clone())
+            .stderr(logs.clone())
+            .arg(inv.function)
+            .envs(&inv.config.env.iter().collect::<Vec<_>>())
+            .env("AWS_LAMBDA_FUNCTION_NAME", inv.function)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", &version)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &memory)
+            .env("WAYGATE_QUALIFIER", inv.qualifier)
+            .env("WAYGATE_REQUEST_ID", inv.request_id);
+        if let Some(alias) = inv.alias {
+            wasi.env("WAYGATE_ALIAS", alias);
+        }
+        if let Some(stage) = inv.stage {
+            wasi.env("WAYGATE_STAGE", stage);
+        }
+        let state = HostState {
+            wasi: wasi.build_p1(),
+            limiter: MemoryLimiter { limit_bytes: (inv.config.memory_mb as usize) << 20, peak_bytes: 0 },
+            deadline,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if ctx.data().deadline.passed() {
+                Err(TimedOut.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+
+        // The epoch check cannot interrupt a host call (e.g. a WASI sleep), so the whole
+        // run is also bounded from outside; dropping the future unwinds the guest's fiber.
+        let mut instantiate = Duration::ZERO;
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instantiate = started.elapsed();
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            start.call_async(&mut store, ()).await
+        };
+        let result = match tokio::time::timeout(timeout, run).await {
+            Ok(r) => r,
+            Err(_) => Err(TimedOut.into()),
+        };
+        let total = started.elapsed();
+        let max_memory_bytes = store.data().limiter.peak_bytes;
+        drop(store);
+
+        let stdout = stdout.contents();
+        let (logs, logs_truncated) = logs.contents();
+        let mut error = result.err().and_then(|e| classify(e, inv.request_id, inv.config));
+        if error.is_none() && stdout.len() > self.config.max_response_bytes {
+            error = Some(FunctionError {
+                error_type: "Function.ResponseSizeTooLarge".into(),
+                error_message: format!(
+                    "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                    self.config.max_response_bytes
+                ),
+            });
+        }
+        let stdout = if stdout.len() > self.config.max_response_bytes { Bytes::new() } else { stdout };
+        Ok(Outcome {
+            stdout,
+            logs,
+            logs_truncated,
+            error,
+            timing: Timing { load, instantiate, run: total.saturating_sub(instantiate) },
+            max_memory_bytes,
+        })
+    }
+}
+
+/// Maps how the guest stopped to Lambda's error types. `None`: it exited with status 0.
+fn classify(e: wasmtime::Error, request_id: &str, config: &FunctionConfig) -> Option<FunctionError> {
+    let err = |t: &str, m: String| Some(FunctionError { error_type: t.into(), error_message: format!("RequestId: {request_id} Error: {m}") });
+    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+        return match exit.0 {
+            0 => None,
+            code => err("Runtime.ExitError", format!("Runtime exited with error: exit status {code}")),
+        };
+    }
+    if e.downcast_ref::<TimedOut>().is_some() {
+        return err("Sandbox.Timedout", format!("Task timed out after {:.2} seconds", config.timeout_ms as f64 / 1000.0));
+    }
+    if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
+        return err("Runtime.OutOfMemory", format!("Runtime exited with error: {m}"));
+    }
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        return err("Runtime.Trap", format!("wasm trap: {trap}"));
+    }
+    err("Runtime.Error", format!("{e:#}"))
+}

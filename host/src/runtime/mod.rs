@@ -1,0 +1,27 @@
+//! The Wasm runtime: one [`Engine`](wasmtime::Engine) per process, artifacts compiled at
+//! upload ([`compile`]), loaded and verified on first use ([`loader`]), and a fresh
+//! instance per invocation ([`instance`], the WASI preview1 "proxy over stdio" ABI).
+
+pub mod compile;
+pub mod engine;
+pub mod instance;
+pub mod limits;
+pub mod loader;
+pub mod pipes;
+
+pub use engine::{Runtime, RuntimeConfig};
+pub use instance::{FunctionError, Invocation, Outcome, Timing};
+pub use loader::CodeRef;
+
+/// Failures that are not the function's fault: the invocation never ran.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// Every instance slot is busy (the pool is the concurrency limit).
+    #[error("Rate Exceeded.")]
+    Throttled,
+    /// The version's code could not be loaded: missing or corrupt artifact or blob.
+    #[error("{0}")]
+    CodeUnavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}

@@ -1,0 +1,93 @@
+//! The immutable routing state the data plane reads. The control plane rebuilds it from
+//! the store after every committed change and swaps it in atomically (`arc-swap`); a
+//! request loads the current `Arc` once and never touches the database.
+
+use crate::model::{AliasRouting, CodeHash, FunctionConfig, FunctionName, VersionId};
+use crate::runtime::CodeRef;
+use crate::store::{FunctionState, Store, StoreResult};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+#[derive(Default)]
+pub struct Snapshot {
+    pub functions: HashMap<FunctionName, Arc<FunctionSnapshot>>,
+}
+
+pub struct FunctionSnapshot {
+    pub name: FunctionName,
+    /// `None` until code is uploaded.
+    pub latest: Option<Arc<VersionSnapshot>>,
+    pub versions: HashMap<u32, Arc<VersionSnapshot>>,
+    pub aliases: HashMap<String, AliasSnapshot>,
+}
+
+/// What one version runs: code and configuration, frozen.
+pub struct VersionSnapshot {
+    pub version: VersionId,
+    pub code: CodeRef,
+    pub config: FunctionConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct AliasSnapshot {
+    pub primary: VersionId,
+    pub routing: Option<AliasRouting>,
+}
+
+/// Why code can't run, known before any request: recorded in the snapshot so every
+/// invocation of the affected versions fails fast with the reason.
+pub struct CodeHealth {
+    /// Artifact hash per code hash, for this engine's fingerprint.
+    pub artifacts: HashMap<CodeHash, String>,
+    /// Blobs whose bytes no longer match their hash.
+    pub corrupt_blobs: HashSet<CodeHash>,
+}
+
+impl CodeHealth {
+    fn code_ref(&self, hash: CodeHash) -> CodeRef {
+        let artifact = if self.corrupt_blobs.contains(&hash) {
+            Err(format!("code blob {hash} failed its integrity check (its bytes no longer match their hash); refusing to run it"))
+        } else {
+            self.artifacts
+                .get(&hash)
+                .cloned()
+                .ok_or_else(|| format!("code {hash} has no compiled artifact for this engine"))
+        };
+        CodeRef { code_hash: hash, artifact }
+    }
+}
+
+impl Snapshot {
+    pub fn build(store: &dyn Store, fingerprint: &str, corrupt_blobs: &HashSet<CodeHash>) -> StoreResult<Snapshot> {
+        let health = CodeHealth {
+            artifacts: store.artifacts(fingerprint)?.into_iter().map(|a| (a.code_hash, a.artifact_hash)).collect(),
+            corrupt_blobs: corrupt_blobs.clone(),
+        };
+        let functions = store
+            .load_functions()?
+            .into_iter()
+            .map(|s| (s.function.name.clone(), Arc::new(function_snapshot(s, &health))))
+            .collect();
+        Ok(Snapshot { functions })
+    }
+}
+
+fn function_snapshot(s: FunctionState, health: &CodeHealth) -> FunctionSnapshot {
+    let latest = s.function.code_hash.map(|h| {
+        Arc::new(VersionSnapshot { version: VersionId::Latest, code: health.code_ref(h), config: s.function.config.clone() })
+    });
+    let versions = s
+        .versions
+        .into_iter()
+        .map(|v| {
+            let snap = VersionSnapshot { version: VersionId::Number(v.version), code: health.code_ref(v.code_hash), config: v.config };
+            (v.version, Arc::new(snap))
+        })
+        .collect();
+    let aliases = s
+        .aliases
+        .into_iter()
+        .map(|a| (a.name.to_string(), AliasSnapshot { primary: a.version, routing: a.routing }))
+        .collect();
+    FunctionSnapshot { name: s.function.name, latest, versions, aliases }
+}

@@ -1,0 +1,29 @@
+//! Code blobs: the uploaded wasm bytes, stored once under their blake3 hash.
+
+use super::{files::write_atomic, layout::DataDir};
+use crate::model::CodeHash;
+use anyhow::{bail, Context};
+
+/// Writes the blob unless an identical one is already there (same name = same bytes).
+pub fn put(dir: &DataDir, hash: &CodeHash, bytes: &[u8]) -> anyhow::Result<()> {
+    let path = dir.blob(hash);
+    if path.exists() && verify(dir, hash).is_ok() {
+        return Ok(());
+    }
+    write_atomic(&dir.tmp_dir(), &path, bytes)
+}
+
+/// Reads a blob and checks it still hashes to its name.
+pub fn read_verified(dir: &DataDir, hash: &CodeHash) -> anyhow::Result<Vec<u8>> {
+    let path = dir.blob(hash);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading code blob {}", path.display()))?;
+    let actual = CodeHash::of(&bytes);
+    if actual != *hash {
+        bail!("code blob {hash} is corrupt on disk: its content hashes to {actual}");
+    }
+    Ok(bytes)
+}
+
+pub fn verify(dir: &DataDir, hash: &CodeHash) -> anyhow::Result<()> {
+    read_verified(dir, hash).map(drop)
+}

@@ -1,0 +1,151 @@
+//! Persistence: metadata behind the [`Store`] trait (SQLite today), code blobs and compiled
+//! artifacts as content-addressed files. [`layout::DataDir`] is the one place that knows
+//! the on-disk layout.
+//!
+//! Write order invariant: files are written (atomically) before the metadata row that
+//! references them is committed, so a committed row never points at a missing file. A
+//! crash in between leaves only an unreferenced, content-addressed file behind.
+
+pub mod artifacts;
+pub mod blobs;
+pub mod files;
+pub mod layout;
+pub mod sqlite;
+
+use crate::model::{AliasName, AliasRouting, AliasTarget, CodeHash, FunctionConfig, FunctionName, VersionId};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Internal(e.into())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FunctionRecord {
+    pub name: FunctionName,
+    /// The code of `$LATEST`; `None` until the first upload.
+    pub code_hash: Option<CodeHash>,
+    pub code_size: Option<u64>,
+    pub config: FunctionConfig,
+    /// Changes on every change to `$LATEST` (code or configuration).
+    pub revision_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionRecord {
+    pub function: FunctionName,
+    pub version: u32,
+    pub code_hash: CodeHash,
+    pub config: FunctionConfig,
+    /// blake3 of the canonical (code hash, configuration): equal hashes, equal behaviour.
+    pub version_hash: String,
+    pub description: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AliasRecord {
+    pub function: FunctionName,
+    pub name: AliasName,
+    pub version: VersionId,
+    pub routing: Option<AliasRouting>,
+    pub description: String,
+    pub revision_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A compiled artifact: native code for one blob under one engine configuration.
+#[derive(Debug, Clone)]
+pub struct ArtifactRecord {
+    pub code_hash: CodeHash,
+    pub fingerprint: String,
+    pub artifact_hash: String,
+    pub size: u64,
+}
+
+pub struct AliasInput {
+    pub target: AliasTarget,
+    pub description: Option<String>,
+    pub expected_revision: Option<String>,
+}
+
+pub struct PublishInput {
+    pub expected_code_hash: Option<CodeHash>,
+    pub expected_revision: Option<String>,
+    pub description: String,
+}
+
+/// Everything about one function, for building the routing snapshot.
+pub struct FunctionState {
+    pub function: FunctionRecord,
+    pub versions: Vec<VersionRecord>,
+    pub aliases: Vec<AliasRecord>,
+}
+
+/// The metadata store. Every method is one transaction: it either fully applies or leaves
+/// nothing behind. Methods block (SQLite): call them off the async reactor.
+pub trait Store: Send + Sync + 'static {
+    fn create_function(&self, name: &FunctionName, config: &FunctionConfig) -> StoreResult<FunctionRecord>;
+    fn get_function(&self, name: &FunctionName) -> StoreResult<FunctionRecord>;
+    fn list_functions(&self) -> StoreResult<Vec<FunctionRecord>>;
+    fn delete_function(&self, name: &FunctionName) -> StoreResult<()>;
+    /// Records a blob and its artifact (both already on disk) and points `$LATEST` at it.
+    fn set_code(&self, name: &FunctionName, artifact: &ArtifactRecord, size: u64) -> StoreResult<FunctionRecord>;
+    fn update_config(&self, name: &FunctionName, config: &FunctionConfig) -> StoreResult<FunctionRecord>;
+    /// Returns the version and whether it was created (false: `$LATEST` was unchanged
+    /// since the newest version, which is returned).
+    fn publish_version(&self, name: &FunctionName, input: &PublishInput) -> StoreResult<(VersionRecord, bool)>;
+    fn list_versions(&self, name: &FunctionName) -> StoreResult<Vec<VersionRecord>>;
+    fn get_version(&self, name: &FunctionName, version: u32) -> StoreResult<VersionRecord>;
+    fn delete_version(&self, name: &FunctionName, version: u32) -> StoreResult<()>;
+    /// Creates or updates; returns whether it was created.
+    fn put_alias(&self, name: &FunctionName, alias: &AliasName, input: &AliasInput) -> StoreResult<(AliasRecord, bool)>;
+    fn get_alias(&self, name: &FunctionName, alias: &AliasName) -> StoreResult<AliasRecord>;
+    fn list_aliases(&self, name: &FunctionName) -> StoreResult<Vec<AliasRecord>>;
+    fn delete_alias(&self, name: &FunctionName, alias: &AliasName) -> StoreResult<()>;
+    fn add_artifact(&self, artifact: &ArtifactRecord) -> StoreResult<()>;
+
+    /// Everything the data plane needs, read in one transaction.
+    fn load_functions(&self) -> StoreResult<Vec<FunctionState>>;
+    fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>>;
+    fn blobs(&self) -> StoreResult<Vec<(CodeHash, u64)>>;
+}
+
+/// blake3 over the canonical JSON of (code hash, configuration). `FunctionConfig` has a
+/// fixed field order and a sorted env map, so equal inputs give equal bytes.
+pub fn version_hash(code_hash: &CodeHash, config: &FunctionConfig) -> String {
+    #[derive(Serialize)]
+    struct Canonical<'a> {
+        code_hash: &'a CodeHash,
+        config: &'a FunctionConfig,
+    }
+    // Serializing a plain struct of strings and maps cannot fail.
+    let bytes = serde_json::to_vec(&Canonical { code_hash, config }).unwrap_or_default();
+    crate::model::hash::blake3_hex(&bytes)
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
