@@ -9,3 +9,7 @@ pub mod snapshot;
 pub mod control;
 pub mod observe;
 pub mod platform;
+pub mod server;
+pub mod cli;
+pub mod client;
+pub mod examples;

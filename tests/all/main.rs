@@ -1,1 +1,12 @@
-fn main(){}
+//! End-to-end tests: one binary, a module per area (as wasmtime's tests/all). Each test
+//! starts the real server on port 0 with its own data directory and talks HTTP to it.
+
+mod aliases;
+mod code;
+mod durability;
+mod fixtures;
+mod functions;
+mod harness;
+mod hostile;
+mod invoke;
+mod versions;

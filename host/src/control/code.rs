@@ -46,6 +46,14 @@ pub async fn upload(State(p): State<AppState>, Path(name): Path<String>, headers
     if wasm.is_empty() {
         return Err(ApiError::BadRequest("Code is empty: send the wasm module as the request body".into()));
     }
+    let size = wasm.len() as u64;
+    let (hash, rec) = store_code(&p, name, wasm).await?;
+    Ok(Json(UploadResult { code_hash: hash, size, function: rec.into() }))
+}
+
+/// Validates, compiles and stores `wasm` as `$LATEST`'s code. Shared by the upload
+/// handler and the bundled-examples setup of `waygate up`.
+pub async fn store_code(p: &AppState, name: FunctionName, wasm: bytes::Bytes) -> ApiResult<(CodeHash, crate::store::FunctionRecord)> {
     let hash = CodeHash::of(&wasm);
     let size = wasm.len() as u64;
     let this = p.clone();
@@ -58,7 +66,7 @@ pub async fn upload(State(p): State<AppState>, Path(name): Path<String>, headers
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("compile task failed: {e}")))??;
     let rec = p.db(move |s| s.set_code(&name, &artifact, size)).await?;
     p.refresh().await?;
-    Ok(Json(UploadResult { code_hash: hash, size, function: rec.into() }))
+    Ok((hash, rec))
 }
 
 fn too_large(limit: usize) -> ApiError {

@@ -1,0 +1,127 @@
+use super::{key_value, output, Conn};
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum FunctionCmd {
+    /// Create a function (its code is uploaded separately).
+    Create {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Show `$LATEST`: code hash and configuration.
+    Get {
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    List {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Delete a function with all its versions and aliases.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Upload a wasm module as `$LATEST`'s code.
+    Upload {
+        name: String,
+        file: PathBuf,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Change `$LATEST`'s configuration.
+    Config {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Remove all environment variables.
+        #[arg(long, conflicts_with = "env")]
+        clear_env: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ConfigArgs {
+    #[arg(long)]
+    memory_mb: Option<u32>,
+    #[arg(long)]
+    timeout_ms: Option<u32>,
+    /// KEY=VALUE; repeat for more. Replaces the whole set.
+    #[arg(long, value_parser = key_value)]
+    env: Vec<(String, String)>,
+    #[arg(long)]
+    description: Option<String>,
+}
+
+impl ConfigArgs {
+    fn to_json(&self, clear_env: bool) -> Map<String, Value> {
+        let mut m = Map::new();
+        if let Some(v) = self.memory_mb {
+            m.insert("memory_mb".into(), v.into());
+        }
+        if let Some(v) = self.timeout_ms {
+            m.insert("timeout_ms".into(), v.into());
+        }
+        if !self.env.is_empty() || clear_env {
+            let env: Map<String, Value> = self.env.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            m.insert("env".into(), env.into());
+        }
+        if let Some(v) = &self.description {
+            m.insert("description".into(), v.clone().into());
+        }
+        m
+    }
+}
+
+pub fn run(cmd: FunctionCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        FunctionCmd::Create { name, config, conn } => {
+            let mut body = config.to_json(false);
+            body.insert("name".into(), name.into());
+            let v = conn.client()?.json(Method::POST, "/v1/functions", Some(body.into()))?;
+            output::object(conn.output, &v);
+        }
+        FunctionCmd::Get { name, conn } => {
+            let v = conn.client()?.json(Method::GET, &format!("/v1/functions/{name}"), None)?;
+            output::object(conn.output, &v);
+        }
+        FunctionCmd::List { conn } => {
+            let v = conn.client()?.json(Method::GET, "/v1/functions", None)?;
+            output::list(conn.output, &v, "functions", &["name", "code_hash", "code_size", "updated_at"]);
+        }
+        FunctionCmd::Delete { name, conn } => {
+            conn.client()?.json(Method::DELETE, &format!("/v1/functions/{name}"), None)?;
+            if conn.output == output::Output::Text {
+                println!("deleted function {name}");
+            }
+        }
+        FunctionCmd::Upload { name, file, conn } => {
+            let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let client = conn.client()?;
+            let req = client
+                .request(Method::PUT, &format!("/v1/functions/{name}/code"))
+                .header("content-type", "application/wasm")
+                .body(bytes);
+            let v: Value = client.send(req)?.json()?;
+            let shown = json!({ "code_hash": v["code_hash"], "size": v["size"], "revision_id": v["function"]["revision_id"] });
+            output::object(conn.output, if conn.output == output::Output::Json { &v } else { &shown });
+        }
+        FunctionCmd::Config { name, config, clear_env, conn } => {
+            let body = config.to_json(clear_env);
+            let v = conn.client()?.json(Method::PATCH, &format!("/v1/functions/{name}/config"), Some(body.into()))?;
+            output::object(conn.output, &v);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

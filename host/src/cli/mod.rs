@@ -1,0 +1,93 @@
+//! Command-line interface: `waygate up` runs the platform; every other command drives a
+//! running one through the management API. One file per command group.
+
+mod alias;
+mod function;
+mod invoke;
+pub mod output;
+mod up;
+mod version;
+
+use crate::client::Client;
+use clap::{Args, Parser, Subcommand};
+use output::Output;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "waygate", version, about = "Self-hosted WebAssembly functions with Lambda-style versions and aliases")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform (management API + data plane) with an embedded store.
+    Up(up::UpArgs),
+    /// Create, inspect, update and delete functions.
+    #[command(subcommand)]
+    Function(function::FunctionCmd),
+    /// Publish and manage immutable versions.
+    #[command(subcommand)]
+    Version(version::VersionCmd),
+    /// Point aliases at versions (optionally weighted between two).
+    #[command(subcommand)]
+    Alias(alias::AliasCmd),
+    /// Invoke a function: NAME, NAME:VERSION, NAME:ALIAS or NAME:$LATEST.
+    Invoke(invoke::InvokeArgs),
+}
+
+/// How client commands reach the server.
+#[derive(Args, Clone)]
+pub struct Conn {
+    /// Management API endpoint.
+    #[arg(long, env = "WAYGATE_ENDPOINT", default_value = "http://127.0.0.1:9090", global = true)]
+    endpoint: String,
+    /// Bearer token; defaults to the token file in --data-dir.
+    #[arg(long, env = "WAYGATE_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// Data directory of a local server, to read admin.token from.
+    #[arg(long = "data-dir", env = "WAYGATE_DATA_DIR", default_value = "waygate-data", global = true)]
+    token_dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    output: Output,
+}
+
+impl Conn {
+    fn client(&self) -> anyhow::Result<Client> {
+        let token = match &self.token {
+            Some(t) => t.clone(),
+            None => {
+                let path = crate::store::layout::DataDir::new(&self.token_dir).admin_token();
+                std::fs::read_to_string(&path)
+                    .map(|t| t.trim().to_string())
+                    .map_err(|e| anyhow::anyhow!("no --token given and cannot read {}: {e}", path.display()))?
+            }
+        };
+        Client::new(&self.endpoint, token)
+    }
+}
+
+/// Parses `KEY=VALUE`.
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("expected KEY=VALUE, got '{s}'"))
+}
+
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up(a) => up::run(a),
+        Command::Function(c) => function::run(c),
+        Command::Version(c) => version::run(c),
+        Command::Alias(c) => alias::run(c),
+        Command::Invoke(a) => invoke::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,66 @@
+use crate::platform::PlatformConfig;
+use crate::server::Server;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Where metadata, code blobs, compiled artifacts and the admin token live.
+    #[arg(long, env = "WAYGATE_DATA_DIR", default_value = "waygate-data")]
+    data_dir: PathBuf,
+    /// Management API listener.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    admin_addr: SocketAddr,
+    /// Do not register the bundled example functions on an empty data directory.
+    #[arg(long)]
+    no_examples: bool,
+    /// Instances that may run at once (pool size; the concurrency limit).
+    #[arg(long, default_value_t = 1000)]
+    max_instances: u32,
+    /// Largest code upload, in MiB.
+    #[arg(long, default_value_t = 50)]
+    max_upload_mb: usize,
+    /// Compiled modules kept loaded in memory (LRU).
+    #[arg(long, default_value_t = 1024)]
+    loaded_modules: usize,
+}
+
+pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let mut config = PlatformConfig::new(&a.data_dir);
+    config.runtime.max_instances = a.max_instances;
+    config.runtime.loaded_modules = a.loaded_modules;
+    config.max_upload_bytes = a.max_upload_mb * 1024 * 1024;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let mut server = Server::start(config, a.admin_addr).await?;
+        let p = server.platform.clone();
+        tracing::info!(
+            admin = %server.admin_url(),
+            data_dir = %a.data_dir.display(),
+            pooling = p.runtime.is_pooling(),
+            engine = p.runtime.fingerprint(),
+            "Waygate is up"
+        );
+        if p.first_start && !a.no_examples {
+            let report = crate::examples::register(&p).await?;
+            println!("{}", report.render(&server.admin_url(), &a.data_dir));
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("shutting down");
+                server.trigger_shutdown();
+                server.wait().await;
+            }
+            _ = server.wait() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,70 @@
+use super::{output, Conn};
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{Map, Value};
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum VersionCmd {
+    /// Publish `$LATEST` as a new immutable version (or return the newest if unchanged).
+    Publish {
+        name: String,
+        /// Publish only if `$LATEST`'s code still has this hash.
+        #[arg(long)]
+        expected_code_hash: Option<String>,
+        /// Publish only if `$LATEST`'s revision id is still this one.
+        #[arg(long)]
+        expected_revision: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    List {
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    Get {
+        name: String,
+        version: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    Delete {
+        name: String,
+        version: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+pub fn run(cmd: VersionCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        VersionCmd::Publish { name, expected_code_hash, expected_revision, description, conn } => {
+            let mut body = Map::new();
+            for (k, v) in [("expected_code_hash", expected_code_hash), ("expected_revision", expected_revision), ("description", description)] {
+                if let Some(v) = v {
+                    body.insert(k.into(), Value::String(v));
+                }
+            }
+            let v = conn.client()?.json(Method::POST, &format!("/v1/functions/{name}/versions"), Some(body.into()))?;
+            output::object(conn.output, &v);
+        }
+        VersionCmd::List { name, conn } => {
+            let v = conn.client()?.json(Method::GET, &format!("/v1/functions/{name}/versions"), None)?;
+            output::list(conn.output, &v, "versions", &["version", "code_hash", "description", "created_at"]);
+        }
+        VersionCmd::Get { name, version, conn } => {
+            let v = conn.client()?.json(Method::GET, &format!("/v1/functions/{name}/versions/{version}"), None)?;
+            output::object(conn.output, &v);
+        }
+        VersionCmd::Delete { name, version, conn } => {
+            conn.client()?.json(Method::DELETE, &format!("/v1/functions/{name}/versions/{version}"), None)?;
+            if conn.output == output::Output::Text {
+                println!("deleted version {version} of {name}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,127 @@
+//! Guests as inline WAT: small, exact, and hostile on purpose where a test needs it.
+
+const IMPORTS: &str = r#"
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $environ_sizes_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_get" (func $environ_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
+"#;
+
+fn module(body: &str) -> String {
+    format!("(module {IMPORTS} (memory (export \"memory\") 2) {body})")
+}
+
+/// Writes `text` to stdout (fd 1) or stderr (fd 2).
+fn write_fn() -> &'static str {
+    r#"(func $write (param $fd i32) (param $ptr i32) (param $len i32)
+         (i32.store (i32.const 0) (local.get $ptr))
+         (i32.store (i32.const 4) (local.get $len))
+         (drop (call $fd_write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8))))"#
+}
+
+fn escape(s: &str) -> String {
+    s.bytes().map(|b| format!("\\{b:02x}")).collect()
+}
+
+/// Prints a fixed text: different texts give different code hashes.
+pub fn print(text: &str) -> String {
+    module(&format!(
+        r#"(data (i32.const 1024) "{}") {} (func (export "_start") (call $write (i32.const 1) (i32.const 1024) (i32.const {})))"#,
+        escape(text),
+        write_fn(),
+        text.len()
+    ))
+}
+
+/// Copies stdin to stdout.
+pub fn echo() -> String {
+    module(
+        r#"(func (export "_start")
+          (block $done (loop $l
+            (i32.store (i32.const 0) (i32.const 1024))
+            (i32.store (i32.const 4) (i32.const 65536))
+            (br_if $done (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (br_if $done (i32.eqz (i32.load (i32.const 8))))
+            (i32.store (i32.const 4) (i32.load (i32.const 8)))
+            (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 12)))
+            (br $l))))"#,
+    )
+}
+
+/// Writes its environment to stdout as `K=V\0` entries.
+pub fn env() -> String {
+    module(
+        r#"(func (export "_start")
+          (drop (call $environ_sizes_get (i32.const 16) (i32.const 20)))
+          (drop (call $environ_get (i32.const 64) (i32.const 4096)))
+          (i32.store (i32.const 0) (i32.const 4096))
+          (i32.store (i32.const 4) (i32.load (i32.const 20)))
+          (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))"#,
+    )
+}
+
+/// Logs a line to stderr and answers "ok".
+pub fn logs() -> String {
+    module(&format!(
+        r#"(data (i32.const 1024) "ok") (data (i32.const 1100) "a log line\n") {}
+          (func (export "_start")
+            (call $write (i32.const 2) (i32.const 1100) (i32.const 11))
+            (call $write (i32.const 1) (i32.const 1024) (i32.const 2)))"#,
+        write_fn()
+    ))
+}
+
+pub fn exit(code: i32) -> String {
+    module(&format!(r#"(func (export "_start") (call $proc_exit (i32.const {code})))"#))
+}
+
+pub fn infinite_loop() -> String {
+    module(r#"(func (export "_start") (loop $l (br $l)))"#)
+}
+
+/// Grows memory one 1 MiB step at a time, forever.
+pub fn memory_bomb() -> String {
+    module(r#"(func (export "_start") (loop $l (drop (memory.grow (i32.const 16))) (br $l)))"#)
+}
+
+pub fn deep_recursion() -> String {
+    module(r#"(func $f (param i32) (result i32) (call $f (i32.add (local.get 0) (i32.const 1)))) (func (export "_start") (drop (call $f (i32.const 0))))"#)
+}
+
+/// Writes 100 MiB to stdout in 64 KiB chunks.
+pub fn stdout_flood() -> String {
+    module(&format!(
+        r#"{} (func (export "_start") (local $i i32)
+          (loop $l
+            (call $write (i32.const 1) (i32.const 1024) (i32.const 65536))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (i32.const 1600)))))"#,
+        write_fn()
+    ))
+}
+
+/// Sleeps 60 s inside a host call (poll_oneoff on the monotonic clock), where the epoch
+/// check cannot reach it.
+pub fn sleep_in_host() -> String {
+    module(
+        r#"(func (export "_start")
+          (i64.store (i32.const 256) (i64.const 0))       ;; userdata
+          (i32.store8 (i32.const 264) (i32.const 0))      ;; tag: clock
+          (i32.store (i32.const 272) (i32.const 1))       ;; id: monotonic
+          (i64.store (i32.const 280) (i64.const 60000000000)) ;; 60 s
+          (i64.store (i32.const 288) (i64.const 0))       ;; precision
+          (i32.store16 (i32.const 296) (i32.const 0))     ;; flags: relative
+          (drop (call $poll_oneoff (i32.const 256) (i32.const 512) (i32.const 1) (i32.const 600))))"#,
+    )
+}
+
+/// Imports something no host provides.
+pub fn bad_import() -> String {
+    r#"(module (import "env" "launch_missiles" (func (param i32))) (memory 1) (func (export "_start")))"#.to_string()
+}
+
+pub fn no_start() -> String {
+    r#"(module (memory 1) (func (export "main")))"#.to_string()
+}

@@ -1,0 +1,174 @@
+//! Starts a real Waygate server on 127.0.0.1:0 with a temporary data directory.
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use waygate::platform::PlatformConfig;
+use waygate::server::Server;
+
+pub struct TestServer {
+    server: Option<Server>,
+    pub url: String,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+/// A small pool keeps each test server's address-space reservation modest.
+pub fn test_config(dir: &Path) -> PlatformConfig {
+    let mut c = PlatformConfig::new(dir);
+    c.runtime.max_instances = 16;
+    c
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut PlatformConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        Self::boot(dir, config).await
+    }
+
+    async fn boot(dir: tempfile::TempDir, config: PlatformConfig) -> Self {
+        let server = Server::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("server starts");
+        let token = std::fs::read_to_string(dir.path().join("admin.token")).expect("token file");
+        TestServer { url: server.admin_url(), token, server: Some(server), dir, http: reqwest::Client::new() }
+    }
+
+    /// Stops the server and starts a new one on the same data directory.
+    pub async fn restart(mut self) -> Self {
+        self.stop().await;
+        let config = test_config(self.dir.path());
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        Self::boot(dir, config).await
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.req(method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        json_of(r.send().await.expect("request")).await
+    }
+
+    pub async fn create(&self, name: &str, extra: Value) -> Value {
+        let mut body = json!({ "name": name });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let (status, v) = self.call(Method::POST, "/v1/functions", Some(body)).await;
+        assert_eq!(status, 201, "create {name}: {v}");
+        v
+    }
+
+    pub async fn upload(&self, name: &str, wasm: &[u8]) -> (u16, Value) {
+        let r = self
+            .req(Method::PUT, &format!("/v1/functions/{name}/code"))
+            .header("content-type", "application/wasm")
+            .body(wasm.to_vec());
+        json_of(r.send().await.expect("upload")).await
+    }
+
+    /// Creates a function and uploads `wat` as its code.
+    pub async fn deploy(&self, name: &str, extra: Value, wat: &str) -> Value {
+        self.create(name, extra).await;
+        let (status, v) = self.upload(name, &wat::parse_str(wat).expect("fixture WAT parses")).await;
+        assert_eq!(status, 200, "upload {name}: {v}");
+        v
+    }
+
+    pub async fn publish(&self, name: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, &format!("/v1/functions/{name}/versions"), Some(body)).await
+    }
+
+    pub async fn invoke(&self, target: &str, payload: impl Into<reqwest::Body>) -> Invoked {
+        let (name, q) = target.split_once(':').map(|(n, q)| (n, Some(q))).unwrap_or((target, None));
+        let mut r = self.req(Method::POST, &format!("/v1/functions/{name}/invoke")).body(payload);
+        if let Some(q) = q {
+            r = r.query(&[("qualifier", q)]);
+        }
+        Invoked::from(r.send().await.expect("invoke")).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.platform.runtime.loader().evict_all();
+        }
+    }
+}
+
+pub async fn json_of(r: Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, v)
+}
+
+pub struct Invoked {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub version: String,
+    pub request_id: String,
+    pub function_error: Option<String>,
+    pub server_timing: String,
+}
+
+impl Invoked {
+    async fn from(r: Response) -> Self {
+        let h = |k: &str| r.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (version, request_id, function_error, server_timing) = (
+            h("x-waygate-executed-version").unwrap_or_default(),
+            h("x-waygate-request-id").unwrap_or_default(),
+            h("x-waygate-function-error"),
+            h("server-timing").unwrap_or_default(),
+        );
+        let status = r.status().as_u16();
+        let body = r.bytes().await.expect("body").to_vec();
+        Invoked { status, body, version, request_id, function_error, server_timing }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// Asserts a function error of `error_type` and returns its message.
+    pub fn expect_error(&self, error_type: &str) -> String {
+        assert_eq!(self.status, 200, "{}", self.text());
+        assert_eq!(self.function_error.as_deref(), Some("Unhandled"), "{}", self.text());
+        let v = self.json();
+        assert_eq!(v["errorType"], error_type, "{v}");
+        v["errorMessage"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// A `server-timing` entry in milliseconds.
+    pub fn timing(&self, name: &str) -> Option<f64> {
+        self.server_timing.split(", ").find_map(|e| {
+            let (n, d) = e.split_once(";dur=")?;
+            (n == name).then(|| d.parse().ok()).flatten()
+        })
+    }
+}
