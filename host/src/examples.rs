@@ -72,7 +72,8 @@ pub async fn register(p: &Arc<Platform>) -> ApiResult<Report> {
     .await?;
     for (alias, version) in [("STABLE", v1.version.to_string()), ("EXPERIMENTAL", "$LATEST".to_string())] {
         let (o, a) = (orders.clone(), AliasName::parse(alias)?);
-        let input = AliasInput { target: AliasTarget::parse(&version, None)?, description: None, expected_revision: None };
+        let input =
+            AliasInput { target: AliasTarget::parse(&version, None)?, description: None, expected_revision: None };
         p.db(move |s| s.put_alias(&o, &a, &input)).await?;
     }
     p.refresh().await?;

@@ -20,7 +20,9 @@ impl Server {
     /// Opens the platform (blocking work: integrity checks, compiles) and starts serving.
     pub async fn start(config: PlatformConfig, admin_addr: SocketAddr) -> anyhow::Result<Server> {
         let platform = tokio::task::spawn_blocking(move || Platform::open(config)).await??;
-        let admin = TcpListener::bind(admin_addr).await.with_context(|| format!("binding the admin listener on {admin_addr}"))?;
+        let admin = TcpListener::bind(admin_addr)
+            .await
+            .with_context(|| format!("binding the admin listener on {admin_addr}"))?;
         let admin_addr = admin.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let app = crate::control::app(platform.clone());

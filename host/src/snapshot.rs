@@ -74,13 +74,21 @@ impl Snapshot {
 
 fn function_snapshot(s: FunctionState, health: &CodeHealth) -> FunctionSnapshot {
     let latest = s.function.code_hash.map(|h| {
-        Arc::new(VersionSnapshot { version: VersionId::Latest, code: health.code_ref(h), config: s.function.config.clone() })
+        Arc::new(VersionSnapshot {
+            version: VersionId::Latest,
+            code: health.code_ref(h),
+            config: s.function.config.clone(),
+        })
     });
     let versions = s
         .versions
         .into_iter()
         .map(|v| {
-            let snap = VersionSnapshot { version: VersionId::Number(v.version), code: health.code_ref(v.code_hash), config: v.config };
+            let snap = VersionSnapshot {
+                version: VersionId::Number(v.version),
+                code: health.code_ref(v.code_hash),
+                config: v.config,
+            };
             (v.version, Arc::new(snap))
         })
         .collect();

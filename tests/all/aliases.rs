@@ -15,7 +15,9 @@ async fn two_versions(s: &TestServer) {
 async fn alias_lifecycle() {
     let s = TestServer::start().await;
     two_versions(&s).await;
-    let (st, a) = s.call(Method::PUT, "/v1/functions/f1/aliases/STABLE", Some(json!({ "version": "1", "description": "prod" }))).await;
+    let (st, a) = s
+        .call(Method::PUT, "/v1/functions/f1/aliases/STABLE", Some(json!({ "version": "1", "description": "prod" })))
+        .await;
     assert_eq!(st, 201, "{a}");
     assert_eq!(a["version"], "1");
     assert_eq!(a["routing"], json!({}));
@@ -58,9 +60,24 @@ async fn aws_alias_rules() {
         async move { s.call(Method::PUT, &path, Some(body)).await }
     };
     let cases = [
-        ("A", json!({ "version": "1", "routing": { "2": 0.1, "3": 0.1 } }), 400, "Number of items in AdditionalVersionWeights cannot be greater than 1"),
-        ("A", json!({ "version": "$LATEST", "routing": { "2": 0.1 } }), 400, "$LATEST is not supported for an alias pointing to more than 1 version"),
-        ("A", json!({ "version": "1", "routing": { "1": 0.1 } }), 400, "Invalid function version 1. Function version 1 is already included in routing configuration."),
+        (
+            "A",
+            json!({ "version": "1", "routing": { "2": 0.1, "3": 0.1 } }),
+            400,
+            "Number of items in AdditionalVersionWeights cannot be greater than 1",
+        ),
+        (
+            "A",
+            json!({ "version": "$LATEST", "routing": { "2": 0.1 } }),
+            400,
+            "$LATEST is not supported for an alias pointing to more than 1 version",
+        ),
+        (
+            "A",
+            json!({ "version": "1", "routing": { "1": 0.1 } }),
+            400,
+            "Invalid function version 1. Function version 1 is already included in routing configuration.",
+        ),
         ("A", json!({ "version": "1", "routing": { "2": 1.5 } }), 400, "between 0.0 and 1.0"),
         ("A", json!({ "version": "1", "routing": { "$LATEST": 0.5 } }), 400, "[0-9]+"),
         ("A", json!({ "version": "7" }), 404, "Function not found: waygate:function:f1:7"),
@@ -96,7 +113,9 @@ async fn aws_alias_rules() {
 async fn weighted_alias_splits_traffic() {
     let s = TestServer::start().await;
     two_versions(&s).await;
-    let (st, v) = s.call(Method::PUT, "/v1/functions/f1/aliases/live", Some(json!({ "version": "1", "routing": { "2": 0.3 } }))).await;
+    let (st, v) = s
+        .call(Method::PUT, "/v1/functions/f1/aliases/live", Some(json!({ "version": "1", "routing": { "2": 0.3 } })))
+        .await;
     assert_eq!(st, 201, "{v}");
     let n = 400;
     let mut v2 = 0;

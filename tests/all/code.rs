@@ -8,7 +8,9 @@ fn blob_count(s: &TestServer) -> usize {
 }
 
 fn walk(p: &std::path::Path) -> usize {
-    std::fs::read_dir(p).map(|d| d.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum()).unwrap_or(0)
+    std::fs::read_dir(p)
+        .map(|d| d.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+        .unwrap_or(0)
 }
 
 #[tokio::test]
@@ -47,10 +49,15 @@ async fn bad_code_is_rejected_with_a_reason_and_nothing_is_stored() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("not wasm", b"hello, world".to_vec(), "does not start with the \\0asm magic"),
         ("truncated", good[..good.len() / 2].to_vec(), "Invalid WebAssembly module"),
-        ("bad import", wat::parse_str(fixtures::bad_import()).unwrap(), "Unsupported import `env::launch_missiles` (function)"),
+        (
+            "bad import",
+            wat::parse_str(fixtures::bad_import()).unwrap(),
+            "Unsupported import `env::launch_missiles` (function)",
+        ),
         (
             "unknown wasi function",
-            wat::parse_str(r#"(module (import "wasi_snapshot_preview1" "launch" (func)) (func (export "_start")))"#).unwrap(),
+            wat::parse_str(r#"(module (import "wasi_snapshot_preview1" "launch" (func)) (func (export "_start")))"#)
+                .unwrap(),
             "wasi_snapshot_preview1::launch",
         ),
         ("component", component, "component, which is not supported yet"),

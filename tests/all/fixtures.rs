@@ -87,7 +87,9 @@ pub fn memory_bomb() -> String {
 }
 
 pub fn deep_recursion() -> String {
-    module(r#"(func $f (param i32) (result i32) (call $f (i32.add (local.get 0) (i32.const 1)))) (func (export "_start") (drop (call $f (i32.const 0))))"#)
+    module(
+        r#"(func $f (param i32) (result i32) (call $f (i32.add (local.get 0) (i32.const 1)))) (func (export "_start") (drop (call $f (i32.const 0))))"#,
+    )
 }
 
 /// Writes 100 MiB to stdout in 64 KiB chunks.

@@ -5,7 +5,9 @@ use serde_json::json;
 #[tokio::test]
 async fn create_get_list_delete() {
     let s = TestServer::start().await;
-    let v = s.create("orders", json!({ "memory_mb": 256, "timeout_ms": 1500, "env": { "TABLE": "t1" }, "description": "d" })).await;
+    let v = s
+        .create("orders", json!({ "memory_mb": 256, "timeout_ms": 1500, "env": { "TABLE": "t1" }, "description": "d" }))
+        .await;
     assert_eq!(v["name"], "orders");
     assert_eq!(v["version"], "$LATEST");
     assert_eq!(v["code_hash"], serde_json::Value::Null);
@@ -66,7 +68,13 @@ async fn invalid_input_is_rejected_and_not_stored() {
         assert_eq!(st, 400, "{body} → {v}");
         assert!(v["message"].as_str().unwrap().contains(msg), "{body} → {v}");
     }
-    let r = s.req(Method::POST, "/v1/functions").header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = s
+        .req(Method::POST, "/v1/functions")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let (_, list) = s.call(Method::GET, "/v1/functions", None).await;
     assert_eq!(list["functions"].as_array().unwrap().len(), 0, "nothing stored: {list}");
@@ -97,7 +105,12 @@ async fn config_patch_changes_only_latest_fields_given() {
 async fn every_call_needs_the_token() {
     let s = TestServer::start().await;
     let c = reqwest::Client::new();
-    for (m, p) in [(Method::GET, "/v1/functions"), (Method::POST, "/v1/functions"), (Method::POST, "/v1/functions/x/invoke"), (Method::GET, "/nope")] {
+    for (m, p) in [
+        (Method::GET, "/v1/functions"),
+        (Method::POST, "/v1/functions"),
+        (Method::POST, "/v1/functions/x/invoke"),
+        (Method::GET, "/nope"),
+    ] {
         let r = c.request(m.clone(), format!("{}{p}", s.url)).send().await.unwrap();
         assert_eq!(r.status(), 401, "{m} {p}");
         let v: serde_json::Value = r.json().await.unwrap();

@@ -53,6 +53,10 @@ impl TestServer {
         }
     }
 
+    pub fn platform(&self) -> std::sync::Arc<waygate::platform::Platform> {
+        self.server.as_ref().expect("server running").platform.clone()
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }

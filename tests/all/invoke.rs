@@ -15,7 +15,11 @@ async fn payload_in_stdout_out() {
     assert_eq!(inv.version, "$LATEST");
     assert_eq!(inv.function_error, None);
     assert_eq!(uuid::Uuid::parse_str(&inv.request_id).unwrap().get_version_num(), 4);
-    assert!(inv.timing("instantiate").is_some() && inv.timing("run").is_some() && inv.timing("total").is_some(), "{}", inv.server_timing);
+    assert!(
+        inv.timing("instantiate").is_some() && inv.timing("run").is_some() && inv.timing("total").is_some(),
+        "{}",
+        inv.server_timing
+    );
     assert_eq!(s.invoke("echo", "").await.body, b"");
 }
 
@@ -32,7 +36,12 @@ async fn load_is_reported_only_when_the_code_was_loaded() {
 #[tokio::test]
 async fn environment_has_config_and_reserved_variables() {
     let s = TestServer::start().await;
-    s.deploy("envf", json!({ "env": { "GREETING": "hi there", "DB_TABLE": "orders" }, "memory_mb": 64 }), &fixtures::env()).await;
+    s.deploy(
+        "envf",
+        json!({ "env": { "GREETING": "hi there", "DB_TABLE": "orders" }, "memory_mb": 64 }),
+        &fixtures::env(),
+    )
+    .await;
     s.publish("envf", json!({})).await;
     s.call(Method::PUT, "/v1/functions/envf/aliases/PROD", Some(json!({ "version": "1" }))).await;
     let env = |body: &[u8]| -> HashMap<String, String> {
@@ -107,7 +116,12 @@ async fn pool_exhaustion_throttles_with_429() {
     let s = std::sync::Arc::new(TestServer::start_with(|c| c.runtime.max_instances = 2).await);
     s.deploy("slow", json!({ "timeout_ms": 1500 }), &fixtures::infinite_loop()).await;
     s.deploy("quick", json!({}), &fixtures::print("ok")).await;
-    let busy: Vec<_> = (0..2).map(|_| { let s = s.clone(); tokio::spawn(async move { s.invoke("slow", "").await }) }).collect();
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.invoke("slow", "").await })
+        })
+        .collect();
     // Wait until both slots are taken, then a third invocation is refused.
     let mut throttled = None;
     for _ in 0..100 {

@@ -2,8 +2,10 @@
 //! starts the real server on port 0 with its own data directory and talks HTTP to it.
 
 mod aliases;
+mod cli;
 mod code;
 mod durability;
+mod examples;
 mod fixtures;
 mod functions;
 mod harness;

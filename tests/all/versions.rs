@@ -63,7 +63,10 @@ async fn publish_preconditions() {
     assert_eq!(st, 400, "{v}");
     let (st, v) = s.publish("f1", json!({ "expected_revision": "not-it" })).await;
     assert_eq!(st, 412, "{v}");
-    assert!(v["message"].as_str().unwrap().starts_with("The Revision Id provided does not match the latest Revision Id"));
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("The Revision Id provided does not match the latest Revision Id"));
     let (_, list) = s.call(Method::GET, "/v1/functions/f1/versions", None).await;
     assert_eq!(list["versions"].as_array().unwrap().len(), 0, "nothing published");
 
@@ -82,7 +85,8 @@ async fn delete_rules_and_numbers_are_never_reused() {
     s.upload("f1", &wat::parse_str(fixtures::print("b")).unwrap()).await;
     s.publish("f1", json!({})).await;
     s.call(Method::PUT, "/v1/functions/f1/aliases/live", Some(json!({ "version": "1" }))).await;
-    s.call(Method::PUT, "/v1/functions/f1/aliases/canary", Some(json!({ "version": "2", "routing": { "1": 0.5 } }))).await;
+    s.call(Method::PUT, "/v1/functions/f1/aliases/canary", Some(json!({ "version": "2", "routing": { "1": 0.5 } })))
+        .await;
 
     let (st, v) = s.call(Method::DELETE, "/v1/functions/f1/versions/1", None).await;
     assert_eq!(st, 409, "{v}");

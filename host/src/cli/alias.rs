@@ -63,7 +63,11 @@ pub fn run(cmd: AliasCmd) -> anyhow::Result<ExitCode> {
             if let Some(d) = description {
                 body.insert("description".into(), d.into());
             }
-            let v = conn.client()?.json(Method::PUT, &format!("/v1/functions/{name}/aliases/{alias}"), Some(Value::Object(body)))?;
+            let v = conn.client()?.json(
+                Method::PUT,
+                &format!("/v1/functions/{name}/aliases/{alias}"),
+                Some(Value::Object(body)),
+            )?;
             output::object(conn.output, &v);
         }
         AliasCmd::Get { name, alias, conn } => {

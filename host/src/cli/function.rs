@@ -114,7 +114,8 @@ pub fn run(cmd: FunctionCmd) -> anyhow::Result<ExitCode> {
                 .header("content-type", "application/wasm")
                 .body(bytes);
             let v: Value = client.send(req)?.json()?;
-            let shown = json!({ "code_hash": v["code_hash"], "size": v["size"], "revision_id": v["function"]["revision_id"] });
+            let shown =
+                json!({ "code_hash": v["code_hash"], "size": v["size"], "revision_id": v["function"]["revision_id"] });
             output::object(conn.output, if conn.output == output::Output::Json { &v } else { &shown });
         }
         FunctionCmd::Config { name, config, clear_env, conn } => {

@@ -44,12 +44,17 @@ pub fn run(a: InvokeArgs) -> anyhow::Result<ExitCode> {
     }
     let resp = client.send(req)?;
     let header = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let (version, request_id, error) = (header("x-waygate-executed-version"), header("x-waygate-request-id"), header("x-waygate-function-error"));
+    let (version, request_id, error) =
+        (header("x-waygate-executed-version"), header("x-waygate-request-id"), header("x-waygate-function-error"));
     let body = resp.bytes()?;
     if a.conn.output == Output::Json {
-        let payload = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_else(|_| String::from_utf8_lossy(&body).into());
+        let payload = serde_json::from_slice::<serde_json::Value>(&body)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into());
         let error = (!error.is_empty()).then_some(error.clone());
-        println!("{}", json!({ "executed_version": version, "request_id": request_id, "function_error": error, "payload": payload }));
+        println!(
+            "{}",
+            json!({ "executed_version": version, "request_id": request_id, "function_error": error, "payload": payload })
+        );
     } else if error.is_empty() {
         std::io::stdout().write_all(&body)?;
         eprintln!("(executed version {version}, request {request_id})");

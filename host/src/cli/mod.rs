@@ -14,7 +14,11 @@ use output::Output;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "waygate", version, about = "Self-hosted WebAssembly functions with Lambda-style versions and aliases")]
+#[command(
+    name = "waygate",
+    version,
+    about = "Self-hosted WebAssembly functions with Lambda-style versions and aliases"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,7 +75,9 @@ impl Conn {
 
 /// Parses `KEY=VALUE`.
 fn key_value(s: &str) -> Result<(String, String), String> {
-    s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("expected KEY=VALUE, got '{s}'"))
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got '{s}'"))
 }
 
 pub fn main() -> std::process::ExitCode {

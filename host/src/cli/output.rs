@@ -43,7 +43,12 @@ pub fn list(out: Output, v: &Value, key: &str, columns: &[&str]) {
     let rows: Vec<Vec<String>> = v
         .get(key)
         .and_then(Value::as_array)
-        .map(|items| items.iter().map(|item| columns.iter().map(|c| cell(item.get(*c).unwrap_or(&Value::Null))).collect()).collect())
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| columns.iter().map(|c| cell(item.get(*c).unwrap_or(&Value::Null))).collect())
+                .collect()
+        })
         .unwrap_or_default();
     let mut widths: Vec<usize> = columns.iter().map(|c| c.len()).collect();
     for r in &rows {

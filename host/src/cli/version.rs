@@ -43,7 +43,11 @@ pub fn run(cmd: VersionCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         VersionCmd::Publish { name, expected_code_hash, expected_revision, description, conn } => {
             let mut body = Map::new();
-            for (k, v) in [("expected_code_hash", expected_code_hash), ("expected_revision", expected_revision), ("description", description)] {
+            for (k, v) in [
+                ("expected_code_hash", expected_code_hash),
+                ("expected_revision", expected_revision),
+                ("description", description),
+            ] {
                 if let Some(v) = v {
                     body.insert(k.into(), Value::String(v));
                 }

@@ -22,7 +22,12 @@ pub struct UploadResult {
     function: FunctionView,
 }
 
-pub async fn upload(State(p): State<AppState>, Path(name): Path<String>, headers: HeaderMap, body: Body) -> ApiResult<Json<UploadResult>> {
+pub async fn upload(
+    State(p): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<UploadResult>> {
     let name = FunctionName::parse(&name)?;
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if ct != "application/wasm" {
@@ -32,7 +37,8 @@ pub async fn upload(State(p): State<AppState>, Path(name): Path<String>, headers
         )));
     }
     let limit = p.config.max_upload_bytes;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
@@ -53,7 +59,11 @@ pub async fn upload(State(p): State<AppState>, Path(name): Path<String>, headers
 
 /// Validates, compiles and stores `wasm` as `$LATEST`'s code. Shared by the upload
 /// handler and the bundled-examples setup of `waygate up`.
-pub async fn store_code(p: &AppState, name: FunctionName, wasm: bytes::Bytes) -> ApiResult<(CodeHash, crate::store::FunctionRecord)> {
+pub async fn store_code(
+    p: &AppState,
+    name: FunctionName,
+    wasm: bytes::Bytes,
+) -> ApiResult<(CodeHash, crate::store::FunctionRecord)> {
     let hash = CodeHash::of(&wasm);
     let size = wasm.len() as u64;
     let this = p.clone();

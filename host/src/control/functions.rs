@@ -35,9 +35,17 @@ impl From<FunctionRecord> for FunctionView {
     }
 }
 
-pub async fn create(State(p): State<AppState>, JsonBody(req): JsonBody<CreateFunction>) -> ApiResult<(StatusCode, Json<FunctionView>)> {
+pub async fn create(
+    State(p): State<AppState>,
+    JsonBody(req): JsonBody<CreateFunction>,
+) -> ApiResult<(StatusCode, Json<FunctionView>)> {
     let name = FunctionName::parse(&req.name)?;
-    let patch = FunctionConfigPatch { env: req.env, memory_mb: req.memory_mb, timeout_ms: req.timeout_ms, description: req.description };
+    let patch = FunctionConfigPatch {
+        env: req.env,
+        memory_mb: req.memory_mb,
+        timeout_ms: req.timeout_ms,
+        description: req.description,
+    };
     let config = FunctionConfig::default().apply(patch, &p.config.limits)?;
     let rec = p.db(move |s| s.create_function(&name, &config)).await?;
     p.refresh().await?;

@@ -65,7 +65,9 @@ pub async fn invoke(
 
     let timing = observe::server_timing(&outcome, started.elapsed());
     let mut resp = match &outcome.error {
-        None => (StatusCode::OK, [("content-type", "application/octet-stream")], outcome.stdout.clone()).into_response(),
+        None => {
+            (StatusCode::OK, [("content-type", "application/octet-stream")], outcome.stdout.clone()).into_response()
+        }
         Some(err) => {
             let mut r = (StatusCode::OK, axum::Json(err)).into_response();
             r.headers_mut().insert("x-waygate-function-error", HeaderValue::from_static("Unhandled"));
@@ -73,7 +75,9 @@ pub async fn invoke(
         }
     };
     let h = resp.headers_mut();
-    for (k, v) in [("x-waygate-executed-version", version), ("x-waygate-request-id", request_id), ("server-timing", timing)] {
+    for (k, v) in
+        [("x-waygate-executed-version", version), ("x-waygate-request-id", request_id), ("server-timing", timing)]
+    {
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(k, v);
         }

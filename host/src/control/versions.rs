@@ -43,7 +43,11 @@ impl From<VersionRecord> for VersionView {
     }
 }
 
-pub async fn publish(State(p): State<AppState>, Path(name): Path<String>, OptionalJson(req): OptionalJson<Publish>) -> ApiResult<(StatusCode, Json<VersionView>)> {
+pub async fn publish(
+    State(p): State<AppState>,
+    Path(name): Path<String>,
+    OptionalJson(req): OptionalJson<Publish>,
+) -> ApiResult<(StatusCode, Json<VersionView>)> {
     let name = FunctionName::parse(&name)?;
     let description = req.description.unwrap_or_default();
     if description.chars().count() > p.config.limits.max_description_chars {
@@ -80,7 +84,10 @@ fn number(version: &str) -> ApiResult<u32> {
     }
 }
 
-pub async fn get(State(p): State<AppState>, Path((name, version)): Path<(String, String)>) -> ApiResult<Json<VersionView>> {
+pub async fn get(
+    State(p): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Json<VersionView>> {
     let name = FunctionName::parse(&name)?;
     let n = number(&version)?;
     Ok(Json(p.db(move |s| s.get_version(&name, n)).await?.into()))

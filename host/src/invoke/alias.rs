@@ -20,7 +20,8 @@ mod tests {
 
     #[test]
     fn split_follows_weight() {
-        let a = AliasSnapshot { primary: VersionId::Number(1), routing: Some(AliasRouting { version: 2, weight: 0.25 }) };
+        let a =
+            AliasSnapshot { primary: VersionId::Number(1), routing: Some(AliasRouting { version: 2, weight: 0.25 }) };
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let n = 10_000;
         let extra = (0..n).filter(|_| pick(&a, &mut rng) == VersionId::Number(2)).count();

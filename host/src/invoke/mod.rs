@@ -7,7 +7,7 @@ pub mod alias;
 pub mod version;
 
 use crate::model::{function_arn, Qualifier, VersionId};
-use crate::runtime::{InvokeError, Invocation, Outcome, Runtime};
+use crate::runtime::{Invocation, InvokeError, Outcome, Runtime};
 use crate::snapshot::{Snapshot, VersionSnapshot};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -29,11 +29,9 @@ pub enum ResolveError {
 }
 
 pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Result<Resolved, ResolveError> {
-    let not_found = |q: Option<&str>| ResolveError::NotFound(format!("Function not found: {}", function_arn(function, q)));
-    let f = snapshot
-        .functions
-        .get(function)
-        .ok_or_else(|| not_found(None))?;
+    let not_found =
+        |q: Option<&str>| ResolveError::NotFound(format!("Function not found: {}", function_arn(function, q)));
+    let f = snapshot.functions.get(function).ok_or_else(|| not_found(None))?;
     let (id, alias) = match qualifier {
         Qualifier::Version(v) => (*v, None),
         Qualifier::Alias(a) => {
@@ -58,7 +56,12 @@ pub struct CallContext<'a> {
     pub request_id: &'a str,
 }
 
-pub async fn run(runtime: &Runtime, resolved: &Resolved, ctx: CallContext<'_>, payload: Bytes) -> Result<Outcome, InvokeError> {
+pub async fn run(
+    runtime: &Runtime,
+    resolved: &Resolved,
+    ctx: CallContext<'_>,
+    payload: Bytes,
+) -> Result<Outcome, InvokeError> {
     let v = &resolved.version;
     runtime
         .invoke(Invocation {

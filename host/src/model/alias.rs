@@ -29,9 +29,7 @@ impl AliasTarget {
             return Ok(AliasTarget { version, routing: None });
         };
         if routing.len() > 1 {
-            return Err(Invalid::new(
-                "Number of items in AdditionalVersionWeights cannot be greater than 1",
-            ));
+            return Err(Invalid::new("Number of items in AdditionalVersionWeights cannot be greater than 1"));
         }
         // A one-entry map: the loop runs once.
         let (key, weight) = routing.iter().next().ok_or_else(|| Invalid::new("empty routing"))?;
@@ -53,9 +51,7 @@ impl AliasTarget {
             )));
         }
         if version == VersionId::Latest {
-            return Err(Invalid::new(
-                "$LATEST is not supported for an alias pointing to more than 1 version",
-            ));
+            return Err(Invalid::new("$LATEST is not supported for an alias pointing to more than 1 version"));
         }
         if version == VersionId::Number(additional) {
             return Err(Invalid::new(format!(

@@ -184,7 +184,8 @@ mod tests {
     fn ranges() {
         let l = Limits::default();
         let base = FunctionConfig::default();
-        let p = |m: Option<u32>, t: Option<u32>| FunctionConfigPatch { memory_mb: m, timeout_ms: t, ..Default::default() };
+        let p =
+            |m: Option<u32>, t: Option<u32>| FunctionConfigPatch { memory_mb: m, timeout_ms: t, ..Default::default() };
         assert!(base.apply(p(Some(0), None), &l).is_err());
         assert!(base.apply(p(Some(4097), None), &l).is_err());
         assert!(base.apply(p(Some(4096), None), &l).is_ok());

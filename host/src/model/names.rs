@@ -36,11 +36,7 @@ pub struct AliasName(String);
 
 impl AliasName {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        if s.is_empty()
-            || s.len() > 128
-            || !s.chars().all(is_name_char)
-            || s.chars().all(|c| c.is_ascii_digit())
-        {
+        if s.is_empty() || s.len() > 128 || !s.chars().all(is_name_char) || s.chars().all(|c| c.is_ascii_digit()) {
             return Err(Invalid::new(format!(
                 "Invalid alias name '{}': it must match (?!^[0-9]+$)[A-Za-z0-9_-]{{1,128}}",
                 truncate(s)

@@ -69,15 +69,13 @@ impl Qualifier {
         match s {
             None | Some("") => Ok(Qualifier::Version(VersionId::Latest)),
             Some(s) if s == LATEST => Ok(Qualifier::Version(VersionId::Latest)),
-            Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => {
-                Ok(Qualifier::Version(VersionId::parse(s)?))
-            }
-            Some(s) => AliasName::parse(s)
-                .map(Qualifier::Alias)
-                .map_err(|_| Invalid::new(format!(
+            Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => Ok(Qualifier::Version(VersionId::parse(s)?)),
+            Some(s) => AliasName::parse(s).map(Qualifier::Alias).map_err(|_| {
+                Invalid::new(format!(
                     "Invalid qualifier '{}': expected $LATEST, a version number or an alias name",
                     super::names::truncate(s)
-                ))),
+                ))
+            }),
         }
     }
 }

@@ -24,7 +24,7 @@ pub fn server_timing(outcome: &Outcome, total: Duration) -> String {
 pub fn log_invocation(function: &str, version: &str, request_id: &str, memory_mb: u32, outcome: &Outcome) {
     let t = &outcome.timing;
     let duration = t.instantiate + t.run;
-    let billed = duration.as_millis() as u64 + u64::from(duration.subsec_nanos() % 1_000_000 != 0);
+    let billed = duration.as_millis() as u64 + u64::from(!duration.subsec_nanos().is_multiple_of(1_000_000));
     let used_mb = outcome.max_memory_bytes.div_ceil(1 << 20);
     tracing::info!(target: "waygate::function", function, "START RequestId: {request_id} Version: {version}");
     for line in String::from_utf8_lossy(&outcome.logs).lines() {

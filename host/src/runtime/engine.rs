@@ -9,7 +9,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Config, Engine, Enabled, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
 
 /// The wasmtime release the artifacts are compiled with (pinned in host/Cargo.toml). Part
 /// of the engine fingerprint, so an upgrade recompiles instead of loading stale code.

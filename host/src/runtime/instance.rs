@@ -150,7 +150,9 @@ impl Runtime {
 
 /// Maps how the guest stopped to Lambda's error types. `None`: it exited with status 0.
 fn classify(e: wasmtime::Error, request_id: &str, config: &FunctionConfig) -> Option<FunctionError> {
-    let err = |t: &str, m: String| Some(FunctionError { error_type: t.into(), error_message: format!("RequestId: {request_id} Error: {m}") });
+    let err = |t: &str, m: String| {
+        Some(FunctionError { error_type: t.into(), error_message: format!("RequestId: {request_id} Error: {m}") })
+    };
     if let Some(exit) = e.downcast_ref::<I32Exit>() {
         return match exit.0 {
             0 => None,
@@ -158,7 +160,10 @@ fn classify(e: wasmtime::Error, request_id: &str, config: &FunctionConfig) -> Op
         };
     }
     if e.downcast_ref::<TimedOut>().is_some() {
-        return err("Sandbox.Timedout", format!("Task timed out after {:.2} seconds", config.timeout_ms as f64 / 1000.0));
+        return err(
+            "Sandbox.Timedout",
+            format!("Task timed out after {:.2} seconds", config.timeout_ms as f64 / 1000.0),
+        );
     }
     if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
         return err("Runtime.OutOfMemory", format!("Runtime exited with error: {m}"));

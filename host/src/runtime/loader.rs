@@ -35,7 +35,13 @@ pub struct Loader {
 }
 
 impl Loader {
-    pub(crate) fn new(engine: Engine, linker: Linker<HostState>, data: DataDir, fingerprint: String, capacity: usize) -> Self {
+    pub(crate) fn new(
+        engine: Engine,
+        linker: Linker<HostState>,
+        data: DataDir,
+        fingerprint: String,
+        capacity: usize,
+    ) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Loader { engine, linker, data, fingerprint, cache: Mutex::new(LruCache::new(cap)) }
     }
@@ -53,18 +59,17 @@ impl Loader {
 
     fn load(&self, code: &CodeRef) -> Result<InstancePre<HostState>, String> {
         let expected = code.artifact.as_ref().map_err(|why| why.clone())?;
-        let bytes = artifacts::read_verified(&self.data, &code.code_hash, &self.fingerprint, expected).map_err(|e| {
-            tracing::error!(code_hash = %code.code_hash, error = %e, "refusing to load code");
-            format!("{e:#}")
-        })?;
+        let bytes =
+            artifacts::read_verified(&self.data, &code.code_hash, &self.fingerprint, expected).map_err(|e| {
+                tracing::error!(code_hash = %code.code_hash, error = %e, "refusing to load code");
+                format!("{e:#}")
+            })?;
         // SAFETY: `deserialize` maps these bytes as executable code. They are exactly the
         // bytes wasmtime produced at compile time for this engine fingerprint: the blake3
         // check above proves they were not altered since.
         let module = unsafe { Module::deserialize(&self.engine, &bytes) }
             .map_err(|e| format!("compiled artifact for code {} could not be loaded: {e:#}", code.code_hash))?;
-        self.linker
-            .instantiate_pre(&module)
-            .map_err(|e| format!("code {} could not be linked: {e:#}", code.code_hash))
+        self.linker.instantiate_pre(&module).map_err(|e| format!("code {} could not be linked: {e:#}", code.code_hash))
     }
 
     /// Drops every loaded template (the next invocation of each reloads it).

@@ -18,7 +18,12 @@ pub fn put(dir: &DataDir, code_hash: &CodeHash, fingerprint: &str, bytes: &[u8])
 
 /// Reads the artifact and checks it against its recorded hash. The caller deserializes
 /// these exact bytes (not the file again), so nothing can change between check and use.
-pub fn read_verified(dir: &DataDir, code_hash: &CodeHash, fingerprint: &str, expected: &str) -> anyhow::Result<Vec<u8>> {
+pub fn read_verified(
+    dir: &DataDir,
+    code_hash: &CodeHash,
+    fingerprint: &str,
+    expected: &str,
+) -> anyhow::Result<Vec<u8>> {
     let path = dir.artifact(code_hash, fingerprint);
     let bytes = std::fs::read(&path).with_context(|| format!("reading artifact {}", path.display()))?;
     let actual = blake3_hex(&bytes);

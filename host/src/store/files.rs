@@ -11,8 +11,6 @@ pub fn write_atomic(tmp_dir: &Path, target: &Path, bytes: &[u8]) -> anyhow::Resu
     tmp.write_all(bytes).context("writing temp file")?;
     tmp.as_file().sync_all().context("fsync temp file")?;
     tmp.persist(target).with_context(|| format!("renaming into {}", target.display()))?;
-    std::fs::File::open(parent)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("fsync {}", parent.display()))?;
+    std::fs::File::open(parent).and_then(|d| d.sync_all()).with_context(|| format!("fsync {}", parent.display()))?;
     Ok(())
 }

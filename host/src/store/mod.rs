@@ -119,7 +119,8 @@ pub trait Store: Send + Sync + 'static {
     fn get_version(&self, name: &FunctionName, version: u32) -> StoreResult<VersionRecord>;
     fn delete_version(&self, name: &FunctionName, version: u32) -> StoreResult<()>;
     /// Creates or updates; returns whether it was created.
-    fn put_alias(&self, name: &FunctionName, alias: &AliasName, input: &AliasInput) -> StoreResult<(AliasRecord, bool)>;
+    fn put_alias(&self, name: &FunctionName, alias: &AliasName, input: &AliasInput)
+        -> StoreResult<(AliasRecord, bool)>;
     fn get_alias(&self, name: &FunctionName, alias: &AliasName) -> StoreResult<AliasRecord>;
     fn list_aliases(&self, name: &FunctionName) -> StoreResult<Vec<AliasRecord>>;
     fn delete_alias(&self, name: &FunctionName, alias: &AliasName) -> StoreResult<()>;
@@ -145,7 +146,5 @@ pub fn version_hash(code_hash: &CodeHash, config: &FunctionConfig) -> String {
 }
 
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -89,7 +89,8 @@ fn json<T: Serialize>(v: &T) -> StoreResult<String> {
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn parse_with<T, E: std::error::Error + Send + Sync + 'static>(r: Result<T, E>) -> rusqlite::Result<T> {
@@ -130,7 +131,8 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
     })
 }
 
-const ALIAS_COLS: &str = "function, name, version, routing_version, routing_weight, description, revision_id, created_at, updated_at";
+const ALIAS_COLS: &str =
+    "function, name, version, routing_version, routing_weight, description, revision_id, created_at, updated_at";
 
 fn alias_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRecord> {
     let routing = match (r.get::<_, Option<u32>>(3)?, r.get::<_, Option<f64>>(4)?) {
@@ -269,10 +271,19 @@ impl Store for SqliteStore {
                     return Ok((newest, false));
                 }
             }
-            let number: u32 = tx.query_row("SELECT next_version FROM functions WHERE name = ?1", [name.as_str()], |r| r.get(0))?;
+            let number: u32 =
+                tx.query_row("SELECT next_version FROM functions WHERE name = ?1", [name.as_str()], |r| r.get(0))?;
             tx.execute(
                 &format!("INSERT INTO versions ({VERSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                params![name.as_str(), number, code_hash.to_hex(), json(&f.config)?, hash, input.description, now_rfc3339()],
+                params![
+                    name.as_str(),
+                    number,
+                    code_hash.to_hex(),
+                    json(&f.config)?,
+                    hash,
+                    input.description,
+                    now_rfc3339()
+                ],
             )?;
             tx.execute("UPDATE functions SET next_version = ?2 WHERE name = ?1", params![name.as_str(), number + 1])?;
             let v = tx.query_row(
@@ -287,7 +298,8 @@ impl Store for SqliteStore {
     fn list_versions(&self, name: &FunctionName) -> StoreResult<Vec<VersionRecord>> {
         self.tx(|tx| {
             get_function_tx(tx, name)?;
-            let mut stmt = tx.prepare(&format!("SELECT {VERSION_COLS} FROM versions WHERE function = ?1 ORDER BY number"))?;
+            let mut stmt =
+                tx.prepare(&format!("SELECT {VERSION_COLS} FROM versions WHERE function = ?1 ORDER BY number"))?;
             let rows = stmt.query_map([name.as_str()], version_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
@@ -302,7 +314,9 @@ impl Store for SqliteStore {
                 version_row,
             )
             .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("Function not found: {}", function_arn(name, Some(&version.to_string())))))
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("Function not found: {}", function_arn(name, Some(&version.to_string()))))
+            })
         })
     }
 
@@ -332,7 +346,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn put_alias(&self, name: &FunctionName, alias: &AliasName, input: &AliasInput) -> StoreResult<(AliasRecord, bool)> {
+    fn put_alias(
+        &self,
+        name: &FunctionName,
+        alias: &AliasName,
+        input: &AliasInput,
+    ) -> StoreResult<(AliasRecord, bool)> {
         self.tx(|tx| {
             get_function_tx(tx, name)?;
             let existing = tx
@@ -406,7 +425,8 @@ impl Store for SqliteStore {
     fn list_aliases(&self, name: &FunctionName) -> StoreResult<Vec<AliasRecord>> {
         self.tx(|tx| {
             get_function_tx(tx, name)?;
-            let mut stmt = tx.prepare(&format!("SELECT {ALIAS_COLS} FROM aliases WHERE function = ?1 ORDER BY name"))?;
+            let mut stmt =
+                tx.prepare(&format!("SELECT {ALIAS_COLS} FROM aliases WHERE function = ?1 ORDER BY name"))?;
             let rows = stmt.query_map([name.as_str()], alias_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
@@ -415,7 +435,10 @@ impl Store for SqliteStore {
     fn delete_alias(&self, name: &FunctionName, alias: &AliasName) -> StoreResult<()> {
         self.tx(|tx| {
             get_function_tx(tx, name)?;
-            let n = tx.execute("DELETE FROM aliases WHERE function = ?1 AND name = ?2", params![name.as_str(), alias.as_str()])?;
+            let n = tx.execute(
+                "DELETE FROM aliases WHERE function = ?1 AND name = ?2",
+                params![name.as_str(), alias.as_str()],
+            )?;
             if n == 0 {
                 return Err(alias_not_found(name, alias));
             }
@@ -455,7 +478,8 @@ impl Store for SqliteStore {
 
     fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>> {
         self.tx(|tx| {
-            let mut stmt = tx.prepare("SELECT code_hash, fingerprint, artifact_hash, size FROM artifacts WHERE fingerprint = ?1")?;
+            let mut stmt =
+                tx.prepare("SELECT code_hash, fingerprint, artifact_hash, size FROM artifacts WHERE fingerprint = ?1")?;
             let rows = stmt
                 .query_map([fingerprint], |r| {
                     Ok(ArtifactRecord {
@@ -474,7 +498,9 @@ impl Store for SqliteStore {
         self.tx(|tx| {
             let mut stmt = tx.prepare("SELECT code_hash, size FROM blobs ORDER BY code_hash")?;
             let rows = stmt
-                .query_map([], |r| Ok((parse_with(CodeHash::parse(&r.get::<_, String>(0)?))?, r.get::<_, i64>(1)? as u64)))?
+                .query_map([], |r| {
+                    Ok((parse_with(CodeHash::parse(&r.get::<_, String>(0)?))?, r.get::<_, i64>(1)? as u64))
+                })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })

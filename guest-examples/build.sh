@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the guest examples for wasm32-wasip1 and refreshes prebuilt/ + prebuilt/MANIFEST
+# (blake3 of each module). `--check` only verifies that MANIFEST matches prebuilt/.
+# The toolchain comes from install-toolchain.sh (rustup's cargo driving Debian's rustc).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+examples=(echo fail hello orders)
+
+if [ "${1:-}" = "--check" ]; then
+  (cd prebuilt && b3sum --check MANIFEST)
+  exit 0
+fi
+
+export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
+export CARGO_TARGET_WASM32_WASIP1_LINKER=wasm-ld-22
+# Keep the host's RUSTFLAGS etc. out of the guest build.
+unset RUSTFLAGS CARGO_BUILD_TARGET CARGO_TARGET_DIR
+start=$(date +%s)
+cargo build --release --locked --target wasm32-wasip1 -Zbuild-std=std,panic_abort \
+  $(printf -- '-p %s ' "${examples[@]}")
+mkdir -p prebuilt
+for e in "${examples[@]}"; do
+  cp "target/wasm32-wasip1/release/$e.wasm" "prebuilt/$e.wasm"
+done
+(cd prebuilt && b3sum "${examples[@]/%/.wasm}" > MANIFEST)
+echo "built ${examples[*]} in $(( $(date +%s) - start ))s:"
+(cd prebuilt && ls -l *.wasm | awk '{print "  " $9 " " $5 " bytes"}')

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the toolchain that builds the guest examples (wasm32-wasip1) from Debian's
+# packages: rustc-web (a rustc with the wasm targets' std sources), lld-22 (wasm-ld),
+# wasi-libc, and b3sum for the hash manifest. See ../../shared/guest-toolchain.md.
+# Idempotent; needs root (CI runs as root).
+set -euo pipefail
+
+need=()
+command -v /usr/bin/rustc >/dev/null 2>&1 || need+=(rustc-web)
+[ -d /usr/lib/rustlib/src/rust ] || need+=(rust-web-src)
+command -v wasm-ld-22 >/dev/null 2>&1 || need+=(lld-22)
+[ -d /usr/lib/wasm32-wasi ] || need+=(wasi-libc)
+command -v b3sum >/dev/null 2>&1 || need+=(b3sum)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+fi
+# rustc looks for the C runtime (crt1-command.o, libc.a) in the target's self-contained dir.
+for t in wasm32-wasip1 wasm32-wasip2; do
+  mkdir -p /usr/lib/rustlib/$t/lib
+  ln -sfn /usr/lib/wasm32-wasi /usr/lib/rustlib/$t/lib/self-contained
+done
+echo "guest toolchain ready: $(/usr/bin/rustc --version)"

@@ -1,0 +1,64 @@
+//! orders: the study guide's "ProcessOrder". Reports which version/alias/stage processed
+//! the order and reads per-environment settings (`ORDERS_ENV`, `ORDERS_TABLE`).
+//!
+//! - A body `{"order_id": "...", "items": [{"sku": "...", "qty": N}]}` is processed: 200.
+//! - GET (or an empty body): 200 with a summary and no order.
+//! - Any other method with a body that is not an order: 400 `{"message": ...}`.
+
+use serde::Deserialize;
+use serde_json::json;
+use waygate_sdk::{env, run, Invocation, Request, Response};
+
+#[derive(Deserialize)]
+struct Order {
+    order_id: String,
+    #[serde(default)]
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Item {
+    sku: String,
+    qty: u32,
+}
+
+fn main() {
+    run(|req: Request| {
+        let inv = Invocation::current();
+        let processed_by = json!({
+            "function": inv.function,
+            "version": inv.version,
+            "alias": inv.alias,
+            "stage": inv.stage,
+        });
+        let environment = env("ORDERS_ENV").unwrap_or_else(|| "unset".into());
+        let table = env("ORDERS_TABLE").unwrap_or_else(|| "orders".into());
+        match req.json::<Order>() {
+            Some(order) => {
+                eprintln!("processing order {} ({} items)", order.order_id, order.items.len());
+                Response::json(
+                    200,
+                    &json!({
+                        "message": "Order processed",
+                        "order_id": order.order_id,
+                        "item_count": order.items.len(),
+                        "processed_by": processed_by,
+                        "environment": environment,
+                        "table": table,
+                    }),
+                )
+            }
+            None if req.event.http_method == "GET" || req.body().trim().is_empty() => Response::json(
+                200,
+                &json!({
+                    "message": "Orders service: POST an order {\"order_id\": \"A1\", \"items\": [{\"sku\": \"x\", \"qty\": 1}]}",
+                    "processed_by": processed_by,
+                    "environment": environment,
+                    "table": table,
+                }),
+            ),
+            None => Response::json(400, &json!({ "message": "Invalid order: expected {\"order_id\": string, \"items\": [{\"sku\": string, \"qty\": number}]}" })),
+        }
+    });
+}

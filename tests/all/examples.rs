@@ -1,0 +1,62 @@
+//! The bundled Rust guests (guest-examples/prebuilt), as `waygate up` registers them.
+
+use crate::harness::TestServer;
+use reqwest::Method;
+use serde_json::json;
+
+async fn with_examples() -> TestServer {
+    let s = TestServer::start().await;
+    let server_platform = s.platform();
+    waygate::examples::register(&server_platform).await.expect("examples register");
+    s
+}
+
+#[tokio::test]
+async fn hello_greets_with_its_env() {
+    let s = with_examples().await;
+    let v = s.invoke("hello", r#"{"name":"you"}"#).await.json();
+    assert_eq!(v, json!({ "message": "Hello, you!", "greeting_from": "Hello from Waygate", "version": "$LATEST" }));
+    let v = s.invoke("hello", "not json").await.json();
+    assert_eq!(v["message"], "Hello, world!");
+}
+
+#[tokio::test]
+async fn orders_reports_version_alias_and_environment() {
+    let s = with_examples().await;
+    let order = r#"{"order_id":"A1","items":[{"sku":"x","qty":2}]}"#;
+    let stable = s.invoke("orders:STABLE", order).await;
+    assert_eq!(stable.version, "1");
+    let v = stable.json();
+    assert_eq!(v["message"], "Order processed");
+    assert_eq!(v["item_count"], 1);
+    assert_eq!(v["processed_by"], json!({ "function": "orders", "version": "1", "alias": "STABLE", "stage": null }));
+    assert_eq!(v["environment"], "stable");
+    let exp = s.invoke("orders:EXPERIMENTAL", order).await;
+    assert_eq!(exp.version, "$LATEST");
+    assert_eq!(exp.json()["environment"], "experimental");
+    assert_eq!(exp.json()["processed_by"]["alias"], "EXPERIMENTAL");
+    let (_, aliases) = s.call(Method::GET, "/v1/functions/orders/aliases", None).await;
+    assert_eq!(aliases["aliases"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn echo_shows_event_and_env() {
+    let s = with_examples().await;
+    let v = s.invoke("echo", r#"{"a":[1,2]}"#).await.json();
+    assert_eq!(v["event"], json!({ "a": [1, 2] }));
+    assert_eq!(v["is_direct"], true);
+    assert_eq!(v["env"]["AWS_LAMBDA_FUNCTION_NAME"], "echo");
+    let v = s.invoke("echo", "plain text").await.json();
+    assert_eq!(v["event"], "plain text");
+}
+
+#[tokio::test]
+async fn fail_fails_on_request() {
+    let s = with_examples().await;
+    let msg = s.invoke("fail", r#"{"mode":"panic"}"#).await.expect_error("Runtime.Trap");
+    assert!(msg.contains("unreachable"), "{msg}");
+    let msg = s.invoke("fail", r#"{"mode":"exit","code":3}"#).await.expect_error("Runtime.ExitError");
+    assert!(msg.ends_with("exit status 3"), "{msg}");
+    let ok = s.invoke("fail", r#"{"mode":"stderr","lines":3}"#).await;
+    assert_eq!(ok.json(), json!({ "ok": true }));
+}
