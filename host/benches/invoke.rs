@@ -142,7 +142,8 @@ fn main() {
 
         let mut config = PlatformConfig::new(dir.path().join("server"));
         config.runtime.max_instances = 64;
-        let server = Server::start(config, "127.0.0.1:0".parse().expect("addr")).await.expect("server");
+        let any = "127.0.0.1:0".parse().expect("addr");
+        let server = Server::start(config, any, any).await.expect("server");
         waygate::examples::register(&server.platform).await.expect("examples");
         let (url, token) = (server.admin_url(), server.platform.admin_token.clone());
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod control;
 pub mod examples;
+pub mod gateway;
 pub mod invoke;
 pub mod model;
 pub mod observe;

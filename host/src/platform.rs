@@ -49,12 +49,14 @@ pub struct Platform {
     corrupt_blobs: parking_lot::Mutex<HashSet<CodeHash>>,
     /// True when this start found an empty data directory.
     pub first_start: bool,
+    /// Where the gateway listens: stages' invoke URLs are built from it.
+    pub gateway_addr: std::net::SocketAddr,
 }
 
 impl Platform {
     /// Opens (or creates) the data directory, checks every stored blob against its hash,
     /// compiles what this engine has no artifact for, and builds the first snapshot.
-    pub fn open(config: PlatformConfig) -> anyhow::Result<Arc<Self>> {
+    pub fn open(config: PlatformConfig, gateway_addr: std::net::SocketAddr) -> anyhow::Result<Arc<Self>> {
         let data = DataDir::new(&config.data_dir);
         let first_start = data.is_new();
         data.create_dirs().with_context(|| format!("creating data directory {}", data.root().display()))?;
@@ -73,7 +75,13 @@ impl Platform {
             rebuild: parking_lot::Mutex::new(()),
             corrupt_blobs: parking_lot::Mutex::new(corrupt),
             first_start,
+            gateway_addr,
         }))
+    }
+
+    /// `http://HOST:PORT/{api}/{stage}`: a stage's invoke URL.
+    pub fn invoke_url(&self, api: &str, stage: &str) -> String {
+        format!("http://{}/{api}/{stage}", self.gateway_addr)
     }
 
     /// The current routing state. Cheap: one atomic load.

@@ -11,6 +11,8 @@ use std::sync::Arc;
 #[derive(Default)]
 pub struct Snapshot {
     pub functions: HashMap<FunctionName, Arc<FunctionSnapshot>>,
+    /// Stages by API and name, with their deployments' routes and resolved integrations.
+    pub gateway: crate::gateway::stage::GatewaySnapshot,
 }
 
 pub struct FunctionSnapshot {
@@ -68,7 +70,8 @@ impl Snapshot {
             .into_iter()
             .map(|s| (s.function.name.clone(), Arc::new(function_snapshot(s, &health))))
             .collect();
-        Ok(Snapshot { functions })
+        let gateway = crate::gateway::stage::GatewaySnapshot::build(&store.load_gateway()?);
+        Ok(Snapshot { functions, gateway })
     }
 }
 

@@ -34,7 +34,8 @@ impl TestServer {
     }
 
     async fn boot(dir: tempfile::TempDir, config: PlatformConfig) -> Self {
-        let server = Server::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("server starts");
+        let any = "127.0.0.1:0".parse().unwrap();
+        let server = Server::start(config, any, any).await.expect("server starts");
         let token = std::fs::read_to_string(dir.path().join("admin.token")).expect("token file");
         TestServer { url: server.admin_url(), token, server: Some(server), dir, http: reqwest::Client::new() }
     }

@@ -2,9 +2,12 @@
 //! running one through the management API. One file per command group.
 
 mod alias;
+mod api;
 mod function;
 mod invoke;
 pub mod output;
+mod permission;
+mod stage;
 mod up;
 mod version;
 
@@ -17,7 +20,7 @@ use std::path::PathBuf;
 #[command(
     name = "waygate",
     version,
-    about = "Self-hosted WebAssembly functions with Lambda-style versions and aliases"
+    about = "Self-hosted WebAssembly functions with Lambda-style versions and aliases and API Gateway-style stages"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -39,6 +42,20 @@ enum Command {
     Alias(alias::AliasCmd),
     /// Invoke a function: NAME, NAME:VERSION, NAME:ALIAS or NAME:$LATEST.
     Invoke(invoke::InvokeArgs),
+    /// Allow API stages to invoke a function (its resource policy).
+    #[command(subcommand)]
+    Permission(permission::PermissionCmd),
+    /// Create and manage REST APIs.
+    #[command(subcommand)]
+    Api(api::ApiCmd),
+    /// Edit an API's draft routes (live only after a deployment).
+    #[command(subcommand)]
+    Route(api::RouteCmd),
+    /// Snapshot an API's draft as a deployment, optionally onto a stage.
+    Deploy(api::DeployArgs),
+    /// Stages: environments of an API with their own deployment, variables and invoke URL.
+    #[command(subcommand)]
+    Stage(stage::StageCmd),
 }
 
 /// How client commands reach the server.
@@ -88,6 +105,11 @@ pub fn main() -> std::process::ExitCode {
         Command::Version(c) => version::run(c),
         Command::Alias(c) => alias::run(c),
         Command::Invoke(a) => invoke::run(a),
+        Command::Permission(c) => permission::run(c),
+        Command::Api(c) => api::run_api(c),
+        Command::Route(c) => api::run_route(c),
+        Command::Deploy(a) => api::run_deploy(a),
+        Command::Stage(c) => stage::run(c),
     };
     match result {
         Ok(code) => code,

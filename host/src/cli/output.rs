@@ -65,3 +65,10 @@ pub fn list(out: Output, v: &Value, key: &str, columns: &[&str]) {
         line(r);
     }
 }
+
+/// A confirmation line for commands whose reply has no body (text mode only).
+pub fn done(out: Output, message: &str) {
+    if out == Output::Text {
+        println!("{message}");
+    }
+}

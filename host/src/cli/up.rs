@@ -13,6 +13,9 @@ pub struct UpArgs {
     /// Management API listener.
     #[arg(long, default_value = "127.0.0.1:9090")]
     admin_addr: SocketAddr,
+    /// Gateway listener: the stages' invoke URLs.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    gateway_addr: SocketAddr,
     /// Do not register the bundled example functions on an empty data directory.
     #[arg(long)]
     no_examples: bool,
@@ -39,10 +42,11 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     config.max_upload_bytes = a.max_upload_mb * 1024 * 1024;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let mut server = Server::start(config, a.admin_addr).await?;
+        let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;
         let p = server.platform.clone();
         tracing::info!(
             admin = %server.admin_url(),
+            gateway = %server.gateway_url(),
             data_dir = %a.data_dir.display(),
             pooling = p.runtime.is_pooling(),
             engine = p.runtime.fingerprint(),

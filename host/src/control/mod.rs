@@ -3,11 +3,15 @@
 //! routing snapshot before answering.
 
 pub mod aliases;
+pub mod apis;
 pub mod body;
 pub mod code;
+pub mod deployments;
 pub mod error;
 pub mod functions;
 pub mod invoke;
+pub mod permissions;
+pub mod stages;
 pub mod versions;
 
 use crate::platform::Platform;
@@ -33,7 +37,20 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .route("/functions/{name}/versions/{version}", get(versions::get).delete(versions::delete))
         .route("/functions/{name}/aliases", get(aliases::list))
         .route("/functions/{name}/aliases/{alias}", put(aliases::put).get(aliases::get).delete(aliases::delete))
-        .route("/functions/{name}/invoke", post(invoke::invoke));
+        .route("/functions/{name}/invoke", post(invoke::invoke))
+        .route("/functions/{name}/permissions", post(permissions::add).get(permissions::list))
+        .route("/functions/{name}/permissions/{statement_id}", axum::routing::delete(permissions::remove))
+        .route("/apis", post(apis::create).get(apis::list))
+        .route("/apis/{id}", get(apis::get).delete(apis::delete))
+        .route("/apis/{id}/routes", put(apis::put_route).get(apis::list_routes))
+        .route("/apis/{id}/routes/{route}", get(apis::get_route).delete(apis::delete_route))
+        .route("/apis/{id}/deployments", post(deployments::create).get(deployments::list))
+        .route("/apis/{id}/deployments/{deployment}", get(deployments::get).delete(deployments::delete))
+        .route("/apis/{id}/stages", get(stages::list))
+        .route(
+            "/apis/{id}/stages/{stage}",
+            put(stages::put).patch(stages::patch).get(stages::get).delete(stages::delete),
+        );
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)

@@ -4,6 +4,7 @@
 //! edge, so an invalid name, qualifier or configuration cannot exist further in.
 
 pub mod alias;
+pub mod api;
 pub mod config;
 pub mod hash;
 pub mod names;

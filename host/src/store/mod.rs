@@ -11,9 +11,12 @@ pub mod blobs;
 pub mod files;
 pub mod layout;
 pub mod sqlite;
+mod sqlite_apis;
 
+use crate::model::api::{ApiId, Integration, Method, RoutePath, StageName};
 use crate::model::{AliasName, AliasRouting, AliasTarget, CodeHash, FunctionConfig, FunctionName, VersionId};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -102,6 +105,73 @@ pub struct FunctionState {
     pub aliases: Vec<AliasRecord>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiRecord {
+    pub id: ApiId,
+    pub name: String,
+    pub description: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RouteRecord {
+    pub id: String,
+    pub method: Method,
+    pub path: RoutePath,
+    pub integration: Integration,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An immutable snapshot of an API's routes.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentRecord {
+    pub api_id: ApiId,
+    pub id: String,
+    pub description: String,
+    pub routes: Vec<RouteRecord>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageRecord {
+    pub api_id: ApiId,
+    pub name: StageName,
+    pub deployment_id: String,
+    pub variables: BTreeMap<String, String>,
+    pub description: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A change to a stage; `variables` maps a name to a new value or `None` to remove it.
+#[derive(Debug, Default)]
+pub struct StagePatch {
+    pub deployment_id: Option<String>,
+    pub variables: BTreeMap<String, Option<String>>,
+    pub description: Option<String>,
+}
+
+/// One statement of a function's resource policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct PermissionRecord {
+    pub function: FunctionName,
+    /// `None`: the unqualified function (which also covers `$LATEST`).
+    pub qualifier: Option<String>,
+    pub statement_id: String,
+    pub principal: String,
+    pub source: String,
+    pub created_at: String,
+}
+
+/// Everything the gateway needs, for building the routing snapshot: every stage with the
+/// deployment it serves.
+pub struct GatewayState {
+    pub stages: Vec<StageRecord>,
+    pub deployments: Vec<DeploymentRecord>,
+    pub permissions: Vec<PermissionRecord>,
+}
+
 /// The metadata store. Every method is one transaction: it either fully applies or leaves
 /// nothing behind. Methods block (SQLite): call them off the async reactor.
 pub trait Store: Send + Sync + 'static {
@@ -125,6 +195,53 @@ pub trait Store: Send + Sync + 'static {
     fn list_aliases(&self, name: &FunctionName) -> StoreResult<Vec<AliasRecord>>;
     fn delete_alias(&self, name: &FunctionName, alias: &AliasName) -> StoreResult<()>;
     fn add_artifact(&self, artifact: &ArtifactRecord) -> StoreResult<()>;
+
+    fn create_api(&self, name: &str, description: &str) -> StoreResult<ApiRecord>;
+    fn list_apis(&self) -> StoreResult<Vec<ApiRecord>>;
+    fn get_api(&self, id: &ApiId) -> StoreResult<ApiRecord>;
+    fn delete_api(&self, id: &ApiId) -> StoreResult<()>;
+    /// Creates or replaces the route with this method and path in the API's draft.
+    fn put_route(
+        &self,
+        api: &ApiId,
+        method: Method,
+        path: &RoutePath,
+        integration: &Integration,
+    ) -> StoreResult<(RouteRecord, bool)>;
+    fn list_routes(&self, api: &ApiId) -> StoreResult<Vec<RouteRecord>>;
+    fn get_route(&self, api: &ApiId, id: &str) -> StoreResult<RouteRecord>;
+    fn delete_route(&self, api: &ApiId, id: &str) -> StoreResult<()>;
+    /// Snapshots the draft; with `stage`, points that stage at it (creating the stage).
+    fn create_deployment(
+        &self,
+        api: &ApiId,
+        description: &str,
+        stage: Option<&StageName>,
+    ) -> StoreResult<(DeploymentRecord, Option<StageRecord>)>;
+    fn list_deployments(&self, api: &ApiId) -> StoreResult<Vec<DeploymentRecord>>;
+    fn get_deployment(&self, api: &ApiId, id: &str) -> StoreResult<DeploymentRecord>;
+    fn delete_deployment(&self, api: &ApiId, id: &str) -> StoreResult<()>;
+    fn put_stage(
+        &self,
+        api: &ApiId,
+        name: &StageName,
+        deployment_id: &str,
+        variables: &BTreeMap<String, String>,
+        description: &str,
+    ) -> StoreResult<(StageRecord, bool)>;
+    fn patch_stage(&self, api: &ApiId, name: &StageName, patch: &StagePatch) -> StoreResult<StageRecord>;
+    fn list_stages(&self, api: &ApiId) -> StoreResult<Vec<StageRecord>>;
+    fn get_stage(&self, api: &ApiId, name: &StageName) -> StoreResult<StageRecord>;
+    fn delete_stage(&self, api: &ApiId, name: &StageName) -> StoreResult<()>;
+    fn add_permission(&self, p: &PermissionRecord) -> StoreResult<PermissionRecord>;
+    fn list_permissions(&self, function: &FunctionName, qualifier: Option<&str>) -> StoreResult<Vec<PermissionRecord>>;
+    fn remove_permission(
+        &self,
+        function: &FunctionName,
+        qualifier: Option<&str>,
+        statement_id: &str,
+    ) -> StoreResult<()>;
+    fn load_gateway(&self) -> StoreResult<GatewayState>;
 
     /// Everything the data plane needs, read in one transaction.
     fn load_functions(&self) -> StoreResult<Vec<FunctionState>>;

@@ -2,6 +2,7 @@
 //! Each trait method runs in one `BEGIN IMMEDIATE` transaction, which also serialises
 //! concurrent publishes so they get distinct, consecutive version numbers.
 
+use super::sqlite_apis as apis;
 use super::*;
 use crate::model::{function_arn, AliasRouting};
 use anyhow::Context;
@@ -68,6 +69,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).context("creating schema")?;
+        conn.execute_batch(super::sqlite_apis::SCHEMA).context("creating schema")?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
@@ -159,6 +161,10 @@ fn get_function_tx(tx: &Transaction<'_>, name: &FunctionName) -> StoreResult<Fun
     )
     .optional()?
     .ok_or_else(|| function_not_found(name))
+}
+
+pub(super) fn function_exists(tx: &Transaction<'_>, name: &FunctionName) -> StoreResult<()> {
+    get_function_tx(tx, name).map(drop)
 }
 
 fn version_exists(tx: &Transaction<'_>, name: &FunctionName, n: u32) -> StoreResult<bool> {
@@ -342,7 +348,7 @@ impl Store for SqliteStore {
                 )));
             }
             tx.execute("DELETE FROM versions WHERE function = ?1 AND number = ?2", params![name.as_str(), version])?;
-            Ok(())
+            super::sqlite_apis::drop_policy(tx, name, &version.to_string())
         })
     }
 
@@ -442,12 +448,99 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(alias_not_found(name, alias));
             }
-            Ok(())
+            super::sqlite_apis::drop_policy(tx, name, alias)
         })
     }
 
     fn add_artifact(&self, artifact: &ArtifactRecord) -> StoreResult<()> {
         self.tx(|tx| insert_artifact(tx, artifact))
+    }
+
+    fn create_api(&self, name: &str, description: &str) -> StoreResult<ApiRecord> {
+        self.tx(|tx| apis::create_api(tx, name, description))
+    }
+    fn list_apis(&self) -> StoreResult<Vec<ApiRecord>> {
+        self.tx(apis::list_apis)
+    }
+    fn get_api(&self, id: &ApiId) -> StoreResult<ApiRecord> {
+        self.tx(|tx| apis::get_api(tx, id))
+    }
+    fn delete_api(&self, id: &ApiId) -> StoreResult<()> {
+        self.tx(|tx| apis::delete_api(tx, id))
+    }
+    fn put_route(
+        &self,
+        api: &ApiId,
+        method: Method,
+        path: &RoutePath,
+        integration: &Integration,
+    ) -> StoreResult<(RouteRecord, bool)> {
+        self.tx(|tx| apis::put_route(tx, api, method, path, integration))
+    }
+    fn list_routes(&self, api: &ApiId) -> StoreResult<Vec<RouteRecord>> {
+        self.tx(|tx| apis::list_routes(tx, api))
+    }
+    fn get_route(&self, api: &ApiId, id: &str) -> StoreResult<RouteRecord> {
+        self.tx(|tx| apis::get_route(tx, api, id))
+    }
+    fn delete_route(&self, api: &ApiId, id: &str) -> StoreResult<()> {
+        self.tx(|tx| apis::delete_route(tx, api, id))
+    }
+    fn create_deployment(
+        &self,
+        api: &ApiId,
+        description: &str,
+        stage: Option<&StageName>,
+    ) -> StoreResult<(DeploymentRecord, Option<StageRecord>)> {
+        self.tx(|tx| apis::create_deployment(tx, api, description, stage))
+    }
+    fn list_deployments(&self, api: &ApiId) -> StoreResult<Vec<DeploymentRecord>> {
+        self.tx(|tx| apis::list_deployments(tx, api))
+    }
+    fn get_deployment(&self, api: &ApiId, id: &str) -> StoreResult<DeploymentRecord> {
+        self.tx(|tx| apis::get_deployment(tx, api, id))
+    }
+    fn delete_deployment(&self, api: &ApiId, id: &str) -> StoreResult<()> {
+        self.tx(|tx| apis::delete_deployment(tx, api, id))
+    }
+    fn put_stage(
+        &self,
+        api: &ApiId,
+        name: &StageName,
+        deployment_id: &str,
+        variables: &BTreeMap<String, String>,
+        description: &str,
+    ) -> StoreResult<(StageRecord, bool)> {
+        self.tx(|tx| apis::put_stage(tx, api, name, deployment_id, variables, description))
+    }
+    fn patch_stage(&self, api: &ApiId, name: &StageName, patch: &StagePatch) -> StoreResult<StageRecord> {
+        self.tx(|tx| apis::patch_stage(tx, api, name, patch))
+    }
+    fn list_stages(&self, api: &ApiId) -> StoreResult<Vec<StageRecord>> {
+        self.tx(|tx| apis::list_stages(tx, api))
+    }
+    fn get_stage(&self, api: &ApiId, name: &StageName) -> StoreResult<StageRecord> {
+        self.tx(|tx| apis::get_stage(tx, api, name))
+    }
+    fn delete_stage(&self, api: &ApiId, name: &StageName) -> StoreResult<()> {
+        self.tx(|tx| apis::delete_stage(tx, api, name))
+    }
+    fn add_permission(&self, p: &PermissionRecord) -> StoreResult<PermissionRecord> {
+        self.tx(|tx| apis::add_permission(tx, p))
+    }
+    fn list_permissions(&self, function: &FunctionName, qualifier: Option<&str>) -> StoreResult<Vec<PermissionRecord>> {
+        self.tx(|tx| apis::list_permissions(tx, function, qualifier))
+    }
+    fn remove_permission(
+        &self,
+        function: &FunctionName,
+        qualifier: Option<&str>,
+        statement_id: &str,
+    ) -> StoreResult<()> {
+        self.tx(|tx| apis::remove_permission(tx, function, qualifier, statement_id))
+    }
+    fn load_gateway(&self) -> StoreResult<GatewayState> {
+        self.tx(apis::load_gateway)
     }
 
     fn load_functions(&self) -> StoreResult<Vec<FunctionState>> {

@@ -1,0 +1,119 @@
+//! `waygate stage …`: a stage is an environment of an API (dev, test, prod) pinned to a
+//! deployment, with its own variables and invoke URL.
+
+use super::{key_value, output, Conn};
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum StageCmd {
+    /// Create or replace a stage: `waygate stage put API prod --deployment D --var alias=STABLE`.
+    Put {
+        api: String,
+        stage: String,
+        #[arg(long)]
+        deployment: String,
+        /// NAME=VALUE, repeatable: the stage's variables (replaces them all).
+        #[arg(long = "var", value_parser = key_value)]
+        vars: Vec<(String, String)>,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Show a stage and its invoke URL.
+    Get {
+        api: String,
+        stage: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    List {
+        api: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Move a stage to another deployment (e.g. roll back to an older one).
+    SetDeployment {
+        api: String,
+        stage: String,
+        deployment: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Set stage variables (NAME=VALUE, repeatable); they apply immediately.
+    SetVar {
+        api: String,
+        stage: String,
+        #[arg(required = true, value_parser = key_value)]
+        vars: Vec<(String, String)>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Remove stage variables.
+    UnsetVar {
+        api: String,
+        stage: String,
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    Delete {
+        api: String,
+        stage: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+fn show_stage(out: output::Output, v: &Value) {
+    output::object(out, v);
+}
+
+pub fn run(cmd: StageCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        StageCmd::Put { api, stage, deployment, vars, description, conn } => {
+            let variables: Map<String, Value> = vars.into_iter().map(|(k, v)| (k, v.into())).collect();
+            let body = json!({
+                "deployment_id": deployment,
+                "variables": variables,
+                "description": description.unwrap_or_default(),
+            });
+            let v = conn.client()?.json(Method::PUT, &format!("/v1/apis/{api}/stages/{stage}"), Some(body))?;
+            show_stage(conn.output, &v);
+        }
+        StageCmd::Get { api, stage, conn } => {
+            let v = conn.client()?.json(Method::GET, &format!("/v1/apis/{api}/stages/{stage}"), None)?;
+            show_stage(conn.output, &v);
+        }
+        StageCmd::List { api, conn } => {
+            let v = conn.client()?.json(Method::GET, &format!("/v1/apis/{api}/stages"), None)?;
+            output::list(conn.output, &v, "stages", &["name", "deployment_id", "variables", "invoke_url"]);
+        }
+        StageCmd::SetDeployment { api, stage, deployment, conn } => {
+            let body = json!({ "deployment_id": deployment });
+            let v = conn.client()?.json(Method::PATCH, &format!("/v1/apis/{api}/stages/{stage}"), Some(body))?;
+            show_stage(conn.output, &v);
+        }
+        StageCmd::SetVar { api, stage, vars, conn } => {
+            let variables: Map<String, Value> = vars.into_iter().map(|(k, v)| (k, v.into())).collect();
+            let body = json!({ "variables": variables });
+            let v = conn.client()?.json(Method::PATCH, &format!("/v1/apis/{api}/stages/{stage}"), Some(body))?;
+            show_stage(conn.output, &v);
+        }
+        StageCmd::UnsetVar { api, stage, names, conn } => {
+            let variables: Map<String, Value> = names.into_iter().map(|k| (k, Value::Null)).collect();
+            let body = json!({ "variables": variables });
+            let v = conn.client()?.json(Method::PATCH, &format!("/v1/apis/{api}/stages/{stage}"), Some(body))?;
+            show_stage(conn.output, &v);
+        }
+        StageCmd::Delete { api, stage, conn } => {
+            conn.client()?.json(Method::DELETE, &format!("/v1/apis/{api}/stages/{stage}"), None)?;
+            output::done(conn.output, &format!("deleted stage {stage} of API {api}"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,68 @@
+//! Deployments: immutable snapshots of an API's draft routes. Deploying with a stage
+//! name points that stage at the new snapshot (creating the stage if needed).
+
+use super::apis::api_id;
+use super::body::OptionalJson;
+use super::error::{ApiError, ApiResult};
+use super::stages::StageView;
+use super::AppState;
+use crate::model::api::StageName;
+use crate::store::DeploymentRecord;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeployment {
+    #[serde(default)]
+    description: String,
+    stage: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Created {
+    #[serde(flatten)]
+    deployment: DeploymentRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stage: Option<StageView>,
+}
+
+pub async fn create(
+    State(p): State<AppState>,
+    Path(id): Path<String>,
+    OptionalJson(req): OptionalJson<CreateDeployment>,
+) -> ApiResult<(StatusCode, Json<Created>)> {
+    let id = api_id(&id)?;
+    if req.description.chars().count() > 1024 {
+        return Err(ApiError::BadRequest("description is too long: at most 1024 characters".into()));
+    }
+    let stage = req.stage.as_deref().map(StageName::parse).transpose()?;
+    let (deployment, stage) = p.db(move |s| s.create_deployment(&id, &req.description, stage.as_ref())).await?;
+    p.refresh().await?;
+    let stage = stage.map(|s| StageView::new(&p, s));
+    Ok((StatusCode::CREATED, Json(Created { deployment, stage })))
+}
+
+pub async fn list(State(p): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = api_id(&id)?;
+    let deployments = p.db(move |s| s.list_deployments(&id)).await?;
+    Ok(Json(json!({ "deployments": deployments })))
+}
+
+pub async fn get(
+    State(p): State<AppState>,
+    Path((id, dep)): Path<(String, String)>,
+) -> ApiResult<Json<DeploymentRecord>> {
+    let id = api_id(&id)?;
+    Ok(Json(p.db(move |s| s.get_deployment(&id, &dep)).await?))
+}
+
+pub async fn delete(State(p): State<AppState>, Path((id, dep)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    let id = api_id(&id)?;
+    p.db(move |s| s.delete_deployment(&id, &dep)).await?;
+    p.refresh().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

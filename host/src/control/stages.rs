@@ -1,0 +1,115 @@
+//! Stages: named environments of an API (dev, test, prod), each pinned to a deployment
+//! with its own variables and invoke URL. Stage settings apply immediately.
+
+use super::apis::api_id;
+use super::body::JsonBody;
+use super::error::ApiResult;
+use super::AppState;
+use crate::model::api::{validate_variable_name, validate_variables, StageName};
+use crate::store::{StagePatch, StageRecord};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+#[derive(Serialize)]
+pub struct StageView {
+    #[serde(flatten)]
+    stage: StageRecord,
+    invoke_url: String,
+}
+
+impl StageView {
+    pub fn new(p: &AppState, stage: StageRecord) -> Self {
+        let invoke_url = p.invoke_url(stage.api_id.as_str(), stage.name.as_str());
+        StageView { stage, invoke_url }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutStage {
+    deployment_id: String,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    #[serde(default)]
+    description: String,
+}
+
+/// `variables` maps a name to a new value, or to `null` to remove it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchStage {
+    deployment_id: Option<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, Option<String>>,
+    description: Option<String>,
+}
+
+fn names(api: &str, stage: &str) -> ApiResult<(crate::model::api::ApiId, StageName)> {
+    Ok((api_id(api)?, StageName::parse(stage)?))
+}
+
+fn check_description(d: &str) -> ApiResult<()> {
+    if d.chars().count() > 1024 {
+        return Err(super::error::ApiError::BadRequest("description is too long: at most 1024 characters".into()));
+    }
+    Ok(())
+}
+
+pub async fn put(
+    State(p): State<AppState>,
+    Path((api, stage)): Path<(String, String)>,
+    JsonBody(req): JsonBody<PutStage>,
+) -> ApiResult<(StatusCode, Json<StageView>)> {
+    let (api, stage) = names(&api, &stage)?;
+    validate_variables(&req.variables)?;
+    check_description(&req.description)?;
+    let (rec, created) =
+        p.db(move |s| s.put_stage(&api, &stage, &req.deployment_id, &req.variables, &req.description)).await?;
+    p.refresh().await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(StageView::new(&p, rec))))
+}
+
+pub async fn patch(
+    State(p): State<AppState>,
+    Path((api, stage)): Path<(String, String)>,
+    JsonBody(req): JsonBody<PatchStage>,
+) -> ApiResult<Json<StageView>> {
+    let (api, stage) = names(&api, &stage)?;
+    for (k, v) in &req.variables {
+        validate_variable_name(k)?;
+        if let Some(v) = v {
+            validate_variables(&BTreeMap::from([(k.clone(), v.clone())]))?;
+        }
+    }
+    if let Some(d) = &req.description {
+        check_description(d)?;
+    }
+    let patch = StagePatch { deployment_id: req.deployment_id, variables: req.variables, description: req.description };
+    let rec = p.db(move |s| s.patch_stage(&api, &stage, &patch)).await?;
+    p.refresh().await?;
+    Ok(Json(StageView::new(&p, rec)))
+}
+
+pub async fn list(State(p): State<AppState>, Path(api): Path<String>) -> ApiResult<Json<Value>> {
+    let api = api_id(&api)?;
+    let stages: Vec<StageView> =
+        p.db(move |s| s.list_stages(&api)).await?.into_iter().map(|s| StageView::new(&p, s)).collect();
+    Ok(Json(json!({ "stages": stages })))
+}
+
+pub async fn get(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<Json<StageView>> {
+    let (api, stage) = names(&api, &stage)?;
+    let rec = p.db(move |s| s.get_stage(&api, &stage)).await?;
+    Ok(Json(StageView::new(&p, rec)))
+}
+
+pub async fn delete(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    let (api, stage) = names(&api, &stage)?;
+    p.db(move |s| s.delete_stage(&api, &stage)).await?;
+    p.refresh().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,58 @@
+//! Responses the gateway itself produces, with API Gateway's statuses, messages and
+//! `x-amzn-ErrorType` (aws-semantics.md §2 "Gateway errors").
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug)]
+pub enum GatewayError {
+    /// Unknown API or stage.
+    Forbidden,
+    /// No route for this path and method.
+    MissingAuthenticationToken,
+    /// Configuration error (missing permission, unresolvable target): logged, not shown.
+    Internal,
+    /// The function failed or answered a malformed response.
+    BadGateway,
+    IntegrationTimeout,
+    RequestTooLong,
+    TooManyRequests,
+}
+
+impl GatewayError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            GatewayError::Forbidden => (StatusCode::FORBIDDEN, "Forbidden", "ForbiddenException"),
+            GatewayError::MissingAuthenticationToken => {
+                (StatusCode::FORBIDDEN, "Missing Authentication Token", "MissingAuthenticationTokenException")
+            }
+            GatewayError::Internal => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "InternalServerErrorException")
+            }
+            GatewayError::BadGateway => {
+                (StatusCode::BAD_GATEWAY, "Internal server error", "InternalServerErrorException")
+            }
+            GatewayError::IntegrationTimeout => {
+                (StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out", "InternalServerErrorException")
+            }
+            GatewayError::RequestTooLong => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long", "RequestTooLongException")
+            }
+            GatewayError::TooManyRequests => {
+                (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "TooManyRequestsException")
+            }
+        }
+    }
+
+    pub fn into_response_with_id(self, request_id: &str) -> Response {
+        let (status, message, kind) = self.parts();
+        let mut r = (status, axum::Json(serde_json::json!({ "message": message }))).into_response();
+        let h = r.headers_mut();
+        h.insert("x-amzn-errortype", HeaderValue::from_static(kind));
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert("x-amzn-requestid", v.clone());
+            h.insert("x-waygate-request-id", v);
+        }
+        r
+    }
+}
