@@ -8,7 +8,10 @@ use waygate::server::Server;
 
 pub struct TestServer {
     server: Option<Server>,
+    /// The management API.
     pub url: String,
+    /// The gateway listener (stages' invoke URLs: `{gateway}/{api-id}/{stage}/...`).
+    pub gateway: String,
     pub token: String,
     pub dir: tempfile::TempDir,
     http: reqwest::Client,
@@ -37,7 +40,14 @@ impl TestServer {
         let any = "127.0.0.1:0".parse().unwrap();
         let server = Server::start(config, any, any).await.expect("server starts");
         let token = std::fs::read_to_string(dir.path().join("admin.token")).expect("token file");
-        TestServer { url: server.admin_url(), token, server: Some(server), dir, http: reqwest::Client::new() }
+        TestServer {
+            url: server.admin_url(),
+            gateway: server.gateway_url(),
+            token,
+            server: Some(server),
+            dir,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Stops the server and starts a new one on the same data directory.
@@ -64,6 +74,11 @@ impl TestServer {
 
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token)
+    }
+
+    /// A request to the gateway listener (no management token).
+    pub fn gw(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.gateway))
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
