@@ -18,7 +18,11 @@ const MAX_JSON_BYTES: usize = 1024 * 1024;
 async fn read_json_bytes(req: Request) -> Result<Bytes, ApiError> {
     if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
-        if !ct.is_empty() && !ct.starts_with("application/json") {
+        // `curl -d` labels every body application/x-www-form-urlencoded; accept it as JSON
+        // so the README's one-liners work without `-H content-type:...`.
+        let json_ok =
+            ct.is_empty() || ct.starts_with("application/json") || ct.starts_with("application/x-www-form-urlencoded");
+        if !json_ok {
             return Err(ApiError::UnsupportedMediaType(format!("Content-Type must be application/json, got {ct}")));
         }
     }
