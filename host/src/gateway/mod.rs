@@ -96,12 +96,8 @@ async fn serve(
     let (query, multi_query) = event::query(parts.uri.query());
     let (body_text, is_base64) = event::body(&body);
     let now = time::OffsetDateTime::now_utc();
-    let context_path = &parts.uri.path()[parts.uri.path().len() - target.path.len().min(parts.uri.path().len())..];
-    let stage_path = format!(
-        "/{}{}",
-        stage.name,
-        if context_path == "/" && !parts.uri.path().ends_with('/') { "" } else { context_path }
-    );
+    // requestContext.path includes the stage (`/dev/orders/1`); the top-level path doesn't.
+    let stage_path = format!("/{}{}", stage.name, target.path);
     let event = event::ProxyEvent {
         resource: route.path.as_str(),
         path: event::percent_decode(target.path),
