@@ -136,3 +136,27 @@ async fn unknown_routes_and_methods_answer_json() {
     assert_eq!(st, 405);
     assert!(v["message"].as_str().unwrap().contains("not allowed"));
 }
+
+/// `curl -d` labels JSON as a form: accepted as JSON; other media types are 415.
+#[tokio::test]
+async fn json_bodies_accept_curls_default_content_type() {
+    let s = TestServer::start().await;
+    let form = s
+        .req(Method::POST, "/v1/functions")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"name":"curly"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 201);
+    let text = s
+        .req(Method::POST, "/v1/functions")
+        .header("content-type", "text/plain")
+        .body(r#"{"name":"plain"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 415);
+    let (st, _) = s.call(Method::GET, "/v1/functions/plain", None).await;
+    assert_eq!(st, 404, "nothing stored on a rejected body");
+}
