@@ -5,7 +5,6 @@ use super::names::truncate;
 use super::{FunctionName, Invalid, Qualifier};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// 10 random lowercase alphanumerics, like API Gateway's REST API ids.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -67,33 +66,8 @@ impl StageName {
     }
 }
 
-macro_rules! string_newtype {
-    ($t:ident) => {
-        impl TryFrom<String> for $t {
-            type Error = Invalid;
-            fn try_from(s: String) -> Result<Self, Invalid> {
-                $t::parse(&s)
-            }
-        }
-        impl From<$t> for String {
-            fn from(v: $t) -> String {
-                v.0
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-        impl std::borrow::Borrow<str> for $t {
-            fn borrow(&self) -> &str {
-                &self.0
-            }
-        }
-    };
-}
-string_newtype!(ApiId);
-string_newtype!(StageName);
+string_newtype_impls!(ApiId);
+string_newtype_impls!(StageName);
 
 pub const MAX_STAGE_VARIABLES: usize = 100;
 

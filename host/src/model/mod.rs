@@ -3,6 +3,40 @@
 //! Everything that crosses the management API is turned into one of these types at the
 //! edge, so an invalid name, qualifier or configuration cannot exist further in.
 
+/// Conversions every validated string newtype (`FunctionName`, `StageName`, …) shares: its
+/// serde forms go through `parse`, so an invalid value can't be deserialized either.
+macro_rules! string_newtype_impls {
+    ($t:ident) => {
+        impl TryFrom<String> for $t {
+            type Error = $crate::model::Invalid;
+            fn try_from(s: String) -> Result<Self, $crate::model::Invalid> {
+                $t::parse(&s)
+            }
+        }
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.0
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl std::borrow::Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
 pub mod alias;
 pub mod api;
 pub mod config;

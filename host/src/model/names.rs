@@ -2,7 +2,6 @@
 
 use super::Invalid;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
@@ -49,37 +48,6 @@ impl AliasName {
     }
 }
 
-macro_rules! string_newtype_impls {
-    ($t:ident) => {
-        impl TryFrom<String> for $t {
-            type Error = Invalid;
-            fn try_from(s: String) -> Result<Self, Invalid> {
-                $t::parse(&s)
-            }
-        }
-        impl From<$t> for String {
-            fn from(v: $t) -> String {
-                v.0
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-        impl std::borrow::Borrow<str> for $t {
-            fn borrow(&self) -> &str {
-                &self.0
-            }
-        }
-        impl std::ops::Deref for $t {
-            type Target = str;
-            fn deref(&self) -> &str {
-                &self.0
-            }
-        }
-    };
-}
 string_newtype_impls!(FunctionName);
 string_newtype_impls!(AliasName);
 
