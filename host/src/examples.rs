@@ -118,7 +118,7 @@ async fn orders_api(p: &Arc<Platform>, orders: &FunctionName) -> ApiResult<(Stri
     for (stage, alias) in [("dev", "EXPERIMENTAL"), ("prod", "STABLE")] {
         let (i, name, dep) = (id.clone(), StageName::parse(stage)?, deployment.id.clone());
         let vars = BTreeMap::from([("alias".to_string(), alias.to_string())]);
-        p.db(move |s| s.put_stage(&i, &name, &dep, &vars, "")).await?;
+        p.db(move |s| s.put_stage(&i, &name, &dep, &vars, "", None)).await?;
         let statement = PermissionRecord {
             function: orders.clone(),
             qualifier: Some(alias.to_string()),

@@ -1,6 +1,7 @@
 //! Waygate: a self-hosted WebAssembly function platform with Lambda's versions and
 //! aliases and API Gateway's stages. See ARCHITECTURE.md for the map.
 
+pub mod access;
 pub mod cli;
 pub mod client;
 pub mod control;
@@ -11,6 +12,7 @@ pub mod model;
 pub mod observe;
 pub mod platform;
 pub mod runtime;
+pub mod secrets;
 pub mod server;
 pub mod snapshot;
 pub mod store;

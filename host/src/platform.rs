@@ -22,6 +22,10 @@ pub struct PlatformConfig {
     pub max_upload_bytes: usize,
     /// Largest invoke payload (Lambda: 6 MB synchronous).
     pub max_payload_bytes: usize,
+    /// The secrets master key: a file (created 0600 with a random key when absent) or the
+    /// key itself (hex, e.g. from `WAYGATE_MASTER_KEY`). Default file: DATA_DIR/master.key.
+    pub master_key_file: Option<PathBuf>,
+    pub master_key_hex: Option<zeroize::Zeroizing<String>>,
 }
 
 impl PlatformConfig {
@@ -32,6 +36,8 @@ impl PlatformConfig {
             limits: Limits::default(),
             max_upload_bytes: 50 * 1024 * 1024,
             max_payload_bytes: 6 * 1024 * 1024,
+            master_key_file: None,
+            master_key_hex: None,
         }
     }
 }
@@ -42,6 +48,8 @@ pub struct Platform {
     pub runtime: Arc<Runtime>,
     pub config: PlatformConfig,
     pub admin_token: String,
+    /// Encrypts secrets at rest; decrypts them into the snapshot.
+    pub master_key: crate::secrets::MasterKey,
     snapshot: ArcSwap<Snapshot>,
     /// Serialises snapshot rebuilds so an older rebuild can never be swapped in after a
     /// newer one.
@@ -64,13 +72,16 @@ impl Platform {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data.database())?);
         let runtime = Arc::new(Runtime::new(config.runtime.clone(), data.clone())?);
         let corrupt = prepare_code(store.as_ref(), &data, &runtime)?;
-        let snapshot = Snapshot::build(store.as_ref(), runtime.fingerprint(), &corrupt).map_err(store_err)?;
+        let master_key = load_master_key(&config, &data)?;
+        let mut snapshot = Snapshot::build(store.as_ref(), runtime.fingerprint(), &corrupt).map_err(store_err)?;
+        complete_snapshot(&mut snapshot, store.as_ref(), &admin_token, &master_key)?;
         Ok(Arc::new(Platform {
             store,
             data,
             runtime,
             config,
             admin_token,
+            master_key,
             snapshot: ArcSwap::from_pointee(snapshot),
             rebuild: parking_lot::Mutex::new(()),
             corrupt_blobs: parking_lot::Mutex::new(corrupt),
@@ -96,7 +107,9 @@ impl Platform {
         tokio::task::spawn_blocking(move || {
             let _guard = this.rebuild.lock();
             let corrupt = this.corrupt_blobs.lock().clone();
-            let snap = Snapshot::build(this.store.as_ref(), this.runtime.fingerprint(), &corrupt).map_err(store_err)?;
+            let mut snap =
+                Snapshot::build(this.store.as_ref(), this.runtime.fingerprint(), &corrupt).map_err(store_err)?;
+            complete_snapshot(&mut snap, this.store.as_ref(), &this.admin_token, &this.master_key)?;
             this.snapshot.store(Arc::new(snap));
             Ok(())
         })
@@ -118,6 +131,28 @@ impl Platform {
 
 fn store_err(e: StoreError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
+}
+
+/// The parts of the snapshot that need what only the platform holds: the admin token
+/// (for `access.allows`) and the master key (to decrypt secrets).
+fn complete_snapshot(
+    snap: &mut Snapshot,
+    store: &dyn Store,
+    admin_token: &str,
+    key: &crate::secrets::MasterKey,
+) -> anyhow::Result<()> {
+    snap.access.set_admin_token(admin_token);
+    snap.secrets = crate::secrets::SecretsSnapshot::build(store.load_secrets().map_err(store_err)?, key);
+    Ok(())
+}
+
+fn load_master_key(config: &PlatformConfig, data: &DataDir) -> anyhow::Result<crate::secrets::MasterKey> {
+    if let Some(hex) = &config.master_key_hex {
+        return crate::secrets::MasterKey::from_bytes(hex.as_bytes())
+            .context("the master key given in the environment");
+    }
+    let path = config.master_key_file.clone().unwrap_or_else(|| data.root().join("master.key"));
+    crate::secrets::MasterKey::load_or_create(&path)
 }
 
 fn load_or_create_token(data: &DataDir) -> anyhow::Result<String> {

@@ -13,6 +13,10 @@ pub struct Snapshot {
     pub functions: HashMap<FunctionName, Arc<FunctionSnapshot>>,
     /// Stages by API and name, with their deployments' routes and resolved integrations.
     pub gateway: crate::gateway::stage::GatewaySnapshot,
+    /// API keys and policies, for the data plane's `access.allows(token, action, resource)`.
+    pub access: crate::access::AccessSnapshot,
+    /// Decrypted secrets per environment (filled by the platform, which holds the key).
+    pub secrets: crate::secrets::SecretsSnapshot,
 }
 
 pub struct FunctionSnapshot {
@@ -71,7 +75,8 @@ impl Snapshot {
             .map(|s| (s.function.name.clone(), Arc::new(function_snapshot(s, &health))))
             .collect();
         let gateway = crate::gateway::stage::GatewaySnapshot::build(&store.load_gateway()?);
-        Ok(Snapshot { functions, gateway })
+        let access = crate::access::AccessSnapshot::build(store.list_keys()?);
+        Ok(Snapshot { functions, gateway, access, secrets: Default::default() })
     }
 }
 

@@ -91,3 +91,54 @@ async fn invoke_reports_function_errors_with_exit_status() {
     .await
     .unwrap();
 }
+
+fn waygate_stdin(s: &TestServer, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waygate"))
+        .args(args)
+        .env("WAYGATE_ENDPOINT", &s.url)
+        .env("WAYGATE_DATA_DIR", s.data())
+        .env_remove("WAYGATE_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run waygate");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().expect("waygate output")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_secrets_and_audit_from_the_cli() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let s2 = s.clone();
+    tokio::task::spawn_blocking(move || {
+        let s = &s2;
+        let policy = r#"[{"effect":"allow","actions":["function:Read"],"resources":["function/*"]}]"#;
+        let out = ok(&waygate(s, &["key", "create", "reader", "--policy", policy, "--output", "json"]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let key = v["key"].as_str().unwrap().to_string();
+        // The key works as --token for what its policy allows, and nothing else.
+        ok(&waygate(s, &["function", "list", "--token", &key]));
+        let denied = waygate(s, &["function", "create", "nope", "--token", &key]);
+        assert!(!denied.status.success());
+        assert!(String::from_utf8_lossy(&denied.stderr).contains("403"), "{denied:?}");
+        let out = ok(&waygate(s, &["key", "list"]));
+        assert!(out.contains("reader") && !out.contains(&key), "{out}");
+
+        let out = ok(&waygate_stdin(s, &["secret", "put", "prod", "db-password"], "s3cr3t-value-91\n"));
+        assert!(out.contains("db-password") && !out.contains("s3cr3t"), "{out}");
+        let out = ok(&waygate(s, &["secret", "list", "prod"]));
+        assert!(out.contains("db-password") && !out.contains("s3cr3t"), "{out}");
+        ok(&waygate(s, &["secret", "delete", "prod", "db-password"]));
+
+        ok(&waygate(s, &["key", "delete", "reader"]));
+        let out = ok(&waygate(s, &["audit", "--principal", "reader"]));
+        assert!(out.contains("function:Create") && out.contains("403"), "{out}");
+        let out = ok(&waygate(s, &["audit", "--action", "secret:Put", "--output", "json"]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["entries"][0]["resource"], "secret/prod/db-password");
+    })
+    .await
+    .unwrap();
+}

@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, a module per area (as wasmtime's tests/all). Each test
 //! starts the real server on port 0 with its own data directory and talks HTTP to it.
 
+mod access;
 mod aliases;
 mod cli;
 mod code;

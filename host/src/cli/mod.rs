@@ -5,6 +5,7 @@ mod alias;
 mod api;
 mod function;
 mod invoke;
+mod key;
 pub mod output;
 mod permission;
 mod stage;
@@ -56,6 +57,14 @@ enum Command {
     /// Stages: environments of an API with their own deployment, variables and invoke URL.
     #[command(subcommand)]
     Stage(stage::StageCmd),
+    /// API keys with policies (who may do what on which resource).
+    #[command(subcommand)]
+    Key(key::KeyCmd),
+    /// Secrets per environment, referenced from env vars as `secret:NAME`.
+    #[command(subcommand)]
+    Secret(key::SecretCmd),
+    /// The audit log of mutating management calls.
+    Audit(key::AuditArgs),
 }
 
 /// How client commands reach the server.
@@ -110,6 +119,9 @@ pub fn main() -> std::process::ExitCode {
         Command::Route(c) => api::run_route(c),
         Command::Deploy(a) => api::run_deploy(a),
         Command::Stage(c) => stage::run(c),
+        Command::Key(c) => key::run_key(c),
+        Command::Secret(c) => key::run_secret(c),
+        Command::Audit(a) => key::run_audit(a),
     };
     match result {
         Ok(code) => code,

@@ -28,6 +28,10 @@ pub struct UpArgs {
     /// Compiled modules kept loaded in memory (LRU).
     #[arg(long, default_value_t = 1024)]
     loaded_modules: usize,
+    /// Secrets master key file (32 bytes or 64 hex chars); created 0600 with a random key
+    /// when absent. Default: DATA_DIR/master.key. Keep it apart from backups of the data.
+    #[arg(long, env = "WAYGATE_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
 }
 
 pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
@@ -40,6 +44,10 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     config.runtime.max_instances = a.max_instances;
     config.runtime.loaded_modules = a.loaded_modules;
     config.max_upload_bytes = a.max_upload_mb * 1024 * 1024;
+    config.master_key_file = a.master_key_file;
+    // The key itself may come from the environment (e.g. a secrets manager); it is read
+    // here rather than as a clap argument so it can never appear in `ps` or --help.
+    config.master_key_hex = std::env::var("WAYGATE_MASTER_KEY").ok().map(zeroize::Zeroizing::new);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;

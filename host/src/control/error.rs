@@ -16,6 +16,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
@@ -32,6 +34,9 @@ pub enum ApiError {
     /// The requested code can't be run (missing or corrupt artifact).
     #[error("{0}")]
     CodeUnavailable(String),
+    /// The function's configuration can't be satisfied (e.g. a referenced secret is missing).
+    #[error("{0}")]
+    FunctionConfiguration(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -41,6 +46,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "AccessDeniedException"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "ResourceConflictException"),
             ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "PreconditionFailedException"),
@@ -49,6 +55,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedException"),
             ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException"),
             ApiError::CodeUnavailable(_) => (StatusCode::BAD_GATEWAY, "CodeIntegrityException"),
+            ApiError::FunctionConfiguration(_) => (StatusCode::BAD_GATEWAY, "InvalidFunctionConfigurationException"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ServiceException"),
         }
     }

@@ -19,6 +19,8 @@ use std::time::Instant;
 #[derive(Deserialize)]
 pub struct InvokeParams {
     qualifier: Option<String>,
+    /// Whose secrets `secret:NAME` env values resolve from (default `default`).
+    environment: Option<String>,
 }
 
 pub async fn invoke(
@@ -51,7 +53,13 @@ pub async fn invoke(
         other => other,
     })?;
 
-    let resolved = invoke::resolve(&p.snapshot(), &name, &qualifier)?;
+    let environment = params.environment.unwrap_or_else(|| "default".to_string());
+    super::secrets::validate_name("environment", &environment)?;
+    let snapshot = p.snapshot();
+    let resolved = invoke::resolve(&snapshot, &name, &qualifier)?;
+    let resolved = invoke::with_secrets(&snapshot, resolved, &environment)
+        .map_err(|why| ApiError::FunctionConfiguration(format!("Function configuration error: {why}")))?;
+    drop(snapshot);
     let request_id = uuid::Uuid::new_v4().to_string();
     let qualifier_shown = qualifier.to_string();
     let ctx = CallContext { function: &name, qualifier: &qualifier_shown, stage: None, request_id: &request_id };

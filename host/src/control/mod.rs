@@ -2,23 +2,25 @@
 //! resource. Every mutating handler commits one store transaction, then refreshes the
 //! routing snapshot before answering.
 
+pub mod access;
 pub mod aliases;
 pub mod apis;
+pub mod audit;
 pub mod body;
 pub mod code;
 pub mod deployments;
 pub mod error;
 pub mod functions;
 pub mod invoke;
+pub mod keys;
 pub mod permissions;
+pub mod secrets;
 pub mod stages;
 pub mod versions;
 
 use crate::platform::Platform;
-use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::Request;
+use axum::middleware;
 use axum::routing::{get, post, put};
 use axum::Router;
 use error::ApiError;
@@ -50,30 +52,19 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .route(
             "/apis/{id}/stages/{stage}",
             put(stages::put).patch(stages::patch).get(stages::get).delete(stages::delete),
-        );
+        )
+        .route("/keys", post(keys::create).get(keys::list))
+        .route("/keys/{name}", axum::routing::delete(keys::delete))
+        .route("/secrets/{environment}", get(secrets::list))
+        .route("/secrets/{environment}/{name}", put(secrets::put).delete(secrets::delete))
+        .route("/audit", get(audit::list));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(platform.clone(), require_token))
+        .layer(middleware::from_fn_with_state(platform.clone(), access::authorize))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(platform)
-}
-
-async fn require_token(State(p): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    let presented = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(t) if constant_time_eq(t.as_bytes(), p.admin_token.as_bytes()) => Ok(next.run(req).await),
-        Some(_) => Err(ApiError::Unauthorized("Unauthorized: the bearer token is not valid".into())),
-        None => Err(ApiError::Unauthorized(
-            "Unauthorized: send Authorization: Bearer <token> (the admin token is in DATA_DIR/admin.token)".into(),
-        )),
-    }
 }
 
 /// Compares secrets without an early exit that would leak the matching prefix length.

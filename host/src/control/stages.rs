@@ -36,6 +36,8 @@ pub struct PutStage {
     variables: BTreeMap<String, String>,
     #[serde(default)]
     description: String,
+    /// Whose secrets the stage's functions see (default: the stage's name).
+    secret_environment: Option<String>,
 }
 
 /// `variables` maps a name to a new value, or to `null` to remove it.
@@ -46,6 +48,14 @@ pub struct PatchStage {
     #[serde(default)]
     variables: BTreeMap<String, Option<String>>,
     description: Option<String>,
+    /// A name, or `null` to go back to the default (the stage's name).
+    #[serde(default, deserialize_with = "present")]
+    secret_environment: Option<Option<String>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 fn names(api: &str, stage: &str) -> ApiResult<(crate::model::api::ApiId, StageName)> {
@@ -67,8 +77,15 @@ pub async fn put(
     let (api, stage) = names(&api, &stage)?;
     validate_variables(&req.variables)?;
     check_description(&req.description)?;
-    let (rec, created) =
-        p.db(move |s| s.put_stage(&api, &stage, &req.deployment_id, &req.variables, &req.description)).await?;
+    if let Some(e) = &req.secret_environment {
+        super::secrets::validate_name("secret_environment", e)?;
+    }
+    let (rec, created) = p
+        .db(move |s| {
+            let env = req.secret_environment.as_deref();
+            s.put_stage(&api, &stage, &req.deployment_id, &req.variables, &req.description, env)
+        })
+        .await?;
     p.refresh().await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(StageView::new(&p, rec))))
 }
@@ -88,7 +105,15 @@ pub async fn patch(
     if let Some(d) = &req.description {
         check_description(d)?;
     }
-    let patch = StagePatch { deployment_id: req.deployment_id, variables: req.variables, description: req.description };
+    if let Some(Some(e)) = &req.secret_environment {
+        super::secrets::validate_name("secret_environment", e)?;
+    }
+    let patch = StagePatch {
+        deployment_id: req.deployment_id,
+        variables: req.variables,
+        description: req.description,
+        secret_environment: req.secret_environment,
+    };
     let rec = p.db(move |s| s.patch_stage(&api, &stage, &patch)).await?;
     p.refresh().await?;
     Ok(Json(StageView::new(&p, rec)))

@@ -88,6 +88,10 @@ async fn serve(
         tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, "Execution failed due to configuration error: {e}");
         GatewayError::Internal
     })?;
+    let resolved = invoke::with_secrets(&snapshot, resolved, &stage.secret_environment).map_err(|why| {
+        tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, "Execution failed due to configuration error: {why}");
+        GatewayError::Internal
+    })?;
 
     let body = crate::control::body::read_limited(body, MAX_REQUEST_BYTES, "Request")
         .await

@@ -21,6 +21,8 @@ pub struct StageSnapshot {
     pub variables: BTreeMap<String, String>,
     /// `event.stageVariables`, serialised once (`null` when there are none).
     pub variables_json: Arc<serde_json::value::RawValue>,
+    /// The environment whose secrets this stage's functions see.
+    pub secret_environment: String,
     /// One per route of the deployment, same order.
     pub integrations: Vec<ResolvedIntegration>,
 }
@@ -68,6 +70,7 @@ impl GatewaySnapshot {
                 name: s.name.to_string(),
                 deployment: deployment.clone(),
                 variables: s.variables.clone(),
+                secret_environment: s.secret_environment.clone().unwrap_or_else(|| s.name.to_string()),
                 variables_json: Arc::from(variables_json),
                 integrations,
             };

@@ -17,6 +17,16 @@ pub struct Resolved {
     pub version: Arc<VersionSnapshot>,
     /// Set when the caller named an alias.
     pub alias: Option<String>,
+    /// The version's configuration with `secret:NAME` references resolved for the
+    /// invoking environment ([`with_secrets`]); `None`: run `version.config` as is.
+    pub config: Option<Arc<crate::model::FunctionConfig>>,
+}
+
+/// Resolves the version's secret references for `environment` from the snapshot's
+/// decrypted secrets. `Err` names the missing secret (a function configuration error).
+pub fn with_secrets(snapshot: &Snapshot, mut resolved: Resolved, environment: &str) -> Result<Resolved, String> {
+    resolved.config = snapshot.secrets.resolve(&resolved.version.config, environment)?;
+    Ok(resolved)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +55,7 @@ pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Re
         )),
         VersionId::Number(n) => not_found(Some(&n.to_string())),
     })?;
-    Ok(Resolved { version, alias })
+    Ok(Resolved { version, alias, config: None })
 }
 
 /// Context of one call besides the payload.
@@ -72,7 +82,7 @@ pub async fn run(
             stage: ctx.stage,
             request_id: ctx.request_id,
             code: &v.code,
-            config: &v.config,
+            config: resolved.config.as_deref().unwrap_or(&v.config),
             payload,
         })
         .await

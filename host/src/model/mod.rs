@@ -42,6 +42,7 @@ pub mod api;
 pub mod config;
 pub mod hash;
 pub mod names;
+pub mod policy;
 pub mod qualifier;
 
 pub use alias::{AliasRouting, AliasTarget};

@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod files;
 pub mod layout;
 pub mod sqlite;
+mod sqlite_access;
 mod sqlite_apis;
 
 use crate::model::api::{ApiId, Integration, Method, RoutePath, StageName};
@@ -142,6 +143,8 @@ pub struct StageRecord {
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Whose secrets its functions see; `None`: the environment named like the stage.
+    pub secret_environment: Option<String>,
 }
 
 /// A change to a stage; `variables` maps a name to a new value or `None` to remove it.
@@ -150,6 +153,8 @@ pub struct StagePatch {
     pub deployment_id: Option<String>,
     pub variables: BTreeMap<String, Option<String>>,
     pub description: Option<String>,
+    /// `Some(None)` resets to the default (the stage's name).
+    pub secret_environment: Option<Option<String>>,
 }
 
 /// One statement of a function's resource policy.
@@ -228,6 +233,7 @@ pub trait Store: Send + Sync + 'static {
         deployment_id: &str,
         variables: &BTreeMap<String, String>,
         description: &str,
+        secret_environment: Option<&str>,
     ) -> StoreResult<(StageRecord, bool)>;
     fn patch_stage(&self, api: &ApiId, name: &StageName, patch: &StagePatch) -> StoreResult<StageRecord>;
     fn list_stages(&self, api: &ApiId) -> StoreResult<Vec<StageRecord>>;
@@ -247,6 +253,70 @@ pub trait Store: Send + Sync + 'static {
     fn load_functions(&self) -> StoreResult<Vec<FunctionState>>;
     fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>>;
     fn blobs(&self) -> StoreResult<Vec<(CodeHash, u64)>>;
+
+    // Access control: API keys, audit log, secrets (issue 6).
+    fn create_key(&self, key: &KeyRecord) -> StoreResult<()>;
+    fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;
+    fn key_by_hash(&self, hash: &str) -> StoreResult<Option<KeyRecord>>;
+    fn delete_key(&self, name: &str) -> StoreResult<()>;
+    fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+    /// Creates or replaces; returns whether it was created.
+    fn put_secret(&self, secret: &SecretRow) -> StoreResult<bool>;
+    fn list_secrets(&self, environment: &str) -> StoreResult<Vec<SecretMeta>>;
+    fn delete_secret(&self, environment: &str, name: &str) -> StoreResult<()>;
+    fn load_secrets(&self) -> StoreResult<Vec<SecretRow>>;
+}
+
+/// An API key: only the hash of the bearer value is stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyRecord {
+    pub name: String,
+    #[serde(skip)]
+    pub key_hash: String,
+    pub policy: crate::model::policy::Policy,
+    pub created_at: String,
+}
+
+/// One mutating management call.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    /// The key's name, or `admin`.
+    pub principal: String,
+    pub method: String,
+    pub path: String,
+    pub action: String,
+    pub resource: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub principal: Option<String>,
+    pub action: Option<String>,
+    pub resource_prefix: Option<String>,
+    pub since: Option<String>,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// A secret as stored: AEAD ciphertext and its nonce, never the value.
+#[derive(Clone)]
+pub struct SecretRow {
+    pub environment: String,
+    pub name: String,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretMeta {
+    pub environment: String,
+    pub name: String,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 /// blake3 over the canonical JSON of (code hash, configuration). `FunctionConfig` has a

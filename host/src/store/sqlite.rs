@@ -70,6 +70,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).context("creating schema")?;
         conn.execute_batch(super::sqlite_apis::SCHEMA).context("creating schema")?;
+        conn.execute_batch(super::sqlite_access::SCHEMA).context("creating schema")?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
@@ -510,8 +511,9 @@ impl Store for SqliteStore {
         deployment_id: &str,
         variables: &BTreeMap<String, String>,
         description: &str,
+        secret_environment: Option<&str>,
     ) -> StoreResult<(StageRecord, bool)> {
-        self.tx(|tx| apis::put_stage(tx, api, name, deployment_id, variables, description))
+        self.tx(|tx| apis::put_stage(tx, api, name, deployment_id, variables, description, secret_environment))
     }
     fn patch_stage(&self, api: &ApiId, name: &StageName, patch: &StagePatch) -> StoreResult<StageRecord> {
         self.tx(|tx| apis::patch_stage(tx, api, name, patch))
@@ -597,6 +599,37 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+    }
+
+    fn create_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        self.tx(|tx| super::sqlite_access::create_key(tx, key))
+    }
+    fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
+        self.tx(super::sqlite_access::list_keys)
+    }
+    fn key_by_hash(&self, hash: &str) -> StoreResult<Option<KeyRecord>> {
+        self.tx(|tx| super::sqlite_access::key_by_hash(tx, hash))
+    }
+    fn delete_key(&self, name: &str) -> StoreResult<()> {
+        self.tx(|tx| super::sqlite_access::delete_key(tx, name))
+    }
+    fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        self.tx(|tx| super::sqlite_access::append_audit(tx, entry))
+    }
+    fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
+        self.tx(|tx| super::sqlite_access::list_audit(tx, query))
+    }
+    fn put_secret(&self, secret: &SecretRow) -> StoreResult<bool> {
+        self.tx(|tx| super::sqlite_access::put_secret(tx, secret))
+    }
+    fn list_secrets(&self, environment: &str) -> StoreResult<Vec<SecretMeta>> {
+        self.tx(|tx| super::sqlite_access::list_secrets(tx, environment))
+    }
+    fn delete_secret(&self, environment: &str, name: &str) -> StoreResult<()> {
+        self.tx(|tx| super::sqlite_access::delete_secret(tx, environment, name))
+    }
+    fn load_secrets(&self) -> StoreResult<Vec<SecretRow>> {
+        self.tx(super::sqlite_access::load_secrets)
     }
 }
 

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS stages (
     deployment_id TEXT NOT NULL,
     variables     TEXT NOT NULL,
     description   TEXT NOT NULL,
+    -- Environment whose secrets the stage's functions see; NULL: the stage's name.
+    secret_environment TEXT,
     created_at    TEXT NOT NULL,
     updated_at    TEXT NOT NULL,
     PRIMARY KEY (api_id, name),
@@ -221,7 +223,7 @@ pub fn create_deployment(
             let patch = StagePatch { deployment_id: Some(id.clone()), ..StagePatch::default() };
             Some(match find_stage(tx, api, name)? {
                 Some(_) => patch_stage(tx, api, name, &patch)?,
-                None => put_stage(tx, api, name, &id, &BTreeMap::new(), "")?.0,
+                None => put_stage(tx, api, name, &id, &BTreeMap::new(), "", None)?.0,
             })
         }
         None => None,
@@ -254,7 +256,8 @@ pub fn delete_deployment(tx: &Transaction<'_>, api: &ApiId, id: &str) -> StoreRe
     Ok(())
 }
 
-const STAGE_COLS: &str = "api_id, name, deployment_id, variables, description, created_at, updated_at";
+const STAGE_COLS: &str =
+    "api_id, name, deployment_id, variables, description, created_at, updated_at, secret_environment";
 
 fn stage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StageRecord> {
     Ok(StageRecord {
@@ -265,6 +268,7 @@ fn stage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StageRecord> {
         description: r.get(4)?,
         created_at: r.get(5)?,
         updated_at: r.get(6)?,
+        secret_environment: r.get(7)?,
     })
 }
 
@@ -291,6 +295,7 @@ pub fn put_stage(
     deployment_id: &str,
     variables: &BTreeMap<String, String>,
     description: &str,
+    secret_environment: Option<&str>,
 ) -> StoreResult<(StageRecord, bool)> {
     get_deployment(tx, api, deployment_id)?;
     validate_variables(variables).map_err(|e| StoreError::Invalid(e.0))?;
@@ -299,8 +304,8 @@ pub fn put_stage(
     let created_at = existing.as_ref().map(|s| s.created_at.clone()).unwrap_or_else(|| now.clone());
     let vars = serde_json::to_string(variables).map_err(|e| StoreError::Internal(e.into()))?;
     tx.execute(
-        &format!("INSERT OR REPLACE INTO stages ({STAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-        params![api.as_str(), name.as_str(), deployment_id, vars, description, created_at, now],
+        &format!("INSERT OR REPLACE INTO stages ({STAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        params![api.as_str(), name.as_str(), deployment_id, vars, description, created_at, now, secret_environment],
     )?;
     Ok((get_stage(tx, api, name)?, existing.is_none()))
 }
@@ -323,7 +328,8 @@ pub fn patch_stage(
         };
     }
     let description = patch.description.clone().unwrap_or(stage.description);
-    Ok(put_stage(tx, api, name, &stage.deployment_id, &stage.variables, &description)?.0)
+    let secret_env = patch.secret_environment.clone().unwrap_or(stage.secret_environment);
+    Ok(put_stage(tx, api, name, &stage.deployment_id, &stage.variables, &description, secret_env.as_deref())?.0)
 }
 
 pub fn list_stages(tx: &Transaction<'_>, api: &ApiId) -> StoreResult<Vec<StageRecord>> {

@@ -1,0 +1,77 @@
+//! API keys as bearer credentials: generation, hashing, and the data plane's view of them
+//! ([`AccessSnapshot`], part of the routing snapshot) so the gateway can authorize a
+//! bearer token (e.g. a stage-cache invalidation) without touching the database.
+
+use crate::model::policy::Policy;
+use crate::store::KeyRecord;
+use std::collections::HashMap;
+
+/// Prefix of every API key, so a leaked one is recognisable (secret scanners).
+pub const KEY_PREFIX: &str = "wgk_";
+
+/// A new random key (256 bits) and the hash to store. The key itself is shown once.
+pub fn generate_key() -> (String, String) {
+    let key = format!("{KEY_PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()));
+    let hash = hash_key(&key);
+    (key, hash)
+}
+
+/// blake3 of the bearer value. A fast hash is enough: keys are 256-bit random, so there
+/// is nothing to brute-force (unlike passwords, which would need a slow KDF).
+pub fn hash_key(key: &str) -> String {
+    blake3::hash(key.as_bytes()).to_hex().to_string()
+}
+
+/// Keys and their policies as of the last snapshot rebuild (keys change → rebuild).
+#[derive(Default)]
+pub struct AccessSnapshot {
+    /// By key hash: (key name, policy).
+    keys: HashMap<String, (String, Policy)>,
+    /// Hash of the admin token: the root credential, allowed everything.
+    admin_hash: Option<String>,
+}
+
+impl AccessSnapshot {
+    pub fn build(keys: Vec<KeyRecord>) -> Self {
+        AccessSnapshot { keys: keys.into_iter().map(|k| (k.key_hash, (k.name, k.policy))).collect(), admin_hash: None }
+    }
+
+    pub fn set_admin_token(&mut self, token: &str) {
+        self.admin_hash = Some(hash_key(token));
+    }
+
+    /// Whether `bearer_token` (the raw `Authorization: Bearer` value) may do `action` on
+    /// `resource`: the admin token may do everything, a key what its policy allows.
+    pub fn allows(&self, bearer_token: &str, action: &str, resource: &str) -> bool {
+        let hash = hash_key(bearer_token.trim());
+        if self.admin_hash.as_deref() == Some(hash.as_str()) {
+            return true;
+        }
+        self.keys.get(&hash).is_some_and(|(_, policy)| policy.allows(action, resource))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_by_key_and_admin() {
+        let (key, hash) = generate_key();
+        let policy: Policy = serde_json::from_value(serde_json::json!([
+            {"effect": "allow", "actions": ["stage:InvalidateCache"], "resources": ["api/abc/stage/dev"]}
+        ]))
+        .unwrap();
+        let mut a = AccessSnapshot::build(vec![KeyRecord {
+            name: "cache".into(),
+            key_hash: hash,
+            policy,
+            created_at: String::new(),
+        }]);
+        a.set_admin_token("root");
+        assert!(a.allows(&key, "stage:InvalidateCache", "api/abc/stage/dev"));
+        assert!(!a.allows(&key, "stage:InvalidateCache", "api/abc/stage/prod"));
+        assert!(!a.allows("wgk_nope", "stage:InvalidateCache", "api/abc/stage/dev"));
+        assert!(a.allows("root", "anything:At", "all"));
+    }
+}

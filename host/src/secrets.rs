@@ -1,0 +1,193 @@
+//! Secrets per environment: encrypted at rest with ChaCha20-Poly1305 (RustCrypto) under a
+//! master key kept outside the database, decrypted only into the in-memory snapshot, and
+//! substituted into a function's environment (`NAME = "secret:SECRET"`) at instantiation.
+//! Values never appear in the store, an API response, a `Debug` output or a log line.
+
+use crate::model::FunctionConfig;
+use crate::store::SecretRow;
+use anyhow::{anyhow, Context};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// An env value with this prefix names a secret of the invoking environment.
+pub const SECRET_REF_PREFIX: &str = "secret:";
+/// Largest secret value accepted (bytes).
+pub const MAX_SECRET_BYTES: usize = 32 * 1024;
+
+/// The master key. Holds the cipher only; never printed.
+pub struct MasterKey {
+    cipher: ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    /// Reads 32 bytes (or 64 hex characters) from `path`; creates the file (0600, random
+    /// key) when it does not exist.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<MasterKey> {
+        match std::fs::read(path) {
+            Ok(bytes) => Self::from_bytes(&bytes).with_context(|| format!("master key file {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let key = Zeroizing::new(rand::random::<[u8; 32]>());
+                let text = Zeroizing::new(hex::encode(key.as_slice()));
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .with_context(|| format!("creating master key file {}", path.display()))?;
+                f.write_all(text.as_bytes())?;
+                f.sync_all()?;
+                Ok(Self::from_key(&key))
+            }
+            Err(e) => Err(anyhow!("reading master key file {}: {e}", path.display())),
+        }
+    }
+
+    /// Accepts the raw 32 bytes or their hex form (surrounding whitespace ignored).
+    pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<MasterKey> {
+        let trimmed = bytes.trim_ascii();
+        let key: Zeroizing<[u8; 32]> = if trimmed.len() == 64 {
+            let mut k = Zeroizing::new([0u8; 32]);
+            hex::decode_to_slice(trimmed, k.as_mut_slice()).map_err(|_| anyhow!("64 characters but not hex"))?;
+            k
+        } else if bytes.len() == 32 {
+            let mut k = Zeroizing::new([0u8; 32]);
+            k.copy_from_slice(bytes);
+            k
+        } else {
+            return Err(anyhow!("a master key is 32 bytes or 64 hex characters"));
+        };
+        Ok(Self::from_key(&key))
+    }
+
+    fn from_key(key: &[u8; 32]) -> MasterKey {
+        MasterKey { cipher: ChaCha20Poly1305::new(Key::from_slice(key)) }
+    }
+
+    /// Seals `value`, bound to its environment and name (as associated data) so a row's
+    /// ciphertext copied onto another row does not decrypt.
+    pub fn seal(&self, environment: &str, name: &str, value: &[u8]) -> anyhow::Result<SecretRow> {
+        let nonce: [u8; 12] = rand::random();
+        let aad = aad(environment, name);
+        let ciphertext = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: value, aad: &aad })
+            .map_err(|_| anyhow!("encryption failed"))?;
+        Ok(SecretRow { environment: environment.into(), name: name.into(), nonce: nonce.to_vec(), ciphertext })
+    }
+
+    pub fn open(&self, row: &SecretRow) -> anyhow::Result<Zeroizing<String>> {
+        if row.nonce.len() != 12 {
+            return Err(anyhow!("bad nonce length"));
+        }
+        let aad = aad(&row.environment, &row.name);
+        let plain = Zeroizing::new(
+            self.cipher
+                .decrypt(Nonce::from_slice(&row.nonce), Payload { msg: &row.ciphertext, aad: &aad })
+                .map_err(|_| anyhow!("cannot decrypt (wrong master key, or the row was altered)"))?,
+        );
+        Ok(Zeroizing::new(String::from_utf8(plain.to_vec()).map_err(|_| anyhow!("value is not UTF-8"))?))
+    }
+}
+
+fn aad(environment: &str, name: &str) -> Vec<u8> {
+    format!("waygate-secret\0{environment}\0{name}").into_bytes()
+}
+
+/// Decrypted secrets by environment and name, part of the routing snapshot (rebuilt, so
+/// re-decrypted, after every secret change). Not `Debug`, not `Serialize`.
+#[derive(Default)]
+pub struct SecretsSnapshot {
+    by_env: HashMap<String, HashMap<String, Zeroizing<String>>>,
+    /// Rows that could not be decrypted: a reference to one is an error naming why.
+    unreadable: HashMap<(String, String), String>,
+}
+
+impl SecretsSnapshot {
+    pub fn build(rows: Vec<SecretRow>, key: &MasterKey) -> Self {
+        let mut s = SecretsSnapshot::default();
+        for row in rows {
+            match key.open(&row) {
+                Ok(v) => {
+                    s.by_env.entry(row.environment).or_default().insert(row.name, v);
+                }
+                Err(e) => {
+                    tracing::error!(environment = %row.environment, secret = %row.name, error = %e, "secret cannot be decrypted");
+                    s.unreadable.insert((row.environment, row.name), e.to_string());
+                }
+            }
+        }
+        s
+    }
+
+    /// `config` with every `secret:NAME` env value replaced by that secret of
+    /// `environment`; `None` when it references no secret (the common case: no copy).
+    pub fn resolve(&self, config: &FunctionConfig, environment: &str) -> Result<Option<Arc<FunctionConfig>>, String> {
+        if !config.env.values().any(|v| v.starts_with(SECRET_REF_PREFIX)) {
+            return Ok(None);
+        }
+        let mut resolved = config.clone();
+        for (var, value) in resolved.env.iter_mut() {
+            let Some(name) = value.strip_prefix(SECRET_REF_PREFIX) else { continue };
+            if let Some(why) = self.unreadable.get(&(environment.to_string(), name.to_string())) {
+                return Err(format!(
+                    "environment variable {var} references secret '{name}' of environment '{environment}', which cannot be decrypted: {why}"
+                ));
+            }
+            let secret = self.by_env.get(environment).and_then(|m| m.get(name)).ok_or_else(|| {
+                format!(
+                    "environment variable {var} references secret '{name}', which does not exist in environment '{environment}' (PUT /v1/secrets/{environment}/{name})"
+                )
+            })?;
+            *value = secret.as_str().to_string();
+        }
+        Ok(Some(Arc::new(resolved)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_binding() {
+        let k = MasterKey::from_bytes(&[7u8; 32]).unwrap();
+        let row = k.seal("dev", "db", b"hunter2").unwrap();
+        assert!(!row.ciphertext.windows(7).any(|w| w == b"hunter2"));
+        assert_eq!(k.open(&row).unwrap().as_str(), "hunter2");
+        let moved = SecretRow { environment: "prod".into(), ..row.clone() };
+        assert!(k.open(&moved).is_err());
+        let other = MasterKey::from_bytes(&[8u8; 32]).unwrap();
+        assert!(other.open(&row).is_err());
+        assert!(MasterKey::from_bytes(b"short").is_err());
+        let hex_key = MasterKey::from_bytes(format!("{}\n", "ab".repeat(32)).as_bytes()).unwrap();
+        assert!(hex_key.open(&hex_key.seal("a", "b", b"c").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn resolve_substitutes_per_environment_and_reports_missing() {
+        let k = MasterKey::from_bytes(&[1u8; 32]).unwrap();
+        let rows = vec![k.seal("dev", "pw", b"dev-pw").unwrap(), k.seal("prod", "pw", b"prod-pw").unwrap()];
+        let s = SecretsSnapshot::build(rows, &k);
+        let mut config = FunctionConfig::default();
+        config.env.insert("PW".into(), "secret:pw".into());
+        config.env.insert("PLAIN".into(), "x".into());
+        assert_eq!(s.resolve(&config, "dev").unwrap().unwrap().env["PW"], "dev-pw");
+        assert_eq!(s.resolve(&config, "prod").unwrap().unwrap().env["PW"], "prod-pw");
+        let err = s.resolve(&config, "default").unwrap_err();
+        assert!(err.contains("'pw'") && err.contains("'default'"), "{err}");
+        config.env.remove("PW");
+        assert!(s.resolve(&config, "dev").unwrap().is_none());
+    }
+}
