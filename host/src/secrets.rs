@@ -48,6 +48,7 @@ impl MasterKey {
                     .with_context(|| format!("creating master key file {}", path.display()))?;
                 f.write_all(text.as_bytes())?;
                 f.sync_all()?;
+                tracing::info!(path = %path.display(), "created the secrets master key (0600); keep it out of data backups");
                 Ok(Self::from_key(&key))
             }
             Err(e) => Err(anyhow!("reading master key file {}: {e}", path.display())),
@@ -173,6 +174,19 @@ mod tests {
         assert!(MasterKey::from_bytes(b"short").is_err());
         let hex_key = MasterKey::from_bytes(format!("{}\n", "ab".repeat(32)).as_bytes()).unwrap();
         assert!(hex_key.open(&hex_key.seal("a", "b", b"c").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn master_key_file_is_created_0600_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let a = MasterKey::load_or_create(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let b = MasterKey::load_or_create(&path).unwrap();
+        assert_eq!(b.open(&a.seal("e", "n", b"v").unwrap()).unwrap().as_str(), "v");
+        std::fs::write(&path, b"garbage").unwrap();
+        assert!(MasterKey::load_or_create(&path).is_err());
     }
 
     #[test]

@@ -164,7 +164,7 @@ async fn ci_dev_key_changes_dev_and_nothing_else() {
         "ci-dev",
         json!([
             {"effect": "allow",
-             "actions": ["function:Read", "function:UpdateCode", "function:PublishVersion", "api:Read"],
+             "actions": ["function:Read", "function:UpdateCode", "function:PublishVersion", "function:Invoke", "api:Read"],
              "resources": ["function/orders", "function/orders/*", "api/*"]},
             {"effect": "allow", "actions": ["alias:Update"], "resources": ["function/orders/alias/EXPERIMENTAL"]},
             {"effect": "allow", "actions": ["api:Deploy", "stage:Update"], "resources": [format!("api/{id}/stage/dev")]}
@@ -202,6 +202,8 @@ async fn ci_dev_key_changes_dev_and_nothing_else() {
     .await;
     assert_eq!(status, 200, "{v}");
 
+    let (status, v) = as_key(&s, &key, Method::POST, "/v1/functions/orders/invoke?qualifier=EXPERIMENTAL", None).await;
+    assert_eq!(status, 200, "{v}");
     // Refused: STABLE, prod (deploying, moving its deployment, editing it), deleting, keys.
     let denied: Vec<(Method, String, Option<Value>)> = vec![
         (Method::PUT, "/v1/functions/orders/aliases/STABLE".into(), Some(json!({"version": "2"}))),
@@ -221,6 +223,9 @@ async fn ci_dev_key_changes_dev_and_nothing_else() {
             Some(json!({"name": "mine", "policy": [{"effect": "allow", "actions": ["*"], "resources": ["*"]}]})),
         ),
         (Method::PATCH, "/v1/functions/orders/config".into(), Some(json!({"memory_mb": 256}))),
+        // Pointing dev at prod's secrets, or invoking with them, needs secret:Use on prod.
+        (Method::PATCH, format!("/v1/apis/{id}/stages/dev"), Some(json!({"secret_environment": "prod"}))),
+        (Method::POST, "/v1/functions/orders/invoke?environment=prod".into(), None),
     ];
     for (m, path, body) in denied {
         let (status, v) = as_key(&s, &key, m.clone(), &path, body).await;

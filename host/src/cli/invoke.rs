@@ -16,6 +16,9 @@ pub struct InvokeArgs {
     /// Read the payload from a file ("-" for stdin).
     #[arg(long)]
     payload_file: Option<PathBuf>,
+    /// Whose secrets `secret:NAME` env values resolve from (server default: `default`).
+    #[arg(long)]
+    environment: Option<String>,
     #[command(flatten)]
     conn: Conn,
 }
@@ -41,6 +44,9 @@ pub fn run(a: InvokeArgs) -> anyhow::Result<ExitCode> {
     let mut req = client.request(Method::POST, &format!("/v1/functions/{name}/invoke")).body(payload);
     if let Some(q) = &qualifier {
         req = req.query(&[("qualifier", q)]);
+    }
+    if let Some(e) = &a.environment {
+        req = req.query(&[("environment", e)]);
     }
     let resp = client.send(req)?;
     let header = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();

@@ -32,13 +32,16 @@ pub enum Refine {
     /// `key/{body.name}`.
     CreateKey,
     /// `function/NAME`, `function/NAME/version/N` or `function/NAME/alias/A` from the
-    /// path's `name[:qualifier]` and `?qualifier=`.
+    /// path's `name[:qualifier]` and `?qualifier=`; plus `secret:Use` on `secret/ENV/*`
+    /// when `?environment=ENV` names another environment than `default`.
     Invoke,
     /// With `{stage}` in the body: `api:Deploy` on `api/ID/stage/STAGE`; without, on `api/ID`.
     Deploy,
-    /// `stage:Update` and, as it (re)points the stage at a deployment, `api:Deploy`.
+    /// `stage:Update` and, as it (re)points the stage at a deployment, `api:Deploy`; plus
+    /// `secret:Use` on `secret/ENV/*` when the body sets `secret_environment` ENV.
     PutStage,
-    /// `stage:Update`; plus `api:Deploy` when the body moves the deployment or a canary.
+    /// `stage:Update`; plus `api:Deploy` when the body moves the deployment or a canary,
+    /// and `secret:Use` as for `PutStage`.
     PatchStage,
 }
 
@@ -256,9 +259,13 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
         Refine::CreateKey => vec![(action, name_in_body("key"))],
         Refine::Invoke => {
             let raw = params.get("name").cloned().unwrap_or_default();
-            let query_q = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-                .find(|(k, _)| k == "qualifier")
-                .map(|(_, v)| v.into_owned());
+            let query = |name: &str| {
+                form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+            };
+            let query_q = query("qualifier");
+            let environment = query("environment");
             let (name, q) = match raw.split_once(':') {
                 Some((n, q)) => (n.to_string(), Some(q.to_string())),
                 None => (raw, query_q),
@@ -271,7 +278,15 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
                 Some(q) if q.contains('/') || q.contains('*') => return Ok((Request::from_parts(parts, body), vec![])),
                 Some(q) => format!("function/{name}/alias/{q}"),
             };
-            vec![(action, resource)]
+            let mut c = vec![(action, resource)];
+            match environment.as_deref() {
+                None | Some("default") => {}
+                Some(e) if e.is_empty() || e.contains('/') || e.contains('*') => {
+                    return Ok((Request::from_parts(parts, body), vec![]))
+                }
+                Some(e) => c.push(("secret:Use".into(), format!("secret/{e}/*"))),
+            }
+            c
         }
         Refine::Deploy => match json.get("stage").and_then(Value::as_str) {
             Some(s) if !s.is_empty() && !s.contains('/') && !s.contains('*') => {
@@ -280,7 +295,13 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
             Some(_) => Vec::new(),
             None => vec![(action, base)],
         },
-        Refine::PutStage => vec![(action, base.clone()), ("api:Deploy".into(), base)],
+        Refine::PutStage => {
+            let mut c = vec![(action, base.clone()), ("api:Deploy".into(), base)];
+            if !use_secrets(&json, &mut c) {
+                c.clear();
+            }
+            c
+        }
         Refine::PatchStage => {
             let moves = json.as_object().is_some_and(|o| {
                 o.iter().any(|(k, v)| !v.is_null() && (k.contains("deployment") || k.contains("canary")))
@@ -289,10 +310,26 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
             if moves {
                 c.push(("api:Deploy".into(), base));
             }
+            if !use_secrets(&json, &mut c) {
+                c.clear();
+            }
             c
         }
     };
     Ok((Request::from_parts(parts, body), checks))
+}
+
+/// Binding a stage to an environment's secrets needs `secret:Use` on them: otherwise a
+/// key that may edit `dev` could point it at `prod`'s secrets. `false`: unnameable.
+fn use_secrets(json: &Value, checks: &mut Vec<(String, String)>) -> bool {
+    match json.get("secret_environment") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(e)) if !e.is_empty() && !e.contains('/') && !e.contains('*') => {
+            checks.push(("secret:Use".into(), format!("secret/{e}/*")));
+            true
+        }
+        Some(_) => false,
+    }
 }
 
 fn fill(template: &str, params: &HashMap<String, String>) -> String {

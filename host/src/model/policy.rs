@@ -31,6 +31,7 @@ pub const ACTIONS: &[&str] = &[
     "secret:Put",
     "secret:Delete",
     "secret:List",
+    "secret:Use",
     "key:Manage",
     "audit:Read",
 ];
