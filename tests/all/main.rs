@@ -9,6 +9,7 @@ mod durability;
 mod examples;
 mod fixtures;
 mod functions;
+mod gateway;
 mod harness;
 mod hostile;
 mod invoke;
