@@ -1,1 +1,204 @@
-fn main() {}
+//! Gateway overhead: everything a gateway request costs besides instantiating and running
+//! the guest (invoke-URL parsing, stage lookup, route matching, permission check, alias
+//! resolution, event building, response mapping), with 1,000 APIs × 20 routes deployed,
+//! next to a peer server holding 1 API × 1 route, measured in the same run.
+//!
+//! `cargo bench --bench gateway` (env BENCH_APIS, BENCH_ROUNDS, BENCH_ITERS to change the
+//! size). Figures come from the gateway's own `server-timing` header of each response:
+//! `route` (invoke URL → stage → matched route) and `total − load − instantiate − run`
+//! (the whole gateway path minus the guest). Rounds alternate big/peer so machine noise
+//! hits both alike. Requests go over loopback HTTP, one at a time.
+
+use hdrhistogram::Histogram;
+use std::sync::Arc;
+use std::time::Instant;
+use waygate::model::api::{Integration, Method, RoutePath, StageName};
+use waygate::model::{AliasName, AliasTarget, FunctionName};
+use waygate::platform::{Platform, PlatformConfig};
+use waygate::server::Server;
+use waygate::store::{AliasInput, PermissionRecord, Store};
+
+const ROUTES_PER_API: usize = 20;
+
+fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+}
+
+/// The 20 routes of one API: 18 `GET /svcJ/items/{id}`, `POST /svc0`, `ANY /{proxy+}`.
+fn routes(n: usize) -> Vec<(Method, RoutePath)> {
+    let mut v: Vec<(Method, RoutePath)> = (0..n.min(ROUTES_PER_API - 2))
+        .map(|j| (Method::Get, RoutePath::parse(&format!("/svc{j}/items/{{id}}")).expect("path")))
+        .collect();
+    if n == ROUTES_PER_API {
+        v.push((Method::Post, RoutePath::parse("/svc0").expect("path")));
+        v.push((Method::Any, RoutePath::parse("/{proxy+}").expect("path")));
+    }
+    v
+}
+
+/// `apis` APIs with `routes_per_api` routes each → `hello:${stageVariables.alias}`, each
+/// deployed to stage `prod` with `alias=LIVE`; LIVE → $LATEST, allowed for every API's
+/// prod stage. Inserted through the `Store` trait (one transaction per call), then one
+/// snapshot rebuild. Returns the API ids.
+fn populate(store: &dyn Store, apis: usize, routes_per_api: usize) -> Vec<String> {
+    let hello = FunctionName::parse("hello").expect("name");
+    let live = AliasName::parse("LIVE").expect("alias");
+    let input = AliasInput {
+        target: AliasTarget::parse("$LATEST", None).expect("target"),
+        description: None,
+        expected_revision: None,
+    };
+    store.put_alias(&hello, &live, &input).expect("alias");
+    store
+        .add_permission(&PermissionRecord {
+            function: hello,
+            qualifier: Some("LIVE".into()),
+            statement_id: "bench".into(),
+            principal: "*".into(),
+            source: "*/prod/*/*".into(),
+            created_at: waygate::store::now_rfc3339(),
+        })
+        .expect("permission");
+    let integration = Integration::Function { target: "hello:${stageVariables.alias}".into(), timeout_ms: None };
+    let prod = StageName::parse("prod").expect("stage");
+    let vars = std::collections::BTreeMap::from([("alias".to_string(), "LIVE".to_string())]);
+    let mut ids = Vec::with_capacity(apis);
+    for i in 0..apis {
+        let api = store.create_api(&format!("bench-{i}"), "").expect("api");
+        for (m, p) in routes(routes_per_api) {
+            store.put_route(&api.id, m, &p, &integration).expect("route");
+        }
+        let (d, _) = store.create_deployment(&api.id, "", None).expect("deployment");
+        store.put_stage(&api.id, &prod, &d.id, &vars, "").expect("stage");
+        ids.push(api.id.to_string());
+    }
+    ids
+}
+
+struct Side {
+    name: String,
+    server: Server,
+    apis: Vec<String>,
+    routes_per_api: usize,
+    route: Histogram<u64>,
+    overhead: Histogram<u64>,
+    wall: Histogram<u64>,
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram")
+}
+
+/// A data dir on tmpfs when there is one: the setup's 23,000 fsynced transactions are not
+/// what this measures.
+fn scratch() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(d) = tempfile::tempdir_in(shm) {
+            return d;
+        }
+    }
+    tempfile::tempdir().expect("tmp")
+}
+
+async fn side(name: &str, dir: &std::path::Path, apis: usize, routes_per_api: usize) -> Side {
+    let mut config = PlatformConfig::new(dir);
+    config.runtime.max_instances = 16;
+    let any = "127.0.0.1:0".parse().expect("addr");
+    let server = Server::start(config, any, any).await.expect("server");
+    let p: Arc<Platform> = server.platform.clone();
+    waygate::examples::register(&p).await.expect("examples");
+    let t = Instant::now();
+    let store = p.store.clone();
+    let ids = tokio::task::spawn_blocking(move || populate(store.as_ref(), apis, routes_per_api)).await.expect("setup");
+    let inserted = t.elapsed();
+    let t = Instant::now();
+    p.refresh().await.expect("refresh");
+    println!(
+        "{name}: {apis} APIs × {routes_per_api} routes inserted in {:.1} s; snapshot rebuild {:.1} ms",
+        inserted.as_secs_f64(),
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    Side { name: name.into(), server, apis: ids, routes_per_api, route: hist(), overhead: hist(), wall: hist() }
+}
+
+fn timing(h: &str, name: &str) -> f64 {
+    h.split(", ")
+        .find_map(|e| {
+            let (n, d) = e.split_once(";dur=")?;
+            (n == name).then(|| d.parse::<f64>().ok()).flatten()
+        })
+        .unwrap_or(0.0)
+}
+
+async fn run(client: &reqwest::Client, s: &mut Side, iters: usize, record: bool) {
+    use rand::Rng;
+    let base = s.server.gateway_url();
+    let svcs = s.routes_per_api.min(ROUTES_PER_API - 2);
+    for _ in 0..iters {
+        let (api, svc, n) = {
+            let mut rng = rand::rng();
+            (&s.apis[rng.random_range(0..s.apis.len())], rng.random_range(0..svcs), rng.random_range(0..1_000_000))
+        };
+        let url = format!("{base}/{api}/prod/svc{svc}/items/{n}");
+        let t = Instant::now();
+        let r = client.get(&url).send().await.expect("request");
+        assert_eq!(r.status(), 200, "{url}");
+        let st = r.headers().get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        r.bytes().await.expect("body");
+        let wall = t.elapsed();
+        if !record {
+            continue;
+        }
+        let ns = |ms: f64| (ms * 1e6).max(1.0) as u64;
+        let guest = timing(&st, "load") + timing(&st, "instantiate") + timing(&st, "run");
+        s.route.record(ns(timing(&st, "route"))).ok();
+        s.overhead.record(ns(timing(&st, "total") - guest)).ok();
+        s.wall.record(wall.as_nanos() as u64).ok();
+    }
+}
+
+fn us(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+fn main() {
+    let apis = env_usize("BENCH_APIS", 1000);
+    let rounds = env_usize("BENCH_ROUNDS", 5);
+    let iters = env_usize("BENCH_ITERS", 1000);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
+    rt.block_on(async {
+        let (dir_big, dir_peer) = (scratch(), scratch());
+        let mut big = side("big ", dir_big.path(), apis, ROUTES_PER_API).await;
+        let mut peer = side("peer", dir_peer.path(), 1, 1).await;
+        let client = reqwest::Client::new();
+        run(&client, &mut big, 200, false).await;
+        run(&client, &mut peer, 200, false).await;
+        for _ in 0..rounds {
+            run(&client, &mut big, iters, true).await;
+            run(&client, &mut peer, iters, true).await;
+        }
+        println!("gateway overhead per request (server-timing; {} requests each, sequential, loopback):", big.route.len());
+        for s in [&big, &peer] {
+            println!(
+                "  {} ({:>4} APIs × {:>2} routes): route p50 {:6.1} µs p99 {:6.1} µs | overhead (total − guest) p50 {:6.1} µs p99 {:6.1} µs | client wall p50 {:7.1} µs",
+                s.name,
+                s.apis.len(),
+                s.routes_per_api,
+                us(&s.route, 0.5),
+                us(&s.route, 0.99),
+                us(&s.overhead, 0.5),
+                us(&s.overhead, 0.99),
+                us(&s.wall, 0.5),
+            );
+        }
+        println!(
+            "  ratio big/peer: route p50 {:.2}×  overhead p50 {:.2}×  overhead p99 {:.2}×",
+            us(&big.route, 0.5) / us(&peer.route, 0.5),
+            us(&big.overhead, 0.5) / us(&peer.overhead, 0.5),
+            us(&big.overhead, 0.99) / us(&peer.overhead, 0.99)
+        );
+        big.server.shutdown().await;
+        peer.server.shutdown().await;
+    });
+}

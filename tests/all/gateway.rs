@@ -872,3 +872,33 @@ impl TapSid for Value {
         self
     }
 }
+
+#[tokio::test]
+async fn framing_headers_from_the_function_cannot_break_the_response() {
+    let s = TestServer::start().await;
+    let api = new_api(&s, "framing").await;
+    let cases = [
+        r#"{"statusCode":200,"headers":{"content-length":"999"},"body":"short"}"#,
+        r#"{"statusCode":200,"headers":{"transfer-encoding":"chunked"},"body":"short"}"#,
+        r#"{"statusCode":200,"multiValueHeaders":{"content-length":["1","2"]},"body":"short"}"#,
+        r#"{"statusCode":200,"headers":{"connection":"close","content-type":"text/plain"},"body":"short"}"#,
+    ];
+    printers(&s, &api, &cases).await;
+    deploy(&s, &api, Some("dev")).await;
+    for (i, out) in cases.iter().enumerate() {
+        let r = tokio::time::timeout(std::time::Duration::from_secs(10), get(&s, &format!("/{api}/dev/p{i}"))).await;
+        let g = r.unwrap_or_else(|_| panic!("{out}: the response never completed"));
+        assert_eq!((g.status, g.text()), (200, "short".to_string()), "{out}");
+    }
+    let g = get(&s, &format!("/{api}/dev/p0")).await;
+    assert_eq!(g.h("x-amzn-remapped-content-length"), Some("999"), "renamed, as API Gateway does");
+    let g = get(&s, &format!("/{api}/dev/p3")).await;
+    assert_eq!((g.h("content-type"), g.h("x-amzn-remapped-connection")), (Some("text/plain"), Some("close")));
+    // A mock's headers get the same treatment.
+    let mock = json!({ "type": "mock", "status": 200, "body": "mocked", "headers": { "content-length": "77" } });
+    route_ok(&s, &api, "GET", "/m", mock).await;
+    deploy(&s, &api, Some("dev")).await;
+    let r = tokio::time::timeout(std::time::Duration::from_secs(10), get(&s, &format!("/{api}/dev/m"))).await;
+    let g = r.expect("the mock response completes");
+    assert_eq!((g.status, g.text()), (200, "mocked".to_string()));
+}

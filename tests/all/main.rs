@@ -10,6 +10,7 @@ mod examples;
 mod fixtures;
 mod functions;
 mod gateway;
+mod gateway_cli;
 mod harness;
 mod hostile;
 mod invoke;

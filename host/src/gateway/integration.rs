@@ -52,7 +52,12 @@ pub fn resolve(
             body: Bytes::from(body.clone()),
             headers: headers
                 .iter()
-                .filter_map(|(k, v)| Some((HeaderName::from_bytes(k.as_bytes()).ok()?, HeaderValue::from_str(v).ok()?)))
+                .filter_map(|(k, v)| {
+                    Some((
+                        super::response::remap(HeaderName::from_bytes(k.as_bytes()).ok()?),
+                        HeaderValue::from_str(v).ok()?,
+                    ))
+                })
                 .collect(),
         },
         Integration::Function { target, timeout_ms } => ResolvedIntegration::Function(function_target(

@@ -94,7 +94,30 @@ fn scalar(v: &Value) -> Option<String> {
 fn header(k: &str, v: &str) -> Result<(HeaderName, HeaderValue), String> {
     let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name '{k}'"))?;
     let value = HeaderValue::from_str(v).map_err(|_| format!("invalid value for header '{k}'"))?;
-    Ok((name, value))
+    Ok((remap(name), value))
+}
+
+/// Headers that frame the HTTP message belong to the gateway, not the function: a guest's
+/// `content-length: 999` on a 5-byte body would corrupt the response (hyper refuses it
+/// mid-write). Like API Gateway, such headers reach the client renamed
+/// `x-amzn-remapped-<name>`.
+pub fn remap(name: HeaderName) -> HeaderName {
+    const FRAMING: [&str; 8] = [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+    ];
+    if FRAMING.contains(&name.as_str()) {
+        if let Ok(renamed) = HeaderName::from_bytes(format!("x-amzn-remapped-{}", name.as_str()).as_bytes()) {
+            return renamed;
+        }
+    }
+    name
 }
 
 #[cfg(test)]
@@ -120,6 +143,9 @@ mod tests {
         let xs: Vec<_> = r.headers.iter().filter(|(n, _)| n == "x").map(|(_, v)| v.to_str().unwrap()).collect();
         assert_eq!(xs, ["m1", "m2"], "multiValueHeaders win");
         assert_eq!(ok(r#"{"body":"aGk=","isBase64Encoded":true}"#).body, Bytes::from_static(b"hi"));
+        let r = ok(r#"{"headers":{"Content-Length":"9","x":"1"}}"#);
+        let names: Vec<_> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x-amzn-remapped-content-length", "x"], "framing headers are the gateway's");
         for bad in [
             r#"{}"#,
             r#""just a string""#,
