@@ -22,6 +22,8 @@ pub struct PlatformConfig {
     pub max_upload_bytes: usize,
     /// Largest invoke payload (Lambda: 6 MB synchronous).
     pub max_payload_bytes: usize,
+    /// Memory bound of the stage response cache as a whole (`--cache-max-mb`).
+    pub cache_max_bytes: u64,
 }
 
 impl PlatformConfig {
@@ -32,6 +34,7 @@ impl PlatformConfig {
             limits: Limits::default(),
             max_upload_bytes: 50 * 1024 * 1024,
             max_payload_bytes: 6 * 1024 * 1024,
+            cache_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -43,6 +46,8 @@ pub struct Platform {
     pub config: PlatformConfig,
     pub admin_token: String,
     snapshot: ArcSwap<Snapshot>,
+    /// Cache entries, throttle buckets, in-flight counters: outlive snapshot rebuilds.
+    pub live: crate::live::LiveState,
     /// Serialises snapshot rebuilds so an older rebuild can never be swapped in after a
     /// newer one.
     rebuild: parking_lot::Mutex<()>,
@@ -64,7 +69,8 @@ impl Platform {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data.database())?);
         let runtime = Arc::new(Runtime::new(config.runtime.clone(), data.clone())?);
         let corrupt = prepare_code(store.as_ref(), &data, &runtime)?;
-        let snapshot = Snapshot::build(store.as_ref(), runtime.fingerprint(), &corrupt).map_err(store_err)?;
+        let live = crate::live::LiveState::new(config.cache_max_bytes);
+        let snapshot = Snapshot::build(store.as_ref(), runtime.fingerprint(), &corrupt, &live).map_err(store_err)?;
         Ok(Arc::new(Platform {
             store,
             data,
@@ -72,6 +78,7 @@ impl Platform {
             config,
             admin_token,
             snapshot: ArcSwap::from_pointee(snapshot),
+            live,
             rebuild: parking_lot::Mutex::new(()),
             corrupt_blobs: parking_lot::Mutex::new(corrupt),
             first_start,
@@ -96,7 +103,8 @@ impl Platform {
         tokio::task::spawn_blocking(move || {
             let _guard = this.rebuild.lock();
             let corrupt = this.corrupt_blobs.lock().clone();
-            let snap = Snapshot::build(this.store.as_ref(), this.runtime.fingerprint(), &corrupt).map_err(store_err)?;
+            let snap = Snapshot::build(this.store.as_ref(), this.runtime.fingerprint(), &corrupt, &this.live)
+                .map_err(store_err)?;
             this.snapshot.store(Arc::new(snap));
             Ok(())
         })

@@ -2,6 +2,8 @@
 //! starts the real server on port 0 with its own data directory and talks HTTP to it.
 
 mod aliases;
+mod cache;
+mod canary;
 mod cli;
 mod code;
 mod durability;
@@ -11,4 +13,5 @@ mod functions;
 mod harness;
 mod hostile;
 mod invoke;
+mod throttle;
 mod versions;

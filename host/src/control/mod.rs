@@ -5,7 +5,10 @@
 pub mod aliases;
 pub mod apis;
 pub mod body;
+pub mod cache;
+pub mod canary;
 pub mod code;
+pub mod concurrency;
 pub mod deployments;
 pub mod error;
 pub mod functions;
@@ -50,7 +53,12 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .route(
             "/apis/{id}/stages/{stage}",
             put(stages::put).patch(stages::patch).get(stages::get).delete(stages::delete),
-        );
+        )
+        .route("/apis/{id}/stages/{stage}/canary", axum::routing::delete(canary::remove))
+        .route("/apis/{id}/stages/{stage}/canary/promote", post(canary::promote))
+        .route("/apis/{id}/stages/{stage}/cache", axum::routing::delete(cache::flush))
+        .route("/apis/{id}/stages/{stage}/invalidation-keys", post(cache::issue_key))
+        .route("/functions/{name}/concurrency", put(concurrency::put).delete(concurrency::delete));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)

@@ -6,6 +6,7 @@ use super::body::JsonBody;
 use super::error::ApiResult;
 use super::AppState;
 use crate::model::api::{validate_variable_name, validate_variables, StageName};
+use crate::model::stage::{CacheSettings, CanaryPatch, ThrottleSettings};
 use crate::store::{StagePatch, StageRecord};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -46,10 +47,27 @@ pub struct PatchStage {
     #[serde(default)]
     variables: BTreeMap<String, Option<String>>,
     description: Option<String>,
+    /// Creates or changes the canary (absent fields keep their value).
+    canary: Option<CanaryPatch>,
+    /// Replaces the cache settings.
+    cache: Option<CacheSettings>,
+    /// Replaces the throttle settings.
+    throttle: Option<ThrottleSettings>,
 }
 
 fn names(api: &str, stage: &str) -> ApiResult<(crate::model::api::ApiId, StageName)> {
     Ok((api_id(api)?, StageName::parse(stage)?))
+}
+
+/// The parts of a canary change that can be checked without the stage.
+pub fn validate_canary_patch(c: &CanaryPatch) -> ApiResult<()> {
+    if let Some(p) = c.percent_traffic {
+        crate::model::stage::validate_percent(p)?;
+    }
+    if let Some(o) = &c.stage_variable_overrides {
+        validate_variables(o)?;
+    }
+    Ok(())
 }
 
 fn check_description(d: &str) -> ApiResult<()> {
@@ -88,7 +106,24 @@ pub async fn patch(
     if let Some(d) = &req.description {
         check_description(d)?;
     }
-    let patch = StagePatch { deployment_id: req.deployment_id, variables: req.variables, description: req.description };
+    // Validated here too so that a bad body answers before the store is touched.
+    if let Some(c) = &req.cache {
+        c.clone().validated()?;
+    }
+    if let Some(t) = &req.throttle {
+        t.clone().validated()?;
+    }
+    if let Some(c) = &req.canary {
+        validate_canary_patch(c)?;
+    }
+    let patch = StagePatch {
+        deployment_id: req.deployment_id,
+        variables: req.variables,
+        description: req.description,
+        canary: req.canary,
+        cache: req.cache,
+        throttle: req.throttle,
+    };
     let rec = p.db(move |s| s.patch_stage(&api, &stage, &patch)).await?;
     p.refresh().await?;
     Ok(Json(StageView::new(&p, rec)))

@@ -4,6 +4,7 @@
 //! [`crate::runtime`] (fresh instance).
 
 pub mod alias;
+pub mod concurrency;
 pub mod version;
 
 use crate::model::{function_arn, Qualifier, VersionId};
@@ -17,6 +18,7 @@ pub struct Resolved {
     pub version: Arc<VersionSnapshot>,
     /// Set when the caller named an alias.
     pub alias: Option<String>,
+    pub reserved: Option<concurrency::Reserved>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +47,7 @@ pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Re
         )),
         VersionId::Number(n) => not_found(Some(&n.to_string())),
     })?;
-    Ok(Resolved { version, alias })
+    Ok(Resolved { version, alias, reserved: f.reserved.clone() })
 }
 
 /// Context of one call besides the payload.
@@ -63,6 +65,11 @@ pub async fn run(
     payload: Bytes,
 ) -> Result<Outcome, InvokeError> {
     let v = &resolved.version;
+    // Held until the instance is gone: the function's place under its reserved concurrency.
+    let _permit = match &resolved.reserved {
+        Some(r) => Some(r.acquire().ok_or(InvokeError::ReservedConcurrency)?),
+        None => None,
+    };
     runtime
         .invoke(Invocation {
             function: ctx.function,

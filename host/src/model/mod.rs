@@ -9,6 +9,7 @@ pub mod config;
 pub mod hash;
 pub mod names;
 pub mod qualifier;
+pub mod stage;
 
 pub use alias::{AliasRouting, AliasTarget};
 pub use config::{FunctionConfig, FunctionConfigPatch, Limits};
