@@ -163,3 +163,59 @@ async fn canary_settings_are_validated_and_patchable() {
     let (_, flag, _) = get(&s, &format!("/{api}/prod/x")).await;
     assert_eq!(flag, "false");
 }
+
+fn waygate(s: &TestServer, args: &[&str]) -> Value {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waygate"))
+        .args(args)
+        .args(["--output", "json"])
+        .env("WAYGATE_ENDPOINT", &s.url)
+        .env("WAYGATE_DATA_DIR", s.data())
+        .env_remove("WAYGATE_TOKEN")
+        .output()
+        .expect("run waygate");
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "waygate {args:?}\nstdout: {out}\nstderr: {err}");
+    serde_json::from_str(&out).unwrap_or(Value::String(out.into_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_cache_throttle_and_concurrency_from_the_cli() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    echo_function(&s, "echo").await;
+    let (api, d1) = api_for(&s, "echo", "echo", "prod").await;
+    let s2 = s.clone();
+    tokio::task::spawn_blocking(move || {
+        let s = &s2;
+        let v = waygate(s, &["canary", "set", &api, "prod", "--percent", "100", "--var", "color=green"]);
+        assert_eq!(v["deployment_id"], d1.as_str(), "{v}");
+        assert_eq!(v["canary"]["percent_traffic"], 100.0, "{v}");
+        let d2 = v["canary"]["deployment_id"].as_str().unwrap().to_string();
+        assert_ne!(d2, d1);
+        let v = waygate(s, &["canary", "promote", &api, "prod"]);
+        assert_eq!((&v["deployment_id"], &v["variables"]["color"]), (&json!(d2), &json!("green")), "{v}");
+        let v = waygate(s, &["canary", "remove", &api, "prod"]);
+        assert!(v.get("canary").is_none(), "{v}");
+
+        let v = waygate(s, &["cache", "set", &api, "prod", "--ttl", "60", "--key-header", "X-Tenant"]);
+        assert_eq!(
+            (&v["enabled"], &v["ttl_seconds"], &v["key_headers"]),
+            (&json!(true), &json!(60), &json!(["x-tenant"]))
+        );
+        let v = waygate(s, &["cache", "key", &api, "prod"]);
+        assert!(v["key"].as_str().unwrap().starts_with("wgi_"), "{v}");
+        waygate(s, &["cache", "flush", &api, "prod"]);
+
+        let v = waygate(s, &["throttle", "set", &api, "prod", "--rate", "5", "--burst", "10"]);
+        assert_eq!((&v["rate_per_second"], &v["burst"]), (&json!(5.0), &json!(10)), "{v}");
+        let v = waygate(s, &["throttle", "clear", &api, "prod"]);
+        assert!(v.get("burst").is_none(), "{v}");
+
+        let v = waygate(s, &["concurrency", "set", "echo", "3"]);
+        assert_eq!(v["reserved_concurrency"], 3, "{v}");
+        waygate(s, &["concurrency", "remove", "echo"]);
+    })
+    .await
+    .unwrap();
+    let (_, f) = s.call(Method::GET, "/v1/functions/echo", None).await;
+    assert!(f["reserved_concurrency"].is_null(), "{f}");
+}

@@ -3,11 +3,14 @@
 
 mod alias;
 mod api;
+mod cache;
+mod canary;
 mod function;
 mod invoke;
 pub mod output;
 mod permission;
 mod stage;
+mod throttle;
 mod up;
 mod version;
 
@@ -56,6 +59,18 @@ enum Command {
     /// Stages: environments of an API with their own deployment, variables and invoke URL.
     #[command(subcommand)]
     Stage(stage::StageCmd),
+    /// A stage's canary: a share of its traffic on another deployment; promote or remove it.
+    #[command(subcommand)]
+    Canary(canary::CanaryCmd),
+    /// A stage's response cache: settings, flush, invalidation key.
+    #[command(subcommand)]
+    Cache(cache::CacheCmd),
+    /// A stage's throttle (token bucket per stage and route).
+    #[command(subcommand)]
+    Throttle(throttle::ThrottleCmd),
+    /// A function's reserved concurrency (max instances at once).
+    #[command(subcommand)]
+    Concurrency(throttle::ConcurrencyCmd),
 }
 
 /// How client commands reach the server.
@@ -110,6 +125,10 @@ pub fn main() -> std::process::ExitCode {
         Command::Route(c) => api::run_route(c),
         Command::Deploy(a) => api::run_deploy(a),
         Command::Stage(c) => stage::run(c),
+        Command::Canary(c) => canary::run(c),
+        Command::Cache(c) => cache::run(c),
+        Command::Throttle(c) => throttle::run(c),
+        Command::Concurrency(c) => throttle::run_concurrency(c),
     };
     match result {
         Ok(code) => code,

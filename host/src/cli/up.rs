@@ -28,6 +28,9 @@ pub struct UpArgs {
     /// Compiled modules kept loaded in memory (LRU).
     #[arg(long, default_value_t = 1024)]
     loaded_modules: usize,
+    /// Memory bound of the stage response cache as a whole, in MiB (all stages share it).
+    #[arg(long, default_value_t = 64)]
+    cache_max_mb: u64,
 }
 
 pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
@@ -40,6 +43,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     config.runtime.max_instances = a.max_instances;
     config.runtime.loaded_modules = a.loaded_modules;
     config.max_upload_bytes = a.max_upload_mb * 1024 * 1024;
+    config.cache_max_bytes = a.cache_max_mb * 1024 * 1024;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;

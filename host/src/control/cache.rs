@@ -11,11 +11,14 @@ use serde_json::{json, Value};
 
 /// `DELETE /v1/apis/{id}/stages/{stage}/cache` → 202. The cache is live state beside the
 /// snapshot, not stored: nothing to commit.
-pub async fn flush(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn flush(
+    State(p): State<AppState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let (api, stage) = (super::apis::api_id(&api)?, StageName::parse(&stage)?);
     let rec = p.db(move |s| s.get_stage(&api, &stage)).await?;
     p.live.cache.flush_stage(rec.api_id.as_str(), rec.name.as_str());
-    Ok(StatusCode::ACCEPTED)
+    Ok((StatusCode::ACCEPTED, Json(json!({ "api_id": rec.api_id, "stage": rec.name, "flushed": true }))))
 }
 
 /// `POST /v1/apis/{id}/stages/{stage}/invalidation-keys` → 201 `{key}`. The key is shown

@@ -650,3 +650,33 @@ fn alias_not_found(name: &FunctionName, alias: &AliasName) -> StoreError {
 
 const REVISION_MISMATCH: &str = "The Revision Id provided does not match the latest Revision Id. \
      Call the GetFunction/GetAlias API to retrieve the latest Revision Id";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_adds_reserved_concurrency_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        {
+            // A database from before the column existed.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch("ALTER TABLE functions DROP COLUMN reserved_concurrency").ok();
+            conn.execute(
+                "INSERT INTO functions (name, config, revision_id, created_at, updated_at) VALUES ('f', ?1, 'r', 'now', 'now')",
+                [serde_json::to_string(&FunctionConfig::default()).unwrap()],
+            )
+            .unwrap();
+        }
+        let f = FunctionName::parse("f").unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.get_function(&f).unwrap().reserved_concurrency, None);
+        assert_eq!(store.set_reserved_concurrency(&f, Some(4)).unwrap().reserved_concurrency, Some(4));
+        drop(store);
+        // Opening again doesn't migrate twice, and the value stays.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.get_function(&f).unwrap().reserved_concurrency, Some(4));
+    }
+}
