@@ -148,13 +148,17 @@ async fn max_age_zero_needs_the_invalidation_key_unless_a_strategy_says_otherwis
     let (_, other) = s.call(Method::POST, &format!("/v1/apis/{api}/stages/other/invalidation-keys"), None).await;
     assert_eq!(send(refresh().bearer_auth(other["key"].as_str().unwrap())).await.status, 403);
 
-    // SUCCEED_WITH_RESPONSE_HEADER: served from cache, with a warning.
+    // SUCCEED_WITH_RESPONSE_HEADER: served from cache, with a warning. (New settings
+    // flush the stage's entries.)
     set_cache(&s, &stage, json!({ "enabled": true, "unauthorized_strategy": "SUCCEED_WITH_RESPONSE_HEADER" })).await;
+    let fresh = send(s.gw(Method::GET, &url)).await;
+    assert_eq!(fresh.cache, "miss", "changing the settings flushed the stage");
     let warned = send(refresh()).await;
     assert_eq!((warned.status, warned.cache.as_str(), warned.seen()), (200, "hit", fresh.seen()));
     assert!(warned.warning.unwrap_or_default().contains("not authorized"));
     // SUCCEED_WITHOUT_RESPONSE_HEADER: served from cache, silently.
     set_cache(&s, &stage, json!({ "enabled": true, "unauthorized_strategy": "SUCCEED_WITHOUT_RESPONSE_HEADER" })).await;
+    let fresh = send(s.gw(Method::GET, &url)).await;
     let quiet = send(refresh()).await;
     assert_eq!((quiet.status, quiet.cache.as_str(), quiet.seen()), (200, "hit", fresh.seen()));
     assert!(quiet.warning.is_none());

@@ -124,8 +124,13 @@ pub async fn patch(
         cache: req.cache,
         throttle: req.throttle,
     };
+    let new_cache = patch.cache.is_some();
     let rec = p.db(move |s| s.patch_stage(&api, &stage, &patch)).await?;
     p.refresh().await?;
+    if new_cache {
+        // Entries stored under the old settings (key headers, TTL) are not reused.
+        p.live.cache.flush_stage(rec.api_id.as_str(), rec.name.as_str());
+    }
     Ok(Json(StageView::new(&p, rec)))
 }
 
@@ -144,7 +149,9 @@ pub async fn get(State(p): State<AppState>, Path((api, stage)): Path<(String, St
 
 pub async fn delete(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<StatusCode> {
     let (api, stage) = names(&api, &stage)?;
-    p.db(move |s| s.delete_stage(&api, &stage)).await?;
+    let (a, st) = (api.clone(), stage.clone());
+    p.db(move |s| s.delete_stage(&a, &st)).await?;
     p.refresh().await?;
+    p.live.cache.flush_stage(api.as_str(), stage.as_str());
     Ok(StatusCode::NO_CONTENT)
 }
