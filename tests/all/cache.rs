@@ -70,6 +70,9 @@ async fn hit_miss_bypass_ttl_and_flush() {
     assert_eq!(send(s.gw(Method::GET, &format!("{url}?a=1&b=2")).header("x-tenant", "t1")).await.cache, "miss");
     assert_eq!(send(s.gw(Method::GET, &format!("{url}?a=1&b=2")).header("x-tenant", "t1")).await.cache, "hit");
     assert_eq!(send(s.gw(Method::GET, &format!("/{api}/prod/items/2?a=1&b=2"))).await.cache, "miss");
+    let (_, m) = s.call(Method::GET, &format!("{stage}/metrics"), None).await;
+    assert_eq!((&m["stage"]["cache_hits"], &m["stage"]["cache_misses"]), (&json!(2), &json!(4)), "{m}");
+    assert!(m["canary"].is_null(), "{m}");
     // Only GET by default.
     assert_eq!(send(s.gw(Method::POST, &url)).await.cache, "bypass");
     assert_eq!(send(s.gw(Method::POST, &url)).await.cache, "bypass");

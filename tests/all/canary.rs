@@ -92,6 +92,11 @@ async fn canary_split_overrides_promotion_and_removal() {
         }
     }
     assert!((150..=250).contains(&canary), "{canary} of 1000 went to the canary at 20 %");
+    // Metrics count the canary apart from the stage.
+    let (st, m) = s.call(Method::GET, &format!("{stage}/metrics"), None).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(m["canary"]["requests"], canary, "{m}");
+    assert_eq!(m["stage"]["requests"], 1000 - canary, "{m}");
 
     // While the canary exists the stage can't move to another deployment.
     let (st, v) = s.call(Method::POST, &format!("/v1/apis/{api}/deployments"), Some(json!({}))).await;

@@ -58,6 +58,7 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .route("/apis/{id}/stages/{stage}/canary/promote", post(canary::promote))
         .route("/apis/{id}/stages/{stage}/cache", axum::routing::delete(cache::flush))
         .route("/apis/{id}/stages/{stage}/invalidation-keys", post(cache::issue_key))
+        .route("/apis/{id}/stages/{stage}/metrics", get(cache::metrics))
         .route("/functions/{name}/concurrency", put(concurrency::put).delete(concurrency::delete));
     Router::new()
         .nest("/v1", v1)

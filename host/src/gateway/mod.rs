@@ -43,13 +43,26 @@ pub fn app(platform: Arc<Platform>) -> Router {
 async fn handle(State(p): State<Arc<Platform>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut canary = None;
-    let mut r = match serve(&p, peer, req, &request_id, started, &mut canary).await {
+    let mut side = None;
+    let mut r = match serve(&p, peer, req, &request_id, started, &mut side).await {
         Ok(r) => r,
         Err(e) => e.into_response_with_id(&request_id),
     };
-    if let Some(c) = canary {
-        r.headers_mut().insert("x-waygate-canary", HeaderValue::from_static(if c { "true" } else { "false" }));
+    if let Some((stage, canary)) = side {
+        r.headers_mut().insert("x-waygate-canary", HeaderValue::from_static(if canary { "true" } else { "false" }));
+        let serving = match &stage.canary {
+            Some(c) if canary => &c.serving,
+            _ => &stage.main,
+        };
+        let status = r.status().as_u16();
+        serving.metrics.record(status, r.headers().get("x-waygate-cache").map(HeaderValue::as_bytes));
+        // Canary traffic logs under its own target, so it can be filtered apart.
+        let (api, name, deployment) = (&stage.api_id, &stage.name, serving.deployment.id.as_str());
+        if canary {
+            tracing::info!(target: "waygate::gateway::canary", api, stage = name, deployment, status, request_id, "request");
+        } else {
+            tracing::info!(target: "waygate::gateway::stage", api, stage = name, deployment, status, request_id, "request");
+        }
     }
     r
 }
@@ -69,7 +82,7 @@ async fn serve(
     req: Request,
     request_id: &str,
     started: Instant,
-    canary_flag: &mut Option<bool>,
+    side: &mut Option<(Arc<stage::StageSnapshot>, bool)>,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = req.into_parts();
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
@@ -77,7 +90,7 @@ async fn serve(
     let snapshot = p.snapshot();
     let stage = snapshot.gateway.stage(target.api, target.stage).ok_or(GatewayError::Forbidden)?;
     let (serving, is_canary) = canary::pick(stage, &mut rand::rng());
-    *canary_flag = Some(is_canary);
+    *side = Some((stage.clone(), is_canary));
     let method = Method::from_http(&parts.method).ok_or(GatewayError::MissingAuthenticationToken)?;
     let found = serving.deployment.table.find(method, target.path).ok_or(GatewayError::MissingAuthenticationToken)?;
     // After the route match: a route's own limit replaces the stage's (API Gateway's method

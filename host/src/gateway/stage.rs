@@ -9,6 +9,7 @@ use super::throttle::{BucketKey, Limiter};
 use crate::live::LiveState;
 use crate::model::api::Method;
 use crate::model::stage::{route_key, CacheSettings, ThrottleSettings};
+use crate::observe::stage_metrics::SideCounters;
 use crate::store::{GatewayState, RouteRecord, StageRecord};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Serving {
     pub caching: Vec<Option<RouteCache>>,
     /// The deployment id in this side's cache keys.
     pub cache_deployment: String,
+    /// Requests served by this side (main and canary counted apart).
+    pub metrics: Arc<SideCounters>,
 }
 
 pub struct Canary {
@@ -76,22 +79,24 @@ impl GatewaySnapshot {
             })
             .collect();
         let mut buckets = live.buckets.renew();
+        let mut metrics = live.metrics.renew();
         let mut apis: HashMap<String, HashMap<String, Arc<StageSnapshot>>> = HashMap::new();
         for s in &state.stages {
             let api = s.api_id.as_str();
             // Stages reference deployments by foreign key; a canary's is checked on write.
             let Some(deployment) = deployments.get(&(api, s.deployment_id.as_str())) else { continue };
-            let mut side =
-                |deployment: &Arc<DeploymentSnapshot>, variables: BTreeMap<String, String>, cache_deployment| {
-                    serving(s, deployment.clone(), variables, cache_deployment, &policies, &mut |route, limit| {
-                        buckets.bucket(BucketKey::new(api, s.name.as_str(), route, limit), limit)
-                    })
+            let mut side = |deployment: &Arc<DeploymentSnapshot>, variables, cache_deployment, canary: bool| {
+                let counters = metrics.counters(api, s.name.as_str(), canary);
+                let mut bucket = |route: Option<&str>, limit| {
+                    buckets.bucket(BucketKey::new(api, s.name.as_str(), route, limit), limit)
                 };
-            let Some(main) = side(deployment, s.variables.clone(), deployment.id.clone()) else { continue };
+                serving(s, deployment.clone(), variables, cache_deployment, counters, &policies, &mut bucket)
+            };
+            let Some(main) = side(deployment, s.variables.clone(), deployment.id.clone(), false) else { continue };
             let canary = s.canary.as_ref().and_then(|c| {
                 let d = deployments.get(&(api, c.deployment_id.as_str()))?;
                 let cache_deployment = if c.use_stage_cache { deployment.id.clone() } else { d.id.clone() };
-                let serving = side(d, c.variables(&s.variables), cache_deployment)?;
+                let serving = side(d, c.variables(&s.variables), cache_deployment, true)?;
                 Some(Canary { percent_traffic: c.percent_traffic, serving })
             });
             let snap = StageSnapshot {
@@ -113,6 +118,7 @@ fn serving(
     deployment: Arc<DeploymentSnapshot>,
     variables: BTreeMap<String, String>,
     cache_deployment: String,
+    metrics: Arc<SideCounters>,
     policies: &Policies<'_>,
     bucket: &mut dyn FnMut(Option<&str>, crate::model::stage::RateLimit) -> Arc<Limiter>,
 ) -> Option<Serving> {
@@ -127,7 +133,7 @@ fn serving(
     let keys: Vec<String> = deployment.routes.iter().map(|r| route_key(r.method, &r.path)).collect();
     let throttles = keys.iter().map(|k| route_throttle(&s.throttle, k, bucket)).collect();
     let caching = deployment.routes.iter().zip(&keys).map(|(r, k)| route_cache(&s.cache, r.method, k)).collect();
-    Some(Serving { deployment, variables, variables_json, integrations, throttles, caching, cache_deployment })
+    Some(Serving { deployment, variables, variables_json, integrations, throttles, caching, cache_deployment, metrics })
 }
 
 fn route_throttle(
