@@ -134,6 +134,7 @@ async fn max_age_zero_needs_the_invalidation_key_unless_a_strategy_says_otherwis
     let key = v["key"].as_str().unwrap().to_string();
     let (_, got) = s.call(Method::GET, &stage, None).await;
     assert!(!got.to_string().contains(&key), "the key is never shown again: {got}");
+    assert_eq!(got["has_invalidation_key"], true, "{got}");
     let fresh = send(refresh().bearer_auth(&key)).await;
     assert_eq!((fresh.status, fresh.cache.as_str()), (200, "invalidated"));
     assert_ne!(fresh.seen(), first.seen());

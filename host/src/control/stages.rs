@@ -20,12 +20,15 @@ pub struct StageView {
     #[serde(flatten)]
     stage: StageRecord,
     invoke_url: String,
+    /// Whether a cache-invalidation key was issued (the key itself is never shown again).
+    has_invalidation_key: bool,
 }
 
 impl StageView {
     pub fn new(p: &AppState, stage: StageRecord) -> Self {
         let invoke_url = p.invoke_url(stage.api_id.as_str(), stage.name.as_str());
-        StageView { stage, invoke_url }
+        let has_invalidation_key = stage.invalidation_key_hash.is_some();
+        StageView { stage, invoke_url, has_invalidation_key }
     }
 }
 
