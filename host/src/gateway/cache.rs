@@ -125,6 +125,21 @@ pub enum Lookup {
     },
 }
 
+impl Lookup {
+    /// Keeps a `Fetch` only when its answer may be stored (saves copying the response).
+    pub fn filter_cacheable(self, status: StatusCode, body_len: usize) -> Self {
+        match self {
+            Lookup::Fetch { ttl, max_bytes, .. } if !cacheable(status, body_len, ttl, max_bytes) => Lookup::Bypass,
+            other => other,
+        }
+    }
+}
+
+/// 2xx, body within the stage's limit, TTL above 0.
+fn cacheable(status: StatusCode, body_len: usize, ttl: Duration, max_bytes: usize) -> bool {
+    status.is_success() && body_len <= max_bytes && !ttl.is_zero()
+}
+
 /// Header telling an unauthorized `max-age=0` was ignored (SUCCEED_WITH_RESPONSE_HEADER).
 pub const WARNING: &str = "199 waygate \"cache invalidation not authorized; ignored\"";
 
@@ -178,7 +193,7 @@ pub fn lookup(
 
 /// Stores a fetched response when it may be cached: 2xx, body within the stage's limit.
 pub fn store(cache: &ResponseCache, key: CacheKey, ttl: Duration, max_bytes: usize, r: CachedResponse) {
-    if r.status.is_success() && r.body.len() <= max_bytes && !ttl.is_zero() {
+    if cacheable(r.status, r.body.len(), ttl, max_bytes) {
         cache.entries.insert(key, Arc::new(CachedResponse { ttl, ..r }));
     }
 }

@@ -96,7 +96,9 @@ async fn serve(
     // After the route match: a route's own limit replaces the stage's (API Gateway's method
     // throttling); matching is a trie walk, so nothing costly runs before this.
     if serving.throttles[found.route].as_ref().is_some_and(|b| !b.admit()) {
-        tracing::info!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "throttled");
+        // debug: a flood of throttled requests must not become a flood of log lines
+        // (the stage metrics count them).
+        tracing::debug!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "throttled");
         return Err(GatewayError::TooManyRequests);
     }
     let route_time = started.elapsed();
@@ -129,7 +131,9 @@ async fn serve(
     };
     let ctx = Ctx { stage, serving, is_canary, route: &found, target_path: target.path, host, peer, request_id };
     let produced = integrate(p, &snapshot, &parts, body, ctx, method, started, route_time).await?;
-    if let cache::Lookup::Fetch { key, ttl, max_bytes, .. } = lookup {
+    if let cache::Lookup::Fetch { key, ttl, max_bytes, .. } =
+        lookup.filter_cacheable(produced.status, produced.body.len())
+    {
         let entry = cache::CachedResponse {
             status: produced.status,
             headers: produced.headers.clone(),
