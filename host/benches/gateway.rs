@@ -68,8 +68,8 @@ fn populate(store: &dyn Store, apis: usize, routes_per_api: usize) -> Vec<String
         for (m, p) in routes(routes_per_api) {
             store.put_route(&api.id, m, &p, &integration).expect("route");
         }
-        let (d, _) = store.create_deployment(&api.id, "", None).expect("deployment");
-        store.put_stage(&api.id, &prod, &d.id, &vars, "").expect("stage");
+        let (d, _) = store.create_deployment(&api.id, "", None, None).expect("deployment");
+        store.put_stage(&api.id, &prod, &d.id, &vars, "", None).expect("stage");
         ids.push(api.id.to_string());
     }
     ids

@@ -113,7 +113,7 @@ async fn orders_api(p: &Arc<Platform>, orders: &FunctionName) -> ApiResult<(Stri
     let i = id.clone();
     p.db(move |s| s.put_route(&i, Method::Any, &path, &integration)).await?;
     let (i, dev) = (id.clone(), StageName::parse("dev")?);
-    let (deployment, _) = p.db(move |s| s.create_deployment(&i, "bundled example", Some(&dev))).await?;
+    let (deployment, _) = p.db(move |s| s.create_deployment(&i, "bundled example", Some(&dev), None)).await?;
     let mut stages = Vec::new();
     for (stage, alias) in [("dev", "EXPERIMENTAL"), ("prod", "STABLE")] {
         let (i, name, dep) = (id.clone(), StageName::parse(stage)?, deployment.id.clone());

@@ -8,6 +8,7 @@ pub mod control;
 pub mod examples;
 pub mod gateway;
 pub mod invoke;
+pub mod live;
 pub mod model;
 pub mod observe;
 pub mod platform;

@@ -26,6 +26,8 @@ pub struct PlatformConfig {
     /// key itself (hex, e.g. from `WAYGATE_MASTER_KEY`). Default file: DATA_DIR/master.key.
     pub master_key_file: Option<PathBuf>,
     pub master_key_hex: Option<zeroize::Zeroizing<String>>,
+    /// Memory bound of the stage response cache as a whole (`--cache-max-mb`).
+    pub cache_max_bytes: u64,
 }
 
 impl PlatformConfig {
@@ -38,6 +40,7 @@ impl PlatformConfig {
             max_payload_bytes: 6 * 1024 * 1024,
             master_key_file: None,
             master_key_hex: None,
+            cache_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct Platform {
     /// Encrypts secrets at rest; decrypts them into the snapshot.
     pub master_key: crate::secrets::MasterKey,
     snapshot: ArcSwap<Snapshot>,
+    /// Cache entries, throttle buckets, in-flight counters: outlive snapshot rebuilds.
+    pub live: crate::live::LiveState,
     /// Serialises snapshot rebuilds so an older rebuild can never be swapped in after a
     /// newer one.
     rebuild: parking_lot::Mutex<()>,
@@ -73,7 +78,9 @@ impl Platform {
         let runtime = Arc::new(Runtime::new(config.runtime.clone(), data.clone())?);
         let corrupt = prepare_code(store.as_ref(), &data, &runtime)?;
         let master_key = load_master_key(&config, &data)?;
-        let mut snapshot = Snapshot::build(store.as_ref(), runtime.fingerprint(), &corrupt).map_err(store_err)?;
+        let live = crate::live::LiveState::new(config.cache_max_bytes);
+        let mut snapshot =
+            Snapshot::build(store.as_ref(), runtime.fingerprint(), &corrupt, &live).map_err(store_err)?;
         complete_snapshot(&mut snapshot, store.as_ref(), &admin_token, &master_key)?;
         Ok(Arc::new(Platform {
             store,
@@ -83,6 +90,7 @@ impl Platform {
             admin_token,
             master_key,
             snapshot: ArcSwap::from_pointee(snapshot),
+            live,
             rebuild: parking_lot::Mutex::new(()),
             corrupt_blobs: parking_lot::Mutex::new(corrupt),
             first_start,
@@ -107,8 +115,8 @@ impl Platform {
         tokio::task::spawn_blocking(move || {
             let _guard = this.rebuild.lock();
             let corrupt = this.corrupt_blobs.lock().clone();
-            let mut snap =
-                Snapshot::build(this.store.as_ref(), this.runtime.fingerprint(), &corrupt).map_err(store_err)?;
+            let mut snap = Snapshot::build(this.store.as_ref(), this.runtime.fingerprint(), &corrupt, &this.live)
+                .map_err(store_err)?;
             complete_snapshot(&mut snap, this.store.as_ref(), &this.admin_token, &this.master_key)?;
             this.snapshot.store(Arc::new(snap));
             Ok(())

@@ -2,6 +2,8 @@
 //! the store after every committed change and swaps it in atomically (`arc-swap`); a
 //! request loads the current `Arc` once and never touches the database.
 
+use crate::invoke::concurrency::Reserved;
+use crate::live::LiveState;
 use crate::model::{AliasRouting, CodeHash, FunctionConfig, FunctionName, VersionId};
 use crate::runtime::CodeRef;
 use crate::store::{FunctionState, Store, StoreResult};
@@ -25,6 +27,8 @@ pub struct FunctionSnapshot {
     pub latest: Option<Arc<VersionSnapshot>>,
     pub versions: HashMap<u32, Arc<VersionSnapshot>>,
     pub aliases: HashMap<String, AliasSnapshot>,
+    /// Reserved concurrency, with the function's live in-flight counter.
+    pub reserved: Option<Reserved>,
 }
 
 /// What one version runs: code and configuration, frozen.
@@ -64,23 +68,33 @@ impl CodeHealth {
 }
 
 impl Snapshot {
-    pub fn build(store: &dyn Store, fingerprint: &str, corrupt_blobs: &HashSet<CodeHash>) -> StoreResult<Snapshot> {
+    pub fn build(
+        store: &dyn Store,
+        fingerprint: &str,
+        corrupt_blobs: &HashSet<CodeHash>,
+        live: &LiveState,
+    ) -> StoreResult<Snapshot> {
         let health = CodeHealth {
             artifacts: store.artifacts(fingerprint)?.into_iter().map(|a| (a.code_hash, a.artifact_hash)).collect(),
             corrupt_blobs: corrupt_blobs.clone(),
         };
+        let mut counters = live.in_flight.renew();
         let functions = store
             .load_functions()?
             .into_iter()
-            .map(|s| (s.function.name.clone(), Arc::new(function_snapshot(s, &health))))
+            .map(|s| {
+                let reserved = s.function.reserved_concurrency.map(|n| counters.reserved(s.function.name.as_str(), n));
+                (s.function.name.clone(), Arc::new(function_snapshot(s, &health, reserved)))
+            })
             .collect();
-        let gateway = crate::gateway::stage::GatewaySnapshot::build(&store.load_gateway()?);
+        drop(counters);
+        let gateway = crate::gateway::stage::GatewaySnapshot::build(&store.load_gateway()?, live);
         let access = crate::access::AccessSnapshot::build(store.list_keys()?);
         Ok(Snapshot { functions, gateway, access, secrets: Default::default() })
     }
 }
 
-fn function_snapshot(s: FunctionState, health: &CodeHealth) -> FunctionSnapshot {
+fn function_snapshot(s: FunctionState, health: &CodeHealth, reserved: Option<Reserved>) -> FunctionSnapshot {
     let latest = s.function.code_hash.map(|h| {
         Arc::new(VersionSnapshot {
             version: VersionId::Latest,
@@ -105,5 +119,5 @@ fn function_snapshot(s: FunctionState, health: &CodeHealth) -> FunctionSnapshot 
         .into_iter()
         .map(|a| (a.name.to_string(), AliasSnapshot { primary: a.version, routing: a.routing }))
         .collect();
-    FunctionSnapshot { name: s.function.name, latest, versions, aliases }
+    FunctionSnapshot { name: s.function.name, latest, versions, aliases, reserved }
 }

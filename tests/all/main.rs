@@ -3,6 +3,8 @@
 
 mod access;
 mod aliases;
+mod cache;
+mod canary;
 mod cli;
 mod code;
 mod durability;
@@ -14,4 +16,5 @@ mod gateway_cli;
 mod harness;
 mod hostile;
 mod invoke;
+mod throttle;
 mod versions;

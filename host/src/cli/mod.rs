@@ -3,12 +3,15 @@
 
 mod alias;
 mod api;
+mod cache;
+mod canary;
 mod function;
 mod invoke;
 mod key;
 pub mod output;
 mod permission;
 mod stage;
+mod throttle;
 mod up;
 mod version;
 
@@ -65,6 +68,18 @@ enum Command {
     Secret(key::SecretCmd),
     /// The audit log of mutating management calls.
     Audit(key::AuditArgs),
+    /// A stage's canary: a share of its traffic on another deployment; promote or remove it.
+    #[command(subcommand)]
+    Canary(canary::CanaryCmd),
+    /// A stage's response cache: settings, flush, invalidation key.
+    #[command(subcommand)]
+    Cache(cache::CacheCmd),
+    /// A stage's throttle (token bucket per stage and route).
+    #[command(subcommand)]
+    Throttle(throttle::ThrottleCmd),
+    /// A function's reserved concurrency (max instances at once).
+    #[command(subcommand)]
+    Concurrency(throttle::ConcurrencyCmd),
 }
 
 /// How client commands reach the server.
@@ -122,6 +137,10 @@ pub fn main() -> std::process::ExitCode {
         Command::Key(c) => key::run_key(c),
         Command::Secret(c) => key::run_secret(c),
         Command::Audit(a) => key::run_audit(a),
+        Command::Canary(c) => canary::run(c),
+        Command::Cache(c) => cache::run(c),
+        Command::Throttle(c) => throttle::run(c),
+        Command::Concurrency(c) => throttle::run_concurrency(c),
     };
     match result {
         Ok(code) => code,

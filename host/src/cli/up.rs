@@ -32,6 +32,9 @@ pub struct UpArgs {
     /// when absent. Default: DATA_DIR/master.key. Keep it apart from backups of the data.
     #[arg(long, env = "WAYGATE_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// Memory bound of the stage response cache as a whole, in MiB (all stages share it).
+    #[arg(long, default_value_t = 64)]
+    cache_max_mb: u64,
 }
 
 pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
@@ -48,6 +51,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     // The key itself may come from the environment (e.g. a secrets manager); it is read
     // here rather than as a clap argument so it can never appear in `ps` or --help.
     config.master_key_hex = std::env::var("WAYGATE_MASTER_KEY").ok().map(zeroize::Zeroizing::new);
+    config.cache_max_bytes = a.cache_max_mb * 1024 * 1024;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;

@@ -7,6 +7,7 @@ use super::error::{ApiError, ApiResult};
 use super::stages::StageView;
 use super::AppState;
 use crate::model::api::StageName;
+use crate::model::stage::CanaryPatch;
 use crate::store::DeploymentRecord;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -20,6 +21,8 @@ pub struct CreateDeployment {
     #[serde(default)]
     description: String,
     stage: Option<String>,
+    /// With `stage`: deploy as that stage's canary (the stage keeps its deployment).
+    canary: Option<CanaryPatch>,
 }
 
 #[derive(Serialize)]
@@ -40,7 +43,14 @@ pub async fn create(
         return Err(ApiError::BadRequest("description is too long: at most 1024 characters".into()));
     }
     let stage = req.stage.as_deref().map(StageName::parse).transpose()?;
-    let (deployment, stage) = p.db(move |s| s.create_deployment(&id, &req.description, stage.as_ref())).await?;
+    if let Some(c) = &req.canary {
+        if c.deployment_id.is_some() {
+            return Err(ApiError::BadRequest("canary.deployment_id is the new deployment: leave it out".into()));
+        }
+        super::stages::validate_canary_patch(c)?;
+    }
+    let (deployment, stage) =
+        p.db(move |s| s.create_deployment(&id, &req.description, stage.as_ref(), req.canary.as_ref())).await?;
     p.refresh().await?;
     let stage = stage.map(|s| StageView::new(&p, s));
     Ok((StatusCode::CREATED, Json(Created { deployment, stage })))

@@ -31,6 +31,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("Rate Exceeded.")]
     TooManyRequests,
+    #[error("Rate Exceeded.")]
+    ReservedConcurrencyExceeded,
     /// The requested code can't be run (missing or corrupt artifact).
     #[error("{0}")]
     CodeUnavailable(String),
@@ -53,7 +55,9 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLargeException"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaTypeException"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedException"),
-            ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException"),
+            ApiError::TooManyRequests | ApiError::ReservedConcurrencyExceeded => {
+                (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException")
+            }
             ApiError::CodeUnavailable(_) => (StatusCode::BAD_GATEWAY, "CodeIntegrityException"),
             ApiError::FunctionConfiguration(_) => (StatusCode::BAD_GATEWAY, "InvalidFunctionConfigurationException"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ServiceException"),
@@ -72,8 +76,12 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut body = serde_json::json!({ "message": message, "type": kind });
-        if let ApiError::TooManyRequests = self {
-            body["reason"] = "ConcurrentInvocationLimitExceeded".into();
+        match self {
+            ApiError::TooManyRequests => body["reason"] = "ConcurrentInvocationLimitExceeded".into(),
+            ApiError::ReservedConcurrencyExceeded => {
+                body["reason"] = "ReservedFunctionConcurrentInvocationLimitExceeded".into()
+            }
+            _ => {}
         }
         let mut resp = (status, Json(body)).into_response();
         resp.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(kind));

@@ -65,6 +65,7 @@ pub async fn invoke(
     let ctx = CallContext { function: &name, qualifier: &qualifier_shown, stage: None, request_id: &request_id };
     let outcome = invoke::run(&p.runtime, &resolved, ctx, payload).await.map_err(|e| match e {
         InvokeError::Throttled => ApiError::TooManyRequests,
+        InvokeError::ReservedConcurrency => ApiError::ReservedConcurrencyExceeded,
         InvokeError::CodeUnavailable(m) => ApiError::CodeUnavailable(m),
         InvokeError::Internal(e) => ApiError::Internal(e),
     })?;

@@ -7,7 +7,10 @@ pub mod aliases;
 pub mod apis;
 pub mod audit;
 pub mod body;
+pub mod cache;
+pub mod canary;
 pub mod code;
+pub mod concurrency;
 pub mod deployments;
 pub mod error;
 pub mod functions;
@@ -57,7 +60,13 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .route("/keys/{name}", axum::routing::delete(keys::delete))
         .route("/secrets/{environment}", get(secrets::list))
         .route("/secrets/{environment}/{name}", put(secrets::put).delete(secrets::delete))
-        .route("/audit", get(audit::list));
+        .route("/audit", get(audit::list))
+        .route("/apis/{id}/stages/{stage}/canary", axum::routing::delete(canary::remove))
+        .route("/apis/{id}/stages/{stage}/canary/promote", post(canary::promote))
+        .route("/apis/{id}/stages/{stage}/cache", axum::routing::delete(cache::flush))
+        .route("/apis/{id}/stages/{stage}/invalidation-keys", post(cache::issue_key))
+        .route("/apis/{id}/stages/{stage}/metrics", get(cache::metrics))
+        .route("/functions/{name}/concurrency", put(concurrency::put).delete(concurrency::delete));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)

@@ -6,6 +6,7 @@ use super::body::JsonBody;
 use super::error::ApiResult;
 use super::AppState;
 use crate::model::api::{validate_variable_name, validate_variables, StageName};
+use crate::model::stage::{CacheSettings, CanaryPatch, ThrottleSettings};
 use crate::store::{StagePatch, StageRecord};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,12 +20,15 @@ pub struct StageView {
     #[serde(flatten)]
     stage: StageRecord,
     invoke_url: String,
+    /// Whether a cache-invalidation key was issued (the key itself is never shown again).
+    has_invalidation_key: bool,
 }
 
 impl StageView {
     pub fn new(p: &AppState, stage: StageRecord) -> Self {
         let invoke_url = p.invoke_url(stage.api_id.as_str(), stage.name.as_str());
-        StageView { stage, invoke_url }
+        let has_invalidation_key = stage.invalidation_key_hash.is_some();
+        StageView { stage, invoke_url, has_invalidation_key }
     }
 }
 
@@ -48,6 +52,12 @@ pub struct PatchStage {
     #[serde(default)]
     variables: BTreeMap<String, Option<String>>,
     description: Option<String>,
+    /// Creates or changes the canary (absent fields keep their value).
+    canary: Option<CanaryPatch>,
+    /// Replaces the cache settings.
+    cache: Option<CacheSettings>,
+    /// Replaces the throttle settings.
+    throttle: Option<ThrottleSettings>,
     /// A name, or `null` to go back to the default (the stage's name).
     #[serde(default, deserialize_with = "present")]
     secret_environment: Option<Option<String>>,
@@ -60,6 +70,17 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 
 fn names(api: &str, stage: &str) -> ApiResult<(crate::model::api::ApiId, StageName)> {
     Ok((api_id(api)?, StageName::parse(stage)?))
+}
+
+/// The parts of a canary change that can be checked without the stage.
+pub fn validate_canary_patch(c: &CanaryPatch) -> ApiResult<()> {
+    if let Some(p) = c.percent_traffic {
+        crate::model::stage::validate_percent(p)?;
+    }
+    if let Some(o) = &c.stage_variable_overrides {
+        validate_variables(o)?;
+    }
+    Ok(())
 }
 
 fn check_description(d: &str) -> ApiResult<()> {
@@ -108,14 +129,32 @@ pub async fn patch(
     if let Some(Some(e)) = &req.secret_environment {
         super::secrets::validate_name("secret_environment", e)?;
     }
+    // Validated here too so that a bad body answers before the store is touched.
+    if let Some(c) = &req.cache {
+        c.clone().validated()?;
+    }
+    if let Some(t) = &req.throttle {
+        t.clone().validated()?;
+    }
+    if let Some(c) = &req.canary {
+        validate_canary_patch(c)?;
+    }
     let patch = StagePatch {
         deployment_id: req.deployment_id,
         variables: req.variables,
         description: req.description,
         secret_environment: req.secret_environment,
+        canary: req.canary,
+        cache: req.cache,
+        throttle: req.throttle,
     };
+    let new_cache = patch.cache.is_some();
     let rec = p.db(move |s| s.patch_stage(&api, &stage, &patch)).await?;
     p.refresh().await?;
+    if new_cache {
+        // Entries stored under the old settings (key headers, TTL) are not reused.
+        p.live.cache.flush_stage(rec.api_id.as_str(), rec.name.as_str());
+    }
     Ok(Json(StageView::new(&p, rec)))
 }
 
@@ -134,7 +173,9 @@ pub async fn get(State(p): State<AppState>, Path((api, stage)): Path<(String, St
 
 pub async fn delete(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<StatusCode> {
     let (api, stage) = names(&api, &stage)?;
-    p.db(move |s| s.delete_stage(&api, &stage)).await?;
+    let (a, st) = (api.clone(), stage.clone());
+    p.db(move |s| s.delete_stage(&a, &st)).await?;
     p.refresh().await?;
+    p.live.cache.flush_stage(api.as_str(), stage.as_str());
     Ok(StatusCode::NO_CONTENT)
 }

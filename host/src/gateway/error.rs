@@ -17,6 +17,8 @@ pub enum GatewayError {
     IntegrationTimeout,
     RequestTooLong,
     TooManyRequests,
+    /// `Cache-Control: max-age=0` without an invalidation credential (FAIL_WITH_403).
+    CacheInvalidationDenied,
 }
 
 impl GatewayError {
@@ -41,6 +43,11 @@ impl GatewayError {
             GatewayError::TooManyRequests => {
                 (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "TooManyRequestsException")
             }
+            GatewayError::CacheInvalidationDenied => (
+                StatusCode::FORBIDDEN,
+                "Not authorized to invalidate the cache of this stage: send Authorization: Bearer <invalidation key>",
+                "AccessDeniedException",
+            ),
         }
     }
 

@@ -1,9 +1,12 @@
 //! The data plane's HTTP front: API Gateway REST semantics over the routing snapshot.
 //! A request walks: [`listener`] (which API and stage) → [`stage`] (snapshot lookup) →
-//! [`route`] (matcher) → [`integration`] (pre-resolved target + permission) →
-//! [`crate::invoke`] (alias → version → fresh instance) with the [`event`] on stdin →
-//! [`response`] (proxy response rules). It never touches the database.
+//! [`canary`] (which side serves) → [`route`] (matcher) → [`throttle`] → [`cache`] (a hit
+//! ends here) → [`integration`] (pre-resolved target + permission) → [`crate::invoke`]
+//! (alias → version → fresh instance) with the [`event`] on stdin → [`response`] (proxy
+//! response rules) → cache store. It never touches the database.
 
+pub mod cache;
+pub mod canary;
 pub mod error;
 pub mod event;
 pub mod integration;
@@ -11,6 +14,7 @@ pub mod listener;
 pub mod response;
 pub mod route;
 pub mod stage;
+pub mod throttle;
 
 use crate::invoke::{self, CallContext};
 use crate::model::api::Method;
@@ -39,10 +43,37 @@ pub fn app(platform: Arc<Platform>) -> Router {
 async fn handle(State(p): State<Arc<Platform>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    match serve(&p, peer, req, &request_id, started).await {
+    let mut side = None;
+    let mut r = match serve(&p, peer, req, &request_id, started, &mut side).await {
         Ok(r) => r,
         Err(e) => e.into_response_with_id(&request_id),
+    };
+    if let Some((stage, canary)) = side {
+        r.headers_mut().insert("x-waygate-canary", HeaderValue::from_static(if canary { "true" } else { "false" }));
+        let serving = match &stage.canary {
+            Some(c) if canary => &c.serving,
+            _ => &stage.main,
+        };
+        let status = r.status().as_u16();
+        serving.metrics.record(status, r.headers().get("x-waygate-cache").map(HeaderValue::as_bytes));
+        // Canary traffic logs under its own target, so it can be filtered apart.
+        let (api, name, deployment) = (&stage.api_id, &stage.name, serving.deployment.id.as_str());
+        if canary {
+            tracing::info!(target: "waygate::gateway::canary", api, stage = name, deployment, status, request_id, "request");
+        } else {
+            tracing::info!(target: "waygate::gateway::stage", api, stage = name, deployment, status, request_id, "request");
+        }
     }
+    r
+}
+
+/// What the integration produced, before it becomes a response (and maybe a cache entry).
+struct Produced {
+    status: StatusCode,
+    headers: Vec<(http::HeaderName, HeaderValue)>,
+    body: bytes::Bytes,
+    version: Option<String>,
+    timing: String,
 }
 
 async fn serve(
@@ -51,41 +82,137 @@ async fn serve(
     req: Request,
     request_id: &str,
     started: Instant,
+    side: &mut Option<(Arc<stage::StageSnapshot>, bool)>,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = req.into_parts();
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
     let target = listener::locate(host, parts.uri.path()).ok_or(GatewayError::Forbidden)?;
     let snapshot = p.snapshot();
     let stage = snapshot.gateway.stage(target.api, target.stage).ok_or(GatewayError::Forbidden)?;
+    let (serving, is_canary) = canary::pick(stage, &mut rand::rng());
+    *side = Some((stage.clone(), is_canary));
     let method = Method::from_http(&parts.method).ok_or(GatewayError::MissingAuthenticationToken)?;
-    let found = stage.deployment.table.find(method, target.path).ok_or(GatewayError::MissingAuthenticationToken)?;
-    let route = &stage.deployment.routes[found.route];
+    let found = serving.deployment.table.find(method, target.path).ok_or(GatewayError::MissingAuthenticationToken)?;
+    // After the route match: a route's own limit replaces the stage's (API Gateway's method
+    // throttling); matching is a trie walk, so nothing costly runs before this.
+    if serving.throttles[found.route].as_ref().is_some_and(|b| !b.admit()) {
+        // debug: a flood of throttled requests must not become a flood of log lines
+        // (the stage metrics count them).
+        tracing::debug!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "throttled");
+        return Err(GatewayError::TooManyRequests);
+    }
     let route_time = started.elapsed();
+    let deployment_id = &serving.deployment.id;
 
-    let t = match &stage.integrations[found.route] {
-        ResolvedIntegration::Mock { status, body, headers } => {
-            let mut r = (StatusCode::from_u16(*status).unwrap_or(StatusCode::OK), body.clone()).into_response();
-            for (k, v) in headers {
+    let lookup = cache::lookup(
+        &p.live.cache,
+        &snapshot.access,
+        stage,
+        serving,
+        found.route,
+        method,
+        &parts.headers,
+        target.path,
+        parts.uri.query(),
+    )?;
+    let (cache_status, warn) = match lookup {
+        cache::Lookup::Hit { response, warn } => {
+            let mut r = (response.status, Body::from(response.body.clone())).into_response();
+            for (k, v) in &response.headers {
                 r.headers_mut().append(k.clone(), v.clone());
             }
+            let timing =
+                format!("route;dur={:.3}, cache;desc=hit, total;dur={:.3}", ms(route_time), ms(started.elapsed()));
+            let r = decorate(r, request_id, deployment_id, None, &timing);
+            return Ok(cache_headers(r, "hit", warn));
+        }
+        cache::Lookup::Off => (None, false),
+        cache::Lookup::Bypass => (Some("bypass"), false),
+        cache::Lookup::Fetch { status, warn, .. } => (Some(status), warn),
+    };
+    let ctx = Ctx { stage, serving, is_canary, route: &found, target_path: target.path, host, peer, request_id };
+    let produced = integrate(p, &snapshot, &parts, body, ctx, method, started, route_time).await?;
+    if let cache::Lookup::Fetch { key, ttl, max_bytes, .. } =
+        lookup.filter_cacheable(produced.status, produced.body.len())
+    {
+        let entry = cache::CachedResponse {
+            status: produced.status,
+            headers: produced.headers.clone(),
+            body: produced.body.clone(),
+            ttl,
+        };
+        cache::store(&p.live.cache, key, ttl, max_bytes, entry);
+    }
+    let mut r = (produced.status, Body::from(produced.body)).into_response();
+    for (k, v) in produced.headers {
+        r.headers_mut().append(k, v);
+    }
+    let r = decorate(r, request_id, deployment_id, produced.version.as_deref(), &produced.timing);
+    Ok(match cache_status {
+        Some(s) => cache_headers(r, s, warn),
+        None => r,
+    })
+}
+
+fn cache_headers(mut r: Response, status: &'static str, warn: bool) -> Response {
+    r.headers_mut().insert("x-waygate-cache", HeaderValue::from_static(status));
+    if warn {
+        r.headers_mut().insert(http::header::WARNING, HeaderValue::from_static(cache::WARNING));
+    }
+    r
+}
+
+/// Where the request is going, as decided before the integration runs.
+struct Ctx<'a> {
+    stage: &'a stage::StageSnapshot,
+    serving: &'a stage::Serving,
+    is_canary: bool,
+    route: &'a route::RouteMatch<'a>,
+    target_path: &'a str,
+    host: Option<&'a str>,
+    peer: SocketAddr,
+    request_id: &'a str,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn integrate(
+    p: &Arc<Platform>,
+    snapshot: &crate::snapshot::Snapshot,
+    parts: &http::request::Parts,
+    body: Body,
+    cx: Ctx<'_>,
+    method: Method,
+    started: Instant,
+    route_time: std::time::Duration,
+) -> Result<Produced, GatewayError> {
+    let Ctx { stage, serving, is_canary, route: found, target_path, host, peer, request_id } = cx;
+    let route = &serving.deployment.routes[found.route];
+    let t = match &serving.integrations[found.route] {
+        ResolvedIntegration::Mock { status, body, headers } => {
             let timing = format!("route;dur={:.3}, total;dur={:.3}", ms(route_time), ms(started.elapsed()));
-            return Ok(decorate(r, request_id, &stage.deployment.id, None, &timing));
+            return Ok(Produced {
+                status: StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
+                headers: headers.clone(),
+                body: body.clone(),
+                version: None,
+                timing,
+            });
         }
         ResolvedIntegration::Function(Err(reason)) => {
-            tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, "{reason}");
+            tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "{reason}");
             return Err(GatewayError::Internal);
         }
         ResolvedIntegration::Function(Ok(t)) => t,
     };
     if t.allowed & method.bit() == 0 {
         tracing::warn!(
-            api = %stage.api_id, stage = %stage.name, request_id, function = %t.function, qualifier = %t.qualifier_text,
+            api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, function = %t.function, qualifier = %t.qualifier_text,
             "Execution failed due to configuration error: Invalid permissions on function"
         );
         return Err(GatewayError::Internal);
     }
-    let resolved = invoke::resolve(&snapshot, &t.function, &t.qualifier).map_err(|e| {
-        tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, "Execution failed due to configuration error: {e}");
+    let resolved = invoke::resolve(snapshot, &t.function, &t.qualifier).map_err(|e| {
+        tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed due to configuration error: {e}");
         GatewayError::Internal
     })?;
     let resolved = invoke::with_secrets(&snapshot, resolved, &stage.secret_environment).map_err(|why| {
@@ -101,10 +228,10 @@ async fn serve(
     let (body_text, is_base64) = event::body(&body);
     let now = time::OffsetDateTime::now_utc();
     // requestContext.path includes the stage (`/dev/orders/1`); the top-level path doesn't.
-    let stage_path = format!("/{}{}", stage.name, target.path);
+    let stage_path = format!("/{}{}", stage.name, target_path);
     let event = event::ProxyEvent {
         resource: route.path.as_str(),
-        path: event::percent_decode(target.path),
+        path: event::percent_decode(target_path),
         http_method: parts.method.as_str(),
         headers,
         multi_value_headers: multi_headers,
@@ -112,11 +239,11 @@ async fn serve(
         multi_value_query_string_parameters: multi_query,
         path_parameters: (!found.params.is_empty())
             .then(|| found.params.iter().map(|(k, v)| (*k, event::percent_decode(v))).collect()),
-        stage_variables: &stage.variables_json,
+        stage_variables: &serving.variables_json,
         request_context: event::RequestContext {
             account_id: "000000000000",
             api_id: &stage.api_id,
-            deployment_id: &stage.deployment.id,
+            deployment_id: &serving.deployment.id,
             domain_name: host.unwrap_or(""),
             domain_prefix: &stage.api_id,
             extended_request_id: request_id,
@@ -146,12 +273,14 @@ async fn serve(
     let run = invoke::run(&p.runtime, &resolved, ctx, payload.into());
     let outcome = match tokio::time::timeout(t.timeout, run).await {
         Err(_) => {
-            tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, "Execution failed: integration timeout after {:?}", t.timeout);
+            tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed: integration timeout after {:?}", t.timeout);
             return Err(GatewayError::IntegrationTimeout);
         }
-        Ok(Err(InvokeError::Throttled)) => return Err(GatewayError::TooManyRequests),
+        Ok(Err(InvokeError::Throttled | InvokeError::ReservedConcurrency)) => {
+            return Err(GatewayError::TooManyRequests)
+        }
         Ok(Err(e)) => {
-            tracing::error!(api = %stage.api_id, stage = %stage.name, request_id, error = %e, "integration failed");
+            tracing::error!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, error = %e, "integration failed");
             return Err(GatewayError::BadGateway);
         }
         Ok(Ok(o)) => o,
@@ -159,20 +288,16 @@ async fn serve(
     let version = resolved.version.version.to_string();
     crate::observe::log_invocation(&t.function, &version, request_id, resolved.version.config.memory_mb, &outcome);
     if let Some(err) = &outcome.error {
-        tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, error_type = %err.error_type, "Execution failed: function error: {}", err.error_message);
+        tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, error_type = %err.error_type, "Execution failed: function error: {}", err.error_message);
         return Err(GatewayError::BadGateway);
     }
     let proxy = response::parse(&outcome.stdout).map_err(|why| {
-        tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, "Execution failed due to configuration error: Malformed Lambda proxy response ({why})");
+        tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed due to configuration error: Malformed Lambda proxy response ({why})");
         GatewayError::BadGateway
     })?;
-    let mut r = (proxy.status, Body::from(proxy.body)).into_response();
-    for (k, v) in proxy.headers {
-        r.headers_mut().append(k, v);
-    }
     let timing =
         format!("route;dur={:.3}, {}", ms(route_time), crate::observe::server_timing(&outcome, started.elapsed()));
-    Ok(decorate(r, request_id, &stage.deployment.id, Some(&version), &timing))
+    Ok(Produced { status: proxy.status, headers: proxy.headers, body: proxy.body, version: Some(version), timing })
 }
 
 fn ms(d: std::time::Duration) -> f64 {

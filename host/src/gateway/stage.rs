@@ -1,12 +1,19 @@
-//! Stage lookup: the gateway part of the routing snapshot. Each stage carries the
-//! deployment it serves (routes + their matcher, shared between stages of the same
-//! deployment) and its integrations already resolved against its variables.
+//! Stage lookup: the gateway part of the routing snapshot. A stage carries what it serves
+//! ([`Serving`]: deployment, variables, integrations resolved against them, per-route
+//! throttle and cache policies) for its main deployment and, when it has one, its canary.
 
-use super::integration::{group_policies, resolve, ResolvedIntegration};
+use super::cache::{RouteCache, StageCache};
+use super::integration::{group_policies, resolve, Policies, ResolvedIntegration};
 use super::route::RouteTable;
-use crate::store::{GatewayState, RouteRecord};
+use super::throttle::{BucketKey, Limiter};
+use crate::live::LiveState;
+use crate::model::api::Method;
+use crate::model::stage::{route_key, CacheSettings, ThrottleSettings};
+use crate::observe::stage_metrics::SideCounters;
+use crate::store::{GatewayState, RouteRecord, StageRecord};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub struct DeploymentSnapshot {
     pub id: String,
@@ -14,17 +21,39 @@ pub struct DeploymentSnapshot {
     pub table: RouteTable,
 }
 
-pub struct StageSnapshot {
-    pub api_id: String,
-    pub name: String,
+/// One side of a stage (main or canary).
+pub struct Serving {
     pub deployment: Arc<DeploymentSnapshot>,
     pub variables: BTreeMap<String, String>,
     /// `event.stageVariables`, serialised once (`null` when there are none).
     pub variables_json: Arc<serde_json::value::RawValue>,
+    /// The following are one per route of the deployment, same order.
+    pub integrations: Vec<ResolvedIntegration>,
+    /// `None`: unthrottled.
+    pub throttles: Vec<Option<Arc<Limiter>>>,
+    /// `None`: not cached.
+    pub caching: Vec<Option<RouteCache>>,
+    /// The deployment id in this side's cache keys.
+    pub cache_deployment: String,
+    /// Requests served by this side (main and canary counted apart).
+    pub metrics: Arc<SideCounters>,
+}
+
+pub struct Canary {
+    pub percent_traffic: f64,
+    pub serving: Serving,
+}
+
+pub struct StageSnapshot {
+    pub api_id: String,
+    pub name: String,
+    pub main: Serving,
+    pub canary: Option<Canary>,
+    pub cache: StageCache,
+    /// blake3 of the stage's cache-invalidation key.
+    pub invalidation_key_hash: Option<String>,
     /// The environment whose secrets this stage's functions see.
     pub secret_environment: String,
-    /// One per route of the deployment, same order.
-    pub integrations: Vec<ResolvedIntegration>,
 }
 
 #[derive(Default)]
@@ -37,7 +66,7 @@ impl GatewaySnapshot {
         self.apis.get(api)?.get(stage)
     }
 
-    pub fn build(state: &GatewayState) -> Self {
+    pub fn build(state: &GatewayState, live: &LiveState) -> Self {
         let policies = group_policies(&state.permissions);
         let deployments: HashMap<(&str, &str), Arc<DeploymentSnapshot>> = state
             .deployments
@@ -51,31 +80,96 @@ impl GatewaySnapshot {
                 ((d.api_id.as_str(), d.id.as_str()), Arc::new(snap))
             })
             .collect();
+        let mut buckets = live.buckets.renew();
+        let mut metrics = live.metrics.renew();
         let mut apis: HashMap<String, HashMap<String, Arc<StageSnapshot>>> = HashMap::new();
         for s in &state.stages {
-            let Some(deployment) = deployments.get(&(s.api_id.as_str(), s.deployment_id.as_str())) else {
-                continue; // unreachable: stages reference deployments by foreign key
+            let api = s.api_id.as_str();
+            // Stages reference deployments by foreign key; a canary's is checked on write.
+            let Some(deployment) = deployments.get(&(api, s.deployment_id.as_str())) else { continue };
+            let mut side = |deployment: &Arc<DeploymentSnapshot>, variables, cache_deployment, canary: bool| {
+                let counters = metrics.counters(api, s.name.as_str(), canary);
+                let mut bucket = |route: Option<&str>, limit| {
+                    buckets.bucket(BucketKey::new(api, s.name.as_str(), route, limit), limit)
+                };
+                serving(s, deployment.clone(), variables, cache_deployment, counters, &policies, &mut bucket)
             };
-            let integrations = deployment
-                .routes
-                .iter()
-                .map(|r| resolve(s.api_id.as_str(), s.name.as_str(), r, &s.variables, &policies))
-                .collect();
-            let shown = (!s.variables.is_empty()).then_some(&s.variables);
-            let Ok(variables_json) = serde_json::value::to_raw_value(&shown) else {
-                continue; // unreachable: a map of strings always serialises
-            };
+            let Some(main) = side(deployment, s.variables.clone(), deployment.id.clone(), false) else { continue };
+            let canary = s.canary.as_ref().and_then(|c| {
+                let d = deployments.get(&(api, c.deployment_id.as_str()))?;
+                let cache_deployment = if c.use_stage_cache { deployment.id.clone() } else { d.id.clone() };
+                let serving = side(d, c.variables(&s.variables), cache_deployment, true)?;
+                Some(Canary { percent_traffic: c.percent_traffic, serving })
+            });
             let snap = StageSnapshot {
-                api_id: s.api_id.to_string(),
+                api_id: api.to_string(),
                 name: s.name.to_string(),
-                deployment: deployment.clone(),
-                variables: s.variables.clone(),
+                main,
+                canary,
+                cache: stage_cache(&s.cache),
+                invalidation_key_hash: s.invalidation_key_hash.clone(),
                 secret_environment: s.secret_environment.clone().unwrap_or_else(|| s.name.to_string()),
-                variables_json: Arc::from(variables_json),
-                integrations,
             };
-            apis.entry(s.api_id.to_string()).or_default().insert(s.name.to_string(), Arc::new(snap));
+            apis.entry(api.to_string()).or_default().insert(s.name.to_string(), Arc::new(snap));
         }
         GatewaySnapshot { apis }
+    }
+}
+
+fn serving(
+    s: &StageRecord,
+    deployment: Arc<DeploymentSnapshot>,
+    variables: BTreeMap<String, String>,
+    cache_deployment: String,
+    metrics: Arc<SideCounters>,
+    policies: &Policies<'_>,
+    bucket: &mut dyn FnMut(Option<&str>, crate::model::stage::RateLimit) -> Arc<Limiter>,
+) -> Option<Serving> {
+    let integrations = deployment
+        .routes
+        .iter()
+        .map(|r| resolve(s.api_id.as_str(), s.name.as_str(), r, &variables, policies))
+        .collect();
+    let shown = (!variables.is_empty()).then_some(&variables);
+    // A map of strings always serialises.
+    let variables_json = Arc::from(serde_json::value::to_raw_value(&shown).ok()?);
+    let keys: Vec<String> = deployment.routes.iter().map(|r| route_key(r.method, &r.path)).collect();
+    let throttles = keys.iter().map(|k| route_throttle(&s.throttle, k, bucket)).collect();
+    let caching = deployment.routes.iter().zip(&keys).map(|(r, k)| route_cache(&s.cache, r.method, k)).collect();
+    Some(Serving { deployment, variables, variables_json, integrations, throttles, caching, cache_deployment, metrics })
+}
+
+fn route_throttle(
+    t: &ThrottleSettings,
+    key: &str,
+    bucket: &mut dyn FnMut(Option<&str>, crate::model::stage::RateLimit) -> Arc<Limiter>,
+) -> Option<Arc<Limiter>> {
+    match t.routes.get(key) {
+        Some(limit) => Some(bucket(Some(key), *limit)),
+        None => t.stage_limit().map(|limit| bucket(None, limit)),
+    }
+}
+
+fn route_cache(c: &CacheSettings, method: Method, key: &str) -> Option<RouteCache> {
+    let o = c.routes.get(key);
+    let ttl = o.and_then(|o| o.ttl_seconds).unwrap_or(c.ttl_seconds);
+    let methods = match o.and_then(|o| o.enabled) {
+        Some(false) => return None,
+        // Enabled explicitly: every method the route serves.
+        Some(true) if method == Method::Any => u8::MAX,
+        Some(true) => method.bit(),
+        None if c.enabled && matches!(method, Method::Get | Method::Any) => Method::Get.bit(),
+        None => return None,
+    };
+    (c.enabled && ttl > 0).then_some(RouteCache { ttl: Duration::from_secs(ttl.into()), methods })
+}
+
+fn stage_cache(c: &CacheSettings) -> StageCache {
+    StageCache {
+        enabled: c.enabled,
+        require_authorization: c.require_authorization,
+        strategy: c.unauthorized_strategy,
+        key_headers: c.key_headers.iter().filter_map(|h| http::HeaderName::from_bytes(h.as_bytes()).ok()).collect(),
+        max_bytes: usize::try_from(c.max_bytes).unwrap_or(usize::MAX),
     }
 }

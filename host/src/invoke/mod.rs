@@ -4,6 +4,7 @@
 //! [`crate::runtime`] (fresh instance).
 
 pub mod alias;
+pub mod concurrency;
 pub mod version;
 
 use crate::model::{function_arn, Qualifier, VersionId};
@@ -20,6 +21,7 @@ pub struct Resolved {
     /// The version's configuration with `secret:NAME` references resolved for the
     /// invoking environment ([`with_secrets`]); `None`: run `version.config` as is.
     pub config: Option<Arc<crate::model::FunctionConfig>>,
+    pub reserved: Option<concurrency::Reserved>,
 }
 
 /// Resolves the version's secret references for `environment` from the snapshot's
@@ -55,7 +57,7 @@ pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Re
         )),
         VersionId::Number(n) => not_found(Some(&n.to_string())),
     })?;
-    Ok(Resolved { version, alias, config: None })
+    Ok(Resolved { version, alias, config: None, reserved: f.reserved.clone() })
 }
 
 /// Context of one call besides the payload.
@@ -73,6 +75,11 @@ pub async fn run(
     payload: Bytes,
 ) -> Result<Outcome, InvokeError> {
     let v = &resolved.version;
+    // Held until the instance is gone: the function's place under its reserved concurrency.
+    let _permit = match &resolved.reserved {
+        Some(r) => Some(r.acquire().ok_or(InvokeError::ReservedConcurrency)?),
+        None => None,
+    };
     runtime
         .invoke(Invocation {
             function: ctx.function,

@@ -44,6 +44,7 @@ pub mod hash;
 pub mod names;
 pub mod policy;
 pub mod qualifier;
+pub mod stage;
 
 pub use alias::{AliasRouting, AliasTarget};
 pub use config::{FunctionConfig, FunctionConfigPatch, Limits};

@@ -1,6 +1,8 @@
 //! What an invocation tells the outside: `server-timing` header values and the Lambda-
 //! shaped START / END / REPORT log lines.
 
+pub mod stage_metrics;
+
 use crate::runtime::Outcome;
 use std::fmt::Write;
 use std::time::Duration;

@@ -19,6 +19,9 @@ pub enum InvokeError {
     /// Every instance slot is busy (the pool is the concurrency limit).
     #[error("Rate Exceeded.")]
     Throttled,
+    /// The function already runs as many instances as its reserved concurrency.
+    #[error("Rate Exceeded.")]
+    ReservedConcurrency,
     /// The version's code could not be loaded: missing or corrupt artifact or blob.
     #[error("{0}")]
     CodeUnavailable(String),

@@ -15,6 +15,7 @@ mod sqlite_access;
 mod sqlite_apis;
 
 use crate::model::api::{ApiId, Integration, Method, RoutePath, StageName};
+use crate::model::stage::{CacheSettings, CanaryPatch, CanarySettings, ThrottleSettings};
 use crate::model::{AliasName, AliasRouting, AliasTarget, CodeHash, FunctionConfig, FunctionName, VersionId};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -48,6 +49,9 @@ pub struct FunctionRecord {
     pub code_hash: Option<CodeHash>,
     pub code_size: Option<u64>,
     pub config: FunctionConfig,
+    /// Instances of this function that may run at once (all versions together); `None` =
+    /// unlimited, `0` = every invocation is throttled. Not versioned (as Lambda's).
+    pub reserved_concurrency: Option<u32>,
     /// Changes on every change to `$LATEST` (code or configuration).
     pub revision_id: String,
     pub created_at: String,
@@ -141,6 +145,13 @@ pub struct StageRecord {
     pub deployment_id: String,
     pub variables: BTreeMap<String, String>,
     pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanarySettings>,
+    pub cache: CacheSettings,
+    pub throttle: ThrottleSettings,
+    /// blake3 (hex) of the stage's cache-invalidation key; the key itself is never stored.
+    #[serde(skip)]
+    pub invalidation_key_hash: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// Whose secrets its functions see; `None`: the environment named like the stage.
@@ -155,6 +166,9 @@ pub struct StagePatch {
     pub description: Option<String>,
     /// `Some(None)` resets to the default (the stage's name).
     pub secret_environment: Option<Option<String>>,
+    pub canary: Option<CanaryPatch>,
+    pub cache: Option<CacheSettings>,
+    pub throttle: Option<ThrottleSettings>,
 }
 
 /// One statement of a function's resource policy.
@@ -216,12 +230,14 @@ pub trait Store: Send + Sync + 'static {
     fn list_routes(&self, api: &ApiId) -> StoreResult<Vec<RouteRecord>>;
     fn get_route(&self, api: &ApiId, id: &str) -> StoreResult<RouteRecord>;
     fn delete_route(&self, api: &ApiId, id: &str) -> StoreResult<()>;
-    /// Snapshots the draft; with `stage`, points that stage at it (creating the stage).
+    /// Snapshots the draft; with `stage`, points that stage at it (creating the stage), or
+    /// with `canary` too, makes it that (existing) stage's canary deployment.
     fn create_deployment(
         &self,
         api: &ApiId,
         description: &str,
         stage: Option<&StageName>,
+        canary: Option<&CanaryPatch>,
     ) -> StoreResult<(DeploymentRecord, Option<StageRecord>)>;
     fn list_deployments(&self, api: &ApiId) -> StoreResult<Vec<DeploymentRecord>>;
     fn get_deployment(&self, api: &ApiId, id: &str) -> StoreResult<DeploymentRecord>;
@@ -254,6 +270,12 @@ pub trait Store: Send + Sync + 'static {
     fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>>;
     fn blobs(&self) -> StoreResult<Vec<(CodeHash, u64)>>;
 
+    /// Stage takes the canary's deployment and merged variables; the canary stays at 0 %.
+    fn promote_canary(&self, api: &ApiId, name: &StageName) -> StoreResult<StageRecord>;
+    fn remove_canary(&self, api: &ApiId, name: &StageName) -> StoreResult<StageRecord>;
+    /// Replaces the stage's cache-invalidation key hash.
+    fn set_invalidation_key(&self, api: &ApiId, name: &StageName, key_hash: &str) -> StoreResult<()>;
+    fn set_reserved_concurrency(&self, name: &FunctionName, reserved: Option<u32>) -> StoreResult<FunctionRecord>;
     // Access control: API keys, audit log, secrets (issue 6).
     fn create_key(&self, key: &KeyRecord) -> StoreResult<()>;
     fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;

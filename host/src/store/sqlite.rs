@@ -71,6 +71,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).context("creating schema")?;
         conn.execute_batch(super::sqlite_apis::SCHEMA).context("creating schema")?;
         conn.execute_batch(super::sqlite_access::SCHEMA).context("creating schema")?;
+        migrate(&conn).context("migrating schema")?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
@@ -81,6 +82,18 @@ impl SqliteStore {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// Idempotent migrations of released tables: columns added after a release.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has = |table: &str, column: &str| -> rusqlite::Result<bool> {
+        let mut stmt = conn.prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?;
+        stmt.exists([column])
+    };
+    if !has("functions", "reserved_concurrency")? {
+        conn.execute_batch("ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER")?;
+    }
+    Ok(())
 }
 
 fn new_revision() -> String {
@@ -104,7 +117,8 @@ fn function_not_found(name: &FunctionName) -> StoreError {
     StoreError::NotFound(format!("Function not found: {}", function_arn(name, None)))
 }
 
-const FUNCTION_COLS: &str = "f.name, f.code_hash, b.size, f.config, f.revision_id, f.created_at, f.updated_at";
+const FUNCTION_COLS: &str =
+    "f.name, f.code_hash, b.size, f.config, f.revision_id, f.created_at, f.updated_at, f.reserved_concurrency";
 const FUNCTION_FROM: &str = "functions f LEFT JOIN blobs b ON b.code_hash = f.code_hash";
 
 fn function_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FunctionRecord> {
@@ -114,6 +128,7 @@ fn function_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FunctionRecord> {
         code_hash: code_hash.map(|h| parse_with(CodeHash::parse(&h))).transpose()?,
         code_size: r.get::<_, Option<i64>>(2)?.map(|s| s as u64),
         config: parse_json(&r.get::<_, String>(3)?)?,
+        reserved_concurrency: r.get(7)?,
         revision_id: r.get(4)?,
         created_at: r.get(5)?,
         updated_at: r.get(6)?,
@@ -492,8 +507,9 @@ impl Store for SqliteStore {
         api: &ApiId,
         description: &str,
         stage: Option<&StageName>,
+        canary: Option<&CanaryPatch>,
     ) -> StoreResult<(DeploymentRecord, Option<StageRecord>)> {
-        self.tx(|tx| apis::create_deployment(tx, api, description, stage))
+        self.tx(|tx| apis::create_deployment(tx, api, description, stage, canary))
     }
     fn list_deployments(&self, api: &ApiId) -> StoreResult<Vec<DeploymentRecord>> {
         self.tx(|tx| apis::list_deployments(tx, api))
@@ -631,6 +647,25 @@ impl Store for SqliteStore {
     fn load_secrets(&self) -> StoreResult<Vec<SecretRow>> {
         self.tx(super::sqlite_access::load_secrets)
     }
+    fn promote_canary(&self, api: &ApiId, name: &StageName) -> StoreResult<StageRecord> {
+        self.tx(|tx| apis::promote_canary(tx, api, name))
+    }
+    fn remove_canary(&self, api: &ApiId, name: &StageName) -> StoreResult<StageRecord> {
+        self.tx(|tx| apis::remove_canary(tx, api, name))
+    }
+    fn set_invalidation_key(&self, api: &ApiId, name: &StageName, key_hash: &str) -> StoreResult<()> {
+        self.tx(|tx| apis::set_invalidation_key(tx, api, name, key_hash))
+    }
+    fn set_reserved_concurrency(&self, name: &FunctionName, reserved: Option<u32>) -> StoreResult<FunctionRecord> {
+        self.tx(|tx| {
+            get_function_tx(tx, name)?;
+            tx.execute(
+                "UPDATE functions SET reserved_concurrency = ?2 WHERE name = ?1",
+                params![name.as_str(), reserved],
+            )?;
+            get_function_tx(tx, name)
+        })
+    }
 }
 
 fn insert_artifact(tx: &Transaction<'_>, a: &ArtifactRecord) -> StoreResult<()> {
@@ -647,3 +682,33 @@ fn alias_not_found(name: &FunctionName, alias: &AliasName) -> StoreError {
 
 const REVISION_MISMATCH: &str = "The Revision Id provided does not match the latest Revision Id. \
      Call the GetFunction/GetAlias API to retrieve the latest Revision Id";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_adds_reserved_concurrency_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        {
+            // A database from before the column existed.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch("ALTER TABLE functions DROP COLUMN reserved_concurrency").ok();
+            conn.execute(
+                "INSERT INTO functions (name, config, revision_id, created_at, updated_at) VALUES ('f', ?1, 'r', 'now', 'now')",
+                [serde_json::to_string(&FunctionConfig::default()).unwrap()],
+            )
+            .unwrap();
+        }
+        let f = FunctionName::parse("f").unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.get_function(&f).unwrap().reserved_concurrency, None);
+        assert_eq!(store.set_reserved_concurrency(&f, Some(4)).unwrap().reserved_concurrency, Some(4));
+        drop(store);
+        // Opening again doesn't migrate twice, and the value stays.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.get_function(&f).unwrap().reserved_concurrency, Some(4));
+    }
+}

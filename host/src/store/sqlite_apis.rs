@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS stages (
     deployment_id TEXT NOT NULL,
     variables     TEXT NOT NULL,
     description   TEXT NOT NULL,
+    -- JSON settings (model/stage.rs); canary is NULL when the stage has none.
+    canary        TEXT,
+    cache         TEXT NOT NULL,
+    throttle      TEXT NOT NULL,
+    invalidation_key_hash TEXT,
     -- Environment whose secrets the stage's functions see; NULL: the stage's name.
     secret_environment TEXT,
     created_at    TEXT NOT NULL,
@@ -207,6 +212,7 @@ pub fn create_deployment(
     api: &ApiId,
     description: &str,
     stage: Option<&StageName>,
+    canary: Option<&CanaryPatch>,
 ) -> StoreResult<(DeploymentRecord, Option<StageRecord>)> {
     let routes = list_routes(tx, api)?;
     if routes.is_empty() {
@@ -218,15 +224,26 @@ pub fn create_deployment(
         &format!("INSERT INTO deployments ({DEPLOYMENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
         params![api.as_str(), id, description, routes_json, now_rfc3339()],
     )?;
-    let stage = match stage {
-        Some(name) => {
+    let stage = match (stage, canary) {
+        (None, Some(_)) => return Err(StoreError::Invalid("A canary deployment needs a stage".into())),
+        (None, None) => None,
+        // As API Gateway: the stage keeps its deployment, the new one becomes its canary.
+        (Some(name), Some(c)) => {
+            if find_stage(tx, api, name)?.is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "Invalid stage identifier specified: {name} (a canary is deployed to an existing stage)"
+                )));
+            }
+            let canary = CanaryPatch { deployment_id: Some(id.clone()), ..c.clone() };
+            Some(patch_stage(tx, api, name, &StagePatch { canary: Some(canary), ..StagePatch::default() })?)
+        }
+        (Some(name), None) => {
             let patch = StagePatch { deployment_id: Some(id.clone()), ..StagePatch::default() };
             Some(match find_stage(tx, api, name)? {
                 Some(_) => patch_stage(tx, api, name, &patch)?,
                 None => put_stage(tx, api, name, &id, &BTreeMap::new(), "", None)?.0,
             })
         }
-        None => None,
     };
     Ok((get_deployment(tx, api, &id)?, stage))
 }
@@ -242,7 +259,9 @@ pub fn list_deployments(tx: &Transaction<'_>, api: &ApiId) -> StoreResult<Vec<De
 pub fn delete_deployment(tx: &Transaction<'_>, api: &ApiId, id: &str) -> StoreResult<()> {
     get_deployment(tx, api, id)?;
     let users: Vec<String> = {
-        let mut stmt = tx.prepare("SELECT name FROM stages WHERE api_id = ?1 AND deployment_id = ?2 ORDER BY name")?;
+        let mut stmt = tx.prepare(
+            "SELECT name FROM stages WHERE api_id = ?1 AND (deployment_id = ?2 OR json_extract(canary, '$.deployment_id') = ?2) ORDER BY name",
+        )?;
         let rows = stmt.query_map(params![api.as_str(), id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
         rows
     };
@@ -256,8 +275,8 @@ pub fn delete_deployment(tx: &Transaction<'_>, api: &ApiId, id: &str) -> StoreRe
     Ok(())
 }
 
-const STAGE_COLS: &str =
-    "api_id, name, deployment_id, variables, description, created_at, updated_at, secret_environment";
+const STAGE_COLS: &str = "api_id, name, deployment_id, variables, description, canary, cache, throttle, \
+     invalidation_key_hash, created_at, updated_at, secret_environment";
 
 fn stage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StageRecord> {
     Ok(StageRecord {
@@ -266,10 +285,55 @@ fn stage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StageRecord> {
         deployment_id: r.get(2)?,
         variables: conv(serde_json::from_str(&r.get::<_, String>(3)?))?,
         description: r.get(4)?,
-        created_at: r.get(5)?,
-        updated_at: r.get(6)?,
-        secret_environment: r.get(7)?,
+        canary: r.get::<_, Option<String>>(5)?.map(|c| conv(serde_json::from_str(&c))).transpose()?,
+        cache: conv(serde_json::from_str(&r.get::<_, String>(6)?))?,
+        throttle: conv(serde_json::from_str(&r.get::<_, String>(7)?))?,
+        invalidation_key_hash: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+        secret_environment: r.get(11)?,
     })
+}
+
+/// Writes every column of a stage (after validation by the caller).
+fn write_stage(tx: &Transaction<'_>, s: &StageRecord) -> StoreResult<()> {
+    let canary = s.canary.as_ref().map(to_json).transpose()?;
+    tx.execute(
+        &format!(
+            "INSERT OR REPLACE INTO stages ({STAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ),
+        params![
+            s.api_id.as_str(),
+            s.name.as_str(),
+            s.deployment_id,
+            to_json(&s.variables)?,
+            s.description,
+            canary,
+            to_json(&s.cache)?,
+            to_json(&s.throttle)?,
+            s.invalidation_key_hash,
+            s.created_at,
+            now_rfc3339(),
+            s.secret_environment,
+        ],
+    )?;
+    Ok(())
+}
+
+fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Internal(e.into()))
+}
+
+/// API Gateway's rule: while a canary exists the stage stays on its deployment (promote
+/// or remove the canary first).
+fn check_move(stage: &StageRecord, deployment_id: &str) -> StoreResult<()> {
+    match &stage.canary {
+        Some(c) if stage.deployment_id != deployment_id => Err(StoreError::Conflict(format!(
+            "Stage {} has a canary (deployment {}): promote or remove the canary before moving the stage to deployment {deployment_id}",
+            stage.name, c.deployment_id
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn find_stage(tx: &Transaction<'_>, api: &ApiId, name: &StageName) -> StoreResult<Option<StageRecord>> {
@@ -288,6 +352,8 @@ pub fn get_stage(tx: &Transaction<'_>, api: &ApiId, name: &StageName) -> StoreRe
         .ok_or_else(|| StoreError::NotFound(format!("Invalid stage identifier specified: {name}")))
 }
 
+/// Creates or replaces a stage's deployment, variables and description; its settings
+/// (canary, cache, throttle, invalidation key) are kept.
 pub fn put_stage(
     tx: &Transaction<'_>,
     api: &ApiId,
@@ -300,13 +366,33 @@ pub fn put_stage(
     get_deployment(tx, api, deployment_id)?;
     validate_variables(variables).map_err(|e| StoreError::Invalid(e.0))?;
     let existing = find_stage(tx, api, name)?;
-    let now = now_rfc3339();
-    let created_at = existing.as_ref().map(|s| s.created_at.clone()).unwrap_or_else(|| now.clone());
-    let vars = serde_json::to_string(variables).map_err(|e| StoreError::Internal(e.into()))?;
-    tx.execute(
-        &format!("INSERT OR REPLACE INTO stages ({STAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-        params![api.as_str(), name.as_str(), deployment_id, vars, description, created_at, now, secret_environment],
-    )?;
+    let stage = match &existing {
+        Some(s) => {
+            check_move(s, deployment_id)?;
+            StageRecord {
+                deployment_id: deployment_id.to_string(),
+                variables: variables.clone(),
+                description: description.to_string(),
+                secret_environment: secret_environment.map(str::to_string),
+                ..s.clone()
+            }
+        }
+        None => StageRecord {
+            api_id: api.clone(),
+            name: name.clone(),
+            deployment_id: deployment_id.to_string(),
+            variables: variables.clone(),
+            description: description.to_string(),
+            canary: None,
+            cache: Default::default(),
+            throttle: Default::default(),
+            invalidation_key_hash: None,
+            created_at: now_rfc3339(),
+            updated_at: String::new(),
+            secret_environment: secret_environment.map(str::to_string),
+        },
+    };
+    write_stage(tx, &stage)?;
     Ok((get_stage(tx, api, name)?, existing.is_none()))
 }
 
@@ -317,8 +403,15 @@ pub fn patch_stage(
     patch: &StagePatch,
 ) -> StoreResult<StageRecord> {
     let mut stage = get_stage(tx, api, name)?;
+    let invalid = |e: crate::model::Invalid| StoreError::Invalid(e.0);
+    if let Some(c) = &patch.canary {
+        let canary = CanarySettings::apply(stage.canary.as_ref(), c).map_err(invalid)?;
+        get_deployment(tx, api, &canary.deployment_id)?;
+        stage.canary = Some(canary);
+    }
     if let Some(d) = &patch.deployment_id {
         get_deployment(tx, api, d)?;
+        check_move(&stage, d)?;
         stage.deployment_id = d.clone();
     }
     for (k, v) in &patch.variables {
@@ -327,9 +420,50 @@ pub fn patch_stage(
             None => stage.variables.remove(k),
         };
     }
-    let description = patch.description.clone().unwrap_or(stage.description);
-    let secret_env = patch.secret_environment.clone().unwrap_or(stage.secret_environment);
-    Ok(put_stage(tx, api, name, &stage.deployment_id, &stage.variables, &description, secret_env.as_deref())?.0)
+    validate_variables(&stage.variables).map_err(invalid)?;
+    if let Some(d) = &patch.description {
+        stage.description = d.clone();
+    }
+    if let Some(e) = &patch.secret_environment {
+        stage.secret_environment = e.clone();
+    }
+    if let Some(c) = &patch.cache {
+        stage.cache = c.clone().validated().map_err(invalid)?;
+    }
+    if let Some(t) = &patch.throttle {
+        stage.throttle = t.clone().validated().map_err(invalid)?;
+    }
+    write_stage(tx, &stage)?;
+    get_stage(tx, api, name)
+}
+
+pub fn promote_canary(tx: &Transaction<'_>, api: &ApiId, name: &StageName) -> StoreResult<StageRecord> {
+    let mut stage = get_stage(tx, api, name)?;
+    let Some(canary) = stage.canary.as_mut() else {
+        return Err(StoreError::Invalid("Promotion not available. Canary does not exist.".into()));
+    };
+    let variables = canary.variables(&stage.variables);
+    validate_variables(&variables).map_err(|e| StoreError::Invalid(e.0))?;
+    stage.deployment_id = canary.deployment_id.clone();
+    stage.variables = variables;
+    canary.percent_traffic = 0.0;
+    write_stage(tx, &stage)?;
+    get_stage(tx, api, name)
+}
+
+pub fn remove_canary(tx: &Transaction<'_>, api: &ApiId, name: &StageName) -> StoreResult<StageRecord> {
+    let mut stage = get_stage(tx, api, name)?;
+    if stage.canary.take().is_none() {
+        return Err(StoreError::NotFound(format!("Stage {name} has no canary")));
+    }
+    write_stage(tx, &stage)?;
+    get_stage(tx, api, name)
+}
+
+pub fn set_invalidation_key(tx: &Transaction<'_>, api: &ApiId, name: &StageName, key_hash: &str) -> StoreResult<()> {
+    let mut stage = get_stage(tx, api, name)?;
+    stage.invalidation_key_hash = Some(key_hash.to_string());
+    write_stage(tx, &stage)
 }
 
 pub fn list_stages(tx: &Transaction<'_>, api: &ApiId) -> StoreResult<Vec<StageRecord>> {
@@ -449,9 +583,10 @@ pub fn drop_policy(tx: &Transaction<'_>, function: &FunctionName, qualifier: &st
 pub fn load_gateway(tx: &Transaction<'_>) -> StoreResult<GatewayState> {
     let mut stmt = tx.prepare(&format!("SELECT {STAGE_COLS} FROM stages ORDER BY api_id, name"))?;
     let stages = stmt.query_map([], stage_row)?.collect::<Result<Vec<_>, _>>()?;
-    // Only deployments some stage serves.
+    // Only deployments some stage (or its canary) serves.
     let mut stmt = tx.prepare(&format!(
-        "SELECT {DEPLOYMENT_COLS} FROM deployments d WHERE EXISTS (SELECT 1 FROM stages s WHERE s.api_id = d.api_id AND s.deployment_id = d.id)"
+        "SELECT {DEPLOYMENT_COLS} FROM deployments d WHERE EXISTS (SELECT 1 FROM stages s WHERE s.api_id = d.api_id \
+         AND (s.deployment_id = d.id OR json_extract(s.canary, '$.deployment_id') = d.id))"
     ))?;
     let deployments = stmt.query_map([], deployment_row)?.collect::<Result<Vec<_>, _>>()?;
     let mut stmt = tx.prepare(&format!("SELECT {PERMISSION_COLS} FROM permissions"))?;

@@ -1,0 +1,88 @@
+//! `waygate canary …`: send a share of a stage's traffic to another deployment, then
+//! promote or remove it.
+
+use super::{key_value, output, Conn};
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum CanaryCmd {
+    /// Create or change a stage's canary: `waygate canary set API prod --percent 10
+    /// --deployment D --var alias=EXPERIMENTAL`. Without --deployment, the draft is deployed
+    /// as the canary (the stage keeps its deployment).
+    Set {
+        api: String,
+        stage: String,
+        /// Share of the stage's requests served by the canary, 0.0–100.0.
+        #[arg(long)]
+        percent: Option<f64>,
+        /// An existing deployment to use as the canary.
+        #[arg(long)]
+        deployment: Option<String>,
+        /// NAME=VALUE, repeatable: stage-variable overrides for canary requests (replaces them all).
+        #[arg(long = "var", value_parser = key_value)]
+        vars: Vec<(String, String)>,
+        /// Canary requests use the stage's cache entries.
+        #[arg(long)]
+        use_stage_cache: Option<bool>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// The stage takes the canary's deployment and variables; the canary drops to 0 %.
+    Promote {
+        api: String,
+        stage: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Delete the canary: all traffic goes to the stage's deployment.
+    Remove {
+        api: String,
+        stage: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+pub fn run(cmd: CanaryCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CanaryCmd::Set { api, stage, percent, deployment, vars, use_stage_cache, conn } => {
+            let mut canary = Map::new();
+            if let Some(p) = percent {
+                canary.insert("percent_traffic".into(), p.into());
+            }
+            if !vars.is_empty() {
+                let o: Map<String, Value> = vars.into_iter().map(|(k, v)| (k, v.into())).collect();
+                canary.insert("stage_variable_overrides".into(), o.into());
+            }
+            if let Some(u) = use_stage_cache {
+                canary.insert("use_stage_cache".into(), u.into());
+            }
+            let client = conn.client()?;
+            let v = match deployment {
+                Some(d) => {
+                    canary.insert("deployment_id".into(), d.into());
+                    let body = json!({ "canary": canary });
+                    client.json(Method::PATCH, &format!("/v1/apis/{api}/stages/{stage}"), Some(body))?
+                }
+                None => {
+                    let body = json!({ "stage": stage, "canary": canary, "description": "canary" });
+                    client.json(Method::POST, &format!("/v1/apis/{api}/deployments"), Some(body))?["stage"].clone()
+                }
+            };
+            output::object(conn.output, &v);
+        }
+        CanaryCmd::Promote { api, stage, conn } => {
+            let path = format!("/v1/apis/{api}/stages/{stage}/canary/promote");
+            let v = conn.client()?.json(Method::POST, &path, None)?;
+            output::object(conn.output, &v);
+        }
+        CanaryCmd::Remove { api, stage, conn } => {
+            let v = conn.client()?.json(Method::DELETE, &format!("/v1/apis/{api}/stages/{stage}/canary"), None)?;
+            output::object(conn.output, &v);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

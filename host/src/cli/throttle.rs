@@ -1,0 +1,88 @@
+//! `waygate throttle …` (stage token buckets) and `waygate concurrency …` (a function's
+//! reserved concurrency): the two ways to keep one workload from starving another.
+
+use super::{output, Conn};
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum ThrottleCmd {
+    /// Replace a stage's throttle: `waygate throttle set API dev --rate 100 --burst 200`.
+    Set {
+        api: String,
+        stage: String,
+        /// Requests per second (token refill rate).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Bucket size: requests allowed at once.
+        #[arg(long)]
+        burst: Option<u32>,
+        /// Per-route limits as JSON, e.g. '{"GET /items":{"rate_per_second":5,"burst":10}}'.
+        #[arg(long)]
+        routes: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Remove a stage's throttle.
+    Clear {
+        api: String,
+        stage: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConcurrencyCmd {
+    /// At most N instances of FUNCTION at once (0 = throttle every invocation).
+    Set {
+        function: String,
+        reserved: u32,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Unlimited again (within the instance pool).
+    Remove {
+        function: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+pub fn run(cmd: ThrottleCmd) -> anyhow::Result<ExitCode> {
+    let (api, stage, throttle, conn) = match cmd {
+        ThrottleCmd::Set { api, stage, rate, burst, routes, conn } => {
+            let routes: Value = match routes {
+                Some(r) => serde_json::from_str(&r).map_err(|e| anyhow::anyhow!("--routes is not JSON: {e}"))?,
+                None => json!({}),
+            };
+            (api, stage, json!({ "rate_per_second": rate, "burst": burst, "routes": routes }), conn)
+        }
+        ThrottleCmd::Clear { api, stage, conn } => (api, stage, json!({}), conn),
+    };
+    let mut throttle = throttle;
+    if let Some(o) = throttle.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    let path = format!("/v1/apis/{api}/stages/{stage}");
+    let v = conn.client()?.json(Method::PATCH, &path, Some(json!({ "throttle": throttle })))?;
+    output::object(conn.output, &v["throttle"]);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_concurrency(cmd: ConcurrencyCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ConcurrencyCmd::Set { function, reserved, conn } => {
+            let body = json!({ "reserved_concurrency": reserved });
+            let v = conn.client()?.json(Method::PUT, &format!("/v1/functions/{function}/concurrency"), Some(body))?;
+            output::object(conn.output, &v);
+        }
+        ConcurrencyCmd::Remove { function, conn } => {
+            conn.client()?.json(Method::DELETE, &format!("/v1/functions/{function}/concurrency"), None)?;
+            output::done(conn.output, &format!("{function}: reserved concurrency removed"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

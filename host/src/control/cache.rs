@@ -1,0 +1,45 @@
+//! A stage's response cache from the management side: flush it (FlushStageCache) and issue
+//! the invalidation key that lets a client refresh an entry with `Cache-Control: max-age=0`.
+
+use super::error::ApiResult;
+use super::AppState;
+use crate::model::api::StageName;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+/// `DELETE /v1/apis/{id}/stages/{stage}/cache` → 202. The cache is live state beside the
+/// snapshot, not stored: nothing to commit.
+pub async fn flush(
+    State(p): State<AppState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (api, stage) = (super::apis::api_id(&api)?, StageName::parse(&stage)?);
+    let rec = p.db(move |s| s.get_stage(&api, &stage)).await?;
+    p.live.cache.flush_stage(rec.api_id.as_str(), rec.name.as_str());
+    Ok((StatusCode::ACCEPTED, Json(json!({ "api_id": rec.api_id, "stage": rec.name, "flushed": true }))))
+}
+
+/// `GET /v1/apis/{id}/stages/{stage}/metrics`: request counters since start, main
+/// deployment and canary apart.
+pub async fn metrics(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    let (api, stage) = (super::apis::api_id(&api)?, StageName::parse(&stage)?);
+    let rec = p.db(move |s| s.get_stage(&api, &stage)).await?;
+    Ok(Json(p.live.metrics.view(rec.api_id.as_str(), rec.name.as_str())))
+}
+
+/// `POST /v1/apis/{id}/stages/{stage}/invalidation-keys` → 201 `{key}`. The key is shown
+/// once; only its hash is stored. A new key replaces the previous one.
+pub async fn issue_key(
+    State(p): State<AppState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (api, stage) = (super::apis::api_id(&api)?, StageName::parse(&stage)?);
+    let key = format!("wgi_{}", hex::encode(rand::random::<[u8; 32]>()));
+    let hash = crate::gateway::cache::hash_key(&key);
+    let (a, s) = (api.clone(), stage.clone());
+    p.db(move |st| st.set_invalidation_key(&a, &s, &hash)).await?;
+    p.refresh().await?;
+    Ok((StatusCode::CREATED, Json(json!({ "api_id": api.as_str(), "stage": stage.as_str(), "key": key }))))
+}

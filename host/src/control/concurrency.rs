@@ -1,0 +1,44 @@
+//! Reserved concurrency: `PUT /v1/functions/{name}/concurrency {reserved_concurrency}` and
+//! `DELETE` (unlimited again). A function-level setting, not versioned (as Lambda's
+//! PutFunctionConcurrency); enforced in the shared invoke path.
+
+use super::body::JsonBody;
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::model::FunctionName;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutConcurrency {
+    reserved_concurrency: u32,
+}
+
+pub async fn put(
+    State(p): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<PutConcurrency>,
+) -> ApiResult<Json<Value>> {
+    let name = FunctionName::parse(&name)?;
+    let max = p.config.runtime.max_instances;
+    if req.reserved_concurrency > max {
+        return Err(ApiError::BadRequest(format!(
+            "reserved_concurrency {} is above the instance pool ({max}, --max-instances)",
+            req.reserved_concurrency
+        )));
+    }
+    let rec = p.db(move |s| s.set_reserved_concurrency(&name, Some(req.reserved_concurrency))).await?;
+    p.refresh().await?;
+    Ok(Json(json!({ "function": rec.name, "reserved_concurrency": rec.reserved_concurrency })))
+}
+
+pub async fn delete(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    let name = FunctionName::parse(&name)?;
+    p.db(move |s| s.set_reserved_concurrency(&name, None)).await?;
+    p.refresh().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,27 @@
+//! Data-plane state that must outlive snapshot rebuilds: the stage response cache, the
+//! throttle buckets, the functions' in-flight counters and per-stage request counters.
+//! Owned by the platform; each snapshot build hands out handles into it, keyed so that a
+//! settings change takes effect.
+
+use crate::gateway::cache::ResponseCache;
+use crate::gateway::throttle::Buckets;
+use crate::invoke::concurrency::InFlight;
+use crate::observe::stage_metrics::StageMetrics;
+
+pub struct LiveState {
+    pub cache: ResponseCache,
+    pub buckets: Buckets,
+    pub in_flight: InFlight,
+    pub metrics: StageMetrics,
+}
+
+impl LiveState {
+    pub fn new(cache_max_bytes: u64) -> Self {
+        LiveState {
+            cache: ResponseCache::new(cache_max_bytes),
+            buckets: Buckets::default(),
+            in_flight: InFlight::default(),
+            metrics: StageMetrics::default(),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Per-stage request counters, kept apart for the stage's main deployment and its canary
+//! (API Gateway gives a canary its own metrics). Atomics behind an `Arc` in each side of
+//! the stage snapshot: recording is a few relaxed adds, no lock, no lookup.
+
+use parking_lot::{Mutex, MutexGuard};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+#[derive(Default)]
+pub struct SideCounters {
+    requests: AtomicU64,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    throttled: AtomicU64,
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+}
+
+impl SideCounters {
+    /// `cache`: the `x-waygate-cache` value, if any.
+    pub fn record(&self, status: u16, cache: Option<&[u8]>) {
+        self.requests.fetch_add(1, Relaxed);
+        match cache {
+            Some(b"hit") => self.cache_hits.fetch_add(1, Relaxed),
+            Some(b"miss") | Some(b"invalidated") => self.cache_misses.fetch_add(1, Relaxed),
+            _ => 0,
+        };
+        match status {
+            429 => self.throttled.fetch_add(1, Relaxed),
+            400..=499 => self.client_errors.fetch_add(1, Relaxed),
+            500..=599 => self.server_errors.fetch_add(1, Relaxed),
+            _ => 0,
+        };
+    }
+
+    pub fn view(&self) -> Value {
+        json!({
+            "requests": self.requests.load(Relaxed),
+            "cache_hits": self.cache_hits.load(Relaxed),
+            "cache_misses": self.cache_misses.load(Relaxed),
+            "throttled": self.throttled.load(Relaxed),
+            "client_errors": self.client_errors.load(Relaxed),
+            "server_errors": self.server_errors.load(Relaxed),
+        })
+    }
+}
+
+/// (api, stage, is canary) → counters.
+type Key = (String, String, bool);
+
+/// Counters of every stage side, outliving snapshot rebuilds.
+#[derive(Default)]
+pub struct StageMetrics(Mutex<HashMap<Key, Arc<SideCounters>>>);
+
+impl StageMetrics {
+    /// Starts handing out counters for a new snapshot; those of removed stages (or
+    /// canaries) are dropped when the renewal ends. Rebuilds are serialised.
+    pub fn renew(&self) -> Renewal<'_> {
+        let mut live = self.0.lock();
+        let old = std::mem::take(&mut *live);
+        Renewal { live, old }
+    }
+
+    /// `{stage: {...}, canary: {...} | null}`.
+    pub fn view(&self, api: &str, stage: &str) -> Value {
+        let m = self.0.lock();
+        let side = |canary| m.get(&(api.to_string(), stage.to_string(), canary)).map(|c| c.view());
+        json!({ "stage": side(false).unwrap_or_else(|| SideCounters::default().view()), "canary": side(true) })
+    }
+}
+
+pub struct Renewal<'a> {
+    live: MutexGuard<'a, HashMap<Key, Arc<SideCounters>>>,
+    old: HashMap<Key, Arc<SideCounters>>,
+}
+
+impl Renewal<'_> {
+    pub fn counters(&mut self, api: &str, stage: &str, canary: bool) -> Arc<SideCounters> {
+        let key = (api.to_string(), stage.to_string(), canary);
+        let c = self.old.remove(&key).unwrap_or_default();
+        self.live.insert(key, c.clone());
+        c
+    }
+}
