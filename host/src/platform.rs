@@ -22,6 +22,8 @@ pub struct PlatformConfig {
     pub max_upload_bytes: usize,
     /// Largest invoke payload (Lambda: 6 MB synchronous).
     pub max_payload_bytes: usize,
+    /// Log events kept per function for the logs API (`--log-buffer-lines`).
+    pub log_buffer_lines: usize,
 }
 
 impl PlatformConfig {
@@ -32,6 +34,7 @@ impl PlatformConfig {
             limits: Limits::default(),
             max_upload_bytes: 50 * 1024 * 1024,
             max_payload_bytes: 6 * 1024 * 1024,
+            log_buffer_lines: crate::observe::logs::DEFAULT_LINES,
         }
     }
 }
@@ -40,6 +43,8 @@ pub struct Platform {
     pub store: Arc<dyn Store>,
     pub data: DataDir,
     pub runtime: Arc<Runtime>,
+    /// Log buffers and metrics.
+    pub observe: crate::observe::Observer,
     pub config: PlatformConfig,
     pub admin_token: String,
     snapshot: ArcSwap<Snapshot>,
@@ -69,6 +74,7 @@ impl Platform {
             store,
             data,
             runtime,
+            observe: crate::observe::Observer::new(config.log_buffer_lines),
             config,
             admin_token,
             snapshot: ArcSwap::from_pointee(snapshot),

@@ -28,6 +28,10 @@ pub struct UpArgs {
     /// Compiled modules kept loaded in memory (LRU).
     #[arg(long, default_value_t = 1024)]
     loaded_modules: usize,
+    /// Log events (START/stderr/END/REPORT lines) kept in memory per function for
+    /// `waygate logs` and the logs API; older ones are dropped.
+    #[arg(long, default_value_t = crate::observe::logs::DEFAULT_LINES as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    log_buffer_lines: u32,
 }
 
 pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
@@ -40,6 +44,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     config.runtime.max_instances = a.max_instances;
     config.runtime.loaded_modules = a.loaded_modules;
     config.max_upload_bytes = a.max_upload_mb * 1024 * 1024;
+    config.log_buffer_lines = a.log_buffer_lines as usize;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;

@@ -10,6 +10,7 @@ pub mod deployments;
 pub mod error;
 pub mod functions;
 pub mod invoke;
+pub mod logs;
 pub mod permissions;
 pub mod stages;
 pub mod versions;
@@ -38,6 +39,8 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .route("/functions/{name}/aliases", get(aliases::list))
         .route("/functions/{name}/aliases/{alias}", put(aliases::put).get(aliases::get).delete(aliases::delete))
         .route("/functions/{name}/invoke", post(invoke::invoke))
+        .route("/functions/{name}/logs", get(logs::get))
+        .route("/runtime/evict", post(logs::evict))
         .route("/functions/{name}/permissions", post(permissions::add).get(permissions::list))
         .route("/functions/{name}/permissions/{statement_id}", axum::routing::delete(permissions::remove))
         .route("/apis", post(apis::create).get(apis::list))
@@ -53,6 +56,7 @@ pub fn app(platform: Arc<Platform>) -> Router {
         );
     Router::new()
         .nest("/v1", v1)
+        .route("/metrics", get(logs::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(platform.clone(), require_token))

@@ -142,8 +142,15 @@ async fn serve(
         return Err(GatewayError::RequestTooLong);
     }
 
-    let ctx = CallContext { function: &t.function, qualifier: &t.qualifier_text, stage: Some(&stage.name), request_id };
-    let run = invoke::run(&p.runtime, &resolved, ctx, payload.into());
+    let ctx = CallContext {
+        function: &t.function,
+        qualifier: &t.qualifier_text,
+        stage: Some(&stage.name),
+        api: Some(&stage.api_id),
+        canary: false,
+        request_id,
+    };
+    let run = invoke::run(&p.runtime, &p.observe, &resolved, ctx, payload.into());
     let outcome = match tokio::time::timeout(t.timeout, run).await {
         Err(_) => {
             tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, "Execution failed: integration timeout after {:?}", t.timeout);
@@ -157,7 +164,6 @@ async fn serve(
         Ok(Ok(o)) => o,
     };
     let version = resolved.version.version.to_string();
-    crate::observe::log_invocation(&t.function, &version, request_id, resolved.version.config.memory_mb, &outcome);
     if let Some(err) = &outcome.error {
         tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, error_type = %err.error_type, "Execution failed: function error: {}", err.error_message);
         return Err(GatewayError::BadGateway);
@@ -170,8 +176,7 @@ async fn serve(
     for (k, v) in proxy.headers {
         r.headers_mut().append(k, v);
     }
-    let timing =
-        format!("route;dur={:.3}, {}", ms(route_time), crate::observe::server_timing(&outcome, started.elapsed()));
+    let timing = crate::observe::server_timing(Some(route_time), &outcome, started.elapsed());
     Ok(decorate(r, request_id, &stage.deployment.id, Some(&version), &timing))
 }
 

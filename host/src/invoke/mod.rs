@@ -7,6 +7,7 @@ pub mod alias;
 pub mod version;
 
 use crate::model::{function_arn, Qualifier, VersionId};
+use crate::observe::{InvocationRecord, Observer};
 use crate::runtime::{Invocation, InvokeError, Outcome, Runtime};
 use crate::snapshot::{Snapshot, VersionSnapshot};
 use bytes::Bytes;
@@ -53,17 +54,25 @@ pub struct CallContext<'a> {
     pub function: &'a str,
     pub qualifier: &'a str,
     pub stage: Option<&'a str>,
+    /// The API that routed the request (gateway only).
+    pub api: Option<&'a str>,
+    /// True when a stage canary served the request.
+    pub canary: bool,
     pub request_id: &'a str,
 }
 
+/// Runs the invocation and records it ([`crate::observe`]: log lines, metrics), throttles
+/// included.
 pub async fn run(
     runtime: &Runtime,
+    observer: &Observer,
     resolved: &Resolved,
     ctx: CallContext<'_>,
     payload: Bytes,
 ) -> Result<Outcome, InvokeError> {
     let v = &resolved.version;
-    runtime
+    let version = v.version.to_string();
+    let result = runtime
         .invoke(Invocation {
             function: ctx.function,
             executed_version: v.version,
@@ -75,5 +84,30 @@ pub async fn run(
             config: &v.config,
             payload,
         })
-        .await
+        .await;
+    let labels = |outcome| InvocationRecord {
+        function: ctx.function,
+        executed_version: &version,
+        qualifier: ctx.qualifier,
+        alias: resolved.alias.as_deref(),
+        api: ctx.api,
+        stage: ctx.stage,
+        canary: ctx.canary,
+        request_id: ctx.request_id,
+        memory_mb: v.config.memory_mb,
+        outcome,
+    };
+    match &result {
+        Ok(outcome) => observer.record(&labels(outcome)),
+        Err(e) => {
+            let empty = Outcome::empty();
+            let rec = labels(&empty);
+            match e {
+                InvokeError::Throttled => observer.metrics.throttle(rec.labels()),
+                InvokeError::CodeUnavailable(_) => observer.metrics.error(rec.labels(), "CodeUnavailable"),
+                InvokeError::Internal(_) => observer.metrics.error(rec.labels(), "Internal"),
+            }
+        }
+    }
+    result
 }
