@@ -11,4 +11,5 @@ mod functions;
 mod harness;
 mod hostile;
 mod invoke;
+mod observe;
 mod versions;
