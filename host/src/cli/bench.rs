@@ -256,7 +256,7 @@ fn report(a: &BenchArgs, t: &Tally, elapsed: Duration, concurrency: usize) -> Va
     let server: serde_json::Map<String, Value> = PHASES
         .iter()
         .zip(&t.phases)
-        .filter(|(_, h)| h.len() > 0)
+        .filter(|(_, h)| !h.is_empty())
         .map(|(p, h)| (p.to_string(), percentiles(h)))
         .collect();
     let mut v = json!({
@@ -378,7 +378,7 @@ fn plot(path: &std::path::Path, title: &str, t: &Tally, r: &Value) -> anyhow::Re
     let mut bars: Vec<(String, f64, f64)> = PHASES
         .iter()
         .zip(&t.phases)
-        .filter(|(_, h)| h.len() > 0)
+        .filter(|(_, h)| !h.is_empty())
         .map(|(p, h)| (p.to_string(), ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.99))))
         .collect();
     bars.push(("client".into(), ms(t.latency.value_at_quantile(0.5)), ms(t.latency.value_at_quantile(0.99))));
