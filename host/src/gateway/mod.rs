@@ -154,6 +154,18 @@ async fn serve(
     let outcome = match tokio::time::timeout(t.timeout, run).await {
         Err(_) => {
             tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, "Execution failed: integration timeout after {:?}", t.timeout);
+            let version = resolved.version.version.to_string();
+            p.observe.metrics.error(
+                crate::observe::Labels {
+                    function: &t.function,
+                    version: &version,
+                    alias: resolved.alias.as_deref().unwrap_or(""),
+                    api: &stage.api_id,
+                    stage: &stage.name,
+                    canary: false,
+                },
+                "IntegrationTimeout",
+            );
             return Err(GatewayError::IntegrationTimeout);
         }
         Ok(Err(InvokeError::Throttled)) => return Err(GatewayError::TooManyRequests),
