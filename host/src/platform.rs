@@ -28,6 +28,8 @@ pub struct PlatformConfig {
     pub master_key_hex: Option<zeroize::Zeroizing<String>>,
     /// Memory bound of the stage response cache as a whole (`--cache-max-mb`).
     pub cache_max_bytes: u64,
+    /// Log events kept per function for the logs API (`--log-buffer-lines`).
+    pub log_buffer_lines: usize,
 }
 
 impl PlatformConfig {
@@ -41,6 +43,7 @@ impl PlatformConfig {
             master_key_file: None,
             master_key_hex: None,
             cache_max_bytes: 64 * 1024 * 1024,
+            log_buffer_lines: crate::observe::logs::DEFAULT_LINES,
         }
     }
 }
@@ -49,6 +52,8 @@ pub struct Platform {
     pub store: Arc<dyn Store>,
     pub data: DataDir,
     pub runtime: Arc<Runtime>,
+    /// Log buffers and metrics.
+    pub observe: crate::observe::Observer,
     pub config: PlatformConfig,
     pub admin_token: String,
     /// Encrypts secrets at rest; decrypts them into the snapshot.
@@ -86,6 +91,7 @@ impl Platform {
             store,
             data,
             runtime,
+            observe: crate::observe::Observer::new(config.log_buffer_lines),
             config,
             admin_token,
             master_key,

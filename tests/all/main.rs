@@ -16,5 +16,6 @@ mod gateway_cli;
 mod harness;
 mod hostile;
 mod invoke;
+mod observe;
 mod throttle;
 mod versions;

@@ -3,11 +3,13 @@
 
 mod alias;
 mod api;
+mod bench;
 mod cache;
 mod canary;
 mod function;
 mod invoke;
 mod key;
+mod logs;
 pub mod output;
 mod permission;
 mod stage;
@@ -46,6 +48,10 @@ enum Command {
     Alias(alias::AliasCmd),
     /// Invoke a function: NAME, NAME:VERSION, NAME:ALIAS or NAME:$LATEST.
     Invoke(invoke::InvokeArgs),
+    /// Show a function's recent log lines (START / stderr / END / REPORT).
+    Logs(logs::LogsArgs),
+    /// Load-test a stage URL or a function and report latency and the server-side breakdown.
+    Bench(bench::BenchArgs),
     /// Allow API stages to invoke a function (its resource policy).
     #[command(subcommand)]
     Permission(permission::PermissionCmd),
@@ -100,8 +106,16 @@ pub struct Conn {
 }
 
 impl Conn {
+    fn endpoint(&self) -> &str {
+        self.endpoint.trim_end_matches('/')
+    }
+
     fn client(&self) -> anyhow::Result<Client> {
-        let token = match &self.token {
+        Client::new(&self.endpoint, self.token()?)
+    }
+
+    fn token(&self) -> anyhow::Result<String> {
+        Ok(match &self.token {
             Some(t) => t.clone(),
             None => {
                 let path = crate::store::layout::DataDir::new(&self.token_dir).admin_token();
@@ -109,8 +123,7 @@ impl Conn {
                     .map(|t| t.trim().to_string())
                     .map_err(|e| anyhow::anyhow!("no --token given and cannot read {}: {e}", path.display()))?
             }
-        };
-        Client::new(&self.endpoint, token)
+        })
     }
 }
 
@@ -129,6 +142,8 @@ pub fn main() -> std::process::ExitCode {
         Command::Version(c) => version::run(c),
         Command::Alias(c) => alias::run(c),
         Command::Invoke(a) => invoke::run(a),
+        Command::Logs(a) => logs::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Permission(c) => permission::run(c),
         Command::Api(c) => api::run_api(c),
         Command::Route(c) => api::run_route(c),

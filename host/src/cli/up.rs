@@ -35,6 +35,10 @@ pub struct UpArgs {
     /// Memory bound of the stage response cache as a whole, in MiB (all stages share it).
     #[arg(long, default_value_t = 64)]
     cache_max_mb: u64,
+    /// Log events (START/stderr/END/REPORT lines) kept in memory per function for
+    /// `waygate logs` and the logs API; older ones are dropped.
+    #[arg(long, default_value_t = crate::observe::logs::DEFAULT_LINES as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    log_buffer_lines: u32,
 }
 
 pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
@@ -52,6 +56,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     // here rather than as a clap argument so it can never appear in `ps` or --help.
     config.master_key_hex = std::env::var("WAYGATE_MASTER_KEY").ok().map(zeroize::Zeroizing::new);
     config.cache_max_bytes = a.cache_max_mb * 1024 * 1024;
+    config.log_buffer_lines = a.log_buffer_lines as usize;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;

@@ -133,6 +133,10 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/secrets/{environment}", "secret:List", "secret/{environment}/*"),
     rule("DELETE", "/v1/secrets/{environment}/{name}", "secret:Delete", "secret/{environment}/{name}"),
     rule("GET", "/v1/audit", "audit:Read", "audit"),
+    // Logs can hold what a function printed: their own action, like CloudWatch Logs'.
+    rule("GET", "/v1/functions/{name}/logs", "function:ReadLogs", "function/{name}"),
+    rule("POST", "/v1/runtime/evict", "runtime:Evict", "runtime"),
+    rule("GET", "/metrics", "metrics:Read", "metrics"),
 ];
 
 pub fn find_rule(method: &Method, path: &str) -> Option<&'static Rule> {

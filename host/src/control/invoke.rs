@@ -60,19 +60,25 @@ pub async fn invoke(
     let resolved = invoke::with_secrets(&snapshot, resolved, &environment)
         .map_err(|why| ApiError::FunctionConfiguration(format!("Function configuration error: {why}")))?;
     drop(snapshot);
+    let route = started.elapsed();
     let request_id = uuid::Uuid::new_v4().to_string();
     let qualifier_shown = qualifier.to_string();
-    let ctx = CallContext { function: &name, qualifier: &qualifier_shown, stage: None, request_id: &request_id };
-    let outcome = invoke::run(&p.runtime, &resolved, ctx, payload).await.map_err(|e| match e {
+    let ctx = CallContext {
+        function: &name,
+        qualifier: &qualifier_shown,
+        stage: None,
+        api: None,
+        canary: false,
+        request_id: &request_id,
+    };
+    let outcome = invoke::run(&p.runtime, &p.observe, &resolved, ctx, payload).await.map_err(|e| match e {
         InvokeError::Throttled => ApiError::TooManyRequests,
         InvokeError::ReservedConcurrency => ApiError::ReservedConcurrencyExceeded,
         InvokeError::CodeUnavailable(m) => ApiError::CodeUnavailable(m),
         InvokeError::Internal(e) => ApiError::Internal(e),
     })?;
     let version = resolved.version.version.to_string();
-    observe::log_invocation(&name, &version, &request_id, resolved.version.config.memory_mb, &outcome);
-
-    let timing = observe::server_timing(&outcome, started.elapsed());
+    let timing = observe::server_timing(Some(route), &outcome, started.elapsed());
     let mut resp = match &outcome.error {
         None => {
             (StatusCode::OK, [("content-type", "application/octet-stream")], outcome.stdout.clone()).into_response()

@@ -16,6 +16,7 @@ pub mod error;
 pub mod functions;
 pub mod invoke;
 pub mod keys;
+pub mod logs;
 pub mod permissions;
 pub mod secrets;
 pub mod stages;
@@ -43,6 +44,8 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .route("/functions/{name}/aliases", get(aliases::list))
         .route("/functions/{name}/aliases/{alias}", put(aliases::put).get(aliases::get).delete(aliases::delete))
         .route("/functions/{name}/invoke", post(invoke::invoke))
+        .route("/functions/{name}/logs", get(logs::get))
+        .route("/runtime/evict", post(logs::evict))
         .route("/functions/{name}/permissions", post(permissions::add).get(permissions::list))
         .route("/functions/{name}/permissions/{statement_id}", axum::routing::delete(permissions::remove))
         .route("/apis", post(apis::create).get(apis::list))
@@ -69,6 +72,7 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .route("/functions/{name}/concurrency", put(concurrency::put).delete(concurrency::delete));
     Router::new()
         .nest("/v1", v1)
+        .route("/metrics", get(logs::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(platform.clone(), access::authorize))

@@ -117,6 +117,7 @@ async fn serve(
     )?;
     let (cache_status, warn) = match lookup {
         cache::Lookup::Hit { response, warn } => {
+            p.observe.metrics.cache_hit(&stage.api_id, &stage.name);
             let mut r = (response.status, Body::from(response.body.clone())).into_response();
             for (k, v) in &response.headers {
                 r.headers_mut().append(k.clone(), v.clone());
@@ -128,7 +129,10 @@ async fn serve(
         }
         cache::Lookup::Off => (None, false),
         cache::Lookup::Bypass => (Some("bypass"), false),
-        cache::Lookup::Fetch { status, warn, .. } => (Some(status), warn),
+        cache::Lookup::Fetch { status, warn, .. } => {
+            p.observe.metrics.cache_miss(&stage.api_id, &stage.name);
+            (Some(status), warn)
+        }
     };
     let ctx = Ctx { stage, serving, is_canary, route: &found, target_path: target.path, host, peer, request_id };
     let produced = integrate(p, &snapshot, &parts, body, ctx, method, started, route_time).await?;
@@ -269,11 +273,30 @@ async fn integrate(
         return Err(GatewayError::RequestTooLong);
     }
 
-    let ctx = CallContext { function: &t.function, qualifier: &t.qualifier_text, stage: Some(&stage.name), request_id };
-    let run = invoke::run(&p.runtime, &resolved, ctx, payload.into());
+    let ctx = CallContext {
+        function: &t.function,
+        qualifier: &t.qualifier_text,
+        stage: Some(&stage.name),
+        api: Some(&stage.api_id),
+        canary: is_canary,
+        request_id,
+    };
+    let run = invoke::run(&p.runtime, &p.observe, &resolved, ctx, payload.into());
     let outcome = match tokio::time::timeout(t.timeout, run).await {
         Err(_) => {
             tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed: integration timeout after {:?}", t.timeout);
+            let version = resolved.version.version.to_string();
+            p.observe.metrics.error(
+                crate::observe::Labels {
+                    function: &t.function,
+                    version: &version,
+                    alias: resolved.alias.as_deref().unwrap_or(""),
+                    api: &stage.api_id,
+                    stage: &stage.name,
+                    canary: is_canary,
+                },
+                "IntegrationTimeout",
+            );
             return Err(GatewayError::IntegrationTimeout);
         }
         Ok(Err(InvokeError::Throttled | InvokeError::ReservedConcurrency)) => {
@@ -286,7 +309,6 @@ async fn integrate(
         Ok(Ok(o)) => o,
     };
     let version = resolved.version.version.to_string();
-    crate::observe::log_invocation(&t.function, &version, request_id, resolved.version.config.memory_mb, &outcome);
     if let Some(err) = &outcome.error {
         tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, error_type = %err.error_type, "Execution failed: function error: {}", err.error_message);
         return Err(GatewayError::BadGateway);
@@ -295,8 +317,7 @@ async fn integrate(
         tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed due to configuration error: Malformed Lambda proxy response ({why})");
         GatewayError::BadGateway
     })?;
-    let timing =
-        format!("route;dur={:.3}, {}", ms(route_time), crate::observe::server_timing(&outcome, started.elapsed()));
+    let timing = crate::observe::server_timing(Some(route_time), &outcome, started.elapsed());
     Ok(Produced { status: proxy.status, headers: proxy.headers, body: proxy.body, version: Some(version), timing })
 }
 

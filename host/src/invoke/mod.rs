@@ -8,6 +8,7 @@ pub mod concurrency;
 pub mod version;
 
 use crate::model::{function_arn, Qualifier, VersionId};
+use crate::observe::{InvocationRecord, Observer};
 use crate::runtime::{Invocation, InvokeError, Outcome, Runtime};
 use crate::snapshot::{Snapshot, VersionSnapshot};
 use bytes::Bytes;
@@ -65,32 +66,68 @@ pub struct CallContext<'a> {
     pub function: &'a str,
     pub qualifier: &'a str,
     pub stage: Option<&'a str>,
+    /// The API that routed the request (gateway only).
+    pub api: Option<&'a str>,
+    /// True when a stage canary served the request.
+    pub canary: bool,
     pub request_id: &'a str,
 }
 
+/// Runs the invocation and records it ([`crate::observe`]: log lines, metrics), throttles
+/// included.
 pub async fn run(
     runtime: &Runtime,
+    observer: &Observer,
     resolved: &Resolved,
     ctx: CallContext<'_>,
     payload: Bytes,
 ) -> Result<Outcome, InvokeError> {
     let v = &resolved.version;
+    let version = v.version.to_string();
     // Held until the instance is gone: the function's place under its reserved concurrency.
-    let _permit = match &resolved.reserved {
-        Some(r) => Some(r.acquire().ok_or(InvokeError::ReservedConcurrency)?),
-        None => None,
+    let _permit;
+    let result = match resolved.reserved.as_ref().map(|r| r.acquire()) {
+        Some(None) => Err(InvokeError::ReservedConcurrency),
+        permit => {
+            _permit = permit.flatten();
+            runtime
+                .invoke(Invocation {
+                    function: ctx.function,
+                    executed_version: v.version,
+                    qualifier: ctx.qualifier,
+                    alias: resolved.alias.as_deref(),
+                    stage: ctx.stage,
+                    request_id: ctx.request_id,
+                    code: &v.code,
+                    config: resolved.config.as_deref().unwrap_or(&v.config),
+                    payload,
+                })
+                .await
+        }
     };
-    runtime
-        .invoke(Invocation {
-            function: ctx.function,
-            executed_version: v.version,
-            qualifier: ctx.qualifier,
-            alias: resolved.alias.as_deref(),
-            stage: ctx.stage,
-            request_id: ctx.request_id,
-            code: &v.code,
-            config: resolved.config.as_deref().unwrap_or(&v.config),
-            payload,
-        })
-        .await
+    let labels = |outcome| InvocationRecord {
+        function: ctx.function,
+        executed_version: &version,
+        qualifier: ctx.qualifier,
+        alias: resolved.alias.as_deref(),
+        api: ctx.api,
+        stage: ctx.stage,
+        canary: ctx.canary,
+        request_id: ctx.request_id,
+        memory_mb: v.config.memory_mb,
+        outcome,
+    };
+    match &result {
+        Ok(outcome) => observer.record(&labels(outcome)),
+        Err(e) => {
+            let empty = Outcome::empty();
+            let rec = labels(&empty);
+            match e {
+                InvokeError::Throttled | InvokeError::ReservedConcurrency => observer.metrics.throttle(rec.labels()),
+                InvokeError::CodeUnavailable(_) => observer.metrics.error(rec.labels(), "CodeUnavailable"),
+                InvokeError::Internal(_) => observer.metrics.error(rec.labels(), "Internal"),
+            }
+        }
+    }
+    result
 }

@@ -16,6 +16,7 @@ pub const ACTIONS: &[&str] = &[
     "function:PublishVersion",
     "function:DeleteVersion",
     "function:Invoke",
+    "function:ReadLogs",
     "alias:Update",
     "alias:Delete",
     "permission:Update",
@@ -34,10 +35,12 @@ pub const ACTIONS: &[&str] = &[
     "secret:Use",
     "key:Manage",
     "audit:Read",
+    "metrics:Read",
+    "runtime:Evict",
 ];
 
 /// The first segment of every resource (`function/NAME/...`, `api/ID/...`, ...).
-pub const RESOURCE_TYPES: &[&str] = &["function", "api", "secret", "key", "audit"];
+pub const RESOURCE_TYPES: &[&str] = &["function", "api", "secret", "key", "audit", "metrics", "runtime"];
 
 /// Bounds on a policy: keep evaluation cheap (it runs on every management request).
 pub const MAX_STATEMENTS: usize = 32;

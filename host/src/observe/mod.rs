@@ -1,5 +1,9 @@
-//! What an invocation tells the outside: `server-timing` header values and the Lambda-
-//! shaped START / END / REPORT log lines.
+//! What an invocation tells the outside: the per-invocation [`InvocationRecord`] feeds the
+//! Lambda-shaped START / stderr / END / REPORT lines (tracing + the per-function [`logs`]
+//! ring buffer), the Prometheus [`metrics`], and the `server-timing` header value.
+
+pub mod logs;
+pub mod metrics;
 
 pub mod stage_metrics;
 
@@ -7,14 +11,75 @@ use crate::runtime::Outcome;
 use std::fmt::Write;
 use std::time::Duration;
 
+pub use logs::{LogBook, LogEvent};
+pub use metrics::{Labels, Metrics};
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// `server-timing` value: `load` only when this request loaded the code.
-pub fn server_timing(outcome: &Outcome, total: Duration) -> String {
+/// Everything known about one finished invocation.
+pub struct InvocationRecord<'a> {
+    pub function: &'a str,
+    /// `$LATEST` or the version number that ran.
+    pub executed_version: &'a str,
+    /// As the caller named it: `$LATEST`, `7` or an alias name.
+    pub qualifier: &'a str,
+    pub alias: Option<&'a str>,
+    pub api: Option<&'a str>,
+    pub stage: Option<&'a str>,
+    /// True when a stage canary served this request.
+    pub canary: bool,
+    pub request_id: &'a str,
+    pub memory_mb: u32,
+    pub outcome: &'a Outcome,
+}
+
+impl InvocationRecord<'_> {
+    /// The metric labels of this invocation (all from configured resources).
+    pub fn labels(&self) -> Labels<'_> {
+        Labels {
+            function: self.function,
+            version: self.executed_version,
+            alias: self.alias.unwrap_or(""),
+            api: self.api.unwrap_or(""),
+            stage: self.stage.unwrap_or(""),
+            canary: self.canary,
+        }
+    }
+}
+
+/// The process's observability sinks: per-function log buffers and metrics.
+pub struct Observer {
+    pub logs: LogBook,
+    pub metrics: std::sync::Arc<Metrics>,
+}
+
+impl Observer {
+    /// `log_lines`: events kept per function (the ring buffer's size).
+    pub fn new(log_lines: usize) -> Self {
+        Observer { logs: LogBook::new(log_lines), metrics: Metrics::new() }
+    }
+
+    /// Records a finished invocation: log lines and metrics.
+    pub fn record(&self, rec: &InvocationRecord<'_>) {
+        let lines = log_lines(rec);
+        for line in &lines {
+            tracing::info!(target: "waygate::function", function = rec.function, "{line}");
+        }
+        self.logs.push(rec, lines);
+        self.metrics.invocation(rec);
+    }
+}
+
+/// `server-timing` value. `route` when the caller resolved a route (gateway) or a
+/// qualifier (direct invoke); `load` only when this request loaded the code.
+pub fn server_timing(route: Option<Duration>, outcome: &Outcome, total: Duration) -> String {
     let t = &outcome.timing;
-    let mut s = String::with_capacity(96);
+    let mut s = String::with_capacity(112);
+    if let Some(route) = route {
+        let _ = write!(s, "route;dur={:.3}, ", ms(route));
+    }
     if let Some(load) = t.load {
         let _ = write!(s, "load;dur={:.3}, ", ms(load));
     }
@@ -22,23 +87,102 @@ pub fn server_timing(outcome: &Outcome, total: Duration) -> String {
     s
 }
 
-/// Emits the invocation's log lines (target `waygate::function`), in Lambda's format.
-pub fn log_invocation(function: &str, version: &str, request_id: &str, memory_mb: u32, outcome: &Outcome) {
-    let t = &outcome.timing;
+/// Lambda's billed duration: the duration rounded up to the next millisecond.
+pub fn billed_ms(duration: Duration) -> u64 {
+    duration.as_millis() as u64 + u64::from(!duration.subsec_nanos().is_multiple_of(1_000_000))
+}
+
+/// The invocation's log lines in Lambda's format (aws-semantics.md §1): START with the
+/// executed version, the guest's stderr lines, END, REPORT (tab-separated; Init Duration
+/// only when this request loaded the code).
+pub fn log_lines(rec: &InvocationRecord<'_>) -> Vec<String> {
+    let (o, id) = (rec.outcome, rec.request_id);
+    let t = &o.timing;
     let duration = t.instantiate + t.run;
-    let billed = duration.as_millis() as u64 + u64::from(!duration.subsec_nanos().is_multiple_of(1_000_000));
-    let used_mb = outcome.max_memory_bytes.div_ceil(1 << 20);
-    tracing::info!(target: "waygate::function", function, "START RequestId: {request_id} Version: {version}");
-    for line in String::from_utf8_lossy(&outcome.logs).lines() {
-        tracing::info!(target: "waygate::function", function, "{request_id}\t{line}");
+    let used_mb = o.max_memory_bytes.div_ceil(1 << 20);
+    let mut lines = Vec::with_capacity(4);
+    lines.push(format!("START RequestId: {id} Version: {}", rec.executed_version));
+    lines.extend(String::from_utf8_lossy(&o.logs).lines().map(str::to_string));
+    if o.logs_truncated {
+        lines
+            .push(format!("[waygate] RequestId: {id} log truncated: the rest of this invocation's stderr was dropped"));
     }
+    lines.push(format!("END RequestId: {id}"));
     let mut report = format!(
-        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {used_mb} MB",
-        ms(duration)
+        "REPORT RequestId: {id}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {used_mb} MB",
+        ms(duration),
+        billed_ms(duration),
+        rec.memory_mb,
     );
     if let Some(load) = t.load {
         let _ = write!(report, "\tInit Duration: {:.2} ms", ms(load));
     }
-    tracing::info!(target: "waygate::function", function, "END RequestId: {request_id}");
-    tracing::info!(target: "waygate::function", function, "{report}");
+    lines.push(report);
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Timing;
+    use bytes::Bytes;
+
+    fn outcome(load: Option<Duration>, logs: &str) -> Outcome {
+        Outcome {
+            stdout: Bytes::new(),
+            logs: Bytes::from(logs.to_string()),
+            logs_truncated: false,
+            error: None,
+            timing: Timing { load, instantiate: Duration::from_micros(10), run: Duration::from_micros(1_490) },
+            max_memory_bytes: (1 << 20) + 1,
+        }
+    }
+
+    fn record(o: &Outcome) -> InvocationRecord<'_> {
+        InvocationRecord {
+            function: "f",
+            executed_version: "3",
+            qualifier: "live",
+            alias: Some("live"),
+            api: None,
+            stage: None,
+            canary: false,
+            request_id: "r1",
+            memory_mb: 128,
+            outcome: o,
+        }
+    }
+
+    #[test]
+    fn lines_follow_lambda_format() {
+        let o = outcome(None, "hello\nworld\n");
+        let lines = log_lines(&record(&o));
+        assert_eq!(lines[0], "START RequestId: r1 Version: 3");
+        assert_eq!(&lines[1..3], ["hello", "world"]);
+        assert_eq!(lines[3], "END RequestId: r1");
+        assert_eq!(
+            lines[4],
+            "REPORT RequestId: r1\tDuration: 1.50 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 2 MB"
+        );
+        let o = outcome(Some(Duration::from_micros(120)), "");
+        let lines = log_lines(&record(&o));
+        assert_eq!(lines.len(), 3);
+        assert!(lines[2].ends_with("\tInit Duration: 0.12 ms"), "{}", lines[2]);
+    }
+
+    #[test]
+    fn billed_rounds_up() {
+        assert_eq!(billed_ms(Duration::from_millis(3)), 3);
+        assert_eq!(billed_ms(Duration::from_micros(3_001)), 4);
+        assert_eq!(billed_ms(Duration::ZERO), 0);
+    }
+
+    #[test]
+    fn timing_has_load_only_when_loaded() {
+        let o = outcome(None, "");
+        let s = server_timing(Some(Duration::from_micros(5)), &o, Duration::from_millis(2));
+        assert_eq!(s, "route;dur=0.005, instantiate;dur=0.010, run;dur=1.490, total;dur=2.000");
+        let o = outcome(Some(Duration::from_micros(100)), "");
+        assert!(server_timing(None, &o, Duration::from_millis(2)).starts_with("load;dur=0.100, instantiate"));
+    }
 }

@@ -61,6 +61,20 @@ pub struct Outcome {
     pub max_memory_bytes: usize,
 }
 
+impl Outcome {
+    /// An invocation that never ran (e.g. throttled): for records of failures.
+    pub fn empty() -> Self {
+        Outcome {
+            stdout: Bytes::new(),
+            logs: Bytes::new(),
+            logs_truncated: false,
+            error: None,
+            timing: Timing::default(),
+            max_memory_bytes: 0,
+        }
+    }
+}
+
 impl Runtime {
     pub async fn invoke(&self, inv: Invocation<'_>) -> Result<Outcome, InvokeError> {
         // The pool is the concurrency limit: no slot, no instance (Lambda answers 429).

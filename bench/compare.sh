@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Same-run comparison of Waygate with `wasmtime serve` on loopback, A B C A B C … rounds
+# with the same load tool (wrk) and settings. Waygate is driven through its full path:
+# gateway stage → route → alias → version → fresh instance. Prints req/s, p50, p99 and
+# server CPU per request for each, and Waygate's ratios against both peers.
+#
+#   bash bench/compare.sh                   # ROUNDS=5 DURATION=5 CONCURRENCY="8 32"
+#   WASMTIME=/path/to/wasmtime bash bench/compare.sh
+#
+# Needs: Debian's wrk; the guest toolchain of ../shared/guest-toolchain.md (rustc-web,
+# rust-web-src, lld-22, wasi-libc); installs wasmtime-cli 48.0.8 and wasm-component-ld
+# with cargo when missing (≈ 12 min and ≈ 1 min on 2 cores).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
+CONCURRENCY=${CONCURRENCY:-"8 32"}
+PORT_BASE=${PORT_BASE:-18180}
+work="$(mktemp -d /tmp/waygate-compare.XXXXXX)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+say() { echo "== $*" >&2; }
+
+# --- tools -------------------------------------------------------------------------------
+WASMTIME=${WASMTIME:-$(command -v wasmtime || echo "$HOME/.cargo/bin/wasmtime")}
+if ! "$WASMTIME" --version 2>/dev/null | grep -q '48\.0\.8'; then
+  say "installing wasmtime-cli 48.0.8 (cargo install, ≈ 12 min on 2 cores)"
+  cargo install wasmtime-cli --version 48.0.8 --locked
+  WASMTIME="$HOME/.cargo/bin/wasmtime"
+fi
+command -v wrk >/dev/null || { say "installing wrk"; apt-get install -y wrk >/dev/null; }
+WCL=${WASM_COMPONENT_LD:-$(command -v wasm-component-ld || echo "$HOME/.cargo/bin/wasm-component-ld")}
+if [ ! -x "$WCL" ]; then
+  say "installing wasm-component-ld"
+  cargo install wasm-component-ld --locked
+  WCL="$HOME/.cargo/bin/wasm-component-ld"
+fi
+
+# --- guests ------------------------------------------------------------------------------
+say "building hello as a wasi:http proxy component"
+(
+  cd "$here/hello-http"
+  unset RUSTFLAGS CARGO_BUILD_TARGET CARGO_TARGET_DIR
+  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+  CARGO_TARGET_WASM32_WASIP2_LINKER="$WCL" \
+  CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C link-arg=--wasm-ld-path=/usr/bin/wasm-ld-22 -C link-arg=--wasi-adapter=proxy" \
+    cargo build --release --target wasm32-wasip2 -Zbuild-std=std,panic_abort -q
+)
+component="$here/hello-http/target/wasm32-wasip2/release/hello_http.wasm"
+module="$repo/guest-examples/prebuilt/hello.wasm"
+if [ ! -f "$module" ]; then
+  say "building the guest examples (wasm32-wasip1)"
+  bash "$repo/guest-examples/build.sh"
+fi
+say "building waygate (release)"
+(cd "$repo" && cargo build --release --bin waygate -q)
+waygate="$repo/target/release/waygate"
+
+# --- servers -----------------------------------------------------------------------------
+admin=127.0.0.1:$PORT_BASE gw=127.0.0.1:$((PORT_BASE + 1))
+serve=127.0.0.1:$((PORT_BASE + 2)) tuned=127.0.0.1:$((PORT_BASE + 3))
+# Per-invocation log lines still go to the logs buffer and metrics; only their copy on
+# the server's stdout is off (as wasmtime serve prints nothing per request).
+RUST_LOG=warn "$waygate" up --data-dir "$work/data" --admin-addr "$admin" --gateway-addr "$gw" --no-examples \
+  > "$work/waygate.log" 2>&1 &
+pids+=($!); wg_pid=$!
+"$WASMTIME" serve --addr "$serve" "$component" > "$work/serve.log" 2>&1 &
+pids+=($!); serve_pid=$!
+"$WASMTIME" serve --addr "$tuned" \
+  -O pooling-allocator=y,pooling-memory-keep-resident=65536,pooling-table-keep-resident=65536,pooling-pagemap-scan=y \
+  "$component" > "$work/tuned.log" 2>&1 &
+pids+=($!); tuned_pid=$!
+
+wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+wait_http "http://$admin/"
+export WAYGATE_ENDPOINT="http://$admin" WAYGATE_DATA_DIR="$work/data"
+wg() { "$waygate" "$@" --output json; }
+wg function create hello --env GREETING=Waygate >/dev/null
+wg function upload hello "$module" >/dev/null
+wg version publish hello >/dev/null
+wg alias set hello live 1 >/dev/null
+api=$(wg api create bench | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+wg route put "$api" GET /hello --function hello:live >/dev/null
+wg permission add hello bench-api --principal "api:$api" --source "$api/*/*/*" --qualifier live >/dev/null
+wg deploy "$api" --stage prod >/dev/null
+declare -A url=(
+  [waygate]="http://$gw/$api/prod/hello?name=bench"
+  [serve]="http://$serve/hello?name=bench"
+  [tuned]="http://$tuned/hello?name=bench"
+)
+declare -A pid=([waygate]=$wg_pid [serve]=$serve_pid [tuned]=$tuned_pid)
+for s in waygate serve tuned; do
+  wait_http "${url[$s]}"
+  say "$s: $(curl -s "${url[$s]}")"
+done
+
+# --- load --------------------------------------------------------------------------------
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+to_ms() { # wrk prints 512.00us / 1.23ms / 1.02s
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+hz=$(getconf CLK_TCK)
+results="$work/results.tsv"
+for c in $CONCURRENCY; do
+  for s in waygate serve tuned; do wrk -t1 -c"$c" -d1s "${url[$s]}" >/dev/null; done # warm-up
+  for r in $(seq 1 "$ROUNDS"); do
+    for s in waygate serve tuned; do
+      before=$(cpu_ticks "${pid[$s]}")
+      out=$(wrk -t1 -c"$c" -d"${DURATION}s" --latency "${url[$s]}")
+      after=$(cpu_ticks "${pid[$s]}")
+      rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+      reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+      p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+      p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+      errs=$(awk '/Non-2xx|Socket errors/ {e = 1} END {print e + 0}' <<<"$out")
+      cpu_us=$(awk -v a="$after" -v b="$before" -v n="$reqs" -v hz="$hz" 'BEGIN { printf "%.1f", (a - b) / hz * 1e6 / n }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "$s" "$rps" "$p50" "$p99" "$cpu_us" "$errs" >> "$results"
+      say "c=$c round $r $s: $rps req/s p50 ${p50} ms p99 ${p99} ms cpu/req ${cpu_us} µs$([ "$errs" = 1 ] && echo ' (ERRORS)')"
+    done
+  done
+done
+
+# --- report ------------------------------------------------------------------------------
+echo
+echo "Medians of $ROUNDS rounds, wrk -t1 -d${DURATION}s, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load generator on the same machine"
+printf '%-4s %-8s %12s %10s %10s %14s\n' c server req/s p50_ms p99_ms cpu_us_per_req
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+declare -A med
+for c in $CONCURRENCY; do
+  for s in waygate serve tuned; do
+    for col in 4:rps 5:p50 6:p99 7:cpu; do
+      i=${col%%:*} k=${col##*:}
+      med[$c,$s,$k]=$(awk -F'\t' -v c="$c" -v s="$s" -v i="$i" '$1 == c && $3 == s {print $i}' "$results" | median)
+    done
+    printf '%-4s %-8s %12.0f %10.3f %10.3f %14.1f\n' "$c" "$s" "${med[$c,$s,rps]}" "${med[$c,$s,p50]}" "${med[$c,$s,p99]}" "${med[$c,$s,cpu]}"
+  done
+done
+echo
+for c in $CONCURRENCY; do
+  awk -v c="$c" -v w="${med[$c,waygate,rps]}" -v d="${med[$c,serve,rps]}" -v t="${med[$c,tuned,rps]}" \
+      -v wp="${med[$c,waygate,p99]}" -v dp="${med[$c,serve,p99]}" -v tp="${med[$c,tuned,p99]}" \
+    'BEGIN { printf "c=%s: waygate/serve req/s %.2fx, waygate/tuned req/s %.2fx; p99 waygate/serve %.2fx, waygate/tuned %.2fx\n", c, w / d, w / t, wp / dp, wp / tp }'
+done
