@@ -473,6 +473,13 @@ async fn function_error_is_502_timeout_504_too_large_413() {
         "Request Too Long",
         "RequestTooLongException",
     );
+    // A body over the gateway's 10 MB limit: rejected while reading.
+    let huge = vec![b'a'; 11 * 1024 * 1024];
+    send(s.gw(Method::POST, &format!("/{api}/dev/echo")).body(huge)).await.expect_error(
+        413,
+        "Request Too Long",
+        "RequestTooLongException",
+    );
     // The gateway keeps serving.
     assert_eq!(get(&s, &format!("/{api}/dev/exit")).await.status, 502);
 }
