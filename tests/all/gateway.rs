@@ -473,6 +473,13 @@ async fn function_error_is_502_timeout_504_too_large_413() {
         "Request Too Long",
         "RequestTooLongException",
     );
+    // A body over the gateway's 10 MB limit: rejected while reading.
+    let huge = vec![b'a'; 11 * 1024 * 1024];
+    send(s.gw(Method::POST, &format!("/{api}/dev/echo")).body(huge)).await.expect_error(
+        413,
+        "Request Too Long",
+        "RequestTooLongException",
+    );
     // The gateway keeps serving.
     assert_eq!(get(&s, &format!("/{api}/dev/exit")).await.status, 502);
 }
@@ -686,8 +693,10 @@ async fn route_rules_and_messages() {
     bad(st, &v, "Integration timeout_ms 10 is out of range: it must be between 50 and 29000");
     let (st, v) = put_route(&s, &api, "GET", "/t", json!({ "type": "lambda", "target": "f" })).await;
     assert_eq!(st, 400, "{v}");
-    let (st, v) = put_route(&s, &api, "GET", "/t", mock(999, "")).await;
-    assert_eq!(st, 400, "{v}");
+    for status in [999, 101, 99] {
+        let (st, v) = put_route(&s, &api, "GET", "/t", mock(status, "")).await;
+        assert_eq!(st, 400, "{v}");
+    }
     assert_eq!(route_count(&s, &api).await, 2, "nothing stored on bad input");
     // A variable target is fine (resolved per stage at deploy/request time).
     route_ok(&s, &api, "GET", "/t", function("${stageVariables.fn}")).await;
@@ -901,4 +910,33 @@ async fn framing_headers_from_the_function_cannot_break_the_response() {
     let r = tokio::time::timeout(std::time::Duration::from_secs(10), get(&s, &format!("/{api}/dev/m"))).await;
     let g = r.expect("the mock response completes");
     assert_eq!((g.status, g.text()), (200, "mocked".to_string()));
+}
+
+#[tokio::test]
+async fn status_codes_from_the_function() {
+    let s = TestServer::start().await;
+    let api = new_api(&s, "statuses").await;
+    let cases = [
+        r#"{"statusCode":204,"body":"ignored"}"#,
+        r#"{"statusCode":304,"body":"ignored"}"#,
+        r#"{"statusCode":599}"#,
+        r#"{"statusCode":101}"#,
+        r#"{"statusCode":100,"body":"x"}"#,
+        r#"{"statusCode":600}"#,
+    ];
+    printers(&s, &api, &cases).await;
+    deploy(&s, &api, Some("dev")).await;
+    let g = |i: usize| {
+        let path = format!("/{api}/dev/p{i}");
+        let s = &s;
+        async move { tokio::time::timeout(std::time::Duration::from_secs(10), get(s, &path)).await.expect("completes") }
+    };
+    for (i, want) in [(0, 204), (1, 304), (2, 599)] {
+        let r = g(i).await;
+        assert_eq!((r.status, r.text()), (want, String::new()), "{}", cases[i]);
+    }
+    // A 1xx can't be a final response: malformed.
+    for i in 3..cases.len() {
+        g(i).await.expect_error(502, "Internal server error", "InternalServerErrorException");
+    }
 }

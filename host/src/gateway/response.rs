@@ -32,8 +32,13 @@ pub fn parse(stdout: &[u8]) -> Result<ProxyResponse, String> {
         Some(Value::String(s)) => s.trim().parse::<u64>().map_err(|_| format!("statusCode '{s}' is not numeric"))?,
         Some(_) => return Err("statusCode is not a number".into()),
     };
-    let status =
-        u16::try_from(status).ok().and_then(|s| StatusCode::from_u16(s).ok()).ok_or("statusCode out of range")?;
+    // 1xx can't be a final response: hyper would answer 500 (100) or leave the client
+    // believing the connection was upgraded (101).
+    let status = u16::try_from(status)
+        .ok()
+        .filter(|s| (200..=599).contains(s))
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or("statusCode out of range (200-599)")?;
 
     let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
     let multi = match obj.get("multiValueHeaders") {
@@ -155,6 +160,8 @@ mod tests {
             r#"not json"#,
             r#"[1]"#,
             r#"{"statusCode":99999}"#,
+            r#"{"statusCode":101}"#,
+            r#"{"statusCode":100}"#,
             r#"{"body":{"a":1}}"#,
             r#"{"body":"%%","isBase64Encoded":true}"#,
         ] {

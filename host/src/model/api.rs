@@ -415,8 +415,9 @@ impl Integration {
                 Ok(())
             }
             Integration::Mock { status, headers, body } => {
-                if !(100..=599).contains(status) {
-                    return Err(Invalid::new(format!("Mock status {status} is not an HTTP status (100–599)")));
+                // 1xx can't be a final response.
+                if !(200..=599).contains(status) {
+                    return Err(Invalid::new(format!("Mock status {status} is not a final HTTP status (200–599)")));
                 }
                 if body.len() > 64 * 1024 {
                     return Err(Invalid::new("Mock body is larger than 64 KiB"));
