@@ -34,7 +34,9 @@ fn reference(p: &[u8], t: &[u8]) -> bool {
 fuzz_target!(|input: Input| {
     let (p, t) = (input.pattern.as_str(), input.text.as_str());
     let got = glob_match(p, t, b'/');
-    if p.len() <= 24 && p.bytes().filter(|&b| b == b'*').count() <= 6 && t.len() <= 64 {
+    // The reference backtracks: with k stars it costs up to len^k, so keep k and len small
+    // (six stars over 64 bytes took 23 s per input under ASan).
+    if p.len() <= 24 && p.bytes().filter(|&b| b == b'*').count() <= 3 && t.len() <= 40 {
         assert_eq!(got, reference(p.as_bytes(), t.as_bytes()), "pattern {p:?} text {t:?}");
     }
     if !p.contains('*') {

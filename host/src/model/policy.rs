@@ -147,13 +147,14 @@ fn check_pattern(p: &str) -> Result<(), &'static str> {
 /// paths with their own syntax (`?`, `[..]`, `**`), which policies must not accept.
 pub fn glob_match(pattern: &str, text: &str, sep: u8) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    // reach[j]: the first i pattern bytes can match the first j text bytes.
+    // reach[j]: the pattern bytes seen so far can match the first j text bytes. Two rows,
+    // swapped per pattern byte: no allocation inside the loop.
     let mut reach = vec![false; t.len() + 1];
+    let mut next = vec![false; t.len() + 1];
     reach[0] = true;
     for (i, &pc) in p.iter().enumerate() {
-        let trailing = pc == b'*' && i + 1 == p.len();
-        let mut next = vec![false; t.len() + 1];
         if pc == b'*' {
+            let trailing = i + 1 == p.len();
             // Extend any reached position by a run of non-separators (or anything, trailing).
             let mut carry = false;
             for j in 0..=t.len() {
@@ -165,11 +166,12 @@ pub fn glob_match(pattern: &str, text: &str, sep: u8) -> bool {
                 next[j] = carry;
             }
         } else {
+            next[0] = false;
             for j in 1..=t.len() {
                 next[j] = reach[j - 1] && t[j - 1] == pc;
             }
         }
-        reach = next;
+        std::mem::swap(&mut reach, &mut next);
     }
     reach[t.len()]
 }
@@ -199,6 +201,19 @@ mod tests {
         assert!(glob_match("", "", b'/'));
         assert!(glob_match("a**b", "axxb", b'/'));
         assert!(!glob_match("a**b", "ax/xb", b'/'));
+    }
+
+    /// Regression input from the `policy_match` fuzz target (a slow unit: six stars against
+    /// a 64-byte text made the harness's backtracking reference exponential). The DP
+    /// answers it, and long star runs in general, in O(pattern × text).
+    #[test]
+    fn fuzz_regression_star_runs() {
+        let text = "\0\0xE\0\0\0\0\0\0\0\0\0\0\0\0\0*\u{8}\0\0\0$\u{18}\0x\0\0\0\0\0\0\0\0\0\0\0\0\0\0*\u{8}\u{4}@\0\0\u{5}\0\u{4}@\0\0\u{5}\0\0\0\0\0\0P\u{2}*";
+        assert!(!glob_match("******\0\0\0\0\0\0", text, b'/'));
+        assert!(glob_match("******P\u{2}*", text, b'/'));
+        let long_text = "a".repeat(4096);
+        assert!(glob_match(&"*".repeat(256), &long_text, b'/'));
+        assert!(!glob_match(&format!("{}b", "*a".repeat(128)), &long_text, b'/'));
     }
 
     #[test]
