@@ -94,6 +94,10 @@ async fn the_log_buffer_is_bounded() {
     let m = messages(&logs(&s, "?limit=100").await.1);
     assert_eq!(m.len(), 6, "{m:?}");
     assert!(m[5].starts_with("REPORT"), "{m:?}");
+    // Deleting the function forgets its logs: a new function of that name starts empty.
+    assert_eq!(s.call(Method::DELETE, "/v1/functions/lg", None).await.0, 204);
+    s.deploy("lg", json!({}), &fixtures::logs()).await;
+    assert!(messages(&logs(&s, "").await.1).is_empty());
 }
 
 #[tokio::test]

@@ -64,8 +64,11 @@ pub async fn get(State(p): State<AppState>, Path(name): Path<String>) -> ApiResu
 
 pub async fn delete(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
     let name = FunctionName::parse(&name)?;
+    let deleted = name.clone();
     p.db(move |s| s.delete_function(&name)).await?;
     p.refresh().await?;
+    // A function created later under the same name starts with empty logs.
+    p.observe.logs.forget(&deleted);
     Ok(StatusCode::NO_CONTENT)
 }
 
