@@ -224,3 +224,28 @@ async fn canary_cache_throttle_and_concurrency_from_the_cli() {
     let (_, f) = s.call(Method::GET, "/v1/functions/echo", None).await;
     assert!(f["reserved_concurrency"].is_null(), "{f}");
 }
+
+/// The Prometheus metrics keep canary and stage traffic apart (label `canary`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_label_canary_traffic() {
+    let s = TestServer::start().await;
+    echo_function(&s, "echo").await;
+    let (api, _) = api_for(&s, "echo", "echo", "prod").await;
+    let (st, _, _) = get(&s, &format!("/{api}/prod/x")).await;
+    assert_eq!(st, 200);
+    let body = json!({ "stage": "prod", "canary": { "percent_traffic": 100.0 } });
+    let (st, v) = s.call(Method::POST, &format!("/v1/apis/{api}/deployments"), Some(body)).await;
+    assert_eq!(st, 201, "{v}");
+    let (st, canary, _) = get(&s, &format!("/{api}/prod/x")).await;
+    assert_eq!((st, canary.as_str()), (200, "true"));
+    let metrics = s.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    let invocations = |canary: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with("waygate_invocations_total{")
+                && l.contains(&format!("api=\"{api}\""))
+                && l.contains("stage=\"prod\"")
+                && l.contains(&format!("canary=\"{canary}\""))
+        })
+    };
+    assert!(invocations("false") && invocations("true"), "{metrics}");
+}
