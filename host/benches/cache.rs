@@ -7,35 +7,16 @@
 //!   fresh instance and stores the answer: the full uncached path plus the cache's own cost.
 //!
 //! Rounds alternate hit/miss so machine noise hits both alike.
+mod common;
+use common::{env_usize, Stats};
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use waygate::platform::PlatformConfig;
 use waygate::server::Server;
-
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
-}
-
-struct Stats {
-    hist: Histogram<u64>,
-    elapsed: Duration,
-}
-
-impl Stats {
-    fn new() -> Self {
-        Stats { hist: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram"), elapsed: Duration::ZERO }
-    }
-    fn us(&self, q: f64) -> f64 {
-        self.hist.value_at_quantile(q) as f64 / 1000.0
-    }
-    fn rps(&self) -> f64 {
-        self.hist.len() as f64 / self.elapsed.as_secs_f64()
-    }
-}
 
 async fn admin(
     client: &reqwest::Client,

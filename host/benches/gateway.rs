@@ -8,6 +8,8 @@
 //! `route` (invoke URL → stage → matched route) and `total − load − instantiate − run`
 //! (the whole gateway path minus the guest). Rounds alternate big/peer so machine noise
 //! hits both alike. Requests go over loopback HTTP, one at a time.
+mod common;
+use common::env_usize;
 
 use hdrhistogram::Histogram;
 use std::sync::Arc;
@@ -19,10 +21,6 @@ use waygate::server::Server;
 use waygate::store::{AliasInput, PermissionRecord, Store};
 
 const ROUTES_PER_API: usize = 20;
-
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
-}
 
 /// The 20 routes of one API: 18 `GET /svcJ/items/{id}`, `POST /svc0`, `ANY /{proxy+}`.
 fn routes(n: usize) -> Vec<(Method, RoutePath)> {

@@ -7,10 +7,12 @@
 //!   runtime with the on-demand allocator;
 //! * HTTP: `POST /invoke` (fresh instance per request) vs `GET /v1/functions/hello` on
 //!   the same server (HTTP + JSON ceiling, no Wasm).
+mod common;
+use common::{env_usize, Stats};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use waygate::model::{CodeHash, FunctionConfig, VersionId};
 use waygate::platform::PlatformConfig;
 use waygate::runtime::{CodeRef, Invocation, Runtime, RuntimeConfig};
@@ -18,27 +20,6 @@ use waygate::server::Server;
 use waygate::store::{artifacts, layout::DataDir};
 
 const EVENT: &str = r#"{"resource":"/hello","path":"/hello","httpMethod":"GET","headers":{"accept":"*/*"},"queryStringParameters":{"name":"bench"},"requestContext":{"stage":"dev","requestId":"r-1"},"body":null,"isBase64Encoded":false}"#;
-
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
-}
-
-struct Stats {
-    hist: Histogram<u64>,
-    elapsed: Duration,
-}
-
-impl Stats {
-    fn new() -> Self {
-        Stats { hist: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram"), elapsed: Duration::ZERO }
-    }
-    fn us(&self, q: f64) -> f64 {
-        self.hist.value_at_quantile(q) as f64 / 1000.0
-    }
-    fn rps(&self) -> f64 {
-        self.hist.len() as f64 / self.elapsed.as_secs_f64()
-    }
-}
 
 fn runtime(pooling: bool, dir: &std::path::Path, wasm: &[u8]) -> (Runtime, CodeRef) {
     let data = DataDir::new(dir);

@@ -170,17 +170,9 @@ async fn canary_settings_are_validated_and_patchable() {
 }
 
 fn waygate(s: &TestServer, args: &[&str]) -> Value {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waygate"))
-        .args(args)
-        .args(["--output", "json"])
-        .env("WAYGATE_ENDPOINT", &s.url)
-        .env("WAYGATE_DATA_DIR", s.data())
-        .env_remove("WAYGATE_TOKEN")
-        .output()
-        .expect("run waygate");
-    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success(), "waygate {args:?}\nstdout: {out}\nstderr: {err}");
-    serde_json::from_str(&out).unwrap_or(Value::String(out.into_owned()))
+    let args: Vec<&str> = args.iter().copied().chain(["--output", "json"]).collect();
+    let out = crate::harness::ok(&crate::harness::waygate(s, &args));
+    serde_json::from_str(&out).unwrap_or(Value::String(out))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,27 +1,7 @@
 //! The `waygate` binary as a user drives it against a running server.
 
-use crate::harness::TestServer;
+use crate::harness::{ok, waygate, TestServer};
 use std::process::{Command, Output};
-
-fn waygate(s: &TestServer, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_waygate"))
-        .args(args)
-        .env("WAYGATE_ENDPOINT", &s.url)
-        .env("WAYGATE_DATA_DIR", s.data())
-        .env_remove("WAYGATE_TOKEN")
-        .output()
-        .expect("run waygate")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_publish_alias_invoke_from_the_cli() {

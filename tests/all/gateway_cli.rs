@@ -1,29 +1,9 @@
 //! The gateway driven from the `waygate` binary: api, route, deploy, stage, permission.
 
 use crate::fixtures;
-use crate::harness::TestServer;
+use crate::harness::{ok, waygate, TestServer};
 use serde_json::{json, Value};
-use std::process::{Command, Output};
-
-fn waygate(s: &TestServer, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_waygate"))
-        .args(args)
-        .env("WAYGATE_ENDPOINT", &s.url)
-        .env("WAYGATE_DATA_DIR", s.data())
-        .env_remove("WAYGATE_TOKEN")
-        .output()
-        .expect("run waygate")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use std::process::Output;
 
 fn ok_json(o: &Output) -> Value {
     let out = ok(o);

@@ -192,3 +192,26 @@ impl Invoked {
         })
     }
 }
+
+/// Runs the `waygate` binary against `s` as a user would: endpoint and data dir (for the
+/// token file) from the environment, no `WAYGATE_TOKEN`.
+pub fn waygate(s: &TestServer, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_waygate"))
+        .args(args)
+        .env("WAYGATE_ENDPOINT", &s.url)
+        .env("WAYGATE_DATA_DIR", s.data())
+        .env_remove("WAYGATE_TOKEN")
+        .output()
+        .expect("run waygate")
+}
+
+/// The stdout of a command that must have succeeded.
+pub fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
