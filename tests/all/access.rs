@@ -465,4 +465,9 @@ async fn audit_is_bounded_and_filterable() {
     assert_eq!(r.status(), 401);
     let (_, v) = s.call(Method::GET, "/v1/audit?principal=unauthenticated", None).await;
     assert_eq!(v["entries"][0]["status"], 401);
+    // Invocations change nothing and are not audited (CloudTrail's data events are opt-in).
+    let inv = s.invoke("a1", "{}").await;
+    assert_eq!(inv.status, 409, "a1 has no code yet: {}", inv.text());
+    let (_, v) = s.call(Method::GET, "/v1/audit?action=function:Invoke", None).await;
+    assert_eq!(v["entries"].as_array().unwrap().len(), 0, "{v}");
 }

@@ -213,7 +213,9 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
             next.run(req).await
         }
     };
-    if mutating {
+    // An invocation changes nothing: like CloudTrail (where Invoke is an opt-in data event)
+    // it is not audited, which also keeps a SQLite write off every direct invoke.
+    if mutating && rule.is_none_or(|r| r.action != "function:Invoke") {
         let shown = |s: &str| if s.is_empty() { "-".to_string() } else { s.to_string() };
         audit(&p, principal.name(), &method, &path, &shown(&action), &shown(&resource), resp.status().as_u16()).await;
     }
