@@ -63,12 +63,7 @@ async fn run(
             h
         }));
     }
-    let mut stats = Stats::new();
-    for t in tasks {
-        stats.hist.add(t.await.expect("task")).ok();
-    }
-    stats.elapsed = started.elapsed();
-    stats
+    common::join(tasks, started).await
 }
 
 fn main() {

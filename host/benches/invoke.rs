@@ -86,12 +86,7 @@ async fn http(
             h
         }));
     }
-    let mut stats = Stats::new();
-    for t in tasks {
-        stats.hist.add(t.await.expect("task")).ok();
-    }
-    stats.elapsed = started.elapsed();
-    stats
+    common::join(tasks, started).await
 }
 
 fn main() {

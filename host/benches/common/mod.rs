@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use hdrhistogram::Histogram;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// `BENCH_*` overrides of a benchmark's size.
 pub fn env_usize(k: &str, d: usize) -> usize {
@@ -26,4 +26,14 @@ impl Stats {
     pub fn rps(&self) -> f64 {
         self.hist.len() as f64 / self.elapsed.as_secs_f64()
     }
+}
+
+/// Merges the histograms of concurrent client tasks into one run's statistics.
+pub async fn join(tasks: Vec<tokio::task::JoinHandle<Histogram<u64>>>, started: Instant) -> Stats {
+    let mut stats = Stats::new();
+    for t in tasks {
+        stats.hist.add(t.await.expect("task")).ok();
+    }
+    stats.elapsed = started.elapsed();
+    stats
 }
