@@ -17,3 +17,10 @@ pub mod secrets;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+
+/// mimalloc instead of glibc's malloc, for every binary that links Waygate (the server,
+/// tests and benches alike): a request allocates a few hundred small objects across two
+/// worker threads, and glibc's arenas showed up in profiles as lock waits
+/// (`__lll_lock_wait_private`) and `malloc_consolidate`. Figures in README "Performance".
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

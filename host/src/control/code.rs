@@ -70,7 +70,14 @@ pub async fn store_code(
     let artifact = tokio::task::spawn_blocking(move || -> ApiResult<_> {
         let compiled = this.runtime.compile(&wasm)?;
         blobs::put(&this.data, &hash, &wasm)?;
-        Ok(artifacts::put(&this.data, &hash, this.runtime.fingerprint(), &compiled)?)
+        let artifact = artifacts::put(&this.data, &hash, this.runtime.fingerprint(), &compiled)?;
+        // Loaded now, so the first request to this code (on $LATEST or a version
+        // published from it) does not pay the load. A failure here only costs that
+        // request the load (which reports its own error).
+        if let Err(e) = this.runtime.loader().insert_compiled(&hash, &compiled) {
+            tracing::warn!(code_hash = %hash, error = %e, "could not preload uploaded code");
+        }
+        Ok(artifact)
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("compile task failed: {e}")))??;

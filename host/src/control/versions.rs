@@ -61,12 +61,27 @@ pub async fn publish(
         expected_revision: req.expected_revision,
         description,
     };
+    let fname = name.clone();
     let (v, created) = p.db(move |s| s.publish_version(&name, &input)).await?;
     if created {
         p.refresh().await?;
+        preload(&p, &fname, v.version).await;
     }
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(v.into())))
+}
+
+/// Loads the new version's code unless it is loaded (it usually is: uploads preload, and
+/// the code is `$LATEST`'s), so the version's first request does not pay the load after
+/// an eviction or a restart.
+async fn preload(p: &AppState, function: &FunctionName, version: u32) {
+    let code = p.snapshot().functions.get(function).and_then(|f| f.versions.get(&version)).map(|v| v.code.clone());
+    let Some(code) = code else { return };
+    let this = p.clone();
+    let loaded = tokio::task::spawn_blocking(move || this.runtime.loader().preload(&code)).await;
+    if let Ok(Err(e)) = loaded {
+        tracing::warn!(%function, version, error = %e, "could not preload the published version's code");
+    }
 }
 
 pub async fn list(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {

@@ -57,6 +57,26 @@ impl Loader {
         Ok((pre, Some(started.elapsed())))
     }
 
+    /// Loads `code` now unless it is loaded already, so that no request pays for it:
+    /// called off the request path when code is uploaded or a version is published.
+    pub fn preload(&self, code: &CodeRef) -> Result<(), String> {
+        if self.cache.lock().contains(&code.code_hash) {
+            return Ok(());
+        }
+        let pre = Arc::new(self.load(code)?);
+        self.cache.lock().put(code.code_hash, pre);
+        Ok(())
+    }
+
+    /// Makes `compiled` (what [`super::Runtime::compile`] just produced for `code`, still
+    /// in memory) the loaded template of `code`: the upload path's preload, without
+    /// reading back what it just wrote.
+    pub fn insert_compiled(&self, code: &CodeHash, compiled: &[u8]) -> Result<(), String> {
+        let pre = Arc::new(self.prepare(code, compiled)?);
+        self.cache.lock().put(*code, pre);
+        Ok(())
+    }
+
     fn load(&self, code: &CodeRef) -> Result<InstancePre<HostState>, String> {
         let expected = code.artifact.as_ref().map_err(|why| why.clone())?;
         let bytes =
@@ -64,12 +84,24 @@ impl Loader {
                 tracing::error!(code_hash = %code.code_hash, error = %e, "refusing to load code");
                 format!("{e:#}")
             })?;
+        self.prepare(&code.code_hash, &bytes)
+    }
+
+    /// `bytes` must be what this engine's compiler produced for `code` (verified against
+    /// the recorded artifact hash, or just compiled).
+    fn prepare(&self, code: &CodeHash, bytes: &[u8]) -> Result<InstancePre<HostState>, String> {
         // SAFETY: `deserialize` maps these bytes as executable code. They are exactly the
-        // bytes wasmtime produced at compile time for this engine fingerprint: the blake3
-        // check above proves they were not altered since.
-        let module = unsafe { Module::deserialize(&self.engine, &bytes) }
-            .map_err(|e| format!("compiled artifact for code {} could not be loaded: {e:#}", code.code_hash))?;
-        self.linker.instantiate_pre(&module).map_err(|e| format!("code {} could not be linked: {e:#}", code.code_hash))
+        // bytes wasmtime produced at compile time for this engine fingerprint: either the
+        // blake3 check of `load` proves they were not altered since, or they never left
+        // memory (`insert_compiled`).
+        let module = unsafe { Module::deserialize(&self.engine, bytes) }
+            .map_err(|e| format!("compiled artifact for code {code} could not be loaded: {e:#}"))?;
+        // Build the copy-on-write memory image now rather than in the first instantiation
+        // (wasmtime does it lazily): part of loading, not of the first request.
+        module
+            .initialize_copy_on_write_image()
+            .map_err(|e| format!("memory image for code {code} could not be built: {e:#}"))?;
+        self.linker.instantiate_pre(&module).map_err(|e| format!("code {code} could not be linked: {e:#}"))
     }
 
     /// Drops every loaded template (the next invocation of each reloads it).
