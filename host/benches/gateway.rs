@@ -81,6 +81,7 @@ struct Side {
     route: Histogram<u64>,
     overhead: Histogram<u64>,
     wall: Histogram<u64>,
+    phases: std::collections::BTreeMap<String, Vec<f64>>,
 }
 
 fn hist() -> Histogram<u64> {
@@ -117,7 +118,16 @@ async fn side(name: &str, dir: &std::path::Path, apis: usize, routes_per_api: us
         inserted.as_secs_f64(),
         t.elapsed().as_secs_f64() * 1000.0
     );
-    Side { name: name.into(), server, apis: ids, routes_per_api, route: hist(), overhead: hist(), wall: hist() }
+    Side {
+        name: name.into(),
+        server,
+        apis: ids,
+        routes_per_api,
+        route: hist(),
+        overhead: hist(),
+        wall: hist(),
+        phases: Default::default(),
+    }
 }
 
 fn timing(h: &str, name: &str) -> f64 {
@@ -129,30 +139,71 @@ fn timing(h: &str, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn run(client: &reqwest::Client, s: &mut Side, iters: usize, record: bool) {
-    use rand::Rng;
+/// One request's figures, from its `server-timing` and the client's clock (ns).
+struct Sample {
+    route: u64,
+    overhead: u64,
+    wall: u64,
+    phases: Vec<(String, f64)>,
+}
+
+/// `iters` requests over `concurrency` client tasks, each to a random API and route.
+async fn run(client: &reqwest::Client, s: &mut Side, iters: usize, concurrency: usize, record: bool) {
     let base = s.server.gateway_url();
     let svcs = s.routes_per_api.min(ROUTES_PER_API - 2);
-    for _ in 0..iters {
-        let (api, svc, n) = {
-            let mut rng = rand::rng();
-            (&s.apis[rng.random_range(0..s.apis.len())], rng.random_range(0..svcs), rng.random_range(0..1_000_000))
-        };
-        let url = format!("{base}/{api}/prod/svc{svc}/items/{n}");
-        let t = Instant::now();
-        let r = client.get(&url).send().await.expect("request");
-        assert_eq!(r.status(), 200, "{url}");
-        let st = r.headers().get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        r.bytes().await.expect("body");
-        let wall = t.elapsed();
-        if !record {
-            continue;
+    let apis = Arc::new(s.apis.clone());
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, base, apis) = (client.clone(), base.clone(), apis.clone());
+        tasks.push(tokio::spawn(async move {
+            use rand::Rng;
+            let mut out = Vec::with_capacity(iters / concurrency);
+            for _ in 0..iters / concurrency {
+                let (api, svc, n) = {
+                    let mut rng = rand::rng();
+                    (
+                        apis[rng.random_range(0..apis.len())].clone(),
+                        rng.random_range(0..svcs),
+                        rng.random_range(0..1_000_000),
+                    )
+                };
+                let url = format!("{base}/{api}/prod/svc{svc}/items/{n}");
+                let t = Instant::now();
+                let r = client.get(&url).send().await.expect("request");
+                assert_eq!(r.status(), 200, "{url}");
+                let st = r.headers().get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                r.bytes().await.expect("body");
+                let wall = t.elapsed();
+                let ns = |ms: f64| (ms * 1e6).max(1.0) as u64;
+                let guest = timing(&st, "load") + timing(&st, "instantiate") + timing(&st, "run");
+                let phases = st
+                    .split(", ")
+                    .filter_map(|e| {
+                        let (n, d) = e.split_once(";dur=")?;
+                        Some((n.to_string(), d.parse::<f64>().ok()? * 1000.0))
+                    })
+                    .collect();
+                out.push(Sample {
+                    route: ns(timing(&st, "route")),
+                    overhead: ns(timing(&st, "total") - guest),
+                    wall: wall.as_nanos() as u64,
+                    phases,
+                });
+            }
+            out
+        }));
+    }
+    for t in tasks {
+        for x in t.await.expect("client task") {
+            if record {
+                s.route.record(x.route).ok();
+                s.overhead.record(x.overhead).ok();
+                s.wall.record(x.wall).ok();
+                for (k, v) in x.phases {
+                    s.phases.entry(k).or_default().push(v);
+                }
+            }
         }
-        let ns = |ms: f64| (ms * 1e6).max(1.0) as u64;
-        let guest = timing(&st, "load") + timing(&st, "instantiate") + timing(&st, "run");
-        s.route.record(ns(timing(&st, "route"))).ok();
-        s.overhead.record(ns(timing(&st, "total") - guest)).ok();
-        s.wall.record(wall.as_nanos() as u64).ok();
     }
 }
 
@@ -164,39 +215,71 @@ fn main() {
     let apis = env_usize("BENCH_APIS", 1000);
     let rounds = env_usize("BENCH_ROUNDS", 5);
     let iters = env_usize("BENCH_ITERS", 1000);
+    let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
+        .unwrap_or_else(|_| "1 4".into())
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
     rt.block_on(async {
         let (dir_big, dir_peer) = (scratch(), scratch());
         let mut big = side("big ", dir_big.path(), apis, ROUTES_PER_API).await;
         let mut peer = side("peer", dir_peer.path(), 1, 1).await;
-        let client = reqwest::Client::new();
-        run(&client, &mut big, 200, false).await;
-        run(&client, &mut peer, 200, false).await;
-        for _ in 0..rounds {
-            run(&client, &mut big, iters, true).await;
-            run(&client, &mut peer, iters, true).await;
+        let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+        for &c in &levels {
+            for s in [&mut big, &mut peer] {
+                (s.route, s.overhead, s.wall) = (hist(), hist(), hist());
+                s.phases.clear();
+            }
+            run(&client, &mut big, 200, c, false).await;
+            run(&client, &mut peer, 200, c, false).await;
+            for _ in 0..rounds {
+                run(&client, &mut big, iters, c, true).await;
+                run(&client, &mut peer, iters, c, true).await;
+            }
+            report(&big, &peer, c);
         }
-        println!("gateway overhead per request (server-timing; {} requests each, sequential, loopback):", big.route.len());
-        for s in [&big, &peer] {
-            println!(
-                "  {} ({:>4} APIs × {:>2} routes): route p50 {:6.1} µs p99 {:6.1} µs | overhead (total − guest) p50 {:6.1} µs p99 {:6.1} µs | client wall p50 {:7.1} µs",
-                s.name,
-                s.apis.len(),
-                s.routes_per_api,
-                us(&s.route, 0.5),
-                us(&s.route, 0.99),
-                us(&s.overhead, 0.5),
-                us(&s.overhead, 0.99),
-                us(&s.wall, 0.5),
-            );
-        }
-        println!(
-            "  ratio big/peer: route p50 {:.2}×  overhead p50 {:.2}×  overhead p99 {:.2}×",
-            us(&big.route, 0.5) / us(&peer.route, 0.5),
-            us(&big.overhead, 0.5) / us(&peer.overhead, 0.5),
-            us(&big.overhead, 0.99) / us(&peer.overhead, 0.99)
-        );
         big.server.shutdown().await;
         peer.server.shutdown().await;
     });
+}
+
+fn report(big: &Side, peer: &Side, concurrency: usize) {
+    let how = if concurrency == 1 {
+        "one at a time (idle server between requests)".to_string()
+    } else {
+        format!("{concurrency} in flight (busy server)")
+    };
+    println!("gateway overhead per request (server-timing; {} requests each, {how}, loopback):", big.route.len());
+    for s in [big, peer] {
+        println!(
+            "  {} ({:>4} APIs × {:>2} routes): route p50 {:6.1} µs p99 {:6.1} µs | overhead (total − guest) p50 {:6.1} µs p99 {:6.1} µs | client wall p50 {:7.1} µs",
+            s.name,
+            s.apis.len(),
+            s.routes_per_api,
+            us(&s.route, 0.5),
+            us(&s.route, 0.99),
+            us(&s.overhead, 0.5),
+            us(&s.overhead, 0.99),
+            us(&s.wall, 0.5),
+        );
+    }
+    println!(
+        "  ratio big/peer: route p50 {:.2}×  overhead p50 {:.2}×  overhead p99 {:.2}×",
+        us(&big.route, 0.5) / us(&peer.route, 0.5),
+        us(&big.overhead, 0.5) / us(&peer.overhead, 0.5),
+        us(&big.overhead, 0.99) / us(&peer.overhead, 0.99)
+    );
+    for s in [big, peer] {
+        let medians: Vec<String> = s
+            .phases
+            .iter()
+            .map(|(k, v)| {
+                let mut v = v.clone();
+                v.sort_by(f64::total_cmp);
+                format!("{k} {:.1}", v[v.len() / 2])
+            })
+            .collect();
+        println!("  {} server-timing p50 (µs): {}", s.name, medians.join(", "));
+    }
 }

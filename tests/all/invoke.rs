@@ -24,13 +24,24 @@ async fn payload_in_stdout_out() {
 }
 
 #[tokio::test]
-async fn load_is_reported_only_when_the_code_was_loaded() {
+async fn code_is_loaded_at_upload_and_publish_and_load_is_reported_only_when_a_request_loaded_it() {
     let s = TestServer::start().await;
     s.deploy("f1", json!({}), &fixtures::print("x")).await;
+    // The upload loaded the code: the first request doesn't.
     let first = s.invoke("f1", "").await;
-    assert!(first.timing("load").is_some(), "{}", first.server_timing);
-    let second = s.invoke("f1", "").await;
-    assert!(second.timing("load").is_none(), "{}", second.server_timing);
+    assert!(first.timing("load").is_none(), "{}", first.server_timing);
+    // After an eviction the next request loads it, the one after doesn't.
+    assert_eq!(s.call(Method::POST, "/v1/runtime/evict", None).await.0, 200);
+    let cold = s.invoke("f1", "").await;
+    assert!(cold.timing("load").is_some(), "{}", cold.server_timing);
+    let warm = s.invoke("f1", "").await;
+    assert!(warm.timing("load").is_none(), "{}", warm.server_timing);
+    // Publishing loads the version's code if it was evicted.
+    assert_eq!(s.call(Method::POST, "/v1/runtime/evict", None).await.0, 200);
+    assert_eq!(s.publish("f1", json!({})).await.0, 201);
+    let published = s.invoke("f1:1", "").await;
+    assert_eq!(published.text(), "x");
+    assert!(published.timing("load").is_none(), "{}", published.server_timing);
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ async fn invocations_leave_lambda_shaped_log_lines() {
     s.deploy("lg", json!({ "memory_mb": 64 }), &fixtures::logs()).await;
     assert_eq!(s.publish("lg", json!({})).await.0, 201);
     s.call(Method::PUT, "/v1/functions/lg/aliases/live", Some(json!({ "version": "1" }))).await;
+    // Evicted, so the first call loads the code again (uploads preload it).
+    assert_eq!(s.call(Method::POST, "/v1/runtime/evict", None).await.0, 200);
     let first = s.invoke("lg:live", "").await;
     assert_eq!(first.text(), "ok");
     let second = s.invoke("lg", "").await;
@@ -106,6 +108,7 @@ async fn metrics_are_labelled_and_need_the_token() {
     s.deploy("mx", json!({}), &fixtures::logs()).await;
     s.publish("mx", json!({})).await;
     s.call(Method::PUT, "/v1/functions/mx/aliases/live", Some(json!({ "version": "1" }))).await;
+    assert_eq!(s.call(Method::POST, "/v1/runtime/evict", None).await.0, 200);
     s.invoke("mx:live", "").await;
     s.invoke("mx:live", "").await;
     s.deploy("boom", json!({}), &fixtures::exit(3)).await;
@@ -137,6 +140,8 @@ async fn metrics_are_labelled_and_need_the_token() {
 async fn server_timing_on_invoke_and_gateway_and_eviction_makes_the_next_call_load() {
     let s = TestServer::start().await;
     waygate::examples::register(&s.platform()).await.expect("examples");
+    // Registering uploaded (and so loaded) the code; evicted, the next call loads it.
+    assert_eq!(s.call(Method::POST, "/v1/runtime/evict", None).await.0, 200);
     let first = s.invoke("hello", "{}").await;
     for phase in ["route", "load", "instantiate", "run", "total"] {
         assert!(first.timing(phase).is_some(), "{phase} missing: {}", first.server_timing);

@@ -4,7 +4,11 @@
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
-use serde_json::{Map, Value};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
 
 #[derive(Debug)]
 pub struct ProxyResponse {
@@ -13,24 +17,112 @@ pub struct ProxyResponse {
     pub body: Bytes,
 }
 
+/// The proxy response as written, borrowed from stdout where it can be (one pass, no
+/// JSON tree). Unknown keys make it malformed, as in API Gateway.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw<'a> {
+    #[serde(rename = "statusCode", default)]
+    status_code: Option<Status<'a>>,
+    #[serde(default, borrow)]
+    headers: Option<BTreeMap<Cow<'a, str>, Scalar<'a>>>,
+    #[serde(rename = "multiValueHeaders", default, borrow)]
+    multi_value_headers: Option<BTreeMap<Cow<'a, str>, Vec<Scalar<'a>>>>,
+    #[serde(default, borrow)]
+    body: Option<Cow<'a, str>>,
+    #[serde(rename = "isBase64Encoded", default)]
+    is_base64_encoded: Option<bool>,
+}
+
+/// `statusCode`: an integer, or a string holding one.
+enum Status<'a> {
+    Number(u64),
+    Text(Cow<'a, str>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Status<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Status<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("statusCode as an integer or a numeric string")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(Status::Number(n))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                u64::try_from(n).map(Status::Number).map_err(|_| E::custom("statusCode is not a valid status"))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Err(E::custom("statusCode is not an integer"))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Status::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Status::Text(Cow::Owned(s.to_string())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A header value: a string, number or boolean (`true`/`false`); anything else is
+/// malformed.
+struct Scalar<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a header value (string, number or boolean)")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Borrowed(if b { "true" } else { "false" })))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Owned(n.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Owned(n.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Owned(n.to_string())))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Scalar(Cow::Owned(s.to_string())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// `Err` says why the response is malformed (for the log; the client sees 502).
 pub fn parse(stdout: &[u8]) -> Result<ProxyResponse, String> {
-    let v: Value = serde_json::from_slice(stdout).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(obj) = v else { return Err("not a JSON object".into()) };
-    if obj.is_empty() {
+    let probe = stdout.iter().position(|b| !b.is_ascii_whitespace());
+    if probe.is_some_and(|i| stdout[i] != b'{') {
+        return Err("not a JSON object".into());
+    }
+    let raw: Raw<'_> = serde_json::from_slice(stdout).map_err(|e| format!("not a proxy response: {e}"))?;
+    if raw.status_code.is_none()
+        && raw.headers.is_none()
+        && raw.multi_value_headers.is_none()
+        && raw.body.is_none()
+        && raw.is_base64_encoded.is_none()
+        && is_empty_object(stdout)
+    {
         return Err("empty object".into());
     }
-    if let Some(k) = obj
-        .keys()
-        .find(|k| !matches!(k.as_str(), "statusCode" | "headers" | "multiValueHeaders" | "body" | "isBase64Encoded"))
-    {
-        return Err(format!("unexpected key '{k}'"));
-    }
-    let status = match obj.get("statusCode") {
-        None | Some(Value::Null) => 200,
-        Some(Value::Number(n)) => n.as_u64().ok_or("statusCode is not an integer")?,
-        Some(Value::String(s)) => s.trim().parse::<u64>().map_err(|_| format!("statusCode '{s}' is not numeric"))?,
-        Some(_) => return Err("statusCode is not a number".into()),
+    let status = match raw.status_code {
+        None => 200,
+        Some(Status::Number(n)) => n,
+        Some(Status::Text(s)) => s.trim().parse::<u64>().map_err(|_| format!("statusCode '{s}' is not numeric"))?,
     };
     // 1xx can't be a final response: hyper would answer 500 (100) or leave the client
     // believing the connection was upgraded (101).
@@ -41,59 +133,35 @@ pub fn parse(stdout: &[u8]) -> Result<ProxyResponse, String> {
         .ok_or("statusCode out of range (200-599)")?;
 
     let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
-    let multi = match obj.get("multiValueHeaders") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err("multiValueHeaders is not an object".into()),
-    };
-    match obj.get("headers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(m)) => {
-            for (k, v) in m {
-                // multiValueHeaders win over headers on the same key.
-                if multi.keys().any(|mk| mk.eq_ignore_ascii_case(k)) {
-                    continue;
-                }
-                headers.push(header(k, &scalar(v).ok_or_else(|| format!("header '{k}' is not a scalar"))?)?);
-            }
+    let multi = raw.multi_value_headers.unwrap_or_default();
+    for (k, v) in raw.headers.iter().flatten() {
+        // multiValueHeaders win over headers on the same key.
+        if multi.keys().any(|mk| mk.eq_ignore_ascii_case(k)) {
+            continue;
         }
-        Some(_) => return Err("headers is not an object".into()),
+        headers.push(header(k, &v.0)?);
     }
-    for (k, v) in &multi {
-        let Value::Array(items) = v else { return Err(format!("multiValueHeaders '{k}' is not a list")) };
+    for (k, items) in &multi {
         for item in items {
-            headers.push(header(
-                k,
-                &scalar(item).ok_or_else(|| format!("multiValueHeaders '{k}' has a non-scalar value"))?,
-            )?);
+            headers.push(header(k, &item.0)?);
         }
     }
-    let base64 = match obj.get("isBase64Encoded") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err("isBase64Encoded is not a boolean".into()),
-    };
-    let body = match obj.get("body") {
-        None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(s)) if base64 => Bytes::from(
+    let body = match raw.body {
+        None => Bytes::new(),
+        Some(s) if raw.is_base64_encoded == Some(true) => Bytes::from(
             base64::engine::general_purpose::STANDARD
-                .decode(s)
+                .decode(s.as_bytes())
                 .map_err(|e| format!("body is not valid base64: {e}"))?,
         ),
-        Some(Value::String(s)) => Bytes::from(s.clone()),
-        Some(_) => return Err("body is not a string".into()),
+        Some(s) => Bytes::from(s.into_owned()),
     };
     Ok(ProxyResponse { status, headers, body })
 }
 
-/// Header values may be strings, numbers or booleans ("true"/"false").
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+/// `{}` (or `{"statusCode":null,…}`-only objects are not empty): only consulted when no
+/// known key had a value.
+fn is_empty_object(stdout: &[u8]) -> bool {
+    matches!(serde_json::from_slice::<BTreeMap<&str, de::IgnoredAny>>(stdout), Ok(m) if m.is_empty())
 }
 
 fn header(k: &str, v: &str) -> Result<(HeaderName, HeaderValue), String> {

@@ -117,6 +117,13 @@ pub async fn run(
         memory_mb: v.config.memory_mb,
         outcome,
     };
+    let mut result = result;
+    if let Ok(outcome) = &mut result {
+        // The caller answers first; the instance is torn down right after.
+        if let Some(r) = outcome.retired.take() {
+            r.release_later();
+        }
+    }
     match &result {
         Ok(outcome) => observer.record(&labels(outcome)),
         Err(e) => {

@@ -3,7 +3,7 @@
 //! `waygate logs`. Bounded: N events per function (`waygate up --log-buffer-lines`), each
 //! message cut at [`MAX_MESSAGE_BYTES`].
 
-use super::InvocationRecord;
+use super::{InvocationRecord, Line};
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -17,18 +17,57 @@ pub const DEFAULT_LINES: usize = 1000;
 /// Most events one logs query returns.
 pub const MAX_LIMIT: usize = 10_000;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct LogEvent {
     /// Process-wide increasing number: the `after` cursor of `--follow`.
     pub seq: u64,
     /// Unix time in milliseconds.
     pub timestamp: i64,
-    pub request_id: Arc<str>,
+    /// Request id, executed version and qualifier, shared by the invocation's events.
+    pub invocation: Arc<InvocationIds>,
+    /// Rendered to text when read ([`LogEvent::message`]).
+    pub line: Line,
+}
+
+#[derive(Debug)]
+pub struct InvocationIds {
+    pub request_id: String,
     /// The executed version.
-    pub version: Arc<str>,
+    pub version: String,
     /// As invoked: `$LATEST`, a version number or an alias.
-    pub qualifier: Arc<str>,
-    pub message: String,
+    pub qualifier: String,
+}
+
+impl LogEvent {
+    /// The log line's text.
+    pub fn message(&self) -> String {
+        self.line.render(&self.invocation.request_id, &self.invocation.version)
+    }
+}
+
+/// The wire shape: `{seq, timestamp, request_id, version, qualifier, message}`.
+impl Serialize for LogEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            seq: u64,
+            timestamp: i64,
+            request_id: &'a str,
+            version: &'a str,
+            qualifier: &'a str,
+            message: String,
+        }
+        let ids = &*self.invocation;
+        Wire {
+            seq: self.seq,
+            timestamp: self.timestamp,
+            request_id: &ids.request_id,
+            version: &ids.version,
+            qualifier: &ids.qualifier,
+            message: self.message(),
+        }
+        .serialize(s)
+    }
 }
 
 /// Which events a query wants.
@@ -70,16 +109,21 @@ impl LogBook {
     }
 
     /// Appends one invocation's lines, dropping the oldest events beyond the capacity.
-    pub fn push(&self, rec: &InvocationRecord<'_>, lines: Vec<String>) {
+    pub fn push(&self, rec: &InvocationRecord<'_>, lines: Vec<Line>) {
         let timestamp = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-        let (request_id, version, qualifier): (Arc<str>, Arc<str>, Arc<str>) =
-            (rec.request_id.into(), rec.executed_version.into(), rec.qualifier.into());
+        let invocation = Arc::new(InvocationIds {
+            request_id: rec.request_id.to_string(),
+            version: rec.executed_version.to_string(),
+            qualifier: rec.qualifier.to_string(),
+        });
         // Only the newest `capacity` lines of one invocation can survive anyway.
         let skip = lines.len().saturating_sub(self.capacity);
         let ring = self.ring(rec.function);
         let mut ring = ring.lock();
-        for mut message in lines.into_iter().skip(skip) {
-            truncate(&mut message);
+        for mut line in lines.into_iter().skip(skip) {
+            if let Line::Stderr(message) = &mut line {
+                truncate(message);
+            }
             if ring.len() == self.capacity {
                 ring.pop_front();
             }
@@ -87,10 +131,8 @@ impl LogBook {
                 // Taken under the ring's lock so a function's events are in `seq` order.
                 seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
                 timestamp,
-                request_id: request_id.clone(),
-                version: version.clone(),
-                qualifier: qualifier.clone(),
-                message,
+                invocation: invocation.clone(),
+                line,
             });
         }
     }
@@ -104,8 +146,8 @@ impl LogBook {
         };
         let ring = ring.lock();
         let matches = |e: &&LogEvent| {
-            q.version.as_deref().is_none_or(|v| &*e.version == v)
-                && q.alias.as_deref().is_none_or(|a| &*e.qualifier == a)
+            q.version.as_deref().is_none_or(|v| e.invocation.version == v)
+                && q.alias.as_deref().is_none_or(|a| e.invocation.qualifier == a)
                 && q.since.is_none_or(|s| e.timestamp >= s)
                 && q.after.is_none_or(|a| e.seq > a)
         };
@@ -150,6 +192,7 @@ mod tests {
             error: None,
             timing: Timing::default(),
             max_memory_bytes: 0,
+            retired: None,
         };
         let rec = InvocationRecord {
             function: "f",
@@ -163,7 +206,7 @@ mod tests {
             memory_mb: 128,
             outcome: &o,
         };
-        book.push(&rec, lines.iter().map(|s| s.to_string()).collect());
+        book.push(&rec, lines.iter().map(|s| Line::Stderr(s.to_string())).collect());
     }
 
     #[test]
@@ -172,15 +215,15 @@ mod tests {
         push(&book, "1", "live", &["a", "b"]);
         push(&book, "2", "2", &["c", "d"]);
         let all = book.query("f", &LogQuery { limit: 10, ..Default::default() });
-        assert_eq!(all.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["b", "c", "d"]);
+        assert_eq!(all.iter().map(|e| e.message()).collect::<Vec<_>>(), ["b", "c", "d"]);
         let v2 = book.query("f", &LogQuery { version: Some("2".into()), limit: 10, ..Default::default() });
         assert_eq!(v2.len(), 2);
         let live = book.query("f", &LogQuery { alias: Some("live".into()), limit: 10, ..Default::default() });
         assert_eq!(live.len(), 1);
         let tail = book.query("f", &LogQuery { limit: 1, ..Default::default() });
-        assert_eq!(tail[0].message, "d");
+        assert_eq!(tail[0].message(), "d");
         let after = book.query("f", &LogQuery { after: Some(all[0].seq), limit: 1, ..Default::default() });
-        assert_eq!(after[0].message, "c");
+        assert_eq!(after[0].message(), "c");
         assert!(book.query("g", &LogQuery { limit: 10, ..Default::default() }).is_empty());
     }
 
@@ -190,7 +233,7 @@ mod tests {
         let long = "é".repeat(MAX_MESSAGE_BYTES);
         push(&book, "1", "1", &[&long]);
         let e = &book.query("f", &LogQuery { limit: 1, ..Default::default() })[0];
-        assert!(e.message.len() < MAX_MESSAGE_BYTES + 20);
-        assert!(e.message.ends_with(" [truncated]"));
+        assert!(e.message().len() < MAX_MESSAGE_BYTES + 20);
+        assert!(e.message().ends_with(" [truncated]"));
     }
 }

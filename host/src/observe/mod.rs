@@ -63,9 +63,14 @@ impl Observer {
 
     /// Records a finished invocation: log lines and metrics.
     pub fn record(&self, rec: &InvocationRecord<'_>) {
-        let lines = log_lines(rec);
-        for line in &lines {
-            tracing::info!(target: "waygate::function", function = rec.function, "{line}");
+        let lines = lines(rec);
+        // Rendered to text here only when a subscriber wants them (the ring buffer keeps
+        // them unrendered until read).
+        if tracing::enabled!(target: "waygate::function", tracing::Level::INFO) {
+            for line in &lines {
+                let line = line.render(rec.request_id, rec.executed_version);
+                tracing::info!(target: "waygate::function", function = rec.function, "{line}");
+            }
         }
         self.logs.push(rec, lines);
         self.metrics.invocation(rec);
@@ -92,33 +97,82 @@ pub fn billed_ms(duration: Duration) -> u64 {
     duration.as_millis() as u64 + u64::from(!duration.subsec_nanos().is_multiple_of(1_000_000))
 }
 
-/// The invocation's log lines in Lambda's format (aws-semantics.md §1): START with the
-/// executed version, the guest's stderr lines, END, REPORT (tab-separated; Init Duration
-/// only when this request loaded the code).
-pub fn log_lines(rec: &InvocationRecord<'_>) -> Vec<String> {
-    let (o, id) = (rec.outcome, rec.request_id);
+/// One log event of an invocation, kept unrendered: the ring buffer holds these, and
+/// [`Line::render`] writes the text only when someone reads it (most lines never are).
+#[derive(Debug, Clone)]
+pub enum Line {
+    Start,
+    /// A line the guest wrote to stderr.
+    Stderr(String),
+    /// Marks that the rest of the guest's stderr was dropped.
+    Truncated,
+    End,
+    Report(Report),
+}
+
+/// REPORT's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    pub duration: Duration,
+    pub memory_mb: u32,
+    pub used_mb: usize,
+    /// Init Duration: only when this request loaded the code.
+    pub init: Option<Duration>,
+}
+
+impl Line {
+    /// The line in Lambda's format (aws-semantics.md §1).
+    pub fn render(&self, request_id: &str, version: &str) -> String {
+        match self {
+            Line::Start => format!("START RequestId: {request_id} Version: {version}"),
+            Line::Stderr(s) => s.clone(),
+            Line::Truncated => format!(
+                "[waygate] RequestId: {request_id} log truncated: the rest of this invocation's stderr was dropped"
+            ),
+            Line::End => format!("END RequestId: {request_id}"),
+            Line::Report(r) => {
+                let mut report = format!(
+                    "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+                    ms(r.duration),
+                    billed_ms(r.duration),
+                    r.memory_mb,
+                    r.used_mb,
+                );
+                if let Some(load) = r.init {
+                    let _ = write!(report, "\tInit Duration: {:.2} ms", ms(load));
+                }
+                report
+            }
+        }
+    }
+}
+
+/// The invocation's log events: START with the executed version, the guest's stderr
+/// lines, END, REPORT (Init Duration only when this request loaded the code).
+pub fn lines(rec: &InvocationRecord<'_>) -> Vec<Line> {
+    let o = rec.outcome;
     let t = &o.timing;
-    let duration = t.instantiate + t.run;
-    let used_mb = o.max_memory_bytes.div_ceil(1 << 20);
-    let mut lines = Vec::with_capacity(4);
-    lines.push(format!("START RequestId: {id} Version: {}", rec.executed_version));
-    lines.extend(String::from_utf8_lossy(&o.logs).lines().map(str::to_string));
+    let mut lines = Vec::with_capacity(3);
+    lines.push(Line::Start);
+    if !o.logs.is_empty() {
+        lines.extend(String::from_utf8_lossy(&o.logs).lines().map(|l| Line::Stderr(l.to_string())));
+    }
     if o.logs_truncated {
-        lines
-            .push(format!("[waygate] RequestId: {id} log truncated: the rest of this invocation's stderr was dropped"));
+        lines.push(Line::Truncated);
     }
-    lines.push(format!("END RequestId: {id}"));
-    let mut report = format!(
-        "REPORT RequestId: {id}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {used_mb} MB",
-        ms(duration),
-        billed_ms(duration),
-        rec.memory_mb,
-    );
-    if let Some(load) = t.load {
-        let _ = write!(report, "\tInit Duration: {:.2} ms", ms(load));
-    }
-    lines.push(report);
+    lines.push(Line::End);
+    lines.push(Line::Report(Report {
+        duration: t.instantiate + t.run,
+        memory_mb: rec.memory_mb,
+        used_mb: o.max_memory_bytes.div_ceil(1 << 20),
+        init: t.load,
+    }));
     lines
+}
+
+/// The invocation's log lines as text ([`lines`], rendered).
+pub fn log_lines(rec: &InvocationRecord<'_>) -> Vec<String> {
+    lines(rec).iter().map(|l| l.render(rec.request_id, rec.executed_version)).collect()
 }
 
 #[cfg(test)]
@@ -135,6 +189,7 @@ mod tests {
             error: None,
             timing: Timing { load, instantiate: Duration::from_micros(10), run: Duration::from_micros(1_490) },
             max_memory_bytes: (1 << 20) + 1,
+            retired: None,
         }
     }
 

@@ -59,6 +59,35 @@ pub struct Outcome {
     pub error: Option<FunctionError>,
     pub timing: Timing,
     pub max_memory_bytes: usize,
+    /// The finished instance, not yet torn down: see [`Retired`].
+    pub retired: Option<Retired>,
+}
+
+/// A finished instance and its place in the pool. Dropping it tears the instance down
+/// (resets its memory slot, ≈ 3–5 µs): dropped inline that is paid before the caller can
+/// answer; [`Retired::release_later`] pays it after the response is on its way instead.
+/// The pool slot (and the concurrency slot) stay taken until the instance is gone.
+pub struct Retired {
+    _store: Store<HostState>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Retired {
+    /// Tears the instance down in a task of its own. Spawned from a tokio worker, the task
+    /// waits in that worker's LIFO slot (no other worker is woken) and runs as soon as the
+    /// current task yields — for a gateway request, after hyper has written the response.
+    pub fn release_later(self) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => drop(h.spawn(async move { drop(self) })),
+            Err(_) => drop(self),
+        }
+    }
+}
+
+impl std::fmt::Debug for Retired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Retired")
+    }
 }
 
 impl Outcome {
@@ -71,6 +100,7 @@ impl Outcome {
             error: None,
             timing: Timing::default(),
             max_memory_bytes: 0,
+            retired: None,
         }
     }
 }
@@ -78,7 +108,7 @@ impl Outcome {
 impl Runtime {
     pub async fn invoke(&self, inv: Invocation<'_>) -> Result<Outcome, InvokeError> {
         // The pool is the concurrency limit: no slot, no instance (Lambda answers 429).
-        let _permit = self.slots.clone().try_acquire_owned().map_err(|_| InvokeError::Throttled)?;
+        let slot = self.slots.clone().try_acquire_owned().map_err(|_| InvokeError::Throttled)?;
         let (pre, load) = self.loader.get(inv.code).map_err(InvokeError::CodeUnavailable)?;
 
         let started = Instant::now();
@@ -136,7 +166,7 @@ impl Runtime {
         };
         let total = started.elapsed();
         let max_memory_bytes = store.data().limiter.peak_bytes;
-        drop(store);
+        // Reading the pipes needs no teardown first: they are shared handles.
 
         let stdout = stdout.contents();
         let (logs, logs_truncated) = logs.contents();
@@ -158,6 +188,7 @@ impl Runtime {
             error,
             timing: Timing { load, instantiate, run: total.saturating_sub(instantiate) },
             max_memory_bytes,
+            retired: Some(Retired { _store: store, _slot: slot }),
         })
     }
 }
