@@ -161,7 +161,9 @@ pub fn render(direct: bool, resp: &ApiGatewayProxyResponse) -> Vec<u8> {
 
 /// Reads stdin, calls `handler`, writes its answer to stdout.
 pub fn run(handler: impl FnOnce(Request) -> ApiGatewayProxyResponse) {
-    let mut raw = Vec::new();
+    // Sized for a typical event, so stdin is read in one call plus the end-of-input
+    // check (an empty Vec makes read_to_end probe and double: a host call per step).
+    let mut raw = Vec::with_capacity(16 * 1024);
     if let Err(e) = std::io::stdin().read_to_end(&mut raw) {
         eprintln!("waygate-sdk: cannot read stdin: {e}");
         std::process::exit(70);

@@ -5,22 +5,23 @@
 use base64::Engine;
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProxyEvent<'a> {
     pub resource: &'a str,
-    pub path: String,
+    pub path: Cow<'a, str>,
     pub http_method: &'a str,
-    pub headers: HashMap<String, String>,
-    pub multi_value_headers: HashMap<String, Vec<String>>,
+    pub headers: Pairs<&'a str, Cow<'a, str>>,
+    pub multi_value_headers: Pairs<&'a str, Vec<Cow<'a, str>>>,
     pub query_string_parameters: Option<HashMap<String, String>>,
     pub multi_value_query_string_parameters: Option<HashMap<String, Vec<String>>>,
-    pub path_parameters: Option<HashMap<&'a str, String>>,
+    pub path_parameters: Option<Pairs<&'a str, Cow<'a, str>>>,
     pub stage_variables: &'a RawValue,
     pub request_context: RequestContext<'a>,
-    pub body: Option<String>,
+    pub body: Option<Cow<'a, str>>,
     pub is_base64_encoded: bool,
 }
 
@@ -54,15 +55,26 @@ pub struct Identity<'a> {
 
 /// Single- and multi-valued views of the headers (the single view keeps the last value,
 /// as API Gateway does).
-pub fn headers(h: &http::HeaderMap) -> (HashMap<String, String>, HashMap<String, Vec<String>>) {
-    let mut single = HashMap::new();
-    let mut multi: HashMap<String, Vec<String>> = HashMap::new();
-    for (k, v) in h {
-        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-        single.insert(k.as_str().to_string(), v.clone());
-        multi.entry(k.as_str().to_string()).or_default().push(v);
+pub fn headers(h: &http::HeaderMap) -> (Pairs<&str, Cow<'_, str>>, Pairs<&str, Vec<Cow<'_, str>>>) {
+    let mut single = Vec::with_capacity(h.keys_len());
+    let mut multi = Vec::with_capacity(h.keys_len());
+    for k in h.keys() {
+        let values: Vec<Cow<'_, str>> = h.get_all(k).iter().map(|v| String::from_utf8_lossy(v.as_bytes())).collect();
+        single.push((k.as_str(), values.last().cloned().unwrap_or_default()));
+        multi.push((k.as_str(), values));
     }
-    (single, multi)
+    (Pairs(single), Pairs(multi))
+}
+
+/// Key/value pairs serialised as a JSON object, in order. The keys must be unique (they
+/// come from a map): cheaper to build than a `HashMap` for the handful of headers and
+/// path parameters of a request.
+pub struct Pairs<K, V>(pub Vec<(K, V)>);
+
+impl<K: Serialize, V: Serialize> Serialize for Pairs<K, V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 pub type QueryViews = (Option<HashMap<String, String>>, Option<HashMap<String, Vec<String>>>);
@@ -80,23 +92,57 @@ pub fn query(q: Option<&str>) -> QueryViews {
 }
 
 /// The body as the event carries it: text when it is UTF-8, base64 otherwise.
-pub fn body(bytes: &[u8]) -> (Option<String>, bool) {
+pub fn body(bytes: &[u8]) -> (Option<Cow<'_, str>>, bool) {
     if bytes.is_empty() {
         return (None, false);
     }
     match std::str::from_utf8(bytes) {
-        Ok(s) => (Some(s.to_string()), false),
-        Err(_) => (Some(base64::engine::general_purpose::STANDARD.encode(bytes)), true),
+        Ok(s) => (Some(Cow::Borrowed(s)), false),
+        Err(_) => (Some(Cow::Owned(base64::engine::general_purpose::STANDARD.encode(bytes))), true),
     }
 }
 
-pub fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+pub fn percent_decode(s: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy()
 }
 
-/// `24/Nov/2026:22:30:00 +0000`, API Gateway's requestTime.
+/// `24/Nov/2026:22:30:00 +0000`, API Gateway's requestTime (written directly: the
+/// `time` crate's format-description interpreter is slower per request).
 pub fn request_time(t: time::OffsetDateTime) -> String {
-    const FMT: &[time::format_description::BorrowedFormatItem<'_>] =
-        time::macros::format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
-    t.format(FMT).unwrap_or_default()
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let month = MONTHS[usize::from(u8::from(t.month()) - 1)];
+    format!(
+        "{:02}/{month}/{}:{:02}:{:02}:{:02} +0000",
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_time_is_api_gateways_format() {
+        let t = time::macros::datetime!(2026-11-04 07:05:09 UTC);
+        assert_eq!(request_time(t), "04/Nov/2026:07:05:09 +0000");
+        // Another offset is written in UTC.
+        let t = time::macros::datetime!(2026-01-01 00:30:00 +01:00);
+        assert_eq!(request_time(t), "31/Dec/2025:23:30:00 +0000");
+    }
+
+    #[test]
+    fn pairs_are_a_json_object_in_order() {
+        let mut h = http::HeaderMap::new();
+        h.append("b", http::HeaderValue::from_static("1"));
+        h.append("a", http::HeaderValue::from_static("2"));
+        h.append("b", http::HeaderValue::from_static("3"));
+        let (single, multi) = headers(&h);
+        assert_eq!(serde_json::to_string(&single).unwrap(), r#"{"b":"3","a":"2"}"#);
+        assert_eq!(serde_json::to_string(&multi).unwrap(), r#"{"b":["1","3"],"a":["2"]}"#);
+    }
 }

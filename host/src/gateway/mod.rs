@@ -18,11 +18,12 @@ pub mod throttle;
 
 use crate::invoke::{self, CallContext};
 use crate::model::api::Method;
+use crate::observe::Ms;
 use crate::platform::Platform;
 use crate::runtime::InvokeError;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::GatewayError;
@@ -123,7 +124,7 @@ async fn serve(
                 r.headers_mut().append(k.clone(), v.clone());
             }
             let timing =
-                format!("route;dur={:.3}, cache;desc=hit, total;dur={:.3}", ms(route_time), ms(started.elapsed()));
+                format!("route;dur={}, cache;desc=hit, total;dur={}", Ms(route_time), Ms(started.elapsed()));
             let r = decorate(r, request_id, deployment_id, None, &timing);
             return Ok(cache_headers(r, "hit", warn));
         }
@@ -193,7 +194,7 @@ async fn integrate(
     let route = &serving.deployment.routes[found.route];
     let t = match &serving.integrations[found.route] {
         ResolvedIntegration::Mock { status, body, headers } => {
-            let timing = format!("route;dur={:.3}, total;dur={:.3}", ms(route_time), ms(started.elapsed()));
+            let timing = format!("route;dur={}, total;dur={}", Ms(route_time), Ms(started.elapsed()));
             return Ok(Produced {
                 status: StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
                 headers: headers.clone(),
@@ -242,7 +243,7 @@ async fn integrate(
         query_string_parameters: query,
         multi_value_query_string_parameters: multi_query,
         path_parameters: (!found.params.is_empty())
-            .then(|| found.params.iter().map(|(k, v)| (*k, event::percent_decode(v))).collect()),
+            .then(|| event::Pairs(found.params.iter().map(|(k, v)| (*k, event::percent_decode(v))).collect())),
         stage_variables: &serving.variables_json,
         request_context: event::RequestContext {
             account_id: "000000000000",
@@ -321,18 +322,20 @@ async fn integrate(
     Ok(Produced { status: proxy.status, headers: proxy.headers, body: proxy.body, version: Some(version), timing })
 }
 
-fn ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 fn decorate(mut r: Response, request_id: &str, deployment: &str, version: Option<&str>, timing: &str) -> Response {
+    // Names built at compile time (a `&'static str` name is parsed on every insert).
+    const REQUEST_ID: HeaderName = HeaderName::from_static("x-waygate-request-id");
+    const AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+    const DEPLOYMENT_ID: HeaderName = HeaderName::from_static("x-waygate-deployment-id");
+    const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-waygate-executed-version");
+    const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
     let h = r.headers_mut();
     let pairs = [
-        ("x-waygate-request-id", Some(request_id)),
-        ("x-amzn-requestid", Some(request_id)),
-        ("x-waygate-deployment-id", Some(deployment)),
-        ("x-waygate-executed-version", version),
-        ("server-timing", Some(timing)),
+        (REQUEST_ID, Some(request_id)),
+        (AMZN_REQUEST_ID, Some(request_id)),
+        (DEPLOYMENT_ID, Some(deployment)),
+        (EXECUTED_VERSION, version),
+        (SERVER_TIMING, Some(timing)),
     ];
     for (k, v) in pairs {
         if let Some(v) = v.and_then(|v| HeaderValue::from_str(v).ok()) {

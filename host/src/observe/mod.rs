@@ -18,6 +18,17 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// A duration as `server-timing` writes it: milliseconds with three decimals (`0.042`),
+/// rounded to the microsecond. Integer arithmetic: no float formatting per request.
+pub struct Ms(pub Duration);
+
+impl std::fmt::Display for Ms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let us = self.0.as_nanos().saturating_add(500) / 1000;
+        write!(f, "{}.{:03}", us / 1000, us % 1000)
+    }
+}
+
 /// Everything known about one finished invocation.
 pub struct InvocationRecord<'a> {
     pub function: &'a str,
@@ -83,12 +94,12 @@ pub fn server_timing(route: Option<Duration>, outcome: &Outcome, total: Duration
     let t = &outcome.timing;
     let mut s = String::with_capacity(112);
     if let Some(route) = route {
-        let _ = write!(s, "route;dur={:.3}, ", ms(route));
+        let _ = write!(s, "route;dur={}, ", Ms(route));
     }
     if let Some(load) = t.load {
-        let _ = write!(s, "load;dur={:.3}, ", ms(load));
+        let _ = write!(s, "load;dur={}, ", Ms(load));
     }
-    let _ = write!(s, "instantiate;dur={:.3}, run;dur={:.3}, total;dur={:.3}", ms(t.instantiate), ms(t.run), ms(total));
+    let _ = write!(s, "instantiate;dur={}, run;dur={}, total;dur={}", Ms(t.instantiate), Ms(t.run), Ms(total));
     s
 }
 
@@ -223,6 +234,14 @@ mod tests {
         let lines = log_lines(&record(&o));
         assert_eq!(lines.len(), 3);
         assert!(lines[2].ends_with("\tInit Duration: 0.12 ms"), "{}", lines[2]);
+    }
+
+    #[test]
+    fn ms_has_three_decimals_rounded_to_the_microsecond() {
+        assert_eq!(Ms(Duration::from_nanos(5_499)).to_string(), "0.005");
+        assert_eq!(Ms(Duration::from_nanos(5_500)).to_string(), "0.006");
+        assert_eq!(Ms(Duration::from_micros(12_345_678)).to_string(), "12345.678");
+        assert_eq!(Ms(Duration::ZERO).to_string(), "0.000");
     }
 
     #[test]
