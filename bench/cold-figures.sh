@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Cold-start figures on a release build: (1) the first request to a just-published
-# version with new code (server-side `server-timing` total; the code was compiled at
-# upload, so the request pays load + instantiate + run), over N versions; (2) restart →
-# first successful response with those N versions (each its own code) published.
+# version with new code (server-side `server-timing` total; the code was compiled and
+# loaded at upload, so the request pays instantiate + run), over N versions, next to the
+# second request to each version as the peer; (2) restart → first successful response
+# with those N versions (each its own code) published.
 #
 #   bash bench/cold-figures.sh            # VERSIONS=1000
 set -euo pipefail
@@ -48,20 +49,28 @@ PY
 }
 
 : > "$work/first.txt"
+: > "$work/second.txt"
 for i in $(seq 1 "$VERSIONS"); do
   variant "$i" "$work/v.wasm"
   api -X PUT "http://$ADMIN/v1/functions/cold/code" -H 'content-type: application/wasm' --data-binary "@$work/v.wasm" >/dev/null
   v=$(api -X POST "http://$ADMIN/v1/functions/cold/versions" -H 'content-type: application/json' -d '{}' | sed -n 's/.*"version":"\{0,1\}\([0-9]*\).*/\1/p')
-  st=$(api -o /dev/null -D - -X POST "http://$ADMIN/v1/functions/cold/invoke?qualifier=$v" -d '{"name":"x"}' | tr -d '\r' | sed -n 's/^server-timing: //Ip')
-  echo "$st" >> "$work/first.txt"
+  timing() { api -o /dev/null -D - -X POST "http://$ADMIN/v1/functions/cold/invoke?qualifier=$v" -d '{"name":"x"}' | tr -d '\r' | sed -n 's/^server-timing: //Ip'; }
+  timing >> "$work/first.txt"
+  # The peer: the same version's second request, sent the same way (curl from a shell,
+  # so both pay an idle machine's cold caches alike).
+  timing >> "$work/second.txt"
   [ $((i % 100)) = 0 ] && echo "published $i versions" >&2
 done
-field() { sed -n "s/.*$1;dur=\([0-9.]*\).*/\1/p" "$work/first.txt" | sort -g | awk '{a[NR]=$1} END {printf "p50 %.3f ms, p90 %.3f ms, max %.3f ms (n=%d)", a[int(NR*0.5)+1], a[int(NR*0.9)+1], a[NR], NR}'; }
-echo "first request to a just-published version (server-side):"
+field() { sed -n "s/.*$1;dur=\([0-9.]*\).*/\1/p" "$work/${2:-first}.txt" | sort -g | awk '{a[NR]=$1} END {printf "p50 %.3f ms, p90 %.3f ms, max %.3f ms (n=%d)", a[int(NR*0.5)+1], a[int(NR*0.9)+1], a[NR], NR}'; }
+echo "first request to a just-published version (server-side; the upload loaded the code):"
 echo "  total:       $(field total)"
 echo "  load:        $(field load)"
 echo "  instantiate: $(field instantiate)"
 echo "  run:         $(field run)"
+echo "peer: the second request to each version, sent the same way:"
+echo "  total:       $(field total second)"
+echo "  instantiate: $(field instantiate second)"
+echo "  run:         $(field run second)"
 
 kill -INT "$server"; wait "$server" 2>/dev/null || true
 t0=$(date +%s%N)

@@ -81,8 +81,10 @@ pub async fn store_code(
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("compile task failed: {e}")))??;
+    let code = crate::runtime::CodeRef { code_hash: hash, artifact: Ok(artifact.artifact_hash.clone()) };
     let rec = p.db(move |s| s.set_code(&name, &artifact, size)).await?;
     p.refresh().await?;
+    p.runtime.warm(&code).await;
     Ok((hash, rec))
 }
 

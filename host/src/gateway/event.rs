@@ -53,9 +53,12 @@ pub struct Identity<'a> {
     pub user_agent: Option<&'a str>,
 }
 
+/// The `headers` and `multiValueHeaders` views.
+pub type HeaderViews<'a> = (Pairs<&'a str, Cow<'a, str>>, Pairs<&'a str, Vec<Cow<'a, str>>>);
+
 /// Single- and multi-valued views of the headers (the single view keeps the last value,
 /// as API Gateway does).
-pub fn headers(h: &http::HeaderMap) -> (Pairs<&str, Cow<'_, str>>, Pairs<&str, Vec<Cow<'_, str>>>) {
+pub fn headers(h: &http::HeaderMap) -> HeaderViews<'_> {
     let mut single = Vec::with_capacity(h.keys_len());
     let mut multi = Vec::with_capacity(h.keys_len());
     for k in h.keys() {
@@ -112,14 +115,7 @@ pub fn request_time(t: time::OffsetDateTime) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let t = t.to_offset(time::UtcOffset::UTC);
     let month = MONTHS[usize::from(u8::from(t.month()) - 1)];
-    format!(
-        "{:02}/{month}/{}:{:02}:{:02}:{:02} +0000",
-        t.day(),
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    format!("{:02}/{month}/{}:{:02}:{:02}:{:02} +0000", t.day(), t.year(), t.hour(), t.minute(), t.second())
 }
 
 #[cfg(test)]

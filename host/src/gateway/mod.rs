@@ -123,8 +123,7 @@ async fn serve(
             for (k, v) in &response.headers {
                 r.headers_mut().append(k.clone(), v.clone());
             }
-            let timing =
-                format!("route;dur={}, cache;desc=hit, total;dur={}", Ms(route_time), Ms(started.elapsed()));
+            let timing = format!("route;dur={}, cache;desc=hit, total;dur={}", Ms(route_time), Ms(started.elapsed()));
             let r = decorate(r, request_id, deployment_id, None, &timing);
             return Ok(cache_headers(r, "hit", warn));
         }

@@ -128,6 +128,12 @@ fn engine_config(rc: &RuntimeConfig, pooling: bool) -> Config {
     // tick, so a slow guest never stalls other requests. Measured faster than a blocking
     // pool (58.0k vs 44.3k req/s, perf-notes.md).
     c.epoch_interruption(true);
+    // `WAYGATE_PERFMAP=1`: write /tmp/perf-PID.map so that `perf report` names guest
+    // functions (`wasm[0]::function[N]`, or their names when the module keeps its name
+    // section) instead of `[JIT]` addresses. Off by default; no cost when off.
+    if std::env::var_os("WAYGATE_PERFMAP").is_some() {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     // Copy-on-write memory images: instantiation maps the data segments instead of copying.
     c.memory_init_cow(true);
     if pooling {

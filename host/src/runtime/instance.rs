@@ -193,6 +193,27 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Instantiates `code` once without running it, then tears the instance down: the pool
+    /// slot it used keeps the module's memory image mapped (the pool prefers that slot for
+    /// the module next time), so the first real request skips mapping it. Called after a
+    /// preload, off the request path; a no-op when the code isn't loaded or no slot is free.
+    pub async fn warm(&self, code: &CodeRef) {
+        let Ok(_slot) = self.slots.clone().try_acquire_owned() else { return };
+        let Some(pre) = self.loader.peek(&code.code_hash) else { return };
+        let state = HostState {
+            wasi: WasiCtxBuilder::new().build_p1(),
+            limiter: MemoryLimiter { limit_bytes: (self.config.max_memory_mb as usize) << 20, peak_bytes: 0 },
+            deadline: Deadline(Instant::now() + Duration::from_secs(1)),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        if let Err(e) = pre.instantiate_async(&mut store).await {
+            tracing::debug!(code_hash = %code.code_hash, error = %e, "warm-up instantiation failed");
+        }
+    }
+}
+
 /// Maps how the guest stopped to Lambda's error types. `None`: it exited with status 0.
 fn classify(e: wasmtime::Error, request_id: &str, config: &FunctionConfig) -> Option<FunctionError> {
     let err = |t: &str, m: String| {

@@ -104,6 +104,11 @@ impl Loader {
         self.linker.instantiate_pre(&module).map_err(|e| format!("code {code} could not be linked: {e:#}"))
     }
 
+    /// The loaded template of `code`, if it is loaded (no load, no LRU promotion).
+    pub fn peek(&self, code: &CodeHash) -> Option<Arc<InstancePre<HostState>>> {
+        self.cache.lock().peek(code).cloned()
+    }
+
     /// Drops every loaded template (the next invocation of each reloads it).
     pub fn evict_all(&self) {
         self.cache.lock().clear();
