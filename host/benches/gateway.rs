@@ -4,10 +4,11 @@
 //! next to a peer server holding 1 API × 1 route, measured in the same run.
 //!
 //! `cargo bench --bench gateway` (env BENCH_APIS, BENCH_ROUNDS, BENCH_ITERS to change the
-//! size). Figures come from the gateway's own `server-timing` header of each response:
-//! `route` (invoke URL → stage → matched route) and `total − load − instantiate − run`
-//! (the whole gateway path minus the guest). Rounds alternate big/peer so machine noise
-//! hits both alike. Requests go over loopback HTTP, one at a time.
+//! size; BENCH_CONCURRENCY="1 4" the requests in flight, one run per level). Figures come
+//! from the gateway's own `server-timing` header of each response: `route` (invoke URL →
+//! stage → matched route) and `total − load − instantiate − run` (the whole gateway path
+//! minus the guest). Rounds alternate big/peer so machine noise hits both alike. Requests
+//! go over loopback HTTP from client tasks on the same tokio runtime as the servers.
 mod common;
 use common::env_usize;
 
