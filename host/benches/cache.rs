@@ -10,7 +10,6 @@
 mod common;
 use common::{env_usize, Stats};
 
-use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -48,7 +47,7 @@ async fn run(
     for _ in 0..c {
         let (client, base, seq) = (client.clone(), base.to_string(), seq.clone());
         tasks.push(tokio::spawn(async move {
-            let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+            let mut h = common::hist();
             for _ in 0..per_task {
                 let url =
                     if unique { format!("{base}?n={}", seq.fetch_add(1, Ordering::Relaxed)) } else { base.clone() };

@@ -10,7 +10,7 @@
 //! minus the guest). Rounds alternate big/peer so machine noise hits both alike. Requests
 //! go over loopback HTTP from client tasks on the same tokio runtime as the servers.
 mod common;
-use common::env_usize;
+use common::{env_usize, hist};
 
 use hdrhistogram::Histogram;
 use std::sync::Arc;
@@ -83,10 +83,6 @@ struct Side {
     overhead: Histogram<u64>,
     wall: Histogram<u64>,
     phases: std::collections::BTreeMap<String, Vec<f64>>,
-}
-
-fn hist() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram")
 }
 
 /// A data dir on tmpfs when there is one: the setup's 23,000 fsynced transactions are not

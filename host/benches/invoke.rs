@@ -11,7 +11,6 @@ mod common;
 use common::{env_usize, Stats};
 
 use bytes::Bytes;
-use hdrhistogram::Histogram;
 use std::time::Instant;
 use waygate::model::{CodeHash, FunctionConfig, VersionId};
 use waygate::platform::PlatformConfig;
@@ -72,7 +71,7 @@ async fn http(
     for _ in 0..concurrency {
         let (client, url, token) = (client.clone(), url.to_string(), token.to_string());
         tasks.push(tokio::spawn(async move {
-            let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+            let mut h = common::hist();
             for _ in 0..per_task {
                 let t = Instant::now();
                 let r = if invoke {

@@ -18,7 +18,7 @@ pub struct Stats {
 
 impl Stats {
     pub fn new() -> Self {
-        Stats { hist: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram"), elapsed: Duration::ZERO }
+        Stats { hist: hist(), elapsed: Duration::ZERO }
     }
     pub fn us(&self, q: f64) -> f64 {
         self.hist.value_at_quantile(q) as f64 / 1000.0
@@ -26,6 +26,11 @@ impl Stats {
     pub fn rps(&self) -> f64 {
         self.hist.len() as f64 / self.elapsed.as_secs_f64()
     }
+}
+
+/// A latency histogram in ns, 1 ns to 60 s, 3 significant digits.
+pub fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("constant, valid bounds")
 }
 
 /// Merges the histograms of concurrent client tasks into one run's statistics.

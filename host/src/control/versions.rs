@@ -78,11 +78,11 @@ async fn preload(p: &AppState, function: &FunctionName, version: u32) {
     let code = p.snapshot().functions.get(function).and_then(|f| f.versions.get(&version)).map(|v| v.code.clone());
     let Some(code) = code else { return };
     let this = p.clone();
-    let c = code.clone();
-    let loaded = tokio::task::spawn_blocking(move || this.runtime.loader().preload(&c)).await;
+    let loaded = tokio::task::spawn_blocking(move || this.runtime.loader().preload(&code).map(|()| code)).await;
     match loaded {
+        Ok(Ok(code)) => p.runtime.warm(&code).await,
         Ok(Err(e)) => tracing::warn!(%function, version, error = %e, "could not preload the published version's code"),
-        _ => p.runtime.warm(&code).await,
+        Err(e) => tracing::warn!(%function, version, error = %e, "preload task failed"),
     }
 }
 

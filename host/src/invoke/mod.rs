@@ -86,7 +86,7 @@ pub async fn run(
     let version = v.version.to_string();
     // Held until the instance is gone: the function's place under its reserved concurrency.
     let _permit;
-    let result = match resolved.reserved.as_ref().map(|r| r.acquire()) {
+    let mut result = match resolved.reserved.as_ref().map(|r| r.acquire()) {
         Some(None) => Err(InvokeError::ReservedConcurrency),
         permit => {
             _permit = permit.flatten();
@@ -117,7 +117,6 @@ pub async fn run(
         memory_mb: v.config.memory_mb,
         outcome,
     };
-    let mut result = result;
     if let Ok(outcome) = &mut result {
         // The caller answers first; the instance is torn down right after.
         if let Some(r) = outcome.retired.take() {

@@ -181,19 +181,10 @@ fn truncate(message: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{Outcome, Timing};
-    use bytes::Bytes;
+    use crate::runtime::Outcome;
 
     fn push(book: &LogBook, version: &str, qualifier: &str, lines: &[&str]) {
-        let o = Outcome {
-            stdout: Bytes::new(),
-            logs: Bytes::new(),
-            logs_truncated: false,
-            error: None,
-            timing: Timing::default(),
-            max_memory_bytes: 0,
-            retired: None,
-        };
+        let o = Outcome::empty();
         let rec = InvocationRecord {
             function: "f",
             executed_version: version,

@@ -181,16 +181,16 @@ pub fn lines(rec: &InvocationRecord<'_>) -> Vec<Line> {
     lines
 }
 
-/// The invocation's log lines as text ([`lines`], rendered).
-pub fn log_lines(rec: &InvocationRecord<'_>) -> Vec<String> {
-    lines(rec).iter().map(|l| l.render(rec.request_id, rec.executed_version)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::runtime::Timing;
     use bytes::Bytes;
+
+    /// The invocation's log lines as text ([`lines`], rendered).
+    fn log_lines(rec: &InvocationRecord<'_>) -> Vec<String> {
+        lines(rec).iter().map(|l| l.render(rec.request_id, rec.executed_version)).collect()
+    }
 
     fn outcome(load: Option<Duration>, logs: &str) -> Outcome {
         Outcome {

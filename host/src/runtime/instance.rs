@@ -135,13 +135,7 @@ impl Runtime {
         if let Some(stage) = inv.stage {
             wasi.env("WAYGATE_STAGE", stage);
         }
-        let state = HostState {
-            wasi: wasi.build_p1(),
-            limiter: MemoryLimiter { limit_bytes: (inv.config.memory_mb as usize) << 20, peak_bytes: 0 },
-            deadline,
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
+        let mut store = self.store(wasi.build_p1(), inv.config.memory_mb as usize, deadline);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             if ctx.data().deadline.passed() {
@@ -201,16 +195,22 @@ impl Runtime {
     pub async fn warm(&self, code: &CodeRef) {
         let Ok(_slot) = self.slots.clone().try_acquire_owned() else { return };
         let Some(pre) = self.loader.peek(&code.code_hash) else { return };
-        let state = HostState {
-            wasi: WasiCtxBuilder::new().build_p1(),
-            limiter: MemoryLimiter { limit_bytes: (self.config.max_memory_mb as usize) << 20, peak_bytes: 0 },
-            deadline: Deadline(Instant::now() + Duration::from_secs(1)),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
+        let deadline = Deadline(Instant::now() + Duration::from_secs(1));
+        let mut store = self.store(WasiCtxBuilder::new().build_p1(), self.config.max_memory_mb as usize, deadline);
         if let Err(e) = pre.instantiate_async(&mut store).await {
             tracing::debug!(code_hash = %code.code_hash, error = %e, "warm-up instantiation failed");
         }
+    }
+}
+
+impl Runtime {
+    /// A store for one instance: its WASI context, a memory limit of `memory_mb`, and the
+    /// deadline the epoch callback checks.
+    fn store(&self, wasi: WasiP1Ctx, memory_mb: usize, deadline: Deadline) -> Store<HostState> {
+        let limiter = MemoryLimiter { limit_bytes: memory_mb << 20, peak_bytes: 0 };
+        let mut store = Store::new(&self.engine, HostState { wasi, limiter, deadline });
+        store.limiter(|s| &mut s.limiter);
+        store
     }
 }
 
