@@ -127,3 +127,86 @@ pub fn bad_import() -> String {
 pub fn no_start() -> String {
     r#"(module (memory 1) (func (export "main")))"#.to_string()
 }
+
+/// Calls the WASI functions a guest may rely on (and some it may not) and writes one
+/// character per result to stdout: `A` + errno for each call (`A` success, `I` EBADF,
+/// `V` EFAULT, `]` EINVAL), digits or bytes for the values it checks. See wasi.rs.
+pub fn wasi_probe() -> String {
+    let imports = [
+        ("args_sizes_get", "(param i32 i32) (result i32)"),
+        ("args_get", "(param i32 i32) (result i32)"),
+        ("clock_time_get", "(param i32 i64 i32) (result i32)"),
+        ("random_get", "(param i32 i32) (result i32)"),
+        ("fd_prestat_get", "(param i32 i32) (result i32)"),
+        ("path_open", "(param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)"),
+        ("fd_fdstat_get", "(param i32 i32) (result i32)"),
+        ("fd_read", "(param i32 i32 i32 i32) (result i32)"),
+        ("fd_write", "(param i32 i32 i32 i32) (result i32)"),
+        ("poll_oneoff", "(param i32 i32 i32 i32) (result i32)"),
+        ("sched_yield", "(result i32)"),
+        ("fd_close", "(param i32) (result i32)"),
+    ];
+    let imports: String = imports
+        .iter()
+        .map(|(f, sig)| format!(r#"(import "wasi_snapshot_preview1" "{f}" (func ${f} {sig}))"#))
+        .collect();
+    format!(
+        r#"(module {imports}
+  (memory (export "memory") 1)
+  (global $n (mut i32) (i32.const 0))
+  (func $put (param $v i32)
+    (i32.store8 (i32.add (i32.const 2048) (global.get $n)) (local.get $v))
+    (global.set $n (i32.add (global.get $n) (i32.const 1))))
+  (func $e (param $errno i32) (call $put (i32.add (i32.const 65) (local.get $errno))))
+  (func $digit (param $v i32) (call $put (i32.add (i32.const 48) (local.get $v))))
+  (func (export "_start")
+    ;; argv: one argument, the function's name
+    (call $e (call $args_sizes_get (i32.const 0) (i32.const 4)))
+    (call $digit (i32.load (i32.const 0)))
+    (call $e (call $args_get (i32.const 8) (i32.const 64)))
+    (call $put (i32.load8_u (i32.load (i32.const 8))))
+    ;; the realtime clock is past 2020; clock 9 does not exist
+    (call $e (call $clock_time_get (i32.const 0) (i64.const 1) (i32.const 16)))
+    (call $digit (i64.gt_u (i64.load (i32.const 16)) (i64.const 1577836800000000000)))
+    (call $e (call $clock_time_get (i32.const 9) (i64.const 1) (i32.const 16)))
+    ;; 16 random bytes, not all zero
+    (call $e (call $random_get (i32.const 32) (i32.const 16)))
+    (call $digit (i64.ne (i64.or (i64.load (i32.const 32)) (i64.load (i32.const 40))) (i64.const 0)))
+    ;; no preopened directory, so no file can be opened
+    (call $e (call $fd_prestat_get (i32.const 3) (i32.const 64)))
+    (call $e (call $path_open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 0)
+                              (i64.const 0) (i64.const 0) (i32.const 0) (i32.const 128)))
+    ;; stdout is a stream, not a terminal (filetype 0)
+    (call $e (call $fd_fdstat_get (i32.const 1) (i32.const 64)))
+    (call $digit (i32.load8_u (i32.const 64)))
+    ;; stdout can't be read; an iovec past the end of memory is a fault
+    (i32.store (i32.const 96) (i32.const 1024)) (i32.store (i32.const 100) (i32.const 16))
+    (call $e (call $fd_read (i32.const 1) (i32.const 96) (i32.const 1) (i32.const 104)))
+    (i32.store (i32.const 96) (i32.const 65530))
+    (call $e (call $fd_write (i32.const 1) (i32.const 96) (i32.const 1) (i32.const 104)))
+    ;; sleep 1 ms: one clock event, with its userdata (42 = '*')
+    (i64.store (i32.const 256) (i64.const 42))
+    (i32.store8 (i32.const 264) (i32.const 0))
+    (i32.store (i32.const 272) (i32.const 1))
+    (i64.store (i32.const 280) (i64.const 1000000))
+    (call $e (call $poll_oneoff (i32.const 256) (i32.const 512) (i32.const 1) (i32.const 600)))
+    (call $digit (i32.load (i32.const 600)))
+    (call $put (i32.load8_u (i32.const 512)))
+    (call $e (call $sched_yield))
+    ;; a closed stream is gone
+    (call $e (call $fd_close (i32.const 2)))
+    (i32.store (i32.const 96) (i32.const 1024)) (i32.store (i32.const 100) (i32.const 1))
+    (call $e (call $fd_write (i32.const 2) (i32.const 96) (i32.const 1) (i32.const 104)))
+    ;; the results
+    (i32.store (i32.const 96) (i32.const 2048)) (i32.store (i32.const 100) (global.get $n))
+    (drop (call $fd_write (i32.const 1) (i32.const 96) (i32.const 1) (i32.const 104)))))"#
+    )
+}
+
+/// Calls WASI without exporting a memory for it to use.
+pub fn wasi_without_memory() -> String {
+    r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (func (export "_start") (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0)))))"#
+        .to_string()
+}

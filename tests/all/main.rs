@@ -19,3 +19,4 @@ mod invoke;
 mod observe;
 mod throttle;
 mod versions;
+mod wasi;

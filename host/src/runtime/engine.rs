@@ -91,7 +91,7 @@ impl Runtime {
             false => (Engine::new(&engine_config(&config, false))?, false),
         };
         let mut linker: Linker<HostState> = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut HostState| &mut s.wasi)
+        super::wasi_p1::add_to_linker(&mut linker)
             .map_err(|e| anyhow::anyhow!("adding WASI preview1 to the linker: {e:#}"))?;
         let fingerprint = fingerprint(&engine);
         let loader = Loader::new(engine.clone(), linker.clone(), data, fingerprint.clone(), config.loaded_modules);

@@ -3,21 +3,24 @@
 //! instance, its memory and its WASI context live exactly as long as one invocation.
 
 use super::limits::{Deadline, MemoryLimitExceeded, MemoryLimiter, TimedOut};
-use super::pipes::LogPipe;
+use super::wasi_p1::{Exit, Wasi, WasiView};
 use super::{CodeRef, InvokeError, Runtime};
 use crate::model::{FunctionConfig, VersionId};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline};
-use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 /// The per-store state of one invocation.
 pub struct HostState {
-    pub(crate) wasi: WasiP1Ctx,
+    wasi: Wasi,
     limiter: MemoryLimiter,
     deadline: Deadline,
+}
+
+impl WasiView for HostState {
+    fn wasi(&mut self) -> &mut Wasi {
+        &mut self.wasi
+    }
 }
 
 /// One call: what to run and the context it runs in.
@@ -114,19 +117,14 @@ impl Runtime {
         let started = Instant::now();
         let timeout = Duration::from_millis(inv.config.timeout_ms as u64);
         let deadline = Deadline(started + timeout);
-        let stdout = MemoryOutputPipe::new(self.config.max_response_bytes + 1);
-        let logs = LogPipe::new(self.config.max_log_bytes);
-        let memory = inv.config.memory_mb.to_string();
-        let version = inv.executed_version.to_string();
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stdin(MemoryInputPipe::new(inv.payload))
-            .stdout(stdout.clone())
-            .stderr(logs.clone())
-            .arg(inv.function)
-            .envs(&inv.config.env.iter().collect::<Vec<_>>())
-            .env("AWS_LAMBDA_FUNCTION_NAME", inv.function)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", &version)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &memory)
+        let mut wasi = Wasi::new(inv.payload, self.config.max_response_bytes, self.config.max_log_bytes);
+        wasi.arg(inv.function);
+        for (k, v) in &inv.config.env {
+            wasi.env(k, v);
+        }
+        wasi.env("AWS_LAMBDA_FUNCTION_NAME", inv.function)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", inv.executed_version)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", inv.config.memory_mb)
             .env("WAYGATE_QUALIFIER", inv.qualifier)
             .env("WAYGATE_REQUEST_ID", inv.request_id);
         if let Some(alias) = inv.alias {
@@ -135,7 +133,7 @@ impl Runtime {
         if let Some(stage) = inv.stage {
             wasi.env("WAYGATE_STAGE", stage);
         }
-        let mut store = self.store(wasi.build_p1(), inv.config.memory_mb as usize, deadline);
+        let mut store = self.store(wasi, inv.config.memory_mb as usize, deadline);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             if ctx.data().deadline.passed() {
@@ -160,21 +158,23 @@ impl Runtime {
         };
         let total = started.elapsed();
         let max_memory_bytes = store.data().limiter.peak_bytes;
-        // Reading the pipes needs no teardown first: they are shared handles.
+        let out = store.data_mut().wasi.take_output();
 
-        let stdout = stdout.contents();
-        let (logs, logs_truncated) = logs.contents();
-        let mut error = result.err().and_then(|e| classify(e, inv.request_id, inv.config));
-        if error.is_none() && stdout.len() > self.config.max_response_bytes {
-            error = Some(FunctionError {
+        // A response over the limit is the first cause: a guest whose write failed may
+        // well have panicked or exited non-zero because of it.
+        let error = if out.stdout_overflow {
+            Some(FunctionError {
                 error_type: "Function.ResponseSizeTooLarge".into(),
                 error_message: format!(
                     "Response payload size exceeded maximum allowed payload size ({} bytes).",
                     self.config.max_response_bytes
                 ),
-            });
-        }
-        let stdout = if stdout.len() > self.config.max_response_bytes { Bytes::new() } else { stdout };
+            })
+        } else {
+            result.err().and_then(|e| classify(e, inv.request_id, inv.config))
+        };
+        let stdout = if out.stdout_overflow { Bytes::new() } else { out.stdout };
+        let (logs, logs_truncated) = (out.log, out.log_truncated);
         Ok(Outcome {
             stdout,
             logs,
@@ -196,7 +196,7 @@ impl Runtime {
         let Ok(_slot) = self.slots.clone().try_acquire_owned() else { return };
         let Some(pre) = self.loader.peek(&code.code_hash) else { return };
         let deadline = Deadline(Instant::now() + Duration::from_secs(1));
-        let mut store = self.store(WasiCtxBuilder::new().build_p1(), self.config.max_memory_mb as usize, deadline);
+        let mut store = self.store(Wasi::new(Bytes::new(), 0, 0), self.config.max_memory_mb as usize, deadline);
         if let Err(e) = pre.instantiate_async(&mut store).await {
             tracing::debug!(code_hash = %code.code_hash, error = %e, "warm-up instantiation failed");
         }
@@ -206,7 +206,7 @@ impl Runtime {
 impl Runtime {
     /// A store for one instance: its WASI context, a memory limit of `memory_mb`, and the
     /// deadline the epoch callback checks.
-    fn store(&self, wasi: WasiP1Ctx, memory_mb: usize, deadline: Deadline) -> Store<HostState> {
+    fn store(&self, wasi: Wasi, memory_mb: usize, deadline: Deadline) -> Store<HostState> {
         let limiter = MemoryLimiter { limit_bytes: memory_mb << 20, peak_bytes: 0 };
         let mut store = Store::new(&self.engine, HostState { wasi, limiter, deadline });
         store.limiter(|s| &mut s.limiter);
@@ -219,7 +219,7 @@ fn classify(e: wasmtime::Error, request_id: &str, config: &FunctionConfig) -> Op
     let err = |t: &str, m: String| {
         Some(FunctionError { error_type: t.into(), error_message: format!("RequestId: {request_id} Error: {m}") })
     };
-    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+    if let Some(exit) = e.downcast_ref::<Exit>() {
         return match exit.0 {
             0 => None,
             code => err("Runtime.ExitError", format!("Runtime exited with error: exit status {code}")),

@@ -1,13 +1,14 @@
 //! The Wasm runtime: one [`Engine`](wasmtime::Engine) per process, artifacts compiled at
 //! upload ([`compile`]), loaded and verified on first use ([`loader`]), and a fresh
-//! instance per invocation ([`instance`], the WASI preview1 "proxy over stdio" ABI).
+//! instance per invocation ([`instance`], the "proxy over stdio" ABI) whose WASI preview1
+//! imports [`wasi_p1`] defines.
 
 pub mod compile;
 pub mod engine;
 pub mod instance;
 pub mod limits;
 pub mod loader;
-pub mod pipes;
+pub mod wasi_p1;
 
 pub use engine::{Runtime, RuntimeConfig};
 pub use instance::{FunctionError, Invocation, Outcome, Timing};
