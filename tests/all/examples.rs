@@ -46,8 +46,16 @@ async fn echo_shows_event_and_env() {
     assert_eq!(v["event"], json!({ "a": [1, 2] }));
     assert_eq!(v["is_direct"], true);
     assert_eq!(v["env"]["AWS_LAMBDA_FUNCTION_NAME"], "echo");
+    assert_eq!(v["sdk"]["method"], "POST", "a direct invoke is a synthetic POST /");
+    assert_eq!(v["sdk"]["path"], "/");
+    assert_eq!(v["sdk"]["event_method"], "POST");
+    assert_eq!(v["sdk"]["body"], r#"{"a":[1,2]}"#);
     let v = s.invoke("echo", "plain text").await.json();
     assert_eq!(v["event"], "plain text");
+    // A payload that merely looks like an event (wrong types) stays a direct payload.
+    let v = s.invoke("echo", r#"{"httpMethod":"GET","requestContext":{},"path":7}"#).await.json();
+    assert_eq!(v["is_direct"], true);
+    assert_eq!(v["sdk"]["method"], "POST");
 }
 
 #[tokio::test]

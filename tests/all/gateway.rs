@@ -546,6 +546,22 @@ async fn proxy_event_matches_aws_for_greedy_and_param_routes() {
     assert!(!e.is_base64_encoded);
     assert_eq!(g.json()["env"]["AWS_LAMBDA_FUNCTION_NAME"], "echo");
     assert_eq!(g.json()["is_direct"], false);
+    // What the guest SDK's accessors read from that event (guest-examples/echo).
+    assert_eq!(
+        g.json()["sdk"],
+        json!({
+            "method": "POST",
+            "path": "/a/b c/d",
+            "body": r#"{"k":"v"}"#,
+            "is_base64_encoded": false,
+            "header_user_agent": "waygate-test",
+            "query_x": "3",
+            "path_parameter_id": null,
+            "stage_variable_color": "teal",
+            "event_resource": "/{proxy+}",
+            "event_method": "POST",
+        })
+    );
 
     // {param}: resource is the template, pathParameters the value (decoded).
     let g = get(&s, &format!("/{api}/dev/orders/42")).await;
@@ -555,6 +571,11 @@ async fn proxy_event_matches_aws_for_greedy_and_param_routes() {
     assert_eq!(v["pathParameters"], json!({ "id": "42" }));
     assert_eq!(e.request_context.path.as_deref(), Some("/dev/orders/42"));
     assert_eq!(e.request_context.resource_path.as_deref(), Some("/orders/{id}"));
+    let sdk = &g.json()["sdk"];
+    assert_eq!(
+        (&sdk["method"], &sdk["path_parameter_id"], &sdk["query_x"]),
+        (&json!("GET"), &json!("42"), &Value::Null)
+    );
     // Absent maps and body are null, not missing.
     for k in ["queryStringParameters", "multiValueQueryStringParameters", "body"] {
         assert!(v.get(k).is_some_and(Value::is_null), "{k} must be null: {v}");
@@ -576,6 +597,7 @@ async fn proxy_event_matches_aws_for_greedy_and_param_routes() {
     let (_, e) = event_of(&g);
     assert!(e.is_base64_encoded);
     assert_eq!(e.body.as_deref(), Some("//4AAQ=="));
+    assert_eq!((&g.json()["sdk"]["is_base64_encoded"], &g.json()["sdk"]["body"]), (&json!(true), &json!("//4AAQ==")));
 
     // No stage variables → null.
     let (st, _) = s

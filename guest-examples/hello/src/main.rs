@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use waygate_sdk::{env, run, Invocation, Request, Response};
+use waygate_sdk::{env, run, Request, Response};
 
 #[derive(Deserialize)]
 struct Payload {
@@ -22,7 +22,7 @@ fn main() {
             &json!({
                 "message": format!("Hello, {who}!"),
                 "greeting_from": env("GREETING").unwrap_or_else(|| "Waygate".into()),
-                "version": Invocation::current().version,
+                "version": env("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_default(),
             }),
         )
     });

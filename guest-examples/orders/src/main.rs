@@ -49,7 +49,7 @@ fn main() {
                     }),
                 )
             }
-            None if req.event.http_method == "GET" || req.body().trim().is_empty() => Response::json(
+            None if req.method() == "GET" || req.body().trim().is_empty() => Response::json(
                 200,
                 &json!({
                     "message": "Orders service: POST an order {\"order_id\": \"A1\", \"items\": [{\"sku\": \"x\", \"qty\": 1}]}",
