@@ -268,7 +268,11 @@ async fn integrate(
         body: body_text,
         is_base64_encoded: is_base64,
     };
-    let payload = serde_json::to_vec(&event).map_err(|_| GatewayError::Internal)?;
+    // Sized for the event's fixed part plus what comes from the request, so it is written
+    // without regrowing (each regrow copies it).
+    let headers_len: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 8).sum();
+    let mut payload = Vec::with_capacity(1536 + 2 * body.len() + 3 * headers_len + 2 * parts.uri.path().len());
+    serde_json::to_writer(&mut payload, &event).map_err(|_| GatewayError::Internal)?;
     if payload.len() > p.config.max_payload_bytes {
         return Err(GatewayError::RequestTooLong);
     }

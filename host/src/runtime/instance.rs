@@ -118,13 +118,13 @@ impl Runtime {
         let timeout = Duration::from_millis(inv.config.timeout_ms as u64);
         let deadline = Deadline(started + timeout);
         let mut wasi = Wasi::new(inv.payload, self.config.max_response_bytes, self.config.max_log_bytes);
-        wasi.arg(inv.function);
+        wasi.deadline(deadline.0).arg(inv.function);
         for (k, v) in &inv.config.env {
             wasi.env(k, v);
         }
         wasi.env("AWS_LAMBDA_FUNCTION_NAME", inv.function)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", inv.executed_version)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", inv.config.memory_mb)
+            .env_display("AWS_LAMBDA_FUNCTION_VERSION", inv.executed_version)
+            .env_display("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", inv.config.memory_mb)
             .env("WAYGATE_QUALIFIER", inv.qualifier)
             .env("WAYGATE_REQUEST_ID", inv.request_id);
         if let Some(alias) = inv.alias {
@@ -143,19 +143,16 @@ impl Runtime {
             }
         });
 
-        // The epoch check cannot interrupt a host call (e.g. a WASI sleep), so the whole
-        // run is also bounded from outside; dropping the future unwinds the guest's fiber.
+        // No outer timer: the epoch callback stops the guest's code at the deadline, and
+        // the only host call that can wait (`poll_oneoff`) wakes at the deadline and traps.
         let mut instantiate = Duration::ZERO;
-        let run = async {
+        let result = async {
             let instance = pre.instantiate_async(&mut store).await?;
             instantiate = started.elapsed();
             let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
             start.call_async(&mut store, ()).await
-        };
-        let result = match tokio::time::timeout(timeout, run).await {
-            Ok(r) => r,
-            Err(_) => Err(TimedOut.into()),
-        };
+        }
+        .await;
         let total = started.elapsed();
         let max_memory_bytes = store.data().limiter.peak_bytes;
         let out = store.data_mut().wasi.take_output();

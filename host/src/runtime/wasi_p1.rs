@@ -17,8 +17,11 @@
 //! and every call but `poll_oneoff` is a plain synchronous function.
 //!
 //! Memory accesses are bounds-checked (`EFAULT` outside linear memory); a module without a
-//! `memory` export traps on its first call that needs one, as with wasmtime-wasi.
+//! `memory` export traps on its first call that needs one, as with wasmtime-wasi. Every
+//! call returns at once except `poll_oneoff`, which sleeps at most until the invocation's
+//! deadline: the epoch callback bounds the guest's own code, this bounds its host calls.
 
+use super::limits::TimedOut;
 use bytes::Bytes;
 use rand::RngCore;
 use std::fmt::Write as _;
@@ -70,6 +73,8 @@ pub struct Wasi {
     fds: [Option<Stdio>; 3],
     /// The instance's exported memory, found on the first call that needs it.
     memory: Option<Memory>,
+    /// When the invocation times out: `poll_oneoff` never sleeps past it.
+    deadline: Option<Instant>,
 }
 
 /// What the invocation wrote, taken out of the context when it ends.
@@ -89,10 +94,12 @@ struct Strings {
 }
 
 impl Strings {
-    fn push(&mut self, parts: std::fmt::Arguments<'_>) {
+    /// Appends one entry made of `parts` (no formatting machinery for plain strings).
+    fn push(&mut self, parts: &[&str]) {
         self.starts.push(self.buf.len() as u32);
-        // Writing to a String cannot fail.
-        let _ = self.buf.write_fmt(parts);
+        for p in parts {
+            self.buf.push_str(p);
+        }
         self.buf.push('\0');
     }
 
@@ -130,16 +137,32 @@ impl Wasi {
             env: Strings::default(),
             fds: [Some(Stdio::In), Some(Stdio::Out), Some(Stdio::Err)],
             memory: None,
+            deadline: None,
         }
     }
 
-    pub fn arg(&mut self, arg: &str) -> &mut Self {
-        self.args.push(format_args!("{arg}"));
+    /// Bounds every sleep: a `poll_oneoff` still waiting at `at` traps with
+    /// [`TimedOut`] — the one host call that can block, so the one that needs it.
+    pub fn deadline(&mut self, at: Instant) -> &mut Self {
+        self.deadline = Some(at);
         self
     }
 
-    pub fn env(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Self {
-        self.env.push(format_args!("{key}={value}"));
+    pub fn arg(&mut self, arg: &str) -> &mut Self {
+        self.args.push(&[arg]);
+        self
+    }
+
+    pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
+        self.env.push(&[key, "=", value]);
+        self
+    }
+
+    /// An environment entry whose value is formatted (numbers, versions).
+    pub fn env_display(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Self {
+        self.env.starts.push(self.env.buf.len() as u32);
+        // Writing to a String cannot fail.
+        let _ = write!(self.env.buf, "{key}={value}\0");
         self
     }
 
@@ -482,12 +505,19 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
                         Err(e) => return Ok(e as i32),
                     }
                 };
-                // Sleep only when nothing is ready yet: then the earliest clock decides.
+                // Sleep only when nothing is ready yet: then the earliest clock decides,
+                // unless the invocation's deadline comes first.
                 let now = Instant::now();
                 let ready = pending.iter().any(|p| p.at.is_none_or(|at| at <= now));
                 if !ready {
                     if let Some(first) = pending.iter().filter_map(|p| p.at).min() {
-                        tokio::time::sleep_until(first.into()).await;
+                        match c.data_mut().wasi().deadline {
+                            Some(d) if d < first => {
+                                tokio::time::sleep_until(d.into()).await;
+                                return Err(TimedOut.into());
+                            }
+                            _ => tokio::time::sleep_until(first.into()).await,
+                        }
                     }
                 }
                 let (m, _) = parts(&mut c)?;
@@ -604,7 +634,7 @@ mod tests {
     #[test]
     fn string_tables_lay_out_pointers_and_nul_terminated_entries() {
         let mut w = wasi();
-        w.env("A", "1").env("BB", 22);
+        w.env("A", "1").env_display("BB", 22);
         let mut m = vec![0u8; 64];
         w.env.sizes(&mut m, 0, 4).unwrap();
         assert_eq!((get_u32(&m, 0).unwrap(), get_u32(&m, 4).unwrap()), (2, 10));
