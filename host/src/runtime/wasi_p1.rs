@@ -579,6 +579,13 @@ mod tests {
         m
     }
 
+    /// One iovec of the 6 bytes `abcdef`.
+    fn abcdef() -> Vec<u8> {
+        let mut m = mem_with_iovecs(&[(100, 6)]);
+        m[100..106].copy_from_slice(b"abcdef");
+        m
+    }
+
     #[test]
     fn stdin_is_read_across_iovecs_until_empty() {
         let mut w = wasi();
@@ -592,9 +599,7 @@ mod tests {
 
     #[test]
     fn stdout_refuses_writes_past_its_cap_and_says_so() {
-        let mut w = wasi();
-        let mut m = mem_with_iovecs(&[(100, 6)]);
-        m[100..106].copy_from_slice(b"abcdef");
+        let (mut w, mut m) = (wasi(), abcdef());
         assert_eq!(w.write(&mut m, 1, 0, 1), Ok(6));
         assert_eq!(w.write(&mut m, 1, 0, 1), Err(Errno::Fbig));
         let out = w.take_output();
@@ -604,9 +609,7 @@ mod tests {
 
     #[test]
     fn the_log_keeps_its_first_bytes_and_never_fails() {
-        let mut w = wasi();
-        let mut m = mem_with_iovecs(&[(100, 6)]);
-        m[100..106].copy_from_slice(b"abcdef");
+        let (mut w, mut m) = (wasi(), abcdef());
         assert_eq!(w.write(&mut m, 2, 0, 1), Ok(6));
         let out = w.take_output();
         assert_eq!(&out.log[..], b"abcd");
@@ -641,6 +644,35 @@ mod tests {
         w.env.write(&mut m, 8, 32).unwrap();
         assert_eq!((get_u32(&m, 8).unwrap(), get_u32(&m, 12).unwrap()), (32, 36));
         assert_eq!(&m[32..42], b"A=1\0BB=22\0");
+    }
+
+    /// Hostile arguments: random descriptors, pointers and lengths (biased towards the
+    /// memory's edges and u32 overflow) never panic, and every failure is an errno.
+    #[test]
+    fn random_arguments_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let edges = [0u32, 1, 4, 8, 250, 252, 255, 256, 257, u32::MAX - 7, u32::MAX - 3, u32::MAX];
+        let mut pick = |rng: &mut rand::rngs::StdRng| {
+            if rng.random_bool(0.5) {
+                edges[rng.random_range(0..edges.len())]
+            } else {
+                rng.random_range(0..300)
+            }
+        };
+        for _ in 0..20_000 {
+            let mut w = wasi();
+            let mut m: Vec<u8> = (0..256).map(|_| rng.random()).collect();
+            let (fd, a, b, c) = (rng.random_range(-2..5), pick(&mut rng), pick(&mut rng), pick(&mut rng));
+            let _ = w.read(&mut m, fd, a, b);
+            let _ = w.write(&mut m, fd, a, b);
+            let _ = w.fdstat(&mut m, fd, c);
+            let _ = w.args.write(&mut m, a, b);
+            let _ = w.env.sizes(&mut m, a, b);
+            if let Ok(p) = subscriptions(&w, &m, a, b.min(64)) {
+                let _ = write_events(&mut m, c, &p, Instant::now());
+            }
+        }
     }
 
     #[test]
