@@ -653,7 +653,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let edges = [0u32, 1, 4, 8, 250, 252, 255, 256, 257, u32::MAX - 7, u32::MAX - 3, u32::MAX];
-        let mut pick = |rng: &mut rand::rngs::StdRng| {
+        let pick = |rng: &mut rand::rngs::StdRng| {
             if rng.random_bool(0.5) {
                 edges[rng.random_range(0..edges.len())]
             } else {
