@@ -145,6 +145,7 @@ pub fn wasi_probe() -> String {
         ("poll_oneoff", "(param i32 i32 i32 i32) (result i32)"),
         ("sched_yield", "(result i32)"),
         ("fd_close", "(param i32) (result i32)"),
+        ("fd_seek", "(param i32 i64 i32 i32) (result i32)"),
     ];
     let imports: String = imports
         .iter()
@@ -193,6 +194,9 @@ pub fn wasi_probe() -> String {
     (call $digit (i32.load (i32.const 600)))
     (call $put (i32.load8_u (i32.const 512)))
     (call $e (call $sched_yield))
+    ;; stdin is a pipe: seeking is ESPIPE (70); more than 1024 iovecs is EINVAL
+    (call $digit (i32.eq (call $fd_seek (i32.const 0) (i64.const 0) (i32.const 1) (i32.const 104)) (i32.const 70)))
+    (call $e (call $fd_write (i32.const 1) (i32.const 96) (i32.const 1025) (i32.const 104)))
     ;; a closed stream is gone
     (call $e (call $fd_close (i32.const 2)))
     (i32.store (i32.const 96) (i32.const 1024)) (i32.store (i32.const 100) (i32.const 1))

@@ -26,6 +26,8 @@ async fn the_wasi_host_offers_streams_args_clocks_random_and_sleep_and_nothing_e
         "V",   // fd_write from beyond linear memory: EFAULT
         "A1*", // poll_oneoff: slept 1 ms, one clock event with its userdata
         "A",   // sched_yield
+        "1",   // fd_seek(stdin): ESPIPE
+        "]",   // fd_write with 1,025 iovecs: EINVAL
         "A",   // fd_close(stderr)
         "I",   // fd_write(stderr) once closed: EBADF
     ]

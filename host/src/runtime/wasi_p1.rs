@@ -5,8 +5,11 @@
 //! configuration; clocks, randomness, `sched_yield`, `poll_oneoff` (sleeping, and readiness
 //! of the three streams) and `proc_exit` work. There is no filesystem (no preopened
 //! directories) and no sockets, so every other call answers `EBADF`, as wasmtime-wasi does
-//! for a descriptor that is not a file, directory or socket. All 45 preview1 functions are
-//! defined, so any WASI preview1 module links.
+//! for a descriptor that is not a file, directory or socket — except positioned I/O on a
+//! stream (`fd_seek`, `fd_tell`, `fd_pread`, `fd_pwrite`: `ESPIPE`) and `proc_raise`
+//! (`ENOTSUP`), again as wasmtime-wasi answers. All 46 preview1 functions are defined, so
+//! any WASI preview1 module links. Checked against the preview1 witx (signatures, struct
+//! layouts, constants) and wasmtime-wasi 48's behaviour for piped stdio.
 //!
 //! Why not wasmtime-wasi (it was used until this file replaced it): its preview1 layer is
 //! an adapter over the preview2 resource and stream model — each invocation builds a
@@ -39,15 +42,25 @@ pub enum Errno {
     Fault = 21,
     Fbig = 22,
     Inval = 28,
-    Nosys = 52,
+    Notsup = 58,
+    Spipe = 70,
 }
+
+/// Most iovecs one `fd_read`/`fd_write` takes (POSIX `IOV_MAX`; more is `EINVAL`, as
+/// `readv`/`writev` answer): bounds the work of one host call, which the epoch deadline
+/// cannot interrupt.
+pub const MAX_IOVECS: u32 = 1024;
+/// Most subscriptions one `poll_oneoff` takes (more is `EINVAL`): bounds the host memory
+/// one call allocates, which the function's memory limit does not count.
+pub const MAX_SUBSCRIPTIONS: u32 = 4096;
 
 type WasiResult = Result<(), Errno>;
 
-/// Raised (as a trap) by `proc_exit`: how the guest ended, with its exit status.
+/// Raised (as a trap) by `proc_exit`: how the guest ended, with its exit status (a u32
+/// in preview1).
 #[derive(Debug, thiserror::Error)]
 #[error("exit status {0}")]
-pub struct Exit(pub i32);
+pub struct Exit(pub u32);
 
 /// The three standard streams, as a descriptor table entry: a guest may close or renumber
 /// them, so which stream an fd names is state.
@@ -113,7 +126,8 @@ impl Strings {
     fn write(&self, mem: &mut [u8], ptrs: u32, buf_ptr: u32) -> WasiResult {
         slice_mut(mem, buf_ptr, self.buf.len() as u32)?.copy_from_slice(self.buf.as_bytes());
         for (i, start) in self.starts.iter().enumerate() {
-            put_u32(mem, ptrs.wrapping_add(4 * i as u32), buf_ptr.wrapping_add(*start))?;
+            let at = ptrs.checked_add(4 * i as u32).ok_or(Errno::Fault)?;
+            put_u32(mem, at, buf_ptr.checked_add(*start).ok_or(Errno::Fault)?)?;
         }
         Ok(())
     }
@@ -180,48 +194,73 @@ impl Wasi {
         usize::try_from(fd).ok().and_then(|i| self.fds.get(i).copied().flatten()).ok_or(Errno::Badf)
     }
 
+    /// Reads stdin into the iovecs. A fault after some bytes were copied is a short read
+    /// (the bytes are not lost); before any, `EFAULT`.
     fn read(&mut self, mem: &mut [u8], fd: i32, iovs: u32, iovs_len: u32) -> Result<u32, Errno> {
         if self.stdio(fd)? != Stdio::In {
             return Err(Errno::Badf);
         }
+        if iovs_len > MAX_IOVECS {
+            return Err(Errno::Inval);
+        }
         let mut total = 0u32;
         for i in 0..iovs_len {
-            let (ptr, len) = iovec(mem, iovs, i)?;
-            let left = &self.stdin[self.stdin_pos..];
-            let n = left.len().min(len as usize);
-            slice_mut(mem, ptr, n as u32)?.copy_from_slice(&left[..n]);
+            let step = iovec(mem, iovs, i).and_then(|(ptr, len)| {
+                let left = &self.stdin[self.stdin_pos..];
+                let n = left.len().min(len as usize);
+                slice_mut(mem, ptr, n as u32)?.copy_from_slice(&left[..n]);
+                Ok((n, len as usize))
+            });
+            let (n, len) = match step {
+                Ok(v) => v,
+                Err(e) if total == 0 => return Err(e),
+                Err(_) => break,
+            };
             self.stdin_pos += n;
-            total += n as u32;
-            if n < len as usize {
+            total = total.saturating_add(n as u32);
+            if n < len {
                 break;
             }
         }
         Ok(total)
     }
 
+    /// Appends the iovecs to stdout or the log. Like `writev`, a failure after some
+    /// iovecs were taken is a short write (the count says what was taken), before any the
+    /// error: `EFAULT`, or `EFBIG` when stdout's cap would be passed.
     fn write(&mut self, mem: &mut [u8], fd: i32, iovs: u32, iovs_len: u32) -> Result<u32, Errno> {
         let stream = self.stdio(fd)?;
         if stream == Stdio::In {
             return Err(Errno::Badf);
         }
+        if iovs_len > MAX_IOVECS {
+            return Err(Errno::Inval);
+        }
         let mut total = 0u32;
         for i in 0..iovs_len {
-            let (ptr, len) = iovec(mem, iovs, i)?;
-            let bytes = slice(mem, ptr, len)?;
-            if stream == Stdio::Out {
-                if self.stdout.len() + bytes.len() > self.stdout_cap {
-                    self.stdout_overflow = true;
-                    return Err(Errno::Fbig);
+            let step = iovec(mem, iovs, i).and_then(|(ptr, len)| {
+                let bytes = slice(mem, ptr, len)?;
+                let sum = total.checked_add(len).ok_or(Errno::Inval)?;
+                if stream == Stdio::Out {
+                    if self.stdout.len() + bytes.len() > self.stdout_cap {
+                        self.stdout_overflow = true;
+                        return Err(Errno::Fbig);
+                    }
+                    self.stdout.extend_from_slice(bytes);
+                } else {
+                    let room = self.log_cap.saturating_sub(self.log.len());
+                    if bytes.len() > room {
+                        self.log_truncated = true;
+                    }
+                    self.log.extend_from_slice(&bytes[..bytes.len().min(room)]);
                 }
-                self.stdout.extend_from_slice(bytes);
-            } else {
-                let room = self.log_cap.saturating_sub(self.log.len());
-                if bytes.len() > room {
-                    self.log_truncated = true;
-                }
-                self.log.extend_from_slice(&bytes[..bytes.len().min(room)]);
-            }
-            total = total.wrapping_add(len);
+                Ok(sum)
+            });
+            total = match step {
+                Ok(sum) => sum,
+                Err(e) if total == 0 => return Err(e),
+                Err(_) => break,
+            };
         }
         Ok(total)
     }
@@ -315,15 +354,17 @@ struct Pending {
     at: Option<Instant>,
     error: Option<Errno>,
     nbytes: u64,
+    /// `fd_readwrite.flags`: `FD_READWRITE_HANGUP`.
+    hangup: bool,
 }
 
 /// Reads the subscriptions. Streams are always ready (stdin is in memory, stdout and
 /// stderr never block), so only clocks can make the call wait.
 fn subscriptions(wasi: &Wasi, mem: &[u8], subs: u32, n: u32) -> Result<Vec<Pending>, Errno> {
-    if n == 0 {
+    if n == 0 || n > MAX_SUBSCRIPTIONS {
         return Err(Errno::Inval);
     }
-    slice(mem, subs, n.checked_mul(SUBSCRIPTION_SIZE).ok_or(Errno::Fault)?)?;
+    slice(mem, subs, n * SUBSCRIPTION_SIZE)?;
     let now = Instant::now();
     let mut out = Vec::with_capacity(n as usize);
     for i in 0..n {
@@ -332,14 +373,15 @@ fn subscriptions(wasi: &Wasi, mem: &[u8], subs: u32, n: u32) -> Result<Vec<Pendi
         let u32_at = |o: usize| u32::from_le_bytes(s[o..o + 4].try_into().unwrap_or_default());
         let userdata = u64_at(0);
         let kind = s[8];
-        let mut p = Pending { userdata, kind, at: None, error: None, nbytes: 0 };
+        let mut p = Pending { userdata, kind, at: None, error: None, nbytes: 0, hangup: false };
         match kind {
             EVENTTYPE_CLOCK => {
                 let (id, timeout, flags) = (u32_at(16) as i32, u64_at(24), u16::from_le_bytes([s[40], s[41]]));
+                // Only realtime and monotonic can be waited on (wasmtime-wasi: EINVAL too).
+                let clock = clock_now(id).map_err(|_| Errno::Inval)?;
                 let wait = if flags & SUBCLOCK_ABSTIME != 0 {
-                    Duration::from_nanos(timeout.saturating_sub(clock_now(id)?))
+                    Duration::from_nanos(timeout.saturating_sub(clock))
                 } else {
-                    clock_now(id)?;
                     Duration::from_nanos(timeout)
                 };
                 // Capped at a day: the invocation's timeout ends any wait long before.
@@ -348,11 +390,16 @@ fn subscriptions(wasi: &Wasi, mem: &[u8], subs: u32, n: u32) -> Result<Vec<Pendi
             EVENTTYPE_FD_READ | EVENTTYPE_FD_WRITE => {
                 let wanted = if kind == EVENTTYPE_FD_READ { Stdio::In } else { Stdio::Out };
                 match wasi.stdio(u32_at(16) as i32) {
-                    Ok(Stdio::In) if wanted == Stdio::In => p.nbytes = (wasi.stdin.len() - wasi.stdin_pos) as u64,
+                    Ok(Stdio::In) if wanted == Stdio::In => {
+                        p.nbytes = (wasi.stdin.len() - wasi.stdin_pos) as u64;
+                        // At the end of the input the stream is hung up: reads return 0.
+                        p.hangup = p.nbytes == 0;
+                    }
                     Ok(Stdio::Out) if wanted == Stdio::Out => {
                         p.nbytes = wasi.stdout_cap.saturating_sub(wasi.stdout.len()) as u64
                     }
-                    Ok(Stdio::Err) if wanted == Stdio::Out => p.nbytes = wasi.log_cap as u64,
+                    // The log never refuses a write (past its cap bytes are dropped).
+                    Ok(Stdio::Err) if wanted == Stdio::Out => p.nbytes = wasi.log_cap.max(1) as u64,
                     _ => p.error = Some(Errno::Badf),
                 }
             }
@@ -373,6 +420,7 @@ fn write_events(mem: &mut [u8], events: u32, pending: &[Pending], now: Instant) 
         e[8..10].copy_from_slice(&(p.error.map_or(0, |e| e as u16)).to_le_bytes());
         e[10] = p.kind;
         e[16..24].copy_from_slice(&p.nbytes.to_le_bytes());
+        e[24] = u8::from(p.hangup);
         n += 1;
     }
     Ok(n)
@@ -490,9 +538,9 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
         })
     })?;
     linker.func_wrap(MODULE, "sched_yield", || -> i32 { 0 })?;
-    linker.func_wrap(MODULE, "proc_exit", |code: i32| -> wasmtime::Result<()> { Err(Exit(code).into()) })?;
-    // Signals are not supported (wasmtime-wasi traps; an errno lets the guest decide).
-    linker.func_wrap(MODULE, "proc_raise", |_: i32| -> i32 { Errno::Nosys as i32 })?;
+    linker.func_wrap(MODULE, "proc_exit", |code: u32| -> wasmtime::Result<()> { Err(Exit(code).into()) })?;
+    // Signals are not supported (`ENOTSUP`, as wasmtime-wasi answers).
+    linker.func_wrap(MODULE, "proc_raise", |_: i32| -> i32 { Errno::Notsup as i32 })?;
     linker.func_wrap_async(
         MODULE,
         "poll_oneoff",
@@ -525,6 +573,18 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
             })
         },
     )?;
+    // Positioned I/O on a stream: `ESPIPE` (what a pipe answers); no such descriptor: `EBADF`.
+    let spipe = |w: &mut Wasi, fd: i32| errno(w.stdio(fd).and(Err(Errno::Spipe)));
+    linker.func_wrap(MODULE, "fd_seek", move |mut c: Caller<'_, T>, fd: i32, _: i64, _: i32, _: i32| {
+        spipe(c.data_mut().wasi(), fd)
+    })?;
+    linker.func_wrap(MODULE, "fd_tell", move |mut c: Caller<'_, T>, fd: i32, _: i32| spipe(c.data_mut().wasi(), fd))?;
+    linker.func_wrap(MODULE, "fd_pread", move |mut c: Caller<'_, T>, fd: i32, _: i32, _: i32, _: i64, _: i32| {
+        spipe(c.data_mut().wasi(), fd)
+    })?;
+    linker.func_wrap(MODULE, "fd_pwrite", move |mut c: Caller<'_, T>, fd: i32, _: i32, _: i32, _: i64, _: i32| {
+        spipe(c.data_mut().wasi(), fd)
+    })?;
     // No files, directories or sockets: descriptors 0–2 are streams, nothing else exists.
     badf!(
         linker,
@@ -535,14 +595,10 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
         "fd_fdstat_set_rights"(i32, i64, i64),
         "fd_filestat_set_size"(i32, i64),
         "fd_filestat_set_times"(i32, i64, i64, i32),
-        "fd_pread"(i32, i32, i32, i64, i32),
         "fd_prestat_get"(i32, i32),
         "fd_prestat_dir_name"(i32, i32, i32),
-        "fd_pwrite"(i32, i32, i32, i64, i32),
         "fd_readdir"(i32, i32, i32, i64, i32),
-        "fd_seek"(i32, i64, i32, i32),
         "fd_sync"(i32),
-        "fd_tell"(i32, i32),
         "path_create_directory"(i32, i32, i32),
         "path_filestat_get"(i32, i32, i32, i32, i32),
         "path_filestat_set_times"(i32, i32, i32, i32, i64, i64, i32),
@@ -623,6 +679,40 @@ mod tests {
         assert_eq!(w.read(&mut m, 0, 0, 1), Err(Errno::Fault));
         assert_eq!(w.read(&mut m, 0, 252, 1), Err(Errno::Fault), "the iovec itself is out of bounds");
         assert_eq!(w.read(&mut m, 0, u32::MAX - 3, 1), Err(Errno::Fault), "no overflow");
+    }
+
+    #[test]
+    fn a_failure_after_the_first_iovec_is_a_short_transfer() {
+        // Two iovecs: 6 good bytes, then one past the end of memory.
+        let mut m = mem_with_iovecs(&[(100, 6), (254, 100)]);
+        m[100..106].copy_from_slice(b"abcdef");
+        let mut w = wasi();
+        assert_eq!(w.write(&mut m, 2, 0, 2), Ok(6), "the log took the first iovec");
+        assert_eq!(w.read(&mut m, 0, 0, 2), Ok(6), "stdin filled the first iovec");
+        assert_eq!(w.read(&mut m, 0, 0, 1), Ok(5), "and the rest is still there");
+        // stdout: the second iovec passes the 8-byte cap.
+        let mut m = mem_with_iovecs(&[(100, 6), (100, 6)]);
+        let mut w = wasi();
+        assert_eq!(w.write(&mut m, 1, 0, 2), Ok(6));
+        assert_eq!(w.write(&mut m, 1, 0, 1), Err(Errno::Fbig));
+        assert!(w.take_output().stdout_overflow);
+    }
+
+    #[test]
+    fn iovec_and_subscription_counts_are_bounded() {
+        let (mut w, mut m) = (wasi(), vec![0u8; 256]);
+        assert_eq!(w.read(&mut m, 0, 0, MAX_IOVECS + 1), Err(Errno::Inval));
+        assert_eq!(w.write(&mut m, 1, 0, MAX_IOVECS + 1), Err(Errno::Inval));
+        assert_eq!(w.read(&mut m, 0, 0, MAX_IOVECS), Err(Errno::Fault), "the limit itself is allowed");
+        assert_eq!(subscriptions(&w, &m, 0, MAX_SUBSCRIPTIONS + 1).err(), Some(Errno::Inval));
+    }
+
+    #[test]
+    fn pointer_tables_near_the_top_of_the_address_space_fault() {
+        let mut w = wasi();
+        w.env("A", "1").env("B", "2");
+        let mut m = vec![0u8; 64];
+        assert_eq!(w.env.write(&mut m, u32::MAX - 3, 0), Err(Errno::Fault));
     }
 
     #[test]
