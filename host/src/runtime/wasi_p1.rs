@@ -194,75 +194,43 @@ impl Wasi {
         usize::try_from(fd).ok().and_then(|i| self.fds.get(i).copied().flatten()).ok_or(Errno::Badf)
     }
 
-    /// Reads stdin into the iovecs. A fault after some bytes were copied is a short read
-    /// (the bytes are not lost); before any, `EFAULT`.
+    /// Reads stdin into the iovecs.
     fn read(&mut self, mem: &mut [u8], fd: i32, iovs: u32, iovs_len: u32) -> Result<u32, Errno> {
         if self.stdio(fd)? != Stdio::In {
             return Err(Errno::Badf);
         }
-        if iovs_len > MAX_IOVECS {
-            return Err(Errno::Inval);
-        }
-        let mut total = 0u32;
-        for i in 0..iovs_len {
-            let step = iovec(mem, iovs, i).and_then(|(ptr, len)| {
-                let left = &self.stdin[self.stdin_pos..];
-                let n = left.len().min(len as usize);
-                slice_mut(mem, ptr, n as u32)?.copy_from_slice(&left[..n]);
-                Ok((n, len as usize))
-            });
-            let (n, len) = match step {
-                Ok(v) => v,
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
-            };
+        each_iovec(mem, iovs, iovs_len, |mem, ptr, len| {
+            let left = &self.stdin[self.stdin_pos..];
+            let n = left.len().min(len as usize);
+            slice_mut(mem, ptr, n as u32)?.copy_from_slice(&left[..n]);
             self.stdin_pos += n;
-            total = total.saturating_add(n as u32);
-            if n < len {
-                break;
-            }
-        }
-        Ok(total)
+            Ok((n as u32, n == len as usize))
+        })
     }
 
-    /// Appends the iovecs to stdout or the log. Like `writev`, a failure after some
-    /// iovecs were taken is a short write (the count says what was taken), before any the
-    /// error: `EFAULT`, or `EFBIG` when stdout's cap would be passed.
+    /// Appends the iovecs to stdout or the log; `EFBIG` when stdout's cap would be passed.
     fn write(&mut self, mem: &mut [u8], fd: i32, iovs: u32, iovs_len: u32) -> Result<u32, Errno> {
         let stream = self.stdio(fd)?;
         if stream == Stdio::In {
             return Err(Errno::Badf);
         }
-        if iovs_len > MAX_IOVECS {
-            return Err(Errno::Inval);
-        }
-        let mut total = 0u32;
-        for i in 0..iovs_len {
-            let step = iovec(mem, iovs, i).and_then(|(ptr, len)| {
-                let bytes = slice(mem, ptr, len)?;
-                let sum = total.checked_add(len).ok_or(Errno::Inval)?;
-                if stream == Stdio::Out {
-                    if self.stdout.len() + bytes.len() > self.stdout_cap {
-                        self.stdout_overflow = true;
-                        return Err(Errno::Fbig);
-                    }
-                    self.stdout.extend_from_slice(bytes);
-                } else {
-                    let room = self.log_cap.saturating_sub(self.log.len());
-                    if bytes.len() > room {
-                        self.log_truncated = true;
-                    }
-                    self.log.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        each_iovec(mem, iovs, iovs_len, |mem, ptr, len| {
+            let bytes = slice(mem, ptr, len)?;
+            if stream == Stdio::Out {
+                if self.stdout.len() + bytes.len() > self.stdout_cap {
+                    self.stdout_overflow = true;
+                    return Err(Errno::Fbig);
                 }
-                Ok(sum)
-            });
-            total = match step {
-                Ok(sum) => sum,
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
-            };
-        }
-        Ok(total)
+                self.stdout.extend_from_slice(bytes);
+            } else {
+                let room = self.log_cap.saturating_sub(self.log.len());
+                if bytes.len() > room {
+                    self.log_truncated = true;
+                }
+                self.log.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+            Ok((len, true))
+        })
     }
 
     /// `fd_fdstat_get`: a stream is neither a file nor a terminal (filetype `unknown`),
@@ -307,6 +275,40 @@ fn put_u32(mem: &mut [u8], ptr: u32, v: u32) -> WasiResult {
 fn put_u64(mem: &mut [u8], ptr: u32, v: u64) -> WasiResult {
     slice_mut(mem, ptr, 8)?.copy_from_slice(&v.to_le_bytes());
     Ok(())
+}
+
+/// The iovec loop of `fd_read`/`fd_write`, with `readv`/`writev` semantics: at most
+/// [`MAX_IOVECS`] (`EINVAL`); `step` moves one iovec `(ptr, len)` and says how many bytes
+/// it moved and whether to go on; a failure after some bytes moved is a short transfer
+/// (the count says what was moved), before any it is the error. The count never wraps: an
+/// iovec that would take it past `u32::MAX` ends the transfer.
+fn each_iovec(
+    mem: &mut [u8],
+    iovs: u32,
+    iovs_len: u32,
+    mut step: impl FnMut(&mut [u8], u32, u32) -> Result<(u32, bool), Errno>,
+) -> Result<u32, Errno> {
+    if iovs_len > MAX_IOVECS {
+        return Err(Errno::Inval);
+    }
+    let mut total = 0u32;
+    for i in 0..iovs_len {
+        let moved = iovec(mem, iovs, i).and_then(|(ptr, len)| match total.checked_add(len) {
+            Some(_) => step(mem, ptr, len),
+            None => Ok((0, false)),
+        });
+        match moved {
+            Ok((n, go_on)) => {
+                total += n;
+                if !go_on {
+                    break;
+                }
+            }
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(total)
 }
 
 /// The `i`-th `iovec {buf: u32, buf_len: u32}` of the array at `iovs`.
