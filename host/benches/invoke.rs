@@ -47,6 +47,7 @@ async fn in_process(rt: &Runtime, code: &CodeRef, config: &FunctionConfig, iters
                 code,
                 config,
                 payload: payload.clone(),
+                cut_off: None,
             })
             .await
             .expect("invoke");

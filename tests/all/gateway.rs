@@ -446,15 +446,24 @@ async fn function_error_is_502_timeout_504_too_large_413() {
     let api = new_api(&s, "failures").await;
     s.deploy("exit3", json!({}), &fixtures::exit(3)).await;
     s.deploy("spin", json!({}), &fixtures::infinite_loop()).await;
+    s.deploy("spin-short", json!({ "timeout_ms": 300 }), &fixtures::infinite_loop()).await;
     s.deploy("echo", json!({}), &fixtures::echo()).await;
     route_ok(&s, &api, "GET", "/exit", function("exit3")).await;
+    route_ok(&s, &api, "GET", "/spin-short", function("spin-short")).await;
     route_ok(&s, &api, "GET", "/spin", json!({ "type": "function", "target": "spin", "timeout_ms": 200 })).await;
     route_ok(&s, &api, "POST", "/echo", function("echo")).await;
-    for f in ["exit3", "spin", "echo"] {
+    for f in ["exit3", "spin", "spin-short", "echo"] {
         permit(&s, f, "gw", &api, None).await;
     }
     deploy(&s, &api, Some("dev")).await;
     get(&s, &format!("/{api}/dev/exit")).await.expect_error(
+        502,
+        "Internal server error",
+        "InternalServerErrorException",
+    );
+    // The function's own timeout (300 ms, before the 29 s integration timeout) is a
+    // function error: 502, as a Lambda timeout behind API Gateway.
+    get(&s, &format!("/{api}/dev/spin-short")).await.expect_error(
         502,
         "Internal server error",
         "InternalServerErrorException",
@@ -466,6 +475,18 @@ async fn function_error_is_502_timeout_504_too_large_413() {
         "InternalServerErrorException",
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "the 200 ms integration timeout applies");
+    // The instance was stopped at the cut-off and the invocation logged like any other.
+    let (_, v) = s.call(Method::GET, "/v1/functions/spin/logs", None).await;
+    let m: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert!(m.first().is_some_and(|l| l.starts_with("START RequestId: ")), "{m:?}");
+    assert!(m.last().is_some_and(|l| l.starts_with("REPORT RequestId: ")), "{m:?}");
+    let text = s.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("waygate_errors_total")
+            && l.contains(r#"function="spin""#)
+            && l.contains(r#"type="IntegrationTimeout""#)),
+        "{text}"
+    );
     // An event over the 6 MB payload limit.
     let big = vec![b'a'; 7 * 1024 * 1024];
     send(s.gw(Method::POST, &format!("/{api}/dev/echo")).body(big)).await.expect_error(

@@ -70,6 +70,7 @@ pub async fn invoke(
         api: None,
         canary: false,
         request_id: &request_id,
+        cut_off: None,
     };
     let outcome = invoke::run(&p.runtime, &p.observe, &resolved, ctx, payload).await.map_err(|e| match e {
         InvokeError::Throttled => ApiError::TooManyRequests,

@@ -284,10 +284,12 @@ async fn integrate(
         api: Some(&stage.api_id),
         canary: is_canary,
         request_id,
+        cut_off: Some(t.timeout),
     };
-    let run = invoke::run(&p.runtime, &p.observe, &resolved, ctx, payload.into());
-    let outcome = match tokio::time::timeout(t.timeout, run).await {
-        Err(_) => {
+    // The integration timeout is the invocation's cut-off: the runtime stops the instance
+    // then (no timer of our own per request) and the invocation is logged like any other.
+    let outcome = match invoke::run(&p.runtime, &p.observe, &resolved, ctx, payload.into()).await {
+        Ok(o) if o.cut_off => {
             tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed: integration timeout after {:?}", t.timeout);
             let version = resolved.version.version.to_string();
             p.observe.metrics.error(
@@ -303,14 +305,12 @@ async fn integrate(
             );
             return Err(GatewayError::IntegrationTimeout);
         }
-        Ok(Err(InvokeError::Throttled | InvokeError::ReservedConcurrency)) => {
-            return Err(GatewayError::TooManyRequests)
-        }
-        Ok(Err(e)) => {
+        Err(InvokeError::Throttled | InvokeError::ReservedConcurrency) => return Err(GatewayError::TooManyRequests),
+        Err(e) => {
             tracing::error!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, error = %e, "integration failed");
             return Err(GatewayError::BadGateway);
         }
-        Ok(Ok(o)) => o,
+        Ok(o) => o,
     };
     let version = resolved.version.version.to_string();
     if let Some(err) = &outcome.error {

@@ -71,6 +71,9 @@ pub struct CallContext<'a> {
     /// True when a stage canary served the request.
     pub canary: bool,
     pub request_id: &'a str,
+    /// When the caller stops waiting (the gateway's integration timeout): see
+    /// [`Invocation::cut_off`].
+    pub cut_off: Option<std::time::Duration>,
 }
 
 /// Runs the invocation and records it ([`crate::observe`]: log lines, metrics), throttles
@@ -101,6 +104,7 @@ pub async fn run(
                     code: &v.code,
                     config: resolved.config.as_deref().unwrap_or(&v.config),
                     payload,
+                    cut_off: ctx.cut_off,
                 })
                 .await
         }

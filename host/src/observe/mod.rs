@@ -194,13 +194,10 @@ mod tests {
 
     fn outcome(load: Option<Duration>, logs: &str) -> Outcome {
         Outcome {
-            stdout: Bytes::new(),
             logs: Bytes::from(logs.to_string()),
-            logs_truncated: false,
-            error: None,
             timing: Timing { load, instantiate: Duration::from_micros(10), run: Duration::from_micros(1_490) },
             max_memory_bytes: (1 << 20) + 1,
-            retired: None,
+            ..Outcome::empty()
         }
     }
 

@@ -35,6 +35,10 @@ pub struct Invocation<'a> {
     pub code: &'a CodeRef,
     pub config: &'a FunctionConfig,
     pub payload: Bytes,
+    /// When the caller stops waiting (API Gateway's integration timeout), if that can come
+    /// before the function's own timeout: the invocation is stopped then, like a timeout,
+    /// and [`Outcome::cut_off`] says so.
+    pub cut_off: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -64,6 +68,8 @@ pub struct Outcome {
     pub max_memory_bytes: usize,
     /// The finished instance, not yet torn down: see [`Retired`].
     pub retired: Option<Retired>,
+    /// The invocation was stopped at [`Invocation::cut_off`], before its own timeout.
+    pub cut_off: bool,
 }
 
 /// A finished instance and its place in the pool. Dropping it tears the instance down
@@ -104,6 +110,7 @@ impl Outcome {
             timing: Timing::default(),
             max_memory_bytes: 0,
             retired: None,
+            cut_off: false,
         }
     }
 }
@@ -115,7 +122,8 @@ impl Runtime {
         let (pre, load) = self.loader.get(inv.code).map_err(InvokeError::CodeUnavailable)?;
 
         let started = Instant::now();
-        let timeout = Duration::from_millis(inv.config.timeout_ms as u64);
+        let own_timeout = Duration::from_millis(inv.config.timeout_ms as u64);
+        let timeout = inv.cut_off.map_or(own_timeout, |c| c.min(own_timeout));
         let deadline = Deadline(started + timeout);
         let mut wasi = Wasi::new(inv.payload, self.config.max_response_bytes, self.config.max_log_bytes);
         wasi.deadline(deadline.0).arg(inv.function);
@@ -168,8 +176,9 @@ impl Runtime {
                 ),
             })
         } else {
-            result.err().and_then(|e| classify(e, inv.request_id, inv.config))
+            result.err().and_then(|e| classify(e, inv.request_id, timeout))
         };
+        let cut_off = timeout < own_timeout && error.as_ref().is_some_and(|e| e.error_type == TIMED_OUT);
         let stdout = if out.stdout_overflow { Bytes::new() } else { out.stdout };
         let (logs, logs_truncated) = (out.log, out.log_truncated);
         Ok(Outcome {
@@ -180,6 +189,7 @@ impl Runtime {
             timing: Timing { load, instantiate, run: total.saturating_sub(instantiate) },
             max_memory_bytes,
             retired: Some(Retired { _store: store, _slot: slot }),
+            cut_off,
         })
     }
 }
@@ -211,8 +221,12 @@ impl Runtime {
     }
 }
 
+/// Lambda's error type for a task stopped at its deadline.
+const TIMED_OUT: &str = "Sandbox.Timedout";
+
 /// Maps how the guest stopped to Lambda's error types. `None`: it exited with status 0.
-fn classify(e: wasmtime::Error, request_id: &str, config: &FunctionConfig) -> Option<FunctionError> {
+/// `timeout`: the deadline it ran under (its own timeout, or the caller's cut-off).
+fn classify(e: wasmtime::Error, request_id: &str, timeout: Duration) -> Option<FunctionError> {
     let err = |t: &str, m: String| {
         Some(FunctionError { error_type: t.into(), error_message: format!("RequestId: {request_id} Error: {m}") })
     };
@@ -223,10 +237,7 @@ fn classify(e: wasmtime::Error, request_id: &str, config: &FunctionConfig) -> Op
         };
     }
     if e.downcast_ref::<TimedOut>().is_some() {
-        return err(
-            "Sandbox.Timedout",
-            format!("Task timed out after {:.2} seconds", config.timeout_ms as f64 / 1000.0),
-        );
+        return err(TIMED_OUT, format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()));
     }
     if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
         return err("Runtime.OutOfMemory", format!("Runtime exited with error: {m}"));
