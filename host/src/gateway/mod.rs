@@ -288,10 +288,10 @@ async fn integrate(
     };
     // The integration timeout is the invocation's cut-off: the runtime stops the instance
     // then (no timer of our own per request) and the invocation is logged like any other.
+    let version = resolved.version.version.to_string();
     let outcome = match invoke::run(&p.runtime, &p.observe, &resolved, ctx, payload.into()).await {
         Ok(o) if o.cut_off => {
             tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed: integration timeout after {:?}", t.timeout);
-            let version = resolved.version.version.to_string();
             p.observe.metrics.error(
                 crate::observe::Labels {
                     function: &t.function,
@@ -312,7 +312,6 @@ async fn integrate(
         }
         Ok(o) => o,
     };
-    let version = resolved.version.version.to_string();
     if let Some(err) = &outcome.error {
         tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, error_type = %err.error_type, "Execution failed: function error: {}", err.error_message);
         return Err(GatewayError::BadGateway);

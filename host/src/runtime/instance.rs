@@ -21,6 +21,9 @@ impl WasiView for HostState {
     fn wasi(&mut self) -> &mut Wasi {
         &mut self.wasi
     }
+    fn deadline(&self) -> Instant {
+        self.deadline.0
+    }
 }
 
 /// One call: what to run and the context it runs in.
@@ -126,7 +129,7 @@ impl Runtime {
         let timeout = inv.cut_off.map_or(own_timeout, |c| c.min(own_timeout));
         let deadline = Deadline(started + timeout);
         let mut wasi = Wasi::new(inv.payload, self.config.max_response_bytes, self.config.max_log_bytes);
-        wasi.deadline(deadline.0).arg(inv.function);
+        wasi.arg(inv.function);
         for (k, v) in &inv.config.env {
             wasi.env(k, v);
         }
@@ -164,6 +167,7 @@ impl Runtime {
         let total = started.elapsed();
         let max_memory_bytes = store.data().limiter.peak_bytes;
         let out = store.data_mut().wasi.take_output();
+        let timed_out = matches!(&result, Err(e) if e.downcast_ref::<TimedOut>().is_some());
 
         // A response over the limit is the first cause: a guest whose write failed may
         // well have panicked or exited non-zero because of it.
@@ -178,7 +182,8 @@ impl Runtime {
         } else {
             result.err().and_then(|e| classify(e, inv.request_id, timeout))
         };
-        let cut_off = timeout < own_timeout && error.as_ref().is_some_and(|e| e.error_type == TIMED_OUT);
+        // Stopped at the caller's cut-off (and not first for an oversized response).
+        let cut_off = timed_out && timeout < own_timeout && !out.stdout_overflow;
         let stdout = if out.stdout_overflow { Bytes::new() } else { out.stdout };
         let (logs, logs_truncated) = (out.log, out.log_truncated);
         Ok(Outcome {
@@ -221,9 +226,6 @@ impl Runtime {
     }
 }
 
-/// Lambda's error type for a task stopped at its deadline.
-const TIMED_OUT: &str = "Sandbox.Timedout";
-
 /// Maps how the guest stopped to Lambda's error types. `None`: it exited with status 0.
 /// `timeout`: the deadline it ran under (its own timeout, or the caller's cut-off).
 fn classify(e: wasmtime::Error, request_id: &str, timeout: Duration) -> Option<FunctionError> {
@@ -237,7 +239,7 @@ fn classify(e: wasmtime::Error, request_id: &str, timeout: Duration) -> Option<F
         };
     }
     if e.downcast_ref::<TimedOut>().is_some() {
-        return err(TIMED_OUT, format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()));
+        return err("Sandbox.Timedout", format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()));
     }
     if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
         return err("Runtime.OutOfMemory", format!("Runtime exited with error: {m}"));

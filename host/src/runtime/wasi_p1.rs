@@ -86,8 +86,6 @@ pub struct Wasi {
     fds: [Option<Stdio>; 3],
     /// The instance's exported memory, found on the first call that needs it.
     memory: Option<Memory>,
-    /// When the invocation times out: `poll_oneoff` never sleeps past it.
-    deadline: Option<Instant>,
 }
 
 /// What the invocation wrote, taken out of the context when it ends.
@@ -151,15 +149,7 @@ impl Wasi {
             env: Strings::default(),
             fds: [Some(Stdio::In), Some(Stdio::Out), Some(Stdio::Err)],
             memory: None,
-            deadline: None,
         }
-    }
-
-    /// Bounds every sleep: a `poll_oneoff` still waiting at `at` traps with
-    /// [`TimedOut`] — the one host call that can block, so the one that needs it.
-    pub fn deadline(&mut self, at: Instant) -> &mut Self {
-        self.deadline = Some(at);
-        self
     }
 
     pub fn arg(&mut self, arg: &str) -> &mut Self {
@@ -433,6 +423,9 @@ fn write_events(mem: &mut [u8], events: u32, pending: &[Pending], now: Instant) 
 /// What the host functions need from the store's data.
 pub trait WasiView: Send + 'static {
     fn wasi(&mut self) -> &mut Wasi;
+    /// When the invocation ends: a `poll_oneoff` still waiting then traps with
+    /// [`TimedOut`] — the one host call that can block, so the one that needs it.
+    fn deadline(&self) -> Instant;
 }
 
 /// The instance's memory and the WASI context, borrowed together.
@@ -561,12 +554,10 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
                 let ready = pending.iter().any(|p| p.at.is_none_or(|at| at <= now));
                 if !ready {
                     if let Some(first) = pending.iter().filter_map(|p| p.at).min() {
-                        match c.data_mut().wasi().deadline {
-                            Some(d) if d < first => {
-                                tokio::time::sleep_until(d.into()).await;
-                                return Err(TimedOut.into());
-                            }
-                            _ => tokio::time::sleep_until(first.into()).await,
+                        let deadline = c.data().deadline();
+                        tokio::time::sleep_until(first.min(deadline).into()).await;
+                        if deadline < first {
+                            return Err(TimedOut.into());
                         }
                     }
                 }
