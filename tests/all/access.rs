@@ -6,7 +6,7 @@ use crate::fixtures;
 use crate::harness::{json_of, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
-use waygate::control::access::{Refine, RULES};
+use waygate::control::access::{BodyKind, Refine, Source, FIELD_RULES, RULES};
 
 /// The routes as registered in the router's source (`control::app`): every
 /// `.route("PATH", method(...)...)` with its chained methods. Parsing the source keeps the
@@ -229,6 +229,11 @@ async fn ci_dev_key_changes_dev_and_nothing_else() {
         (Method::PATCH, "/v1/functions/orders/config".into(), Some(json!({"memory_mb": 256}))),
         // Pointing dev at prod's secrets, or invoking with them, needs secret:Use on prod.
         (Method::PATCH, format!("/v1/apis/{id}/stages/dev"), Some(json!({"secret_environment": "prod"}))),
+        (
+            Method::PUT,
+            format!("/v1/apis/{id}/stages/dev"),
+            Some(json!({"deployment_id": dep, "secret_environment": "prod"})),
+        ),
         (Method::POST, "/v1/functions/orders/invoke?environment=prod".into(), None),
     ];
     for (m, path, body) in denied {
@@ -255,6 +260,9 @@ async fn ci_dev_key_changes_dev_and_nothing_else() {
     assert!(has("api:Deploy", &format!("api/{id}/stage/dev"), 201), "{log}");
     assert!(has("api:Deploy", &format!("api/{id}/stage/prod"), 403), "{log}");
     assert!(has("function:UpdateCode", "function/orders", 200), "{log}");
+    // Every permission checked is listed, paired with its resource.
+    let dev = format!("api/{id}/stage/dev");
+    assert!(has("stage:Update,secret:Use,api:Deploy", &format!("{dev},secret/prod/*,{dev}"), 403), "{log}");
     // Reads are not audited.
     assert!(entries.iter().all(|e| e["method"] != "GET"), "{log}");
 }
@@ -470,4 +478,114 @@ async fn audit_is_bounded_and_filterable() {
     assert_eq!(inv.status, 409, "a1 has no code yet: {}", inv.text());
     let (_, v) = s.call(Method::GET, "/v1/audit?action=function:Invoke", None).await;
     assert_eq!(v["entries"].as_array().unwrap().len(), 0, "{v}");
+}
+
+/// Every permission-bearing field is checked on every route and method that can carry it:
+/// a key allowed everything but the field's own permission is refused, with the field's
+/// permission named, whatever route it is sent to.
+#[tokio::test]
+async fn every_permission_bearing_field_is_checked_on_every_route_and_method() {
+    let s = TestServer::start().await;
+    let mut cases = 0;
+    for f in FIELD_RULES {
+        for r in RULES {
+            let reads_body = r.body == BodyKind::Json && matches!(r.method, "POST" | "PUT" | "PATCH");
+            if f.source == Source::Body && !reads_body {
+                continue;
+            }
+            let path = concrete(r.path);
+            let base = path_resource(r, &path);
+            let resource =
+                if f.resource.contains("{value}") { f.resource.replace("{value}", "prod") } else { base.clone() };
+            let key = make_key(
+                &s,
+                &format!("f{cases}"),
+                json!([
+                    {"effect": "allow", "actions": ["*"], "resources": ["*"]},
+                    {"effect": "deny", "actions": [f.action], "resources": [resource]}
+                ]),
+            )
+            .await;
+            let method = Method::from_bytes(r.method.as_bytes()).unwrap();
+            let (url, body) = match f.source {
+                Source::Body => (path.clone(), Some(json!({ f.field: "prod" }))),
+                Source::Query => (format!("{path}?{}=prod", f.field), None),
+            };
+            let (status, v) = as_key(&s, &key, method, &url, body).await;
+            assert_eq!(status, 403, "{} {url} with {}: {v}", r.method, f.field);
+            let want = format!("{} on {resource}", f.action);
+            assert!(v["message"].as_str().is_some_and(|m| m.contains(&want)), "{} {url}: want {want}: {v}", r.method);
+            cases += 1;
+        }
+    }
+    assert!(cases > 60, "too few cases: {cases}");
+}
+
+/// The resource a rule checks for `path` (its template filled from the concrete path).
+fn path_resource(r: &waygate::control::access::Rule, path: &str) -> String {
+    let mut out = r.resource.to_string();
+    for (t, c) in r.path.split('/').zip(path.split('/')) {
+        if t.starts_with('{') {
+            out = out.replace(t, c);
+        }
+    }
+    if matches!(r.refine, Refine::CreateFunction | Refine::CreateKey) {
+        return out; // `TYPE/*`: the body names no resource.
+    }
+    out
+}
+
+/// The review's reproduction: a dev-scoped key replaces the dev stage with PUT, naming
+/// prod's secrets, then reads them through an env-echoing function on dev.
+#[tokio::test]
+async fn a_dev_key_cannot_bind_dev_to_prods_secrets_with_put() {
+    let s = TestServer::start().await;
+    assert_eq!(s.call(Method::PUT, "/v1/secrets/prod/db-password", Some(json!({"value": "PROD-PW"}))).await.0, 201);
+    s.deploy("orders", json!({"env": {"DB_PASSWORD": "secret:db-password"}}), &fixtures::print("v1")).await;
+    let (_, api) = s.call(Method::POST, "/v1/apis", Some(json!({"name": "orders"}))).await;
+    let id = api["id"].as_str().unwrap().to_string();
+    let route = json!({"method": "ANY", "path": "/{proxy+}", "integration": {"type": "function", "target": "orders"}});
+    assert_eq!(s.call(Method::PUT, &format!("/v1/apis/{id}/routes"), Some(route)).await.0, 201);
+    let (_, d) = s.call(Method::POST, &format!("/v1/apis/{id}/deployments"), Some(json!({"stage": "dev"}))).await;
+    let dep = d["id"].as_str().unwrap().to_string();
+    let perm = json!({"statement_id": "gw", "principal": format!("api:{id}"), "source": format!("{id}/*/*/*")});
+    let (status, v) = s.call(Method::POST, "/v1/functions/orders/permissions", Some(perm)).await;
+    assert_eq!(status, 201, "{v}");
+    let key = make_key(
+        &s,
+        "ci-dev",
+        json!([
+            {"effect": "allow", "actions": ["function:Read", "function:UpdateCode", "api:Read"],
+             "resources": ["function/orders", "function/orders/*", "api/*"]},
+            {"effect": "allow", "actions": ["api:Deploy", "stage:Update"], "resources": [format!("api/{id}/stage/dev")]}
+        ]),
+    )
+    .await;
+    let put = json!({"deployment_id": dep, "variables": {"alias": "EXPERIMENTAL"}, "secret_environment": "prod"});
+    let (status, v) = as_key(&s, &key, Method::PUT, &format!("/v1/apis/{id}/stages/dev"), Some(put)).await;
+    assert_eq!(status, 403, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("secret:Use on secret/prod/*"), "{v}");
+    // The same PUT without the secret binding is the key's to make.
+    let put = json!({"deployment_id": dep, "variables": {"alias": "EXPERIMENTAL"}});
+    let (status, v) = as_key(&s, &key, Method::PUT, &format!("/v1/apis/{id}/stages/dev"), Some(put)).await;
+    assert_eq!(status, 200, "{v}");
+    // The key uploads an env-echoing module: dev still sees no prod secret.
+    let wasm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).unwrap();
+    let r = reqwest::Client::new()
+        .put(format!("{}/v1/functions/orders/code", s.url))
+        .bearer_auth(&key)
+        .header("content-type", "application/wasm")
+        .body(wasm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let dev_sees = || async { s.gw(Method::GET, &format!("/{id}/dev/x")).send().await.unwrap().text().await.unwrap() };
+    let out = dev_sees().await;
+    assert!(!out.contains("PROD-PW"), "{out}");
+    // What the refused call would have done (the admin may): dev then prints prod's secret.
+    let bind = json!({"secret_environment": "prod"});
+    assert_eq!(s.call(Method::PATCH, &format!("/v1/apis/{id}/stages/dev"), Some(bind)).await.0, 200);
+    let out = dev_sees().await;
+    assert!(out.contains("PROD-PW"), "{out}");
 }

@@ -4,9 +4,11 @@
 //!
 //! Fail-closed: a route missing from [`RULES`] is refused to every key (only the admin
 //! token passes), so a new endpoint cannot be reachable by keys before it has a rule.
-//! Where the resource depends on the body or query (deploying onto a stage, moving a
-//! stage's deployment, creating a named function or key, invoking a qualifier), the
-//! middleware reads it here, in the same place, rather than in the handler.
+//! Where the resource depends on the body or query (deploying onto a stage, creating a
+//! named function or key, invoking a qualifier) the rule says so ([`Refine`]); fields that
+//! need a permission of their own wherever they appear (`secret_environment`,
+//! `deployment_id`, `canary`, `?environment=`) are in [`FIELD_RULES`]. The middleware
+//! reads bodies and queries here, in one place, rather than in the handlers.
 
 use super::body::read_limited;
 use super::error::ApiError;
@@ -22,7 +24,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// How the checked (action, resource) pairs are derived beyond the path.
+/// How the rule's own (action, resource) pair is derived beyond the path. Extra
+/// permissions that a request's *fields* need are not here: they come from
+/// [`FIELD_RULES`], for every route and method alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refine {
     /// The rule's action on its resource template.
@@ -32,17 +36,21 @@ pub enum Refine {
     /// `key/{body.name}`.
     CreateKey,
     /// `function/NAME`, `function/NAME/version/N` or `function/NAME/alias/A` from the
-    /// path's `name[:qualifier]` and `?qualifier=`; plus `secret:Use` on `secret/ENV/*`
-    /// when `?environment=ENV` names another environment than `default`.
+    /// path's `name[:qualifier]` and `?qualifier=`.
     Invoke,
     /// With `{stage}` in the body: `api:Deploy` on `api/ID/stage/STAGE`; without, on `api/ID`.
     Deploy,
-    /// `stage:Update` and, as it (re)points the stage at a deployment, `api:Deploy`; plus
-    /// `secret:Use` on `secret/ENV/*` when the body sets `secret_environment` ENV.
-    PutStage,
-    /// `stage:Update`; plus `api:Deploy` when the body moves the deployment or a canary,
-    /// and `secret:Use` as for `PutStage`.
-    PatchStage,
+    /// The rule's action and `api:Deploy` on the same resource: the route moves a stage
+    /// onto another deployment without naming it in a field (canary promotion).
+    AlsoDeploy,
+}
+
+/// What the route's body is: JSON whose fields [`FIELD_RULES`] inspect, or bytes that are
+/// not Waygate's to interpret (code, an invocation's payload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    Raw,
 }
 
 pub struct Rule {
@@ -53,10 +61,11 @@ pub struct Rule {
     /// `{param}` is replaced by the path parameter.
     pub resource: &'static str,
     pub refine: Refine,
+    pub body: BodyKind,
 }
 
 const fn rule(method: &'static str, path: &'static str, action: &'static str, resource: &'static str) -> Rule {
-    Rule { method, path, action, resource, refine: Refine::None }
+    Rule { method, path, action, resource, refine: Refine::None, body: BodyKind::Json }
 }
 
 const fn refined(
@@ -66,8 +75,62 @@ const fn refined(
     resource: &'static str,
     refine: Refine,
 ) -> Rule {
-    Rule { method, path, action, resource, refine }
+    Rule { method, path, action, resource, refine, body: BodyKind::Json }
 }
+
+impl Rule {
+    /// The route's body is opaque bytes: no field of it is a permission-bearing field.
+    const fn raw(self) -> Rule {
+        Rule { body: BodyKind::Raw, ..self }
+    }
+}
+
+/// Where a [`FieldRule`] looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A top-level field of the JSON body (routes with [`BodyKind::Json`], any method).
+    Body,
+    /// A query parameter (every route).
+    Query,
+}
+
+/// A request field that needs a permission of its own, beyond the route's rule. Checked
+/// on every request of every route that could carry it, whatever the method: the table is
+/// not keyed by route, so a new route (or method) with such a field is covered without
+/// anyone remembering to add a check.
+pub struct FieldRule {
+    pub field: &'static str,
+    pub source: Source,
+    pub action: &'static str,
+    /// `{value}`: the field's value (it must then be a nameable string, or the request is
+    /// refused to keys); `{base}`: the route's resource.
+    pub resource: &'static str,
+    /// A value that needs no extra permission (the one a request gets by default anyway).
+    pub free_value: Option<&'static str>,
+}
+
+/// Every permission-bearing field. Binding a stage (or an invocation) to an environment's
+/// secrets needs `secret:Use` on them — otherwise a key that may edit `dev` could point it
+/// at `prod`'s secrets; moving a stage's deployment or canary needs `api:Deploy` on the
+/// stage.
+pub const FIELD_RULES: &[FieldRule] = &[
+    FieldRule {
+        field: "secret_environment",
+        source: Source::Body,
+        action: "secret:Use",
+        resource: "secret/{value}/*",
+        free_value: None,
+    },
+    FieldRule {
+        field: "environment",
+        source: Source::Query,
+        action: "secret:Use",
+        resource: "secret/{value}/*",
+        free_value: Some("default"),
+    },
+    FieldRule { field: "deployment_id", source: Source::Body, action: "api:Deploy", resource: "{base}", free_value: None },
+    FieldRule { field: "canary", source: Source::Body, action: "api:Deploy", resource: "{base}", free_value: None },
+];
 
 /// Every management route. Collections are checked on `TYPE/*` (a pattern in a policy
 /// matches that text like any other: `function/*` does, `function/app` does not).
@@ -76,7 +139,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/functions", "function:Read", "function/*"),
     rule("GET", "/v1/functions/{name}", "function:Read", "function/{name}"),
     rule("DELETE", "/v1/functions/{name}", "function:Delete", "function/{name}"),
-    rule("PUT", "/v1/functions/{name}/code", "function:UpdateCode", "function/{name}"),
+    rule("PUT", "/v1/functions/{name}/code", "function:UpdateCode", "function/{name}").raw(),
     rule("PATCH", "/v1/functions/{name}/config", "function:UpdateConfig", "function/{name}"),
     rule("POST", "/v1/functions/{name}/versions", "function:PublishVersion", "function/{name}"),
     rule("GET", "/v1/functions/{name}/versions", "function:Read", "function/{name}"),
@@ -91,7 +154,7 @@ pub const RULES: &[Rule] = &[
     rule("PUT", "/v1/functions/{name}/aliases/{alias}", "alias:Update", "function/{name}/alias/{alias}"),
     rule("GET", "/v1/functions/{name}/aliases/{alias}", "function:Read", "function/{name}/alias/{alias}"),
     rule("DELETE", "/v1/functions/{name}/aliases/{alias}", "alias:Delete", "function/{name}/alias/{alias}"),
-    refined("POST", "/v1/functions/{name}/invoke", "function:Invoke", "function/{name}", Refine::Invoke),
+    refined("POST", "/v1/functions/{name}/invoke", "function:Invoke", "function/{name}", Refine::Invoke).raw(),
     rule("POST", "/v1/functions/{name}/permissions", "permission:Update", "function/{name}"),
     rule("GET", "/v1/functions/{name}/permissions", "function:Read", "function/{name}"),
     rule("DELETE", "/v1/functions/{name}/permissions/{statement_id}", "permission:Update", "function/{name}"),
@@ -108,8 +171,10 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/apis/{id}/deployments/{deployment}", "api:Read", "api/{id}"),
     rule("DELETE", "/v1/apis/{id}/deployments/{deployment}", "api:Deploy", "api/{id}"),
     rule("GET", "/v1/apis/{id}/stages", "api:Read", "api/{id}"),
-    refined("PUT", "/v1/apis/{id}/stages/{stage}", "stage:Update", "api/{id}/stage/{stage}", Refine::PutStage),
-    refined("PATCH", "/v1/apis/{id}/stages/{stage}", "stage:Update", "api/{id}/stage/{stage}", Refine::PatchStage),
+    // Moving the deployment or canary (`deployment_id`, `canary`) and binding secrets
+    // (`secret_environment`) add their permissions through FIELD_RULES.
+    rule("PUT", "/v1/apis/{id}/stages/{stage}", "stage:Update", "api/{id}/stage/{stage}"),
+    rule("PATCH", "/v1/apis/{id}/stages/{stage}", "stage:Update", "api/{id}/stage/{stage}"),
     rule("GET", "/v1/apis/{id}/stages/{stage}", "api:Read", "api/{id}/stage/{stage}"),
     rule("DELETE", "/v1/apis/{id}/stages/{stage}", "stage:Delete", "api/{id}/stage/{stage}"),
     // Promotion moves the stage onto the canary's deployment: stage:Update + api:Deploy.
@@ -118,7 +183,7 @@ pub const RULES: &[Rule] = &[
         "/v1/apis/{id}/stages/{stage}/canary/promote",
         "stage:Update",
         "api/{id}/stage/{stage}",
-        Refine::PutStage,
+        Refine::AlsoDeploy,
     ),
     rule("DELETE", "/v1/apis/{id}/stages/{stage}/canary", "stage:Update", "api/{id}/stage/{stage}"),
     rule("DELETE", "/v1/apis/{id}/stages/{stage}/cache", "stage:FlushCache", "api/{id}/stage/{stage}"),
@@ -201,10 +266,10 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
             }
         }
     };
+    // Every permission checked, in order: the i-th action was checked on the i-th
+    // resource (a resource checked for several actions is listed once per action).
     let action = checks.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(",");
-    let mut resources: Vec<&str> = checks.iter().map(|(_, r)| r.as_str()).collect();
-    resources.dedup();
-    let resource = resources.join(",");
+    let resource = checks.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>().join(",");
     let resp = match denied {
         Some(msg) => ApiError::Forbidden(msg).into_response(),
         None => {
@@ -245,8 +310,10 @@ async fn authenticate(p: &AppState, presented: Option<String>) -> Result<Princip
 }
 
 /// The (action, resource) pairs `req` needs, with the request given back (its body
-/// re-attached when it had to be read). Empty when the resource can't be named, which
-/// denies every key.
+/// re-attached when it had to be read): the rule's own pair, then one per
+/// permission-bearing field the request carries ([`FIELD_RULES`]). Empty when a resource
+/// can't be named, which denies every key. This is the one place that maps a request to
+/// the permissions it needs.
 async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, String)>), ApiError> {
     let (mut parts, body) = req.into_parts();
     let params = match Path::<HashMap<String, String>>::from_request_parts(&mut parts, &()).await {
@@ -255,37 +322,65 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
     };
     // A decoded parameter holding `/` or `*` could impersonate another resource; the
     // handlers reject such names anyway, so refusing them to keys costs nothing.
-    if params.values().any(|v| v.contains('/') || v.contains('*') || v.is_empty()) {
+    if params.values().any(|v| !nameable(v)) {
         return Ok((Request::from_parts(parts, body), Vec::new()));
     }
-    let base = fill(rule.resource, &params);
-    let needs_body =
-        matches!(rule.refine, Refine::CreateFunction | Refine::CreateKey | Refine::Deploy | Refine::PatchStage);
-    let (body, json) = if needs_body {
+    // Bodies are read wherever a handler could read them as JSON: every method that
+    // carries one, on every route whose body is JSON.
+    let reads_body =
+        rule.body == BodyKind::Json && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let (body, json) = if reads_body {
         let bytes = read_limited(body, MAX_INSPECTED_BODY, "Request body").await?;
+        // Unparseable JSON has no fields to check; the handler parses these same bytes
+        // with the same parser and refuses them (or, on a route that takes no body,
+        // ignores them).
         let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (Body::from(bytes), json)
     } else {
         (body, Value::Null)
     };
+    let query: Vec<(String, String)> = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let checks = rule_checks(rule, &params, &json, &query)
+        .and_then(|mut checks| {
+            let base = checks.first().map(|(_, r)| r.clone())?;
+            for f in FIELD_RULES {
+                checks.extend(field_check(f, &base, &json, &query)?);
+            }
+            Some(checks)
+        })
+        .unwrap_or_default();
+    Ok((Request::from_parts(parts, body), checks))
+}
+
+/// A name that can stand in a resource: not empty, no `/` (another resource's path) and
+/// no `*` (a policy wildcard).
+fn nameable(v: &str) -> bool {
+    !v.is_empty() && !v.contains('/') && !v.contains('*')
+}
+
+/// The rule's own pairs. `None`: the resource can't be named.
+fn rule_checks(
+    rule: &Rule,
+    params: &HashMap<String, String>,
+    json: &Value,
+    query: &[(String, String)],
+) -> Option<Vec<(String, String)>> {
+    let base = fill(rule.resource, params);
+    let action = rule.action.to_string();
     let name_in_body = |kind: &str| match json.get("name").and_then(Value::as_str) {
-        Some(n) if !n.is_empty() && !n.contains('/') && !n.contains('*') => format!("{kind}/{n}"),
+        Some(n) if nameable(n) => format!("{kind}/{n}"),
         _ => format!("{kind}/*"),
     };
-    let action = rule.action.to_string();
-    let checks = match rule.refine {
+    Some(match rule.refine {
         Refine::None => vec![(action, base)],
         Refine::CreateFunction => vec![(action, name_in_body("function"))],
         Refine::CreateKey => vec![(action, name_in_body("key"))],
+        Refine::AlsoDeploy => vec![(action, base.clone()), ("api:Deploy".into(), base)],
         Refine::Invoke => {
             let raw = params.get("name").cloned().unwrap_or_default();
-            let query = |name: &str| {
-                form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.into_owned())
-            };
-            let query_q = query("qualifier");
-            let environment = query("environment");
+            let query_q = query.iter().find(|(k, _)| k == "qualifier").map(|(_, v)| v.clone());
             let (name, q) = match raw.split_once(':') {
                 Some((n, q)) => (n.to_string(), Some(q.to_string())),
                 None => (raw, query_q),
@@ -295,61 +390,59 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
                 Some(q) if q == "$LATEST" || q.bytes().all(|b| b.is_ascii_digit()) => {
                     format!("function/{name}/version/{q}")
                 }
-                Some(q) if q.contains('/') || q.contains('*') => return Ok((Request::from_parts(parts, body), vec![])),
+                Some(q) if !nameable(q) => return None,
                 Some(q) => format!("function/{name}/alias/{q}"),
             };
-            let mut c = vec![(action, resource)];
-            match environment.as_deref() {
-                None | Some("default") => {}
-                Some(e) if e.is_empty() || e.contains('/') || e.contains('*') => {
-                    return Ok((Request::from_parts(parts, body), vec![]))
-                }
-                Some(e) => c.push(("secret:Use".into(), format!("secret/{e}/*"))),
-            }
-            c
+            vec![(action, resource)]
         }
-        Refine::Deploy => match json.get("stage").and_then(Value::as_str) {
-            Some(s) if !s.is_empty() && !s.contains('/') && !s.contains('*') => {
-                vec![(action, format!("{base}/stage/{s}"))]
-            }
-            Some(_) => Vec::new(),
-            None => vec![(action, base)],
+        Refine::Deploy => match json.get("stage") {
+            None | Some(Value::Null) => vec![(action, base)],
+            Some(Value::String(s)) if nameable(s) => vec![(action, format!("{base}/stage/{s}"))],
+            Some(_) => return None,
         },
-        Refine::PutStage => {
-            let mut c = vec![(action, base.clone()), ("api:Deploy".into(), base)];
-            if !use_secrets(&json, &mut c) {
-                c.clear();
-            }
-            c
-        }
-        Refine::PatchStage => {
-            let moves = json.as_object().is_some_and(|o| {
-                o.iter().any(|(k, v)| !v.is_null() && (k.contains("deployment") || k.contains("canary")))
-            });
-            let mut c = vec![(action, base.clone())];
-            if moves {
-                c.push(("api:Deploy".into(), base));
-            }
-            if !use_secrets(&json, &mut c) {
-                c.clear();
-            }
-            c
-        }
-    };
-    Ok((Request::from_parts(parts, body), checks))
+    })
 }
 
-/// Binding a stage to an environment's secrets needs `secret:Use` on them: otherwise a
-/// key that may edit `dev` could point it at `prod`'s secrets. `false`: unnameable.
-fn use_secrets(json: &Value, checks: &mut Vec<(String, String)>) -> bool {
-    match json.get("secret_environment") {
-        None | Some(Value::Null) => true,
-        Some(Value::String(e)) if !e.is_empty() && !e.contains('/') && !e.contains('*') => {
-            checks.push(("secret:Use".into(), format!("secret/{e}/*")));
-            true
+/// The pair field rule `f` adds to this request (none when the request doesn't carry the
+/// field or carries its free value). `None`: the field is there but can't be named.
+fn field_check(
+    f: &FieldRule,
+    base: &str,
+    json: &Value,
+    query: &[(String, String)],
+) -> Option<Option<(String, String)>> {
+    let value: Option<String> = match f.source {
+        Source::Body => match json.get(f.field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            // A non-string value can only stand for "present" (e.g. a canary object).
+            Some(_) if !f.resource.contains("{value}") => Some(String::new()),
+            Some(_) => return None,
+        },
+        // A repeated parameter: every value is checked would need several pairs; the
+        // handlers read the first, so the first is the one checked, and a repeat is refused.
+        Source::Query => {
+            let mut vals = query.iter().filter(|(k, _)| k == f.field).map(|(_, v)| v);
+            let first = vals.next().cloned();
+            if vals.next().is_some() {
+                return None;
+            }
+            first
         }
-        Some(_) => false,
+    };
+    let Some(value) = value else { return Some(None) };
+    if f.free_value == Some(value.as_str()) {
+        return Some(None);
     }
+    let resource = if f.resource.contains("{value}") {
+        if !nameable(&value) {
+            return None;
+        }
+        f.resource.replace("{value}", &value)
+    } else {
+        f.resource.replace("{base}", base)
+    };
+    Some(Some((f.action.to_string(), resource)))
 }
 
 fn fill(template: &str, params: &HashMap<String, String>) -> String {

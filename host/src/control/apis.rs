@@ -4,7 +4,7 @@
 use super::body::JsonBody;
 use super::error::{ApiError, ApiResult};
 use super::AppState;
-use crate::model::api::{ApiId, Integration, Method, RoutePath};
+use crate::model::api::{parse_target, ApiId, Integration, Method, RoutePath, Template};
 use crate::store::{ApiRecord, RouteRecord};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -29,9 +29,8 @@ pub async fn create(
     State(p): State<AppState>,
     JsonBody(req): JsonBody<CreateApi>,
 ) -> ApiResult<(StatusCode, Json<ApiRecord>)> {
-    if req.name.trim().is_empty() || req.name.chars().count() > 128 {
-        return Err(ApiError::BadRequest("API name must be 1 to 128 characters".into()));
-    }
+    crate::model::api::validate_api_name(&req.name)?;
+    crate::model::validate_text("API description", &req.description)?;
     if req.description.chars().count() > 1024 {
         return Err(ApiError::BadRequest("description is too long: at most 1024 characters".into()));
     }
@@ -73,6 +72,7 @@ pub async fn put_route(
     let method = Method::parse(&req.method)?;
     let path = RoutePath::parse(&req.path)?;
     req.integration.validate()?;
+    check_target_exists(&p, &req.integration)?;
     let (rec, created) = p.db(move |s| s.put_route(&id, method, &path, &req.integration)).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(rec)))
 }
@@ -98,4 +98,22 @@ pub async fn delete_route(
     let id = api_id(&id)?;
     p.db(move |s| s.delete_route(&id, &route)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A function target without stage variables names its function outright: that function
+/// must exist when the route is put (and when it is deployed, see `deployments::create`).
+/// A target with `${stageVariables.X}` can only be resolved per stage; an unresolvable one
+/// is a 500 at request time with the reason in the log, as API Gateway does.
+pub fn check_target_exists(p: &AppState, integration: &Integration) -> ApiResult<()> {
+    let Integration::Function { target, .. } = integration else { return Ok(()) };
+    if Template::parse(target)?.has_variables() {
+        return Ok(());
+    }
+    let (function, _) = parse_target(target)?;
+    if !p.snapshot().functions.contains_key(&function) {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid integration target '{target}': function {function} does not exist"
+        )));
+    }
+    Ok(())
 }

@@ -17,16 +17,30 @@ const MAX_JSON_BYTES: usize = 1024 * 1024;
 
 async fn read_json_bytes(req: Request) -> Result<Bytes, ApiError> {
     if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("");
-        // `curl -d` labels every body application/x-www-form-urlencoded; accept it as JSON
-        // so the README's one-liners work without `-H content-type:...`.
-        let json_ok =
-            ct.is_empty() || ct.starts_with("application/json") || ct.starts_with("application/x-www-form-urlencoded");
-        if !json_ok {
-            return Err(ApiError::UnsupportedMediaType(format!("Content-Type must be application/json, got {ct}")));
-        }
+        check_json_media_type(ct.as_bytes())?;
     }
     read_limited(req.into_body(), MAX_JSON_BYTES, "Request body").await
+}
+
+/// The media types a JSON body may be labelled with: `application/json`, and
+/// `application/x-www-form-urlencoded` because `curl -d` labels every body so and the
+/// README's one-liners work without `-H content-type:...`. The header is parsed as a media
+/// type (parameters such as `charset` allowed) and its essence compared exactly: a
+/// prefix match would let `application/jsonpatch+garbage` through, and a header that
+/// isn't a media type at all is refused rather than read as absent.
+pub fn check_json_media_type(raw: &[u8]) -> Result<(), ApiError> {
+    let shown = String::from_utf8_lossy(raw);
+    let refused = || {
+        ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/json, got {}",
+            shown.chars().take(100).collect::<String>()
+        ))
+    };
+    let parsed: mime::Mime = std::str::from_utf8(raw).ok().and_then(|s| s.parse().ok()).ok_or_else(refused)?;
+    match parsed.essence_str() {
+        "application/json" | "application/x-www-form-urlencoded" => Ok(()),
+        _ => Err(refused()),
+    }
 }
 
 /// Reads a body, failing as soon as it passes `limit` bytes (before buffering the rest).
@@ -63,5 +77,28 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
             return Ok(OptionalJson(T::default()));
         }
         parse(&bytes).map(OptionalJson)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_json_media_type;
+
+    #[test]
+    fn json_media_types_are_parsed_and_compared_exactly() {
+        for ok in ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/x-www-form-urlencoded"] {
+            assert!(check_json_media_type(ok.as_bytes()).is_ok(), "{ok}");
+        }
+        for bad in [
+            &b"text/plain\xff"[..],
+            b"application/jsonpatch+garbage",
+            b"application/json-seq",
+            b"",
+            b"json",
+            b"text/plain",
+            b"application/jsonx; charset=utf-8",
+        ] {
+            assert!(check_json_media_type(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -43,6 +43,17 @@ pub async fn create(
         return Err(ApiError::BadRequest("description is too long: at most 1024 characters".into()));
     }
     let stage = req.stage.as_deref().map(StageName::parse).transpose()?;
+    crate::model::validate_text("description", &req.description)?;
+    // A route whose literal target's function was deleted since the route was put can't
+    // be deployed (see `apis::check_target_exists`).
+    let routes = {
+        let id = id.clone();
+        p.db(move |s| s.list_routes(&id)).await?
+    };
+    for r in &routes {
+        super::apis::check_target_exists(&p, &r.integration)
+            .map_err(|e| ApiError::BadRequest(format!("Route {} {}: {e}", r.method.as_str(), r.path.as_str())))?;
+    }
     if let Some(c) = &req.canary {
         if c.deployment_id.is_some() {
             return Err(ApiError::BadRequest("canary.deployment_id is the new deployment: leave it out".into()));

@@ -39,6 +39,10 @@ pub enum ApiError {
     /// The function's configuration can't be satisfied (e.g. a referenced secret is missing).
     #[error("{0}")]
     FunctionConfiguration(String),
+    /// An error response produced outside the handlers (axum's extractor rejections,
+    /// hyper's), re-shaped by [`super::json_errors`]: its status is kept.
+    #[error("{1}")]
+    Other(StatusCode, String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -60,6 +64,8 @@ impl ApiError {
             }
             ApiError::CodeUnavailable(_) => (StatusCode::BAD_GATEWAY, "CodeIntegrityException"),
             ApiError::FunctionConfiguration(_) => (StatusCode::BAD_GATEWAY, "InvalidFunctionConfigurationException"),
+            ApiError::Other(status, _) if status.is_server_error() => (*status, "ServiceException"),
+            ApiError::Other(status, _) => (*status, "InvalidRequestException"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ServiceException"),
         }
     }
@@ -86,6 +92,20 @@ impl IntoResponse for ApiError {
         let mut resp = (status, Json(body)).into_response();
         resp.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(kind));
         resp
+    }
+}
+
+impl ApiError {
+    /// The variant for an error response that came from outside the handlers.
+    pub fn from_status(status: StatusCode, message: String) -> ApiError {
+        match status {
+            StatusCode::BAD_REQUEST => ApiError::BadRequest(message),
+            StatusCode::NOT_FOUND => ApiError::NotFound(message),
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(message),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(message),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(message),
+            other => ApiError::Other(other, message),
+        }
     }
 }
 

@@ -19,12 +19,17 @@ pub struct PutSecret {
     value: zeroize::Zeroizing<String>,
 }
 
-/// Environment and secret names: `[A-Za-z0-9_.-]{1,64}` (they appear in resources
-/// `secret/ENV/NAME` and in `secret:NAME` references).
+/// Environment and secret names: `[A-Za-z0-9_.-]{1,64}`, not made of dots only (they
+/// appear in resources `secret/ENV/NAME`, in `secret:NAME` references and in URL paths,
+/// where `.` and `..` are path navigation, not names).
 pub fn validate_name(what: &str, s: &str) -> ApiResult<()> {
-    if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+    if s.is_empty()
+        || s.len() > 64
+        || !s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        || s.chars().all(|c| c == '.')
+    {
         return Err(ApiError::BadRequest(format!(
-            "Invalid {what} '{}': use 1 to 64 of A-Z a-z 0-9 _ . -",
+            "Invalid {what} '{}': use 1 to 64 of A-Z a-z 0-9 _ . -, not only dots",
             s.chars().take(80).collect::<String>()
         )));
     }

@@ -16,6 +16,13 @@ pub enum GatewayError {
     BadGateway,
     IntegrationTimeout,
     RequestTooLong,
+    /// A body that isn't valid HTTP framing (e.g. a malformed chunk size), or a path whose
+    /// parameters would hold dot segments.
+    BadRequest,
+    /// Request line longer than [`super::MAX_URI_BYTES`].
+    UriTooLong,
+    /// Request line and headers together larger than [`super::MAX_HEAD_BYTES`].
+    HeadersTooLarge,
     TooManyRequests,
     /// `Cache-Control: max-age=0` without an invalidation credential (FAIL_WITH_403).
     CacheInvalidationDenied,
@@ -40,6 +47,13 @@ impl GatewayError {
             GatewayError::RequestTooLong => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long", "RequestTooLongException")
             }
+            GatewayError::BadRequest => (StatusCode::BAD_REQUEST, "Bad Request", "BadRequestException"),
+            GatewayError::UriTooLong => (StatusCode::URI_TOO_LONG, "Request-URI Too Long", "RequestTooLongException"),
+            GatewayError::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request Header Fields Too Large",
+                "RequestTooLongException",
+            ),
             GatewayError::TooManyRequests => {
                 (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "TooManyRequestsException")
             }

@@ -36,6 +36,15 @@ use std::time::Instant;
 /// from it must still fit the function's payload limit (6 MB).
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
+/// Longest request URI (path and query) the gateway takes: CloudFront's, in front of
+/// API Gateway, is 8,192 bytes. Checked here, below hyper's own bound (≈ 64 KiB, answered
+/// with an empty-bodied 414), so the client gets the JSON error shape.
+pub const MAX_URI_BYTES: usize = 8192;
+
+/// Largest request line + headers (API Gateway's quota: 10,240 bytes). Below hyper's own
+/// head buffer (≈ 400 KiB; it also refuses more than 100 headers, with an empty-bodied 431).
+pub const MAX_HEAD_BYTES: usize = 10_240;
+
 /// The gateway router, shared by `waygate up` and the tests.
 pub fn app(platform: Arc<Platform>) -> Router {
     Router::new().fallback(handle).with_state(platform)
@@ -86,14 +95,32 @@ async fn serve(
     side: &mut Option<(Arc<stage::StageSnapshot>, bool)>,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = req.into_parts();
+    let uri_len = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return Err(GatewayError::UriTooLong);
+    }
+    let head_len = parts.method.as_str().len()
+        + uri_len
+        + parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>();
+    if head_len > MAX_HEAD_BYTES {
+        return Err(GatewayError::HeadersTooLarge);
+    }
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
-    let target = listener::locate(host, parts.uri.path()).ok_or(GatewayError::Forbidden)?;
+    // Dot segments are removed before anything reads the path, so `/api/dev/../x` means
+    // what a browser would send for it and no route or parameter ever sees `..`.
+    let path = listener::remove_dot_segments(parts.uri.path());
+    let target = listener::locate(host, &path).ok_or(GatewayError::Forbidden)?;
     let snapshot = p.snapshot();
     let stage = snapshot.gateway.stage(target.api, target.stage).ok_or(GatewayError::Forbidden)?;
     let (serving, is_canary) = canary::pick(stage, &mut rand::rng());
     *side = Some((stage.clone(), is_canary));
     let method = Method::from_http(&parts.method).ok_or(GatewayError::MissingAuthenticationToken)?;
     let found = serving.deployment.table.find(method, target.path).ok_or(GatewayError::MissingAuthenticationToken)?;
+    // Encoded slashes (`..%2F..`) survive dot-segment removal and decode into `../..`: a
+    // function reading its path parameters as a path must never get one.
+    if found.params.iter().any(|(_, v)| v.contains('%') && listener::has_dot_segment(&event::percent_decode(v))) {
+        return Err(GatewayError::BadRequest);
+    }
     // After the route match: a route's own limit replaces the stage's (API Gateway's method
     // throttling); matching is a trie walk, so nothing costly runs before this.
     if serving.throttles[found.route].as_ref().is_some_and(|b| !b.admit()) {
@@ -224,9 +251,10 @@ async fn integrate(
         GatewayError::Internal
     })?;
 
-    let body = crate::control::body::read_limited(body, MAX_REQUEST_BYTES, "Request")
-        .await
-        .map_err(|_| GatewayError::RequestTooLong)?;
+    let body = crate::control::body::read_limited(body, MAX_REQUEST_BYTES, "Request").await.map_err(|e| match e {
+        crate::control::error::ApiError::PayloadTooLarge(_) => GatewayError::RequestTooLong,
+        _ => GatewayError::BadRequest,
+    })?;
     let (headers, multi_headers) = event::headers(&parts.headers);
     let (query, multi_query) = event::query(parts.uri.query());
     let (body_text, is_base64) = event::body(&body);

@@ -194,6 +194,23 @@ pub struct RoutePath {
     segments: Vec<Segment>,
 }
 
+/// An API's name: 1 to 128 characters of display text, not blank, no control characters
+/// and no path separators (`/`, `\\`) — a name appears in listings, logs and file names of
+/// exports, where `../../etc` or a NUL would be read as something else.
+pub fn validate_api_name(name: &str) -> Result<(), Invalid> {
+    let bad = |why: &str| Err(Invalid::new(format!("Invalid API name '{}': {why}", truncate(name))));
+    if name.trim().is_empty() || name.chars().count() > 128 {
+        return bad("it must be 1 to 128 characters");
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return bad("it must not contain control characters");
+    }
+    if name.contains('/') || name.contains('\\') {
+        return bad("it must not contain / or \\");
+    }
+    Ok(())
+}
+
 impl RoutePath {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let bad = |why: &str| Invalid::new(format!("Invalid route path '{}': {why}", truncate(s)));
@@ -231,6 +248,11 @@ impl RoutePath {
                         Segment::Param(name.to_string())
                     }
                 } else {
+                    // The gateway removes dot segments from request paths before matching
+                    // (RFC 3986 §5.2.4), so a route with one could never match.
+                    if part == "." || part == ".." {
+                        return Err(bad("dot segments (. and ..) are not allowed"));
+                    }
                     if !part.chars().all(|c| c.is_ascii_alphanumeric() || "-._~:@!$&'()*,;=".contains(c)) {
                         return Err(bad("literal segments may use letters, digits and -._~:@!$&'()*,;="));
                     }

@@ -134,6 +134,15 @@ impl FunctionConfig {
                 super::names::truncate(bad)
             )));
         }
+        // A guest reads its environment as C strings (`KEY=VALUE\0`): a NUL inside a value
+        // would silently cut it. Other characters (newlines in a PEM key) are fine.
+        if let Some((k, _)) = self.env.iter().find(|(_, v)| v.contains('\0')) {
+            return Err(Invalid::new(format!(
+                "Invalid value of environment variable {}: it contains a NUL character",
+                super::names::truncate(k)
+            )));
+        }
+        super::validate_text("description", &self.description)?;
         let reserved: Vec<&str> = self.env.keys().map(String::as_str).filter(|k| is_reserved(k)).collect();
         if !reserved.is_empty() {
             return Err(Invalid::new(format!(

@@ -52,6 +52,16 @@ pub use hash::CodeHash;
 pub use names::{AliasName, FunctionName};
 pub use qualifier::{Qualifier, VersionId};
 
+/// Free text (descriptions, values) may hold any character but NUL and the other control
+/// characters, except tab and line breaks: a NUL is where a C string (a guest's environ
+/// entry, a terminal) ends, so the value seen would not be the value stored.
+pub fn validate_text(what: &str, s: &str) -> Result<(), Invalid> {
+    match s.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        Some(c) => Err(Invalid::new(format!("Invalid {what}: it contains the control character U+{:04X}", c as u32))),
+        None => Ok(()),
+    }
+}
+
 /// A rule broken by user input. The message is shown to the user as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
