@@ -215,3 +215,20 @@ pub fn ok(o: &std::process::Output) -> String {
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Sends `request` as raw bytes (for what an HTTP client library would refuse or
+/// normalise: dot segments, broken chunk framing, odd header bytes) and reads the answer
+/// until the server closes (send `Connection: close`). Returns status, headers and body.
+pub async fn raw_http(url: &str, request: &[u8]) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    c.write_all(request).await.expect("write");
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), c.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the server did not close the connection");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}

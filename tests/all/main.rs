@@ -16,6 +16,7 @@ mod gateway_cli;
 mod harness;
 mod hostile;
 mod invoke;
+mod malformed;
 mod observe;
 mod throttle;
 mod versions;

@@ -128,7 +128,13 @@ pub const FIELD_RULES: &[FieldRule] = &[
         resource: "secret/{value}/*",
         free_value: Some("default"),
     },
-    FieldRule { field: "deployment_id", source: Source::Body, action: "api:Deploy", resource: "{base}", free_value: None },
+    FieldRule {
+        field: "deployment_id",
+        source: Source::Body,
+        action: "api:Deploy",
+        resource: "{base}",
+        free_value: None,
+    },
     FieldRule { field: "canary", source: Source::Body, action: "api:Deploy", resource: "{base}", free_value: None },
 ];
 

@@ -86,7 +86,12 @@ mod tests {
 
     #[test]
     fn json_media_types_are_parsed_and_compared_exactly() {
-        for ok in ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/x-www-form-urlencoded"] {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/x-www-form-urlencoded",
+        ] {
             assert!(check_json_media_type(ok.as_bytes()).is_ok(), "{ok}");
         }
         for bad in [
