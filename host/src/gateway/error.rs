@@ -16,6 +16,8 @@ pub enum GatewayError {
     BadGateway,
     IntegrationTimeout,
     RequestTooLong,
+    /// The client stopped sending the request body (`--body-timeout-s` between frames).
+    RequestTimeout,
     TooManyRequests,
     /// `Cache-Control: max-age=0` without an invalidation credential (FAIL_WITH_403).
     CacheInvalidationDenied,
@@ -39,6 +41,9 @@ impl GatewayError {
             }
             GatewayError::RequestTooLong => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long", "RequestTooLongException")
+            }
+            GatewayError::RequestTimeout => {
+                (StatusCode::REQUEST_TIMEOUT, "Request body timed out", "RequestTimeoutException")
             }
             GatewayError::TooManyRequests => {
                 (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "TooManyRequestsException")
