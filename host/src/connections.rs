@@ -429,7 +429,11 @@ pub(crate) async fn serve(
             None => {
                 if !at_cap_logged {
                     // Once per listener run: a flood would otherwise log per connection.
-                    tracing::warn!(listener, cap, "connection cap reached: closing the longest-idle connections to admit new ones");
+                    tracing::warn!(
+                        listener,
+                        cap,
+                        "connection cap reached: closing the longest-idle connections to admit new ones"
+                    );
                     at_cap_logged = true;
                 }
                 // The evicted connection's task closes it and frees its slot; if it (or

@@ -97,7 +97,7 @@ async fn an_idle_flood_beyond_the_gateway_cap_leaves_both_listeners_serving() {
 
     // The cap held: the longest-idle connections were closed to make room, so at most
     // CAP of the flood can still be open (and one of those slots went to the call above).
-    let mut closed = vec![false; FLOOD];
+    let mut closed = [false; FLOOD];
     let end = Instant::now() + PATIENCE;
     loop {
         for (c, done) in flood.iter_mut().zip(closed.iter_mut()).filter(|(_, d)| !**d) {
@@ -192,9 +192,7 @@ async fn a_stalled_body_is_answered_408_by_both_listeners() {
 
     // Gateway.
     let mut c = connect(&s.gateway).await;
-    let head = format!(
-        "POST /{api}/dev/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\npartial"
-    );
+    let head = format!("POST /{api}/dev/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\npartial");
     c.write_all(head.as_bytes()).await.expect("write");
     let (status, body) = read_response(&mut c).await;
     assert_eq!(status, 408, "{}", String::from_utf8_lossy(&body));

@@ -224,12 +224,10 @@ async fn integrate(
         GatewayError::Internal
     })?;
 
-    let body = crate::control::body::read_limited(body, MAX_REQUEST_BYTES, "Request")
-        .await
-        .map_err(|e| match e {
-            crate::control::error::ApiError::RequestTimeout(_) => GatewayError::RequestTimeout,
-            _ => GatewayError::RequestTooLong,
-        })?;
+    let body = crate::control::body::read_limited(body, MAX_REQUEST_BYTES, "Request").await.map_err(|e| match e {
+        crate::control::error::ApiError::RequestTimeout(_) => GatewayError::RequestTimeout,
+        _ => GatewayError::RequestTooLong,
+    })?;
     let (headers, multi_headers) = event::headers(&parts.headers);
     let (query, multi_query) = event::query(parts.uri.query());
     let (body_text, is_base64) = event::body(&body);
