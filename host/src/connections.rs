@@ -116,16 +116,21 @@ impl ConnectionLimits {
 pub fn raise_nofile_limit() -> u64 {
     static LIMIT: OnceLock<u64> = OnceLock::new();
     *LIMIT.get_or_init(|| {
-        let before = rlimit::Resource::NOFILE.get().map(|(soft, _)| soft).ok();
+        let (soft, hard) = match rlimit::Resource::NOFILE.get() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the open-file limit (RLIMIT_NOFILE); assuming 1024");
+                return 1024;
+            }
+        };
         match rlimit::increase_nofile_limit(u64::MAX) {
             Ok(now) => {
-                tracing::info!(before = ?before, now, "open-file limit (RLIMIT_NOFILE)");
+                tracing::info!(soft_before = soft, hard, now, "open-file limit (RLIMIT_NOFILE)");
                 now
             }
             Err(e) => {
-                let now = before.unwrap_or(1024);
-                tracing::warn!(error = %e, now, "could not raise the open-file limit (RLIMIT_NOFILE)");
-                now
+                tracing::warn!(error = %e, soft, hard, "could not raise the open-file limit (RLIMIT_NOFILE)");
+                soft
             }
         }
     })
