@@ -199,3 +199,29 @@ async fn a_stalled_body_is_answered_408_by_both_listeners() {
     let v: Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(v, json!({ "message": "Request body timed out" }));
 }
+
+#[tokio::test]
+async fn shutdown_stops_accepting_and_lets_a_request_in_flight_finish() {
+    let mut s = TestServer::start().await;
+    let api = new_api(&s, "drain").await;
+    s.deploy("sleeper", json!({ "timeout_ms": 1500 }), &fixtures::sleep_in_host()).await;
+    route_ok(&s, &api, "GET", "/sleep", function("sleeper")).await;
+    permit(&s, "sleeper", "gw", &api, None).await;
+    deploy(&s, &api, Some("dev")).await;
+    let in_flight = tokio::spawn(s.gw(Method::GET, &format!("/{api}/dev/sleep")).send());
+    // Let the request reach the function before shutting down (bounded wait).
+    let end = Instant::now() + PATIENCE;
+    loop {
+        let (_, logs) = s.call(Method::GET, "/v1/functions/sleeper/logs", None).await;
+        if logs.to_string().contains("START") {
+            break;
+        }
+        assert!(Instant::now() < end, "the invocation never started: {logs}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let gateway = s.gateway.clone();
+    tokio::time::timeout(PATIENCE, s.stop()).await.expect("shutdown completes");
+    let r = in_flight.await.expect("task").expect("the request in flight is answered, not cut");
+    assert_eq!(r.status(), 502, "the function ran to its own timeout");
+    assert!(TcpStream::connect(host_port(&gateway)).await.is_err(), "no longer accepting");
+}
