@@ -4,6 +4,7 @@
 pub mod access;
 pub mod cli;
 pub mod client;
+pub mod connections;
 pub mod control;
 pub mod examples;
 pub mod gateway;

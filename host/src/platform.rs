@@ -30,6 +30,8 @@ pub struct PlatformConfig {
     pub cache_max_bytes: u64,
     /// Log events kept per function for the logs API (`--log-buffer-lines`).
     pub log_buffer_lines: usize,
+    /// Connection caps and timeouts of both listeners (`--max-gateway-connections` etc.).
+    pub connections: crate::connections::ConnectionLimits,
 }
 
 impl PlatformConfig {
@@ -44,6 +46,7 @@ impl PlatformConfig {
             master_key_hex: None,
             cache_max_bytes: 64 * 1024 * 1024,
             log_buffer_lines: crate::observe::logs::DEFAULT_LINES,
+            connections: crate::connections::ConnectionLimits::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Binds the listeners and runs the platform until shutdown. Used by `waygate up` and by
-//! the end-to-end tests (which bind port 0).
+//! the end-to-end tests (which bind port 0). Connections are served by
+//! [`crate::connections`] (caps, timeouts, accept back-off).
 
 use crate::platform::{Platform, PlatformConfig};
 use anyhow::Context;
@@ -33,21 +34,27 @@ impl Server {
         let (admin_addr, gateway_addr) = (admin.local_addr()?, gateway.local_addr()?);
         let platform = tokio::task::spawn_blocking(move || Platform::open(config, gateway_addr)).await??;
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let limits = platform.config.connections.clone();
+        let nofile = crate::connections::raise_nofile_limit();
+        let (admin_cap, gateway_cap) = (limits.max_admin_connections, limits.gateway_cap(nofile));
+        if (gateway_cap + admin_cap) as u64 + crate::connections::FD_RESERVE > nofile {
+            tracing::warn!(
+                nofile,
+                gateway_cap,
+                admin_cap,
+                "the connection caps leave fewer than {} file descriptors for the process: raise the hard RLIMIT_NOFILE or lower the caps",
+                crate::connections::FD_RESERVE
+            );
+        }
+        tracing::info!(gateway_cap, admin_cap, nofile, "connection caps");
         let admin_app = crate::control::app(platform.clone());
-        let gateway_app = crate::gateway::app(platform.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|v| *v).await;
-        };
-        let (admin_stop, gateway_stop) = (stopped(rx.clone()), stopped(rx));
+        let gateway_app = crate::gateway::app(platform.clone());
         let task = tokio::spawn(async move {
-            let admin = axum::serve(admin, admin_app).with_graceful_shutdown(admin_stop);
-            let gateway = axum::serve(gateway, gateway_app).with_graceful_shutdown(gateway_stop);
-            let (a, g) = tokio::join!(admin, gateway);
-            for (what, r) in [("admin", a), ("gateway", g)] {
-                if let Err(e) = r {
-                    tracing::error!(error = %e, "{what} listener failed");
-                }
-            }
+            use crate::connections::serve;
+            tokio::join!(
+                serve("admin", admin, admin_app, admin_cap, limits.clone(), rx.clone()),
+                serve("gateway", gateway, gateway_app, gateway_cap, limits, rx),
+            );
         });
         Ok(Server { admin_addr, gateway_addr, platform, shutdown: Some(tx), task })
     }

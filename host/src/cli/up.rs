@@ -1,9 +1,11 @@
+use crate::connections::ConnectionLimits;
 use crate::platform::PlatformConfig;
 use crate::server::Server;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -39,6 +41,34 @@ pub struct UpArgs {
     /// `waygate logs` and the logs API; older ones are dropped.
     #[arg(long, default_value_t = crate::observe::logs::DEFAULT_LINES as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     log_buffer_lines: u32,
+    /// Seconds a connection may take to send a request head once its first byte arrived;
+    /// then it is closed. Default 30 (hyper's): slow links finish a few KiB of headers in
+    /// time, while a slow-loris client holding half a head frees its slot within 30 s.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_s: u64,
+    /// Seconds a connection with no request in flight (keep-alive between requests, or a
+    /// new one that sends nothing) stays open. Default 60 (AWS ALB's): client pools reuse
+    /// connections across bursts; abandoned ones go. At the connection cap the
+    /// longest-idle connection is closed earlier anyway.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    idle_timeout_s: u64,
+    /// Longest gap, in seconds, between two pieces of a request body; past it the request
+    /// is answered 408. Default 30: a stalled upload would otherwise hold its connection
+    /// forever (a request in flight is never cut by the idle timeout).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout_s: u64,
+    /// Open connections on the gateway listener. Default: sized from the open-file limit
+    /// (raised to the hard limit at start), min(10000, nofile - admin cap - 256), so a
+    /// flood cannot take the admin listener's or the process's own file descriptors. At
+    /// the cap the longest-idle connection is closed to admit a new one; if every
+    /// connection has a request in flight, new ones wait in the listen backlog.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_gateway_connections: Option<u64>,
+    /// Open connections on the admin listener, apart from the gateway's so management
+    /// stays reachable while the gateway is flooded. Default 256: management traffic is a
+    /// few CLI calls and scrapers. Same behaviour at the cap as the gateway.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    max_admin_connections: u64,
 }
 
 /// The server log without `RUST_LOG`: startup, management and errors, but no line per
@@ -63,6 +93,13 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     config.master_key_hex = std::env::var("WAYGATE_MASTER_KEY").ok().map(zeroize::Zeroizing::new);
     config.cache_max_bytes = a.cache_max_mb * 1024 * 1024;
     config.log_buffer_lines = a.log_buffer_lines as usize;
+    config.connections = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(a.header_timeout_s),
+        idle_timeout: Duration::from_secs(a.idle_timeout_s),
+        body_read_timeout: Duration::from_secs(a.body_timeout_s),
+        max_gateway_connections: a.max_gateway_connections.map(|n| n as usize),
+        max_admin_connections: a.max_admin_connections as usize,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;

@@ -50,6 +50,9 @@ pub async fn read_limited(body: Body, limit: usize, what: &str) -> Result<Bytes,
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::PayloadTooLarge(format!("{what} must be smaller than {limit} bytes")))
         }
+        Err(e) if crate::connections::is_body_timeout(&*e) => {
+            Err(ApiError::RequestTimeout(format!("{what} body timed out: the client stopped sending it")))
+        }
         Err(e) => Err(ApiError::BadRequest(format!("could not read the request body: {e}"))),
     }
 }

@@ -29,6 +29,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The client stopped sending the request body (`--body-timeout-s` between frames).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("Rate Exceeded.")]
     TooManyRequests,
     #[error("Rate Exceeded.")]
@@ -59,6 +62,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLargeException"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaTypeException"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedException"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException"),
             ApiError::TooManyRequests | ApiError::ReservedConcurrencyExceeded => {
                 (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException")
             }

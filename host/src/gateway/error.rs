@@ -23,6 +23,8 @@ pub enum GatewayError {
     UriTooLong,
     /// Request line and headers together larger than [`super::MAX_HEAD_BYTES`].
     HeadersTooLarge,
+    /// The client stopped sending the request body (`--body-timeout-s` between frames).
+    RequestTimeout,
     TooManyRequests,
     /// `Cache-Control: max-age=0` without an invalidation credential (FAIL_WITH_403).
     CacheInvalidationDenied,
@@ -54,6 +56,9 @@ impl GatewayError {
                 "Request Header Fields Too Large",
                 "RequestTooLongException",
             ),
+            GatewayError::RequestTimeout => {
+                (StatusCode::REQUEST_TIMEOUT, "Request body timed out", "RequestTimeoutException")
+            }
             GatewayError::TooManyRequests => {
                 (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "TooManyRequestsException")
             }

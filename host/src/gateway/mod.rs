@@ -253,6 +253,7 @@ async fn integrate(
 
     let body = crate::control::body::read_limited(body, MAX_REQUEST_BYTES, "Request").await.map_err(|e| match e {
         crate::control::error::ApiError::PayloadTooLarge(_) => GatewayError::RequestTooLong,
+        crate::control::error::ApiError::RequestTimeout(_) => GatewayError::RequestTimeout,
         _ => GatewayError::BadRequest,
     })?;
     let (headers, multi_headers) = event::headers(&parts.headers);
