@@ -7,6 +7,7 @@ mod cache;
 mod canary;
 mod cli;
 mod code;
+mod crash;
 mod durability;
 mod examples;
 mod fixtures;

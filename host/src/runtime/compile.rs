@@ -1,7 +1,8 @@
 //! Upload-time checks and compilation. Everything that can be wrong with uploaded code is
 //! found here, before anything is stored, and reported with a message naming the problem.
-//! Compilation happens only here (at upload, or when the engine fingerprint changed at
-//! startup), never on the request path.
+//! Compilation happens here: at upload, at startup (engine fingerprint changed, or an
+//! artifact file is missing), and on the request path only to repair a missing or corrupt
+//! artifact from its verified blob (off the reactor, logged as an error).
 
 use super::Runtime;
 use wasmtime::{ExternType, Module};
@@ -19,6 +20,17 @@ impl Runtime {
     /// satisfy, and compiles it. Returns the artifact bytes. CPU-heavy: call it off the
     /// async reactor.
     pub fn compile(&self, wasm: &[u8]) -> Result<Vec<u8>, CompileError> {
+        compile_with(&self.engine, &self.linker, wasm)
+    }
+}
+
+/// [`Runtime::compile`] for callers that hold the engine and linker but not the runtime
+/// (the loader, repairing an artifact off the reactor).
+pub(crate) fn compile_with(
+    engine: &wasmtime::Engine,
+    linker: &wasmtime::Linker<super::instance::HostState>,
+    wasm: &[u8],
+) -> Result<Vec<u8>, CompileError> {
         if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
             return Err(bad("Code is not a WebAssembly binary: it does not start with the \\0asm magic bytes"));
         }
@@ -34,9 +46,9 @@ impl Runtime {
                 )))
             }
         }
-        Module::validate(&self.engine, wasm).map_err(|e| bad(format!("Invalid WebAssembly module: {e:#}")))?;
+        Module::validate(engine, wasm).map_err(|e| bad(format!("Invalid WebAssembly module: {e:#}")))?;
         let module =
-            Module::new(&self.engine, wasm).map_err(|e| bad(format!("Module could not be compiled: {e:#}")))?;
+            Module::new(engine, wasm).map_err(|e| bad(format!("Module could not be compiled: {e:#}")))?;
         match module.get_export("_start") {
             Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
             _ => {
@@ -59,9 +71,8 @@ impl Runtime {
         }
         // Same check the loader makes. It names an unknown WASI function or a wrong signature:
         // "unknown import: `wasi_snapshot_preview1::x` has not been defined".
-        self.linker.instantiate_pre(&module).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
+        linker.instantiate_pre(&module).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
         module.serialize().map_err(|e| bad(format!("Module could not be serialized: {e:#}")))
-    }
 }
 
 fn describe(t: &ExternType) -> &'static str {

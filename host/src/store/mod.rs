@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod files;
 pub mod layout;
 pub mod sqlite;
+pub mod sweep;
 mod sqlite_access;
 mod sqlite_apis;
 
