@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// What the server acknowledged (a 2xx answer), so what must survive any crash after it.
 #[derive(Default, Debug)]
 struct Acked {
-    /// Function → value of its env var `K` in its latest acknowledged configuration.
+    /// Function → value of its env var `KEY` in its latest acknowledged configuration.
     config: BTreeMap<String, String>,
     /// Function → code hash of its latest acknowledged upload, and the text that code prints.
     code: BTreeMap<String, (String, String)>,
@@ -59,10 +59,7 @@ fn crash_rounds(rounds: usize, budget: Duration) {
             std::thread::spawn(move || write_until_killed(&server, &acked, first))
         };
         std::thread::sleep(Duration::from_millis(100 + rand::random::<u64>() % 1500));
-        match Arc::try_unwrap(server) {
-            Ok(s) => s.kill(),
-            Err(_) => unreachable!("the writer holds a clone"),
-        }
+        server.kill();
         writer.join().expect("writer thread");
     }
     // One last start: everything acknowledged in the last round too.
@@ -80,7 +77,7 @@ fn write_until_killed(server: &Spawned, acked: &Mutex<Acked>, first: usize) {
             Ok((st, v)) => panic!("write refused while the server was up: {st} {v}"),
             Err(_) => None,
         };
-        let body = json!({ "name": name, "env": { "K": format!("a{k}") } });
+        let body = json!({ "name": name, "env": { "KEY": format!("a{k}") } });
         let Some(_) = ok(server.call(Method::POST, "/v1/functions", Some(body))) else { return };
         acked.lock().unwrap().config.insert(name.clone(), format!("a{k}"));
 
@@ -90,7 +87,7 @@ fn write_until_killed(server: &Spawned, acked: &Mutex<Acked>, first: usize) {
         let hash = v["code_hash"].as_str().expect("code_hash").to_string();
         acked.lock().unwrap().code.insert(name.clone(), (hash, text.clone()));
 
-        let patch = json!({ "env": { "K": format!("b{k}") } });
+        let patch = json!({ "env": { "KEY": format!("b{k}") } });
         let Some(_) = ok(server.call(Method::PATCH, &format!("/v1/functions/{name}/config"), Some(patch))) else {
             return;
         };
@@ -119,7 +116,7 @@ fn verify(server: &Spawned, data: &Path, acked: &Acked, round: usize) {
     };
     for (name, value) in &acked.config {
         let f = get(&format!("/v1/functions/{name}"));
-        assert_eq!(f["config"]["env"]["K"], value.as_str(), "round {round}: {name}: {f}");
+        assert_eq!(f["config"]["env"]["KEY"], value.as_str(), "round {round}: {name}: {f}");
     }
     for (name, (hash, _)) in &acked.code {
         let f = get(&format!("/v1/functions/{name}"));

@@ -152,7 +152,7 @@ fn a_fresh_data_dir_is_private_and_leftovers_are_swept() {
     let (st, v) = server.upload("f1", &wat::parse_str(fixtures::print("v1")).unwrap()).unwrap();
     assert_eq!(st, 200, "{v}");
     let (st, v) = server.call(Method::PUT, "/v1/secrets/default/pw", Some(json!({ "value": "x" }))).unwrap();
-    assert_eq!(st, 200, "{v}");
+    assert_eq!(st, 201, "{v}");
 
     let mut seen = 0;
     let mut stack = vec![data.clone()];

@@ -220,7 +220,8 @@ pub fn ok(o: &std::process::Output) -> String {
 /// OS, read back from its "Waygate is up" log line), for what an in-process server can't
 /// show: a SIGKILL at any moment, the files a fresh start creates under umask 022.
 pub struct Spawned {
-    child: std::process::Child,
+    /// Behind a lock so that `kill` works while other threads still send requests.
+    child: std::sync::Mutex<std::process::Child>,
     pub url: String,
     pub token: String,
     http: reqwest::blocking::Client,
@@ -274,13 +275,15 @@ impl Spawned {
             .unwrap_or_else(|| panic!("no admin= in {line:?}"))
             .to_string();
         let token = std::fs::read_to_string(data_dir.join("admin.token")).expect("token file").trim().to_string();
-        Spawned { child, url, token, http: reqwest::blocking::Client::new() }
+        Spawned { child: std::sync::Mutex::new(child), url, token, http: reqwest::blocking::Client::new() }
     }
 
     /// SIGKILL: no shutdown code runs.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(&self) {
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     pub fn req(&self, method: Method, path: &str) -> reqwest::blocking::RequestBuilder {
@@ -316,7 +319,6 @@ impl Spawned {
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
