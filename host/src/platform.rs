@@ -280,7 +280,9 @@ fn prepare_code(store: &dyn Store, data: &DataDir, runtime: &Runtime) -> anyhow:
         };
         match have.get(&hash) {
             Some(rec) if artifacts::present(data, rec) => continue,
-            Some(_) => tracing::error!(code_hash = %hash, "artifact for code {hash} was missing, rebuilding it from its verified blob"),
+            Some(_) => {
+                tracing::error!(code_hash = %hash, "artifact for code {hash} was missing, rebuilding it from its verified blob")
+            }
             None => tracing::info!(code_hash = %hash, "compiling for this engine ({})", runtime.fingerprint()),
         }
         match runtime.compile(&bytes) {

@@ -231,7 +231,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("master.key");
         let keys: Vec<MasterKey> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..8).map(|_| s.spawn(|| MasterKey::load_or_create(&path, dir.path()).unwrap())).collect();
+            let hs: Vec<_> =
+                (0..8).map(|_| s.spawn(|| MasterKey::load_or_create(&path, dir.path()).unwrap())).collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         let row = keys[0].seal("e", "n", b"v").unwrap();

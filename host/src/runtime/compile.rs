@@ -31,48 +31,46 @@ pub(crate) fn compile_with(
     linker: &wasmtime::Linker<super::instance::HostState>,
     wasm: &[u8],
 ) -> Result<Vec<u8>, CompileError> {
-        if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
-            return Err(bad("Code is not a WebAssembly binary: it does not start with the \\0asm magic bytes"));
-        }
-        match &wasm[4..8] {
-            [1, 0, 0, 0] => {}
-            [_, _, 1, 0] => {
-                return Err(bad("Code is a WebAssembly component, which is not supported yet: upload a WASI preview1 \
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err(bad("Code is not a WebAssembly binary: it does not start with the \\0asm magic bytes"));
+    }
+    match &wasm[4..8] {
+        [1, 0, 0, 0] => {}
+        [_, _, 1, 0] => {
+            return Err(bad("Code is a WebAssembly component, which is not supported yet: upload a WASI preview1 \
                      core module (built for wasm32-wasip1)"))
-            }
-            v => {
-                return Err(bad(format!(
-                    "Unsupported WebAssembly binary version {v:?}: expected a core module (version 1)"
-                )))
-            }
         }
-        Module::validate(engine, wasm).map_err(|e| bad(format!("Invalid WebAssembly module: {e:#}")))?;
-        let module =
-            Module::new(engine, wasm).map_err(|e| bad(format!("Module could not be compiled: {e:#}")))?;
-        match module.get_export("_start") {
-            Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
-            _ => {
-                return Err(bad("Module does not export a `_start` function of type [] -> []: build it as a WASI \
+        v => {
+            return Err(bad(format!(
+                "Unsupported WebAssembly binary version {v:?}: expected a core module (version 1)"
+            )))
+        }
+    }
+    Module::validate(engine, wasm).map_err(|e| bad(format!("Invalid WebAssembly module: {e:#}")))?;
+    let module = Module::new(engine, wasm).map_err(|e| bad(format!("Module could not be compiled: {e:#}")))?;
+    match module.get_export("_start") {
+        Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
+        _ => {
+            return Err(bad("Module does not export a `_start` function of type [] -> []: build it as a WASI \
                      command (for Rust: a binary crate with --target wasm32-wasip1)"))
-            }
         }
-        for import in module.imports() {
-            let is_wasi_func =
-                import.module() == "wasi_snapshot_preview1" && matches!(import.ty(), ExternType::Func(_));
-            if !is_wasi_func {
-                return Err(bad(format!(
-                    "Unsupported import `{}::{}` ({}): functions may import only WASI preview1 \
+    }
+    for import in module.imports() {
+        let is_wasi_func = import.module() == "wasi_snapshot_preview1" && matches!(import.ty(), ExternType::Func(_));
+        if !is_wasi_func {
+            return Err(bad(format!(
+                "Unsupported import `{}::{}` ({}): functions may import only WASI preview1 \
                      (wasi_snapshot_preview1) functions",
-                    import.module(),
-                    import.name(),
-                    describe(&import.ty())
-                )));
-            }
+                import.module(),
+                import.name(),
+                describe(&import.ty())
+            )));
         }
-        // Same check the loader makes. It names an unknown WASI function or a wrong signature:
-        // "unknown import: `wasi_snapshot_preview1::x` has not been defined".
-        linker.instantiate_pre(&module).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
-        module.serialize().map_err(|e| bad(format!("Module could not be serialized: {e:#}")))
+    }
+    // Same check the loader makes. It names an unknown WASI function or a wrong signature:
+    // "unknown import: `wasi_snapshot_preview1::x` has not been defined".
+    linker.instantiate_pre(&module).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
+    module.serialize().map_err(|e| bad(format!("Module could not be serialized: {e:#}")))
 }
 
 fn describe(t: &ExternType) -> &'static str {

@@ -168,7 +168,7 @@ impl Loader {
         let accepted: Vec<&str> = std::iter::once(expected.as_str()).chain(repaired.as_deref()).collect();
         Ok(artifacts::read_verified(&self.inner.data, &code.code_hash, &self.inner.fingerprint, &accepted).map_err(
             |e| {
-                tracing::error!(code_hash = %code.code_hash, error = %format!("{e:#}"), "artifact unusable; rebuilding it from its blob");
+                tracing::warn!(code_hash = %code.code_hash, error = %format!("{e:#}"), "artifact unusable; rebuilding it from its blob");
                 format!("{e:#}")
             },
         ))

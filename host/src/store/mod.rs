@@ -11,9 +11,9 @@ pub mod blobs;
 pub mod files;
 pub mod layout;
 pub mod sqlite;
-pub mod sweep;
 mod sqlite_access;
 mod sqlite_apis;
+pub mod sweep;
 
 use crate::model::api::{ApiId, Integration, Method, RoutePath, StageName};
 use crate::model::stage::{CacheSettings, CanaryPatch, CanarySettings, ThrottleSettings};

@@ -37,7 +37,10 @@ pub fn sweep(dir: &DataDir, store: &dyn Store) -> anyhow::Result<Swept> {
     }
     let known: HashSet<CodeHash> =
         store.blobs().map_err(|e| anyhow::anyhow!("{e}"))?.into_iter().map(|(h, _)| h).collect();
-    let files = [(dir.blob_files().context("listing blobs/")?, "code blob"), (dir.artifact_files().context("listing artifacts/")?, "compiled artifact")];
+    let files = [
+        (dir.blob_files().context("listing blobs/")?, "code blob"),
+        (dir.artifact_files().context("listing artifacts/")?, "compiled artifact"),
+    ];
     for (i, (files, what)) in files.into_iter().enumerate() {
         for f in files {
             match f.code_hash {
@@ -51,7 +54,9 @@ pub fn sweep(dir: &DataDir, store: &dyn Store) -> anyhow::Result<Swept> {
                             swept.artifacts += 1;
                         }
                     }
-                    Err(e) => tracing::warn!(path = %f.path.display(), error = %e, "could not remove an unreferenced {what}"),
+                    Err(e) => {
+                        tracing::warn!(path = %f.path.display(), error = %e, "could not remove an unreferenced {what}")
+                    }
                 },
                 None => tracing::warn!(path = %f.path.display(), "unexpected file in the data directory; left alone"),
             }
