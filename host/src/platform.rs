@@ -72,6 +72,9 @@ pub struct Platform {
     pub first_start: bool,
     /// Where the gateway listens: stages' invoke URLs are built from it.
     pub gateway_addr: std::net::SocketAddr,
+    /// Held (flock) for the platform's lifetime: one process per data directory, which is
+    /// what lets the startup sweep delete unrecorded files.
+    _lock: std::fs::File,
 }
 
 impl Platform {
@@ -81,10 +84,24 @@ impl Platform {
         crate::tune_allocator();
         let data = DataDir::new(&config.data_dir);
         let first_start = data.is_new();
-        data.create_dirs().with_context(|| format!("creating data directory {}", data.root().display()))?;
+        let loose = data.create_dirs().with_context(|| format!("creating data directory {}", data.root().display()))?;
+        let lock = lock_data_dir(&data)?;
+        warn_if_loose(&data, loose);
+        // Nothing else runs yet and the lock keeps other processes out: the sweep cannot
+        // race a write in progress.
         let admin_token = load_or_create_token(&data)?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data.database())?);
+        let swept = crate::store::sweep::sweep(&data, store.as_ref())?;
+        if swept != Default::default() {
+            tracing::warn!(
+                tmp = swept.tmp,
+                blobs = swept.blobs,
+                artifacts = swept.artifacts,
+                "removed leftovers of an interrupted run"
+            );
+        }
         let runtime = Arc::new(Runtime::new(config.runtime.clone(), data.clone())?);
+        runtime.loader().attach_store(store.clone());
         let corrupt = prepare_code(store.as_ref(), &data, &runtime)?;
         let master_key = load_master_key(&config, &data)?;
         let live = crate::live::LiveState::new(config.cache_max_bytes);
@@ -105,6 +122,7 @@ impl Platform {
             corrupt_blobs: parking_lot::Mutex::new(corrupt),
             first_start,
             gateway_addr,
+            _lock: lock,
         }))
     }
 
@@ -169,13 +187,70 @@ fn load_master_key(config: &PlatformConfig, data: &DataDir) -> anyhow::Result<cr
         return crate::secrets::MasterKey::from_bytes(hex.as_bytes())
             .context("the master key given in the environment");
     }
-    let path = config.master_key_file.clone().unwrap_or_else(|| data.root().join("master.key"));
-    crate::secrets::MasterKey::load_or_create(&path)
+    match &config.master_key_file {
+        // Staged next to it: the rename must not cross filesystems.
+        Some(path) => {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            crate::secrets::MasterKey::load_or_create(path, dir)
+        }
+        None => crate::secrets::MasterKey::load_or_create(&data.master_key(), &data.tmp_dir()),
+    }
 }
 
-fn load_or_create_token(data: &DataDir) -> anyhow::Result<String> {
-    use std::io::Write;
+/// Takes the data directory's lock, waiting a few seconds for a previous holder in this
+/// process (a restart) to finish dropping it.
+fn lock_data_dir(data: &DataDir) -> anyhow::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
+    let path = data.lock_file();
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(crate::store::layout::FILE_MODE)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "data directory {} is in use by another Waygate process (it holds {})",
+                data.root().display(),
+                path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
+}
+
+/// Warns about group/world access to an existing data directory or its sensitive files.
+/// Not changed: the operator may have meant it (a backup group), and a silent chmod of
+/// someone's directory would surprise more than a warning.
+fn warn_if_loose(data: &DataDir, mut loose: Vec<PathBuf>) {
+    use std::os::unix::fs::PermissionsExt;
+    for f in data.sensitive_files() {
+        if std::fs::metadata(&f).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            loose.push(f);
+        }
+    }
+    for path in loose {
+        tracing::warn!(
+            path = %path.display(),
+            "readable by other users: the data directory holds env values, the audit log, key \
+             hashes and code; run `chmod -R go-rwx {}`",
+            data.root().display()
+        );
+    }
+}
+
+/// The management token: read, or created (atomically, 0600) when missing or empty. An
+/// empty file (a crash of an older version's first start) is simply replaced: nothing
+/// depends on a token nobody could have read.
+fn load_or_create_token(data: &DataDir) -> anyhow::Result<String> {
     let path = data.admin_token();
     if let Ok(t) = std::fs::read_to_string(&path) {
         let t = t.trim().to_string();
@@ -184,24 +259,18 @@ fn load_or_create_token(data: &DataDir) -> anyhow::Result<String> {
         }
     }
     let token = format!("wg_{}", hex::encode(rand::random::<[u8; 32]>()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
+    crate::store::files::write_atomic(&data.tmp_dir(), &path, token.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(token.as_bytes())?;
-    f.sync_all()?;
     Ok(token)
 }
 
 /// Startup check of every blob, and compilation of blobs that have no artifact for this
-/// engine (first start after a wasmtime upgrade or config change). Returns the blobs that
-/// failed their hash check: versions using them refuse to run.
+/// engine (first start after a wasmtime upgrade or config change) or whose artifact file
+/// is missing or has the wrong size (deleted, truncated). Returns the blobs that failed
+/// their hash check: versions using them refuse to run.
 fn prepare_code(store: &dyn Store, data: &DataDir, runtime: &Runtime) -> anyhow::Result<HashSet<CodeHash>> {
-    let have: HashSet<CodeHash> =
-        store.artifacts(runtime.fingerprint()).map_err(store_err)?.into_iter().map(|a| a.code_hash).collect();
+    let have: std::collections::HashMap<CodeHash, crate::store::ArtifactRecord> =
+        store.artifacts(runtime.fingerprint()).map_err(store_err)?.into_iter().map(|a| (a.code_hash, a)).collect();
     let mut corrupt = HashSet::new();
     for (hash, _size) in store.blobs().map_err(store_err)? {
         let bytes = match blobs::read_verified(data, &hash) {
@@ -212,15 +281,19 @@ fn prepare_code(store: &dyn Store, data: &DataDir, runtime: &Runtime) -> anyhow:
                 continue;
             }
         };
-        if !have.contains(&hash) {
-            tracing::info!(code_hash = %hash, "compiling for this engine ({})", runtime.fingerprint());
-            match runtime.compile(&bytes) {
-                Ok(artifact) => {
-                    let rec = artifacts::put(data, &hash, runtime.fingerprint(), &artifact)?;
-                    store.add_artifact(&rec).map_err(store_err)?;
-                }
-                Err(e) => tracing::error!(code_hash = %hash, error = %e, "stored code no longer compiles"),
+        match have.get(&hash) {
+            Some(rec) if artifacts::present(data, rec) => continue,
+            Some(_) => {
+                tracing::error!(code_hash = %hash, "artifact for code {hash} was missing, rebuilding it from its verified blob")
             }
+            None => tracing::info!(code_hash = %hash, "compiling for this engine ({})", runtime.fingerprint()),
+        }
+        match runtime.compile(&bytes) {
+            Ok(artifact) => {
+                let rec = artifacts::put(data, &hash, runtime.fingerprint(), &artifact)?;
+                store.add_artifact(&rec).map_err(store_err)?;
+            }
+            Err(e) => tracing::error!(code_hash = %hash, error = %e, "stored code no longer compiles"),
         }
     }
     Ok(corrupt)

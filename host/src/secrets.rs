@@ -31,28 +31,50 @@ impl std::fmt::Debug for MasterKey {
 
 impl MasterKey {
     /// Reads 32 bytes (or 64 hex characters) from `path`; creates the file (0600, random
-    /// key) when it does not exist.
-    pub fn load_or_create(path: &Path) -> anyhow::Result<MasterKey> {
+    /// key) when it does not exist. Creation is atomic (temp file in `tmp_dir`, on the
+    /// same filesystem as `path`, fsync, link into place) and never replaces a key: when
+    /// two starts race, the second one uses the key the first one wrote.
+    ///
+    /// An empty or short key file is an error, never replaced: older versions wrote the
+    /// key in place, so a crash of their first start could leave one, and replacing a key
+    /// that had been in use would make every stored secret undecryptable.
+    pub fn load_or_create(path: &Path, tmp_dir: &Path) -> anyhow::Result<MasterKey> {
         match std::fs::read(path) {
-            Ok(bytes) => Self::from_bytes(&bytes).with_context(|| format!("master key file {}", path.display())),
+            Ok(bytes) => Self::from_file_bytes(path, &bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                use std::io::Write;
-                use std::os::unix::fs::OpenOptionsExt;
                 let key = Zeroizing::new(rand::random::<[u8; 32]>());
                 let text = Zeroizing::new(hex::encode(key.as_slice()));
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .with_context(|| format!("creating master key file {}", path.display()))?;
-                f.write_all(text.as_bytes())?;
-                f.sync_all()?;
+                if !crate::store::files::write_new_atomic(tmp_dir, path, text.as_bytes())
+                    .with_context(|| format!("creating master key file {}", path.display()))?
+                {
+                    // Another start created it between our read and our link: use theirs.
+                    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                    return Self::from_file_bytes(path, &bytes);
+                }
                 tracing::info!(path = %path.display(), "created the secrets master key (0600); keep it out of data backups");
                 Ok(Self::from_key(&key))
             }
             Err(e) => Err(anyhow!("reading master key file {}: {e}", path.display())),
         }
+    }
+
+    fn from_file_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<MasterKey> {
+        if bytes.trim_ascii().is_empty() {
+            return Err(anyhow!(
+                "master key file {} is empty (left by an interrupted first start of an older Waygate?). \
+                 If this data directory never stored a secret, delete the file and start again to get a \
+                 new key; otherwise restore the key from your backup: a new key cannot decrypt the \
+                 stored secrets",
+                path.display()
+            ));
+        }
+        Self::from_bytes(bytes).with_context(|| {
+            format!(
+                "master key file {} is not a key (truncated?); restore it from your backup — it is never \
+                 replaced automatically, as stored secrets need the original key",
+                path.display()
+            )
+        })
     }
 
     /// Accepts the raw 32 bytes or their hex form (surrounding whitespace ignored).
@@ -181,12 +203,42 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("master.key");
-        let a = MasterKey::load_or_create(&path).unwrap();
+        let a = MasterKey::load_or_create(&path, dir.path()).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let b = MasterKey::load_or_create(&path).unwrap();
+        let b = MasterKey::load_or_create(&path, dir.path()).unwrap();
         assert_eq!(b.open(&a.seal("e", "n", b"v").unwrap()).unwrap().as_str(), "v");
         std::fs::write(&path, b"garbage").unwrap();
-        assert!(MasterKey::load_or_create(&path).is_err());
+        assert!(MasterKey::load_or_create(&path, dir.path()).is_err());
+        let entries = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(entries, 1, "no temp file left behind");
+    }
+
+    #[test]
+    fn an_empty_master_key_file_is_an_error_naming_the_way_out_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        std::fs::write(&path, b"").unwrap();
+        let err = format!("{:#}", MasterKey::load_or_create(&path, dir.path()).unwrap_err());
+        assert!(err.contains("is empty") && err.contains("delete the file") && err.contains("backup"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"", "left as it was");
+        std::fs::write(&path, "ab".repeat(20)).unwrap();
+        let err = format!("{:#}", MasterKey::load_or_create(&path, dir.path()).unwrap_err());
+        assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn racing_creations_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let keys: Vec<MasterKey> = std::thread::scope(|s| {
+            let hs: Vec<_> =
+                (0..8).map(|_| s.spawn(|| MasterKey::load_or_create(&path, dir.path()).unwrap())).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let row = keys[0].seal("e", "n", b"v").unwrap();
+        for k in &keys {
+            assert_eq!(k.open(&row).unwrap().as_str(), "v");
+        }
     }
 
     #[test]

@@ -232,3 +232,110 @@ pub async fn raw_http(url: &str, request: &[u8]) -> (u16, String, String) {
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, head.to_string(), body.to_string())
 }
+
+/// The real `waygate up` binary as a separate process on `data_dir` (ports picked by the
+/// OS, read back from its "Waygate is up" log line), for what an in-process server can't
+/// show: a SIGKILL at any moment, the files a fresh start creates under umask 022.
+pub struct Spawned {
+    /// Behind a lock so that `kill` works while other threads still send requests.
+    child: std::sync::Mutex<std::process::Child>,
+    pub url: String,
+    pub token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Spawned {
+    /// Its log (stdout and stderr) is appended to `log`.
+    pub fn start(data_dir: &Path, log: &Path) -> Self {
+        use std::io::{BufRead, Write};
+        let open_log = || std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+        let (stderr, mut out) = (open_log(), open_log());
+        // umask 022 as on a typical login: what the data directory's modes must not depend on.
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("umask 022 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_waygate"))
+            .args(["up", "--admin-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
+            .args(["--no-examples", "--max-instances", "16", "--data-dir"])
+            .arg(data_dir)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .env_remove("WAYGATE_MASTER_KEY")
+            .env_remove("WAYGATE_MASTER_KEY_FILE")
+            .env_remove("WAYGATE_DATA_DIR")
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn waygate up");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keeps draining stdout after the address is known: a full pipe would block the server.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = writeln!(out, "{line}");
+                if line.contains("Waygate is up") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("waygate up did not come up ({e}): {}", std::fs::read_to_string(log).unwrap_or_default());
+            }
+        };
+        let url = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("admin="))
+            .unwrap_or_else(|| panic!("no admin= in {line:?}"))
+            .to_string();
+        let token = std::fs::read_to_string(data_dir.join("admin.token")).expect("token file").trim().to_string();
+        Spawned { child: std::sync::Mutex::new(child), url, token, http: reqwest::blocking::Client::new() }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&self) {
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .timeout(std::time::Duration::from_secs(60))
+    }
+
+    /// Status and JSON body; `Err` when the server did not answer (killed).
+    pub fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<(u16, Value), reqwest::Error> {
+        let mut r = self.req(method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send()?;
+        let status = resp.status().as_u16();
+        let text = resp.text()?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    pub fn upload(&self, name: &str, wasm: &[u8]) -> Result<(u16, Value), reqwest::Error> {
+        let resp = self
+            .req(Method::PUT, &format!("/v1/functions/{name}/code"))
+            .header("content-type", "application/wasm")
+            .body(wasm.to_vec())
+            .send()?;
+        let status = resp.status().as_u16();
+        let text = resp.text()?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

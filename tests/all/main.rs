@@ -8,6 +8,7 @@ mod canary;
 mod cli;
 mod code;
 mod connections;
+mod crash;
 mod durability;
 mod examples;
 mod fixtures;

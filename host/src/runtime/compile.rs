@@ -1,7 +1,8 @@
 //! Upload-time checks and compilation. Everything that can be wrong with uploaded code is
 //! found here, before anything is stored, and reported with a message naming the problem.
-//! Compilation happens only here (at upload, or when the engine fingerprint changed at
-//! startup), never on the request path.
+//! Compilation happens here: at upload, at startup (engine fingerprint changed, or an
+//! artifact file is missing), and on the request path only to repair a missing or corrupt
+//! artifact from its verified blob (off the reactor, logged as an error).
 
 use super::Runtime;
 use wasmtime::{ExternType, Module};
@@ -19,49 +20,57 @@ impl Runtime {
     /// satisfy, and compiles it. Returns the artifact bytes. CPU-heavy: call it off the
     /// async reactor.
     pub fn compile(&self, wasm: &[u8]) -> Result<Vec<u8>, CompileError> {
-        if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
-            return Err(bad("Code is not a WebAssembly binary: it does not start with the \\0asm magic bytes"));
-        }
-        match &wasm[4..8] {
-            [1, 0, 0, 0] => {}
-            [_, _, 1, 0] => {
-                return Err(bad("Code is a WebAssembly component, which is not supported yet: upload a WASI preview1 \
-                     core module (built for wasm32-wasip1)"))
-            }
-            v => {
-                return Err(bad(format!(
-                    "Unsupported WebAssembly binary version {v:?}: expected a core module (version 1)"
-                )))
-            }
-        }
-        Module::validate(&self.engine, wasm).map_err(|e| bad(format!("Invalid WebAssembly module: {e:#}")))?;
-        let module =
-            Module::new(&self.engine, wasm).map_err(|e| bad(format!("Module could not be compiled: {e:#}")))?;
-        match module.get_export("_start") {
-            Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
-            _ => {
-                return Err(bad("Module does not export a `_start` function of type [] -> []: build it as a WASI \
-                     command (for Rust: a binary crate with --target wasm32-wasip1)"))
-            }
-        }
-        for import in module.imports() {
-            let is_wasi_func =
-                import.module() == "wasi_snapshot_preview1" && matches!(import.ty(), ExternType::Func(_));
-            if !is_wasi_func {
-                return Err(bad(format!(
-                    "Unsupported import `{}::{}` ({}): functions may import only WASI preview1 \
-                     (wasi_snapshot_preview1) functions",
-                    import.module(),
-                    import.name(),
-                    describe(&import.ty())
-                )));
-            }
-        }
-        // Same check the loader makes. It names an unknown WASI function or a wrong signature:
-        // "unknown import: `wasi_snapshot_preview1::x` has not been defined".
-        self.linker.instantiate_pre(&module).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
-        module.serialize().map_err(|e| bad(format!("Module could not be serialized: {e:#}")))
+        compile_with(&self.engine, &self.linker, wasm)
     }
+}
+
+/// [`Runtime::compile`] for callers that hold the engine and linker but not the runtime
+/// (the loader, repairing an artifact off the reactor).
+pub(crate) fn compile_with(
+    engine: &wasmtime::Engine,
+    linker: &wasmtime::Linker<super::instance::HostState>,
+    wasm: &[u8],
+) -> Result<Vec<u8>, CompileError> {
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err(bad("Code is not a WebAssembly binary: it does not start with the \\0asm magic bytes"));
+    }
+    match &wasm[4..8] {
+        [1, 0, 0, 0] => {}
+        [_, _, 1, 0] => {
+            return Err(bad("Code is a WebAssembly component, which is not supported yet: upload a WASI preview1 \
+                     core module (built for wasm32-wasip1)"))
+        }
+        v => {
+            return Err(bad(format!(
+                "Unsupported WebAssembly binary version {v:?}: expected a core module (version 1)"
+            )))
+        }
+    }
+    Module::validate(engine, wasm).map_err(|e| bad(format!("Invalid WebAssembly module: {e:#}")))?;
+    let module = Module::new(engine, wasm).map_err(|e| bad(format!("Module could not be compiled: {e:#}")))?;
+    match module.get_export("_start") {
+        Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
+        _ => {
+            return Err(bad("Module does not export a `_start` function of type [] -> []: build it as a WASI \
+                     command (for Rust: a binary crate with --target wasm32-wasip1)"))
+        }
+    }
+    for import in module.imports() {
+        let is_wasi_func = import.module() == "wasi_snapshot_preview1" && matches!(import.ty(), ExternType::Func(_));
+        if !is_wasi_func {
+            return Err(bad(format!(
+                "Unsupported import `{}::{}` ({}): functions may import only WASI preview1 \
+                     (wasi_snapshot_preview1) functions",
+                import.module(),
+                import.name(),
+                describe(&import.ty())
+            )));
+        }
+    }
+    // Same check the loader makes. It names an unknown WASI function or a wrong signature:
+    // "unknown import: `wasi_snapshot_preview1::x` has not been defined".
+    linker.instantiate_pre(&module).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
+    module.serialize().map_err(|e| bad(format!("Module could not be serialized: {e:#}")))
 }
 
 fn describe(t: &ExternType) -> &'static str {

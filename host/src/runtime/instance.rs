@@ -122,7 +122,18 @@ impl Runtime {
     pub async fn invoke(&self, inv: Invocation<'_>) -> Result<Outcome, InvokeError> {
         // The pool is the concurrency limit: no slot, no instance (Lambda answers 429).
         let slot = self.slots.clone().try_acquire_owned().map_err(|_| InvokeError::Throttled)?;
-        let (pre, load) = self.loader.get(inv.code).map_err(InvokeError::CodeUnavailable)?;
+        let (pre, load) = match self.loader.get(inv.code).map_err(InvokeError::CodeUnavailable)? {
+            super::loader::Lookup::Ready(pre, load) => (pre, load),
+            // The repair case only: compile on a blocking thread, not on the reactor.
+            super::loader::Lookup::NeedsRepair(why) => {
+                let (loader, code) = (self.loader.clone(), inv.code.clone());
+                let (pre, took) = tokio::task::spawn_blocking(move || loader.repair(&code, &why))
+                    .await
+                    .map_err(|e| InvokeError::Internal(anyhow::anyhow!("artifact repair task failed: {e}")))?
+                    .map_err(InvokeError::CodeUnavailable)?;
+                (pre, Some(took))
+            }
+        };
 
         let started = Instant::now();
         let own_timeout = Duration::from_millis(inv.config.timeout_ms as u64);

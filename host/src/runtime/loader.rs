@@ -2,17 +2,23 @@
 //! artifact is read, checked against its recorded hash, deserialized and pre-linked into
 //! an [`InstancePre`]; an LRU keeps the most recently used ones.
 //!
+//! A missing or corrupt artifact is not fatal: the blob is the source of truth, so
+//! [`Loader::repair`] rebuilds the artifact from it once the blob's own hash checks out
+//! (a corrupt blob stays refused). That is the only compile on the request path, and it
+//! runs off the reactor.
+//!
 //! Loading reads the verified bytes and deserializes those same bytes (rather than
 //! `Module::deserialize_file`, which would mmap the file again): nothing can change the
 //! code between the check and its use. The cost is one copy, ≈ the same as the mmap.
 
 use super::instance::HostState;
 use crate::model::CodeHash;
-use crate::store::{artifacts, layout::DataDir};
+use crate::store::{artifacts, blobs, layout::DataDir, Store};
 use lru::LruCache;
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::{Engine, InstancePre, Linker, Module};
 
@@ -26,12 +32,34 @@ pub struct CodeRef {
     pub artifact: Result<String, String>,
 }
 
+/// Cheap to clone (one `Arc`): a clone moves into `spawn_blocking` for a repair.
+#[derive(Clone)]
 pub struct Loader {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
     data: DataDir,
     fingerprint: String,
     cache: Mutex<LruCache<CodeHash, Arc<InstancePre<HostState>>>>,
+    /// Where a repaired artifact's new hash is recorded (set by the platform once the
+    /// store is open; without it a repair still runs, unrecorded).
+    store: OnceLock<Arc<dyn Store>>,
+    /// Artifact hashes written by repairs, until the next snapshot carries them.
+    repaired: Mutex<HashMap<CodeHash, String>>,
+    /// One repair at a time: concurrent requests for the same broken code compile once.
+    repairing: Mutex<()>,
+}
+
+/// The outcome of [`Loader::get`].
+pub enum Lookup {
+    /// The template, and how long loading took when this call had to load it.
+    Ready(Arc<InstancePre<HostState>>, Option<Duration>),
+    /// The artifact is missing or corrupt but the code is known: [`Loader::repair`] (which
+    /// compiles: call it off the reactor) can rebuild it from the blob.
+    NeedsRepair(String),
 }
 
 impl Loader {
@@ -43,29 +71,84 @@ impl Loader {
         capacity: usize,
     ) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Loader { engine, linker, data, fingerprint, cache: Mutex::new(LruCache::new(cap)) }
+        Loader {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                data,
+                fingerprint,
+                cache: Mutex::new(LruCache::new(cap)),
+                store: OnceLock::new(),
+                repaired: Mutex::new(HashMap::new()),
+                repairing: Mutex::new(()),
+            }),
+        }
     }
 
-    /// The template for `code`, and how long loading took when this call had to load it.
-    pub fn get(&self, code: &CodeRef) -> Result<(Arc<InstancePre<HostState>>, Option<Duration>), String> {
-        if let Some(pre) = self.cache.lock().get(&code.code_hash) {
-            return Ok((pre.clone(), None));
+    /// Lets repairs record the artifacts they rebuild. Only the first call has an effect.
+    pub fn attach_store(&self, store: Arc<dyn Store>) {
+        let _ = self.inner.store.set(store);
+    }
+
+    /// The template for `code` from the cache or its verified artifact. Never compiles.
+    pub fn get(&self, code: &CodeRef) -> Result<Lookup, String> {
+        if let Some(pre) = self.inner.cache.lock().get(&code.code_hash) {
+            return Ok(Lookup::Ready(pre.clone(), None));
         }
         let started = Instant::now();
-        let pre = Arc::new(self.load(code)?);
-        self.cache.lock().put(code.code_hash, pre.clone());
-        Ok((pre, Some(started.elapsed())))
+        let bytes = match self.read_artifact(code)? {
+            Ok(b) => b,
+            Err(why) => return Ok(Lookup::NeedsRepair(why)),
+        };
+        let pre = Arc::new(self.prepare(&code.code_hash, &bytes)?);
+        self.inner.cache.lock().put(code.code_hash, pre.clone());
+        Ok(Lookup::Ready(pre, Some(started.elapsed())))
     }
 
     /// Loads `code` now unless it is loaded already, so that no request pays for it:
-    /// called off the request path when code is uploaded or a version is published.
+    /// called off the request path (blocking) when a version is published. Repairs a
+    /// missing or corrupt artifact.
     pub fn preload(&self, code: &CodeRef) -> Result<(), String> {
-        if self.cache.lock().contains(&code.code_hash) {
-            return Ok(());
+        match self.get(code)? {
+            Lookup::Ready(..) => Ok(()),
+            Lookup::NeedsRepair(why) => self.repair(code, &why).map(drop),
         }
-        let pre = Arc::new(self.load(code)?);
-        self.cache.lock().put(code.code_hash, pre);
-        Ok(())
+    }
+
+    /// Rebuilds the artifact of `code` from its blob after checking the blob's hash (a
+    /// corrupt blob is refused), writes it atomically, records its hash and loads it.
+    /// Compiles: blocking, call it off the async reactor.
+    pub fn repair(&self, code: &CodeRef, why: &str) -> Result<(Arc<InstancePre<HostState>>, Duration), String> {
+        let _one = self.inner.repairing.lock();
+        let started = Instant::now();
+        // A concurrent request may have repaired it while this one waited.
+        if let Some(pre) = self.inner.cache.lock().get(&code.code_hash) {
+            return Ok((pre.clone(), started.elapsed()));
+        }
+        let hash = code.code_hash;
+        let inner = &self.inner;
+        let wasm = blobs::read_verified(&inner.data, &hash).map_err(|e| {
+            tracing::error!(code_hash = %hash, error = %format!("{e:#}"), "artifact unusable ({why}) and its blob failed its integrity check; refusing to run it");
+            format!("{e:#}")
+        })?;
+        let compiled = super::compile::compile_with(&inner.engine, &inner.linker, &wasm)
+            .map_err(|e| format!("code {hash} could not be recompiled: {e}"))?;
+        let rec = artifacts::put(&inner.data, &hash, &inner.fingerprint, &compiled)
+            .map_err(|e| format!("the rebuilt artifact for code {hash} could not be stored: {e:#}"))?;
+        match inner.store.get() {
+            Some(store) => {
+                if let Err(e) = store.add_artifact(&rec) {
+                    // The file is written; a later load that finds it unrecorded repairs again.
+                    tracing::error!(code_hash = %hash, error = %e, "could not record the rebuilt artifact");
+                }
+            }
+            None => tracing::warn!(code_hash = %hash, "rebuilt artifact not recorded: no store attached"),
+        }
+        inner.repaired.lock().insert(hash, rec.artifact_hash.clone());
+        tracing::error!(code_hash = %hash, reason = %why, "artifact for code {hash} was missing/corrupt, rebuilt from its verified blob");
+        let pre = Arc::new(self.prepare(&hash, &compiled)?);
+        inner.cache.lock().put(hash, pre.clone());
+        Ok((pre, started.elapsed()))
     }
 
     /// Makes `compiled` (what [`super::Runtime::compile`] just produced for `code`, still
@@ -73,18 +156,22 @@ impl Loader {
     /// reading back what it just wrote.
     pub fn insert_compiled(&self, code: &CodeHash, compiled: &[u8]) -> Result<(), String> {
         let pre = Arc::new(self.prepare(code, compiled)?);
-        self.cache.lock().put(*code, pre);
+        self.inner.cache.lock().put(*code, pre);
         Ok(())
     }
 
-    fn load(&self, code: &CodeRef) -> Result<InstancePre<HostState>, String> {
+    /// The verified artifact bytes; `Ok(Err(why))` when the file is missing, unreadable or
+    /// does not match its record (repairable); `Err` when the code can't run at all.
+    fn read_artifact(&self, code: &CodeRef) -> Result<Result<Vec<u8>, String>, String> {
         let expected = code.artifact.as_ref().map_err(|why| why.clone())?;
-        let bytes =
-            artifacts::read_verified(&self.data, &code.code_hash, &self.fingerprint, expected).map_err(|e| {
-                tracing::error!(code_hash = %code.code_hash, error = %e, "refusing to load code");
+        let repaired = self.inner.repaired.lock().get(&code.code_hash).cloned();
+        let accepted: Vec<&str> = std::iter::once(expected.as_str()).chain(repaired.as_deref()).collect();
+        Ok(artifacts::read_verified(&self.inner.data, &code.code_hash, &self.inner.fingerprint, &accepted).map_err(
+            |e| {
+                tracing::warn!(code_hash = %code.code_hash, error = %format!("{e:#}"), "artifact unusable; rebuilding it from its blob");
                 format!("{e:#}")
-            })?;
-        self.prepare(&code.code_hash, &bytes)
+            },
+        ))
     }
 
     /// `bytes` must be what this engine's compiler produced for `code` (verified against
@@ -94,27 +181,27 @@ impl Loader {
         // bytes wasmtime produced at compile time for this engine fingerprint: either the
         // blake3 check of `load` proves they were not altered since, or they never left
         // memory (`insert_compiled`).
-        let module = unsafe { Module::deserialize(&self.engine, bytes) }
+        let module = unsafe { Module::deserialize(&self.inner.engine, bytes) }
             .map_err(|e| format!("compiled artifact for code {code} could not be loaded: {e:#}"))?;
         // Build the copy-on-write memory image now rather than in the first instantiation
         // (wasmtime does it lazily): part of loading, not of the first request.
         module
             .initialize_copy_on_write_image()
             .map_err(|e| format!("memory image for code {code} could not be built: {e:#}"))?;
-        self.linker.instantiate_pre(&module).map_err(|e| format!("code {code} could not be linked: {e:#}"))
+        self.inner.linker.instantiate_pre(&module).map_err(|e| format!("code {code} could not be linked: {e:#}"))
     }
 
     /// The loaded template of `code`, if it is loaded (no load, no LRU promotion).
     pub fn peek(&self, code: &CodeHash) -> Option<Arc<InstancePre<HostState>>> {
-        self.cache.lock().peek(code).cloned()
+        self.inner.cache.lock().peek(code).cloned()
     }
 
     /// Drops every loaded template (the next invocation of each reloads it).
     pub fn evict_all(&self) {
-        self.cache.lock().clear();
+        self.inner.cache.lock().clear();
     }
 
     pub fn loaded(&self) -> usize {
-        self.cache.lock().len()
+        self.inner.cache.lock().len()
     }
 }

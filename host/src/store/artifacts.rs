@@ -16,19 +16,27 @@ pub fn put(dir: &DataDir, code_hash: &CodeHash, fingerprint: &str, bytes: &[u8])
     })
 }
 
-/// Reads the artifact and checks it against its recorded hash. The caller deserializes
-/// these exact bytes (not the file again), so nothing can change between check and use.
+/// Reads the artifact and checks it against its recorded hash (any of `expected`: the
+/// snapshot's record and, after a repair, the newer one). The caller deserializes these
+/// exact bytes (not the file again), so nothing can change between check and use.
 pub fn read_verified(
     dir: &DataDir,
     code_hash: &CodeHash,
     fingerprint: &str,
-    expected: &str,
+    expected: &[&str],
 ) -> anyhow::Result<Vec<u8>> {
     let path = dir.artifact(code_hash, fingerprint);
-    let bytes = std::fs::read(&path).with_context(|| format!("reading artifact {}", path.display()))?;
+    // The message reaches API clients (502 bodies): it names the code, never the path.
+    let bytes = std::fs::read(&path).with_context(|| format!("reading the compiled artifact for code {code_hash}"))?;
     let actual = blake3_hex(&bytes);
-    if actual != expected {
-        bail!("compiled artifact for code {code_hash} is corrupt on disk (hash {actual}, recorded {expected}); refusing to load it");
+    if !expected.contains(&actual.as_str()) {
+        bail!("compiled artifact for code {code_hash} is corrupt on disk (hash {actual}, recorded {}); refusing to load it", expected.join(" or "));
     }
     Ok(bytes)
+}
+
+/// Whether the artifact file exists with its recorded size: the cheap startup check (the
+/// hash is checked when it is loaded).
+pub fn present(dir: &DataDir, record: &ArtifactRecord) -> bool {
+    std::fs::metadata(dir.artifact(&record.code_hash, &record.fingerprint)).is_ok_and(|m| m.len() == record.size)
 }

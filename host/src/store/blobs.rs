@@ -16,10 +16,11 @@ pub fn put(dir: &DataDir, hash: &CodeHash, bytes: &[u8]) -> anyhow::Result<()> {
 /// Reads a blob and checks it still hashes to its name.
 pub fn read_verified(dir: &DataDir, hash: &CodeHash) -> anyhow::Result<Vec<u8>> {
     let path = dir.blob(hash);
-    let bytes = std::fs::read(&path).with_context(|| format!("reading code blob {}", path.display()))?;
+    // The message reaches API clients (502 bodies): it names the code, never the path.
+    let bytes = std::fs::read(&path).with_context(|| format!("reading code blob {hash}"))?;
     let actual = CodeHash::of(&bytes);
     if actual != *hash {
-        bail!("code blob {hash} is corrupt on disk: its content hashes to {actual}");
+        bail!("code blob {hash} failed its integrity check (its bytes hash to {actual}); refusing to run it");
     }
     Ok(bytes)
 }

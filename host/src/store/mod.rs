@@ -13,6 +13,7 @@ pub mod layout;
 pub mod sqlite;
 mod sqlite_access;
 mod sqlite_apis;
+pub mod sweep;
 
 use crate::model::api::{ApiId, Integration, Method, RoutePath, StageName};
 use crate::model::stage::{CacheSettings, CanaryPatch, CanarySettings, ThrottleSettings};
