@@ -59,6 +59,18 @@ async fn make_key(s: &TestServer, name: &str, policy: Value) -> String {
     v["key"].as_str().expect("key shown once").to_string()
 }
 
+async fn upload_as_key(s: &TestServer, key: &str, function: &str, wasm: Vec<u8>) -> u16 {
+    let r = reqwest::Client::new()
+        .put(format!("{}/v1/functions/{function}/code", s.url))
+        .bearer_auth(key)
+        .header("content-type", "application/wasm")
+        .body(wasm)
+        .send()
+        .await
+        .expect("upload");
+    r.status().as_u16()
+}
+
 async fn as_key(s: &TestServer, key: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
     let mut r = reqwest::Client::new().request(method, format!("{}{path}", s.url)).bearer_auth(key);
     if let Some(b) = body {
@@ -178,15 +190,7 @@ async fn ci_dev_key_changes_dev_and_nothing_else() {
 
     // Allowed: upload, publish, move EXPERIMENTAL, deploy to dev.
     let wasm = wat::parse_str(fixtures::print("v2")).unwrap();
-    let r = reqwest::Client::new()
-        .put(format!("{}/v1/functions/orders/code", s.url))
-        .bearer_auth(&key)
-        .header("content-type", "application/wasm")
-        .body(wasm)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(upload_as_key(&s, &key, "orders", wasm).await, 200);
     let (status, v2) = as_key(&s, &key, Method::POST, "/v1/functions/orders/versions", Some(json!({}))).await;
     assert_eq!(status, 201, "{v2}");
     let (status, v) =
@@ -571,15 +575,7 @@ async fn a_dev_key_cannot_bind_dev_to_prods_secrets_with_put() {
     assert_eq!(status, 200, "{v}");
     // The key uploads an env-echoing module: dev still sees no prod secret.
     let wasm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).unwrap();
-    let r = reqwest::Client::new()
-        .put(format!("{}/v1/functions/orders/code", s.url))
-        .bearer_auth(&key)
-        .header("content-type", "application/wasm")
-        .body(wasm)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(upload_as_key(&s, &key, "orders", wasm).await, 200);
     let dev_sees = || async { s.gw(Method::GET, &format!("/{id}/dev/x")).send().await.unwrap().text().await.unwrap() };
     let out = dev_sees().await;
     assert!(!out.contains("PROD-PW"), "{out}");
