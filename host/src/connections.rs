@@ -19,7 +19,6 @@
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
-use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -206,10 +205,14 @@ impl Conn {
         *p = next(*p);
         let quiet = p.quiet_since().is_some();
         if was_quiet && !quiet {
-            self.registry.quiet.fetch_sub(1, Ordering::Relaxed);
+            self.registry.quiet.fetch_sub(1, Ordering::SeqCst);
         } else if quiet && !was_quiet {
-            self.registry.quiet.fetch_add(1, Ordering::Relaxed);
-            self.registry.quiet_changed.notify_one();
+            self.registry.quiet.fetch_add(1, Ordering::SeqCst);
+            // Only the accept loop at the cap waits for this: no shared write per request
+            // otherwise. (SeqCst pairs with `admissible`: one of the two sees the other.)
+            if self.registry.waiting.load(Ordering::SeqCst) {
+                self.registry.quiet_changed.notify_one();
+            }
         }
         *p
     }
@@ -257,6 +260,8 @@ struct Registry {
     quiet: AtomicUsize,
     /// Notified when a connection becomes quiet (the accept loop may be waiting for one).
     quiet_changed: Notify,
+    /// True while the accept loop waits on `quiet_changed`.
+    waiting: std::sync::atomic::AtomicBool,
 }
 
 impl Registry {
@@ -267,6 +272,7 @@ impl Registry {
             next_id: AtomicU64::new(0),
             quiet: AtomicUsize::new(0),
             quiet_changed: Notify::new(),
+            waiting: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -299,12 +305,18 @@ impl Registry {
             if let Ok(p) = self.slots.clone().try_acquire_owned() {
                 return Some(p);
             }
-            if self.quiet.load(Ordering::Relaxed) > 0 {
+            self.waiting.store(true, Ordering::SeqCst);
+            if self.quiet.load(Ordering::SeqCst) > 0 {
+                self.waiting.store(false, Ordering::SeqCst);
                 return None;
             }
-            tokio::select! {
-                p = self.slots.clone().acquire_owned() => return p.ok(),
-                _ = quiet => {}
+            let woke = tokio::select! {
+                p = self.slots.clone().acquire_owned() => Some(p.ok()),
+                _ = quiet => None,
+            };
+            self.waiting.store(false, Ordering::SeqCst);
+            if let Some(p) = woke {
+                return p;
             }
         }
     }
@@ -398,6 +410,31 @@ impl AsyncWrite for Watched {
     }
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
+    }
+}
+
+/// A response body that keeps its request in flight until hyper drops it (after sending
+/// it). A struct rather than `Body::new(body.map_frame(..))`: no second box per response.
+struct Tracked {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -533,12 +570,7 @@ async fn run_connection(
         async move {
             let resp = call.await?;
             // The request stays in flight until hyper has sent (and drops) the body.
-            Ok::<_, std::convert::Infallible>(resp.map(|b| {
-                Body::new(b.map_frame(move |f| {
-                    let _ = &in_flight;
-                    f
-                }))
-            }))
+            Ok::<_, std::convert::Infallible>(resp.map(|body| Tracked { body, _in_flight: in_flight }))
         }
     });
     let served = builder.serve_connection(io, service);
@@ -580,6 +612,7 @@ async fn run_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
 
     #[test]
     fn accept_backoff_doubles_from_5ms_to_1s() {
