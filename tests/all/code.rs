@@ -83,6 +83,12 @@ async fn bad_code_is_rejected_with_a_reason_and_nothing_is_stored() {
     let (_, f) = s.call(Method::GET, "/v1/functions/f1", None).await;
     assert_eq!(f["code_hash"], serde_json::Value::Null, "nothing stored: {f}");
     assert_eq!(blob_count(&s), 0);
+    // The media type is parsed: a lookalike is refused, parameters are fine.
+    for (ct, want) in [("application/wasmx", 415), ("application/wasm+x", 415), ("application/wasm; foo=bar", 200)] {
+        let r = s.req(Method::PUT, "/v1/functions/f1/code").header("content-type", ct).body(good.clone()).send().await;
+        assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(want), "{ct}");
+    }
+    assert_eq!(blob_count(&s), 1, "only the last, accepted upload");
 }
 
 #[tokio::test]

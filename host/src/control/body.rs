@@ -29,17 +29,26 @@ async fn read_json_bytes(req: Request) -> Result<Bytes, ApiError> {
 /// prefix match would let `application/jsonpatch+garbage` through, and a header that
 /// isn't a media type at all is refused rather than read as absent.
 pub fn check_json_media_type(raw: &[u8]) -> Result<(), ApiError> {
-    let shown = String::from_utf8_lossy(raw);
+    check_media_type(Some(raw), &["application/json", "application/x-www-form-urlencoded"])
+}
+
+/// `raw` (a `Content-Type` value; `None`: absent) parsed as a media type whose essence is
+/// exactly one of `allowed` (the first is the one named in the error).
+pub fn check_media_type(raw: Option<&[u8]>, allowed: &[&str]) -> Result<(), ApiError> {
+    let shown = raw.map_or_else(|| "(none)".into(), String::from_utf8_lossy);
     let refused = || {
         ApiError::UnsupportedMediaType(format!(
-            "Content-Type must be application/json, got {}",
+            "Content-Type must be {}, got {}",
+            allowed.first().copied().unwrap_or("?"),
             shown.chars().take(100).collect::<String>()
         ))
     };
-    let parsed: mime::Mime = std::str::from_utf8(raw).ok().and_then(|s| s.parse().ok()).ok_or_else(refused)?;
-    match parsed.essence_str() {
-        "application/json" | "application/x-www-form-urlencoded" => Ok(()),
-        _ => Err(refused()),
+    let parsed: mime::Mime =
+        raw.and_then(|r| std::str::from_utf8(r).ok()).and_then(|s| s.parse().ok()).ok_or_else(refused)?;
+    if allowed.contains(&parsed.essence_str()) {
+        Ok(())
+    } else {
+        Err(refused())
     }
 }
 

@@ -29,13 +29,7 @@ pub async fn upload(
     body: Body,
 ) -> ApiResult<Json<UploadResult>> {
     let name = FunctionName::parse(&name)?;
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if ct != "application/wasm" {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "Content-Type must be application/wasm, got '{}'",
-            if ct.is_empty() { "(none)" } else { ct }
-        )));
-    }
+    super::body::check_media_type(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()), &["application/wasm"])?;
     let limit = p.config.max_upload_bytes;
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
