@@ -79,7 +79,7 @@ async fn as_key(s: &TestServer, key: &str, method: Method, path: &str, body: Opt
     json_of(r.send().await.expect("request")).await
 }
 
-fn concrete(path: &str) -> String {
+pub fn concrete(path: &str) -> String {
     path.replace("{name}", "f1")
         .replace("{version}", "1")
         .replace("{alias}", "A1")

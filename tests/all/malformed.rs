@@ -216,3 +216,95 @@ async fn oversized_request_heads_get_the_json_error_shape() {
     .await;
     assert_eq!((status, body.as_str()), (200, "ok"));
 }
+
+/// Every route, given bodies and queries that are wrong in the usual ways, answers a 4xx
+/// with the JSON error shape — never a 5xx, never an empty or text body — and the server
+/// keeps serving.
+#[tokio::test]
+async fn every_route_answers_bad_input_with_a_json_4xx() {
+    let s = TestServer::start().await;
+    s.deploy("f1", json!({}), &fixtures::print("x")).await;
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let bodies: Vec<String> = vec![
+        "{".into(),
+        "[]".into(),
+        "\"x\"".into(),
+        "null".into(),
+        "{\"unknown_field\": 1}".into(),
+        "{\"name\": 123, \"version\": [], \"deployment_id\": {}, \"value\": 1e999}".into(),
+        "{\"name\": \"\\u0000\", \"stage\": \"\\ud800\"}".into(),
+        deep,
+    ];
+    let mut checked = 0;
+    for r in waygate::control::access::RULES {
+        let path = crate::access::concrete(r.path);
+        let method = Method::from_bytes(r.method.as_bytes()).unwrap();
+        let mut cases: Vec<(String, Option<String>)> =
+            vec![(format!("{path}?limit=-1&since=zz&qualifier=%00&environment=..&after=x"), None)];
+        if matches!(r.method, "POST" | "PUT" | "PATCH") {
+            cases.extend(bodies.iter().map(|b| (path.clone(), Some(b.clone()))));
+        }
+        for (url, body) in cases {
+            let mut req = s.req(method.clone(), &url);
+            if let Some(b) = &body {
+                req = req.header("content-type", "application/json").body(b.clone());
+            }
+            let resp = req.send().await.expect("request");
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            let what = format!("{} {url} {:?}", r.method, body.as_deref().map(|b| &b[..b.len().min(60)]));
+            assert!(status < 500, "{what}: {status} {text}");
+            if status >= 400 {
+                let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"));
+                assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {v}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 150, "{checked}");
+    // Still serving (the DELETE routes did delete what they named: valid requests).
+    assert_eq!(s.call(Method::GET, "/v1/functions", None).await.0, 200);
+}
+
+/// Odd but parseable requests to a stage whose `ANY /{proxy+}` runs `echo`: methods API
+/// Gateway doesn't route, undecodable percent-escapes, non-UTF-8 header values, a flood
+/// of query parameters. Each is served (200) or refused by the gateway itself (4xx with
+/// `{"message"}`) — never a 5xx, which would mean the event or the response broke.
+#[tokio::test]
+async fn odd_gateway_requests_are_served_or_refused_never_a_5xx() {
+    let s = TestServer::start().await;
+    let echo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).unwrap();
+    s.create("echo", json!({})).await;
+    assert_eq!(s.upload("echo", &echo).await.0, 200);
+    let api = new_api(&s, "odd").await;
+    route_ok(&s, &api, "ANY", "/{proxy+}", function("echo")).await;
+    permit(&s, "echo", "gw", &api, None).await;
+    deploy(&s, &api, Some("dev")).await;
+    let many = (0..2000).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join("&");
+    // Request line, extra header lines (raw bytes), body.
+    let request = |line: String, headers: &[u8], body: &[u8]| {
+        let mut r = format!("{line} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n").into_bytes();
+        r.extend_from_slice(headers);
+        r.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        r.extend_from_slice(body);
+        r
+    };
+    let cases: Vec<Vec<u8>> = vec![
+        request(format!("FOO /{api}/dev/x"), b"", b""),
+        request(format!("GET /{api}/dev/%zz/%ff%fe?%zz=%ff&a=%e9"), b"", b""),
+        request(format!("GET /{api}/dev/x"), b"X-Bin: \xff\xfea\r\n", b""),
+        request(format!("GET /{api}/dev/x?{many}"), b"", b""),
+        request(format!("GET /{api}/dev/x"), b"Cookie: a=1\r\nCookie: b=2\r\nX-A: 1\r\nx-a: 2\r\n", b""),
+        request(format!("POST /{api}/dev/x"), b"Content-Type: text/plain\xff\r\n", b"\xff\xfe\x00"),
+        request(format!("GET /{api}/dev/{}", "%2F".repeat(1000)), b"", b""),
+        request(format!("OPTIONS /{api}/dev"), b"", b""),
+    ];
+    for req in cases {
+        let shown = String::from_utf8_lossy(&req[..req.len().min(80)]).into_owned();
+        let (status, _, body) = raw_http(&s.gateway, &req).await;
+        assert!(status == 200 || (400..500).contains(&status), "{shown:?}: {status} {body}");
+        if status >= 400 {
+            assert!(json_body(&body)["message"].is_string(), "{shown:?}: {body}");
+        }
+    }
+}
