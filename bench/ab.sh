@@ -50,46 +50,11 @@ for s in base new; do
   say "$s (${bin[$s]}): $(curl -s "${url[$s]}")"
 done
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-to_ms() { # wrk prints 512.00us / 1.23ms / 1.02s
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
-}
-hz=$(getconf CLK_TCK)
-results="$work/results.tsv"
-for c in $CONCURRENCY; do
-  for s in base new; do wrk -t1 -c"$c" -d1s "${url[$s]}" >/dev/null; done # warm-up
-  for r in $(seq 1 "$ROUNDS"); do
-    for s in base new; do
-      before=$(cpu_ticks "${pid[$s]}")
-      out=$(wrk -t1 -c"$c" -d"${DURATION}s" --latency "${url[$s]}")
-      after=$(cpu_ticks "${pid[$s]}")
-      rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-      reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-      p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-      p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-      errs=$(awk '/Non-2xx|Socket errors/ {e = 1} END {print e + 0}' <<<"$out")
-      cpu_us=$(awk -v a="$after" -v b="$before" -v n="$reqs" -v hz="$hz" 'BEGIN { printf "%.1f", (a - b) / hz * 1e6 / n }')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "$s" "$rps" "$p50" "$p99" "$cpu_us" "$errs" >> "$results"
-      say "c=$c round $r $s: $rps req/s p50 ${p50} ms p99 ${p99} ms cpu/req ${cpu_us} µs$([ "$errs" = 1 ] && echo ' (ERRORS)')"
-    done
-  done
-done
-
-echo
-echo "Medians of $ROUNDS alternating rounds, wrk -t1 -d${DURATION}s, $(nproc) CPUs, load generator on the same machine"
-printf '%-4s %-6s %12s %10s %10s %14s\n' c build req/s p50_ms p99_ms cpu_us_per_req
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+run_rounds base new
 declare -A med
-for c in $CONCURRENCY; do
-  for s in base new; do
-    for col in 4:rps 5:p50 6:p99 7:cpu; do
-      i=${col%%:*} k=${col##*:}
-      med[$c,$s,$k]=$(awk -F'\t' -v c="$c" -v s="$s" -v i="$i" '$1 == c && $3 == s {print $i}' "$results" | median)
-    done
-    printf '%-4s %-6s %12.0f %10.3f %10.3f %14.1f\n' "$c" "$s" "${med[$c,$s,rps]}" "${med[$c,$s,p50]}" "${med[$c,$s,p99]}" "${med[$c,$s,cpu]}"
-  done
-done
-echo
+report base new
 for c in $CONCURRENCY; do
   awk -v c="$c" -v b="${med[$c,base,rps]}" -v n="${med[$c,new,rps]}" -v bp="${med[$c,base,p99]}" -v np="${med[$c,new,p99]}" \
       -v bc="${med[$c,base,cpu]}" -v nc="${med[$c,new,cpu]}" \

@@ -98,47 +98,13 @@ for s in waygate serve tuned; do
 done
 
 # --- load --------------------------------------------------------------------------------
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-to_ms() { # wrk prints 512.00us / 1.23ms / 1.02s
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
-}
-hz=$(getconf CLK_TCK)
-results="$work/results.tsv"
-for c in $CONCURRENCY; do
-  for s in waygate serve tuned; do wrk -t1 -c"$c" -d1s "${url[$s]}" >/dev/null; done # warm-up
-  for r in $(seq 1 "$ROUNDS"); do
-    for s in waygate serve tuned; do
-      before=$(cpu_ticks "${pid[$s]}")
-      out=$(wrk -t1 -c"$c" -d"${DURATION}s" --latency "${url[$s]}")
-      after=$(cpu_ticks "${pid[$s]}")
-      rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-      reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-      p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-      p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-      errs=$(awk '/Non-2xx|Socket errors/ {e = 1} END {print e + 0}' <<<"$out")
-      cpu_us=$(awk -v a="$after" -v b="$before" -v n="$reqs" -v hz="$hz" 'BEGIN { printf "%.1f", (a - b) / hz * 1e6 / n }')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "$s" "$rps" "$p50" "$p99" "$cpu_us" "$errs" >> "$results"
-      say "c=$c round $r $s: $rps req/s p50 ${p50} ms p99 ${p99} ms cpu/req ${cpu_us} µs$([ "$errs" = 1 ] && echo ' (ERRORS)')"
-    done
-  done
-done
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+run_rounds waygate serve tuned
 
 # --- report ------------------------------------------------------------------------------
-echo
-echo "Medians of $ROUNDS rounds, wrk -t1 -d${DURATION}s, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load generator on the same machine"
-printf '%-4s %-8s %12s %10s %10s %14s\n' c server req/s p50_ms p99_ms cpu_us_per_req
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 declare -A med
-for c in $CONCURRENCY; do
-  for s in waygate serve tuned; do
-    for col in 4:rps 5:p50 6:p99 7:cpu; do
-      i=${col%%:*} k=${col##*:}
-      med[$c,$s,$k]=$(awk -F'\t' -v c="$c" -v s="$s" -v i="$i" '$1 == c && $3 == s {print $i}' "$results" | median)
-    done
-    printf '%-4s %-8s %12.0f %10.3f %10.3f %14.1f\n' "$c" "$s" "${med[$c,$s,rps]}" "${med[$c,$s,p50]}" "${med[$c,$s,p99]}" "${med[$c,$s,cpu]}"
-  done
-done
-echo
+report waygate serve tuned
 for c in $CONCURRENCY; do
   awk -v c="$c" -v w="${med[$c,waygate,rps]}" -v d="${med[$c,serve,rps]}" -v t="${med[$c,tuned,rps]}" \
       -v wp="${med[$c,waygate,p99]}" -v dp="${med[$c,serve,p99]}" -v tp="${med[$c,tuned,p99]}" \
