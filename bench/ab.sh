@@ -26,6 +26,8 @@ trap cleanup EXIT
 say() { echo "== $*" >&2; }
 command -v wrk >/dev/null || { say "installing wrk"; apt-get install -y wrk >/dev/null; }
 
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 declare -A bin=([base]="$BASE" [new]="$NEW") url pid
 wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 port=$PORT_BASE
@@ -37,21 +39,12 @@ for s in base new; do
   pids+=($!); pid[$s]=$!
   wait_http "http://$admin/"
   wg() { WAYGATE_ENDPOINT="http://$admin" WAYGATE_DATA_DIR="$work/$s" "${bin[$s]}" "$@" --output json; }
-  wg function create hello --env GREETING=Waygate >/dev/null
-  wg function upload hello "$module" >/dev/null
-  wg version publish hello >/dev/null
-  wg alias set hello live 1 >/dev/null
-  api=$(wg api create bench | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
-  wg route put "$api" GET /hello --function hello:live >/dev/null
-  wg permission add hello bench-api --principal "api:$api" --source "$api/*/*/*" --qualifier live >/dev/null
-  wg deploy "$api" --stage prod >/dev/null
+  api=$(deploy_hello)
   url[$s]="http://$gw/$api/prod/hello?name=bench"
   wait_http "${url[$s]}"
   say "$s (${bin[$s]}): $(curl -s "${url[$s]}")"
 done
 
-# shellcheck source=bench/lib.sh
-source "$here/lib.sh"
 run_rounds base new
 declare -A med
 report base new

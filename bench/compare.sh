@@ -78,14 +78,9 @@ wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; s
 wait_http "http://$admin/"
 export WAYGATE_ENDPOINT="http://$admin" WAYGATE_DATA_DIR="$work/data"
 wg() { "$waygate" "$@" --output json; }
-wg function create hello --env GREETING=Waygate >/dev/null
-wg function upload hello "$module" >/dev/null
-wg version publish hello >/dev/null
-wg alias set hello live 1 >/dev/null
-api=$(wg api create bench | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
-wg route put "$api" GET /hello --function hello:live >/dev/null
-wg permission add hello bench-api --principal "api:$api" --source "$api/*/*/*" --qualifier live >/dev/null
-wg deploy "$api" --stage prod >/dev/null
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+api=$(deploy_hello)
 declare -A url=(
   [waygate]="http://$gw/$api/prod/hello?name=bench"
   [serve]="http://$serve/hello?name=bench"
@@ -98,8 +93,6 @@ for s in waygate serve tuned; do
 done
 
 # --- load --------------------------------------------------------------------------------
-# shellcheck source=bench/lib.sh
-source "$here/lib.sh"
 run_rounds waygate serve tuned
 
 # --- report ------------------------------------------------------------------------------

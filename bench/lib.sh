@@ -2,6 +2,22 @@
 # median report. The caller sets ROUNDS, DURATION, CONCURRENCY, `work` (a temp dir) and
 # the associative arrays `url` and `pid` (server name → URL / server process id).
 
+# deploy_hello: with the caller's `wg` (the waygate CLI pointed at one server), registers
+# $module as function hello (version 1, alias live) behind stage prod of a new API,
+# route GET /hello; prints the API id.
+deploy_hello() {
+  local api
+  wg function create hello --env GREETING=Waygate >/dev/null
+  wg function upload hello "$module" >/dev/null
+  wg version publish hello >/dev/null
+  wg alias set hello live 1 >/dev/null
+  api=$(wg api create bench | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+  wg route put "$api" GET /hello --function hello:live >/dev/null
+  wg permission add hello bench-api --principal "api:$api" --source "$api/*/*/*" --qualifier live >/dev/null
+  wg deploy "$api" --stage prod >/dev/null
+  echo "$api"
+}
+
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 to_ms() { # wrk prints 512.00us / 1.23ms / 1.02s
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'

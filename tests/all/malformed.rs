@@ -9,6 +9,18 @@ use crate::harness::{raw_http, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+/// The bundled `echo` (it answers the event it got as JSON) behind `METHOD PATH` of a new
+/// API, allowed to be invoked by it; not deployed yet.
+async fn echo_api(s: &TestServer, method: &str, path: &str) -> String {
+    let echo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).unwrap();
+    s.create("echo", json!({})).await;
+    assert_eq!(s.upload("echo", &echo).await.0, 200);
+    let api = new_api(s, "echo").await;
+    route_ok(s, &api, method, path, function("echo")).await;
+    permit(s, "echo", "gw", &api, None).await;
+    api
+}
+
 fn json_body(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
 }
@@ -156,13 +168,8 @@ async fn routes_with_dot_segments_and_targets_that_name_no_function_are_refused(
 #[tokio::test]
 async fn dot_segments_are_normalised_and_never_reach_a_function() {
     let s = TestServer::start().await;
-    let echo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).unwrap();
-    s.create("echo", json!({})).await;
-    assert_eq!(s.upload("echo", &echo).await.0, 200);
-    let api = new_api(&s, "dots").await;
-    route_ok(&s, &api, "ANY", "/files/{proxy+}", function("echo")).await;
+    let api = echo_api(&s, "ANY", "/files/{proxy+}").await;
     route_ok(&s, &api, "GET", "/b", json!({"type": "mock", "status": 200, "body": "b"})).await;
-    permit(&s, "echo", "gw", &api, None).await;
     deploy(&s, &api, Some("dev")).await;
     let get = |path: String| {
         let url = s.gateway.clone();
@@ -273,12 +280,7 @@ async fn every_route_answers_bad_input_with_a_json_4xx() {
 #[tokio::test]
 async fn odd_gateway_requests_are_served_or_refused_never_a_5xx() {
     let s = TestServer::start().await;
-    let echo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).unwrap();
-    s.create("echo", json!({})).await;
-    assert_eq!(s.upload("echo", &echo).await.0, 200);
-    let api = new_api(&s, "odd").await;
-    route_ok(&s, &api, "ANY", "/{proxy+}", function("echo")).await;
-    permit(&s, "echo", "gw", &api, None).await;
+    let api = echo_api(&s, "ANY", "/{proxy+}").await;
     deploy(&s, &api, Some("dev")).await;
     let many = (0..2000).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join("&");
     // Request line, extra header lines (raw bytes), body.
