@@ -200,14 +200,8 @@ fn load_master_key(config: &PlatformConfig, data: &DataDir) -> anyhow::Result<cr
 /// Takes the data directory's lock, waiting a few seconds for a previous holder in this
 /// process (a restart) to finish dropping it.
 fn lock_data_dir(data: &DataDir) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     let path = data.lock_file();
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(crate::store::layout::FILE_MODE)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
+    let file = crate::store::layout::open_private_file(&path).with_context(|| format!("opening {}", path.display()))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         match file.try_lock() {

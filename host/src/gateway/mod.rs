@@ -99,9 +99,9 @@ async fn serve(
     if uri_len > MAX_URI_BYTES {
         return Err(GatewayError::UriTooLong);
     }
-    let head_len = parts.method.as_str().len()
-        + uri_len
-        + parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>();
+    // Names and values of all headers: the head limit here, the event buffer's size later.
+    let header_bytes: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    let head_len = parts.method.as_str().len() + uri_len + header_bytes + 4 * parts.headers.len();
     if head_len > MAX_HEAD_BYTES {
         return Err(GatewayError::HeadersTooLarge);
     }
@@ -161,7 +161,17 @@ async fn serve(
             (Some(status), warn)
         }
     };
-    let ctx = Ctx { stage, serving, is_canary, route: &found, target_path: target.path, host, peer, request_id };
+    let ctx = Ctx {
+        stage,
+        serving,
+        is_canary,
+        route: &found,
+        target_path: target.path,
+        host,
+        peer,
+        request_id,
+        header_bytes,
+    };
     let produced = integrate(p, &snapshot, &parts, body, ctx, method, started, route_time).await?;
     if let cache::Lookup::Fetch { key, ttl, max_bytes, .. } =
         lookup.filter_cacheable(produced.status, produced.body.len())
@@ -203,6 +213,8 @@ struct Ctx<'a> {
     host: Option<&'a str>,
     peer: SocketAddr,
     request_id: &'a str,
+    /// Bytes of the request's header names and values (measured once, in `serve`).
+    header_bytes: usize,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -216,7 +228,7 @@ async fn integrate(
     started: Instant,
     route_time: std::time::Duration,
 ) -> Result<Produced, GatewayError> {
-    let Ctx { stage, serving, is_canary, route: found, target_path, host, peer, request_id } = cx;
+    let Ctx { stage, serving, is_canary, route: found, target_path, host, peer, request_id, header_bytes } = cx;
     let route = &serving.deployment.routes[found.route];
     let t = match &serving.integrations[found.route] {
         ResolvedIntegration::Mock { status, body, headers } => {
@@ -299,7 +311,7 @@ async fn integrate(
     };
     // Sized for the event's fixed part plus what comes from the request, so it is written
     // without regrowing (each regrow copies it).
-    let headers_len: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 8).sum();
+    let headers_len = header_bytes + 8 * parts.headers.len();
     let mut payload = Vec::with_capacity(1536 + 2 * body.len() + 3 * headers_len + 2 * parts.uri.path().len());
     serde_json::to_writer(&mut payload, &event).map_err(|_| GatewayError::Internal)?;
     if payload.len() > p.config.max_payload_bytes {

@@ -115,6 +115,14 @@ pub fn create_dir_private(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
 }
 
+/// Opens `path` for appending, creating it 0600 when missing (an existing file keeps its
+/// mode): the lock file, and the database before SQLite opens it (SQLite gives -wal and
+/// -shm the database file's mode, and would create it 0644 under the usual umask).
+pub fn open_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().append(true).create(true).mode(FILE_MODE).open(path)
+}
+
 fn entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     match std::fs::read_dir(dir) {
         Ok(rd) => rd.map(|e| e.map(|e| e.path())).collect(),

@@ -63,18 +63,8 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        // SQLite creates the -wal and -shm files with the database file's mode, and the
-        // database with 0644 under the usual umask: create it 0600 first (an existing file
-        // is left as it is).
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(super::layout::FILE_MODE)
-                .open(path)
-                .with_context(|| format!("creating {}", path.display()))?;
-        }
+        // Created 0600 before SQLite opens it: its -wal and -shm files take its mode.
+        super::layout::open_private_file(path).with_context(|| format!("creating {}", path.display()))?;
         let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

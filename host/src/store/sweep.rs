@@ -38,21 +38,17 @@ pub fn sweep(dir: &DataDir, store: &dyn Store) -> anyhow::Result<Swept> {
     let known: HashSet<CodeHash> =
         store.blobs().map_err(|e| anyhow::anyhow!("{e}"))?.into_iter().map(|(h, _)| h).collect();
     let files = [
-        (dir.blob_files().context("listing blobs/")?, "code blob"),
-        (dir.artifact_files().context("listing artifacts/")?, "compiled artifact"),
+        (dir.blob_files().context("listing blobs/")?, "code blob", &mut swept.blobs),
+        (dir.artifact_files().context("listing artifacts/")?, "compiled artifact", &mut swept.artifacts),
     ];
-    for (i, (files, what)) in files.into_iter().enumerate() {
+    for (files, what, removed) in files {
         for f in files {
             match f.code_hash {
                 Some(h) if known.contains(&h) => {}
                 Some(h) => match std::fs::remove_file(&f.path) {
                     Ok(()) => {
                         tracing::warn!(code_hash = %h, path = %f.path.display(), "removed an unreferenced {what} (left by an interrupted upload)");
-                        if i == 0 {
-                            swept.blobs += 1;
-                        } else {
-                            swept.artifacts += 1;
-                        }
+                        *removed += 1;
                     }
                     Err(e) => {
                         tracing::warn!(path = %f.path.display(), error = %e, "could not remove an unreferenced {what}")
