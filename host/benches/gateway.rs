@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::time::Instant;
 use waygate::model::api::{Integration, Method, RoutePath, StageName};
 use waygate::model::{AliasName, AliasTarget, FunctionName};
+use waygate::ops;
 use waygate::platform::{Platform, PlatformConfig};
 use waygate::server::Server;
-use waygate::store::{AliasInput, PermissionRecord, Store};
+use waygate::store::Tx;
 
 const ROUTES_PER_API: usize = 20;
 
@@ -37,41 +38,45 @@ fn routes(n: usize) -> Vec<(Method, RoutePath)> {
 
 /// `apis` APIs with `routes_per_api` routes each → `hello:${stageVariables.alias}`, each
 /// deployed to stage `prod` with `alias=LIVE`; LIVE → $LATEST, allowed for every API's
-/// prod stage. Inserted through the `Store` trait (one transaction per call), then one
-/// snapshot rebuild. Returns the API ids.
-fn populate(store: &dyn Store, apis: usize, routes_per_api: usize) -> Vec<String> {
+/// prod stage. Made through the use cases' in-transaction forms (`ops::*::*_in`) in one
+/// commit, so one snapshot rebuild. Returns the API ids.
+fn populate(tx: &dyn Tx, apis: usize, routes_per_api: usize) -> Result<Vec<String>, waygate::ops::Error> {
     let hello = FunctionName::parse("hello").expect("name");
     let live = AliasName::parse("LIVE").expect("alias");
-    let input = AliasInput {
+    let input = ops::aliases::PutAlias {
         target: AliasTarget::parse("$LATEST", None).expect("target"),
         description: None,
         expected_revision: None,
     };
-    store.put_alias(&hello, &live, &input).expect("alias");
-    store
-        .add_permission(&PermissionRecord {
-            function: hello,
-            qualifier: Some("LIVE".into()),
-            statement_id: "bench".into(),
-            principal: "*".into(),
-            source: "*/prod/*/*".into(),
-            created_at: waygate::store::now_rfc3339(),
-        })
-        .expect("permission");
+    ops::aliases::put_in(tx, &hello, &live, &input)?;
+    let statement = ops::permissions::AddPermission {
+        statement_id: "bench".into(),
+        principal: "*".into(),
+        source: "*/prod/*/*".into(),
+        qualifier: Some("LIVE".into()),
+    };
+    ops::permissions::add_in(tx, hello, statement)?;
     let integration = Integration::Function { target: "hello:${stageVariables.alias}".into(), timeout_ms: None };
     let prod = StageName::parse("prod").expect("stage");
     let vars = std::collections::BTreeMap::from([("alias".to_string(), "LIVE".to_string())]);
     let mut ids = Vec::with_capacity(apis);
     for i in 0..apis {
-        let api = store.create_api(&format!("bench-{i}"), "").expect("api");
+        let api = ops::apis::create_in(tx, format!("bench-{i}"), String::new())?;
         for (m, p) in routes(routes_per_api) {
-            store.put_route(&api.id, m, &p, &integration).expect("route");
+            ops::apis::put_route_in(tx, &api.id, m, p, integration.clone())?;
         }
-        let (d, _) = store.create_deployment(&api.id, "", None, None).expect("deployment");
-        store.put_stage(&api.id, &prod, &d.id, &vars, "", None).expect("stage");
+        let deploy = ops::deployments::Deploy { description: String::new(), stage: None, canary: None };
+        let (d, _) = ops::deployments::create_in(tx, &api.id, deploy)?;
+        let put = ops::stages::PutStage {
+            deployment_id: d.id,
+            variables: vars.clone(),
+            description: String::new(),
+            secret_environment: None,
+        };
+        ops::stages::put_in(tx, &api.id, &prod, put)?;
         ids.push(api.id.to_string());
     }
-    ids
+    Ok(ids)
 }
 
 struct Side {
@@ -105,15 +110,10 @@ async fn side(name: &str, dir: &std::path::Path, apis: usize, routes_per_api: us
     let p: Arc<Platform> = server.platform.clone();
     waygate::examples::register(&p).await.expect("examples");
     let t = Instant::now();
-    let store = p.store.clone();
-    let ids = tokio::task::spawn_blocking(move || populate(store.as_ref(), apis, routes_per_api)).await.expect("setup");
-    let inserted = t.elapsed();
-    let t = Instant::now();
-    p.refresh().await.expect("refresh");
+    let ids = p.commit(move |tx| populate(tx, apis, routes_per_api)).await.expect("setup");
     println!(
-        "{name}: {apis} APIs × {routes_per_api} routes inserted in {:.1} s; snapshot rebuild {:.1} ms",
-        inserted.as_secs_f64(),
-        t.elapsed().as_secs_f64() * 1000.0
+        "{name}: {apis} APIs × {routes_per_api} routes inserted and the snapshot rebuilt in {:.1} s",
+        t.elapsed().as_secs_f64()
     );
     Side {
         name: name.into(),

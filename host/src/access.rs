@@ -32,12 +32,11 @@ pub struct AccessSnapshot {
 }
 
 impl AccessSnapshot {
-    pub fn build(keys: Vec<KeyRecord>) -> Self {
-        AccessSnapshot { keys: keys.into_iter().map(|k| (k.key_hash, (k.name, k.policy))).collect(), admin_hash: None }
-    }
-
-    pub fn set_admin_token(&mut self, token: &str) {
-        self.admin_hash = Some(hash_key(token));
+    pub fn build(keys: Vec<KeyRecord>, admin_token: &str) -> Self {
+        AccessSnapshot {
+            keys: keys.into_iter().map(|k| (k.key_hash, (k.name, k.policy))).collect(),
+            admin_hash: Some(hash_key(admin_token)),
+        }
     }
 
     /// Whether `bearer_token` (the raw `Authorization: Bearer` value) may do `action` on
@@ -62,13 +61,10 @@ mod tests {
             {"effect": "allow", "actions": ["stage:InvalidateCache"], "resources": ["api/abc/stage/dev"]}
         ]))
         .unwrap();
-        let mut a = AccessSnapshot::build(vec![KeyRecord {
-            name: "cache".into(),
-            key_hash: hash,
-            policy,
-            created_at: String::new(),
-        }]);
-        a.set_admin_token("root");
+        let a = AccessSnapshot::build(
+            vec![KeyRecord { name: "cache".into(), key_hash: hash, policy, created_at: String::new() }],
+            "root",
+        );
         assert!(a.allows(&key, "stage:InvalidateCache", "api/abc/stage/dev"));
         assert!(!a.allows(&key, "stage:InvalidateCache", "api/abc/stage/prod"));
         assert!(!a.allows("wgk_nope", "stage:InvalidateCache", "api/abc/stage/dev"));

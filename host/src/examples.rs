@@ -4,12 +4,10 @@
 //! guide's scenario — one API whose `dev` and `prod` stages run different aliases of
 //! `orders` through `orders:${stageVariables.alias}`.
 
-use crate::control::code::store_code;
-use crate::control::error::ApiResult;
 use crate::model::api::{Integration, Method, RoutePath, StageName};
-use crate::model::{AliasName, AliasTarget, FunctionConfig, FunctionName};
+use crate::model::{AliasName, AliasTarget, FunctionConfigPatch, FunctionName};
+use crate::ops;
 use crate::platform::Platform;
-use crate::store::{AliasInput, PermissionRecord, PublishInput};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -51,22 +49,27 @@ impl Report {
     }
 }
 
-async fn function(p: &Arc<Platform>, name: &str, env: &[(&str, &str)], wasm: &'static [u8]) -> ApiResult<FunctionName> {
+async fn function(
+    p: &Arc<Platform>,
+    name: &str,
+    env: &[(&str, &str)],
+    wasm: &'static [u8],
+) -> anyhow::Result<FunctionName> {
     let name = FunctionName::parse(name)?;
-    let config = FunctionConfig {
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
-        description: format!("bundled example {name}"),
-        ..FunctionConfig::default()
+    let patch = FunctionConfigPatch {
+        env: Some(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>()),
+        description: Some(format!("bundled example {name}")),
+        ..FunctionConfigPatch::default()
     };
-    let n = name.clone();
-    p.db(move |s| s.create_function(&n, &config)).await?;
-    store_code(p, name.clone(), bytes::Bytes::from_static(wasm)).await?;
+    ops::functions::create(p, name.clone(), patch).await?;
+    ops::code::upload(p, name.clone(), bytes::Bytes::from_static(wasm)).await?;
     Ok(name)
 }
 
 /// Creates hello, echo, fail and orders; publishes orders as version 1 and points
-/// STABLE → 1 and EXPERIMENTAL → $LATEST (the study guide's setup).
-pub async fn register(p: &Arc<Platform>) -> ApiResult<Report> {
+/// STABLE → 1 and EXPERIMENTAL → $LATEST (the study guide's setup). Everything goes
+/// through the use cases (`ops`), as a user's calls would.
+pub async fn register(p: &Arc<Platform>) -> anyhow::Result<Report> {
     let mut lines = Vec::new();
     function(p, "hello", &[("GREETING", "Hello from Waygate")], HELLO).await?;
     lines.push("hello: greets (uses env GREETING)".to_string());
@@ -75,24 +78,25 @@ pub async fn register(p: &Arc<Platform>) -> ApiResult<Report> {
     function(p, "fail", &[], FAIL).await?;
     lines.push("fail: fails on request ({\"mode\":\"panic\"} or {\"mode\":\"exit\",\"code\":3})".to_string());
     let orders = function(p, "orders", &[("ORDERS_ENV", "stable"), ("ORDERS_TABLE", "orders-v1")], ORDERS).await?;
-    let o = orders.clone();
-    let input = PublishInput { expected_code_hash: None, expected_revision: None, description: "first release".into() };
-    let (v1, _) = p.db(move |s| s.publish_version(&o, &input)).await?;
+    let publish = ops::versions::Publish {
+        expected_code_hash: None,
+        expected_revision: None,
+        description: "first release".into(),
+    };
+    let (v1, _) = ops::versions::publish(p, orders.clone(), publish).await?;
     // $LATEST moves on: the draft reads a different setting than the published version.
-    let o = orders.clone();
-    p.db(move |s| {
-        let mut c = s.get_function(&o)?.config;
-        c.env.insert("ORDERS_ENV".into(), "experimental".into());
-        s.update_config(&o, &c)
-    })
-    .await?;
+    let mut env = ops::functions::get(p, orders.clone()).await?.config.env;
+    env.insert("ORDERS_ENV".into(), "experimental".into());
+    ops::functions::update_config(p, orders.clone(), FunctionConfigPatch { env: Some(env), ..Default::default() })
+        .await?;
     for (alias, version) in [("STABLE", v1.version.to_string()), ("EXPERIMENTAL", "$LATEST".to_string())] {
-        let (o, a) = (orders.clone(), AliasName::parse(alias)?);
-        let input =
-            AliasInput { target: AliasTarget::parse(&version, None)?, description: None, expected_revision: None };
-        p.db(move |s| s.put_alias(&o, &a, &input)).await?;
+        let input = ops::aliases::PutAlias {
+            target: AliasTarget::parse(&version, None)?,
+            description: None,
+            expected_revision: None,
+        };
+        ops::aliases::put(p, orders.clone(), AliasName::parse(alias)?, input).await?;
     }
-    p.refresh().await?;
     lines.push(format!(
         "orders: version {} published; aliases STABLE → {}, EXPERIMENTAL → $LATEST",
         v1.version, v1.version
@@ -105,31 +109,35 @@ pub async fn register(p: &Arc<Platform>) -> ApiResult<Report> {
 /// The study guide's worked example: one API, one route whose target picks the alias
 /// from a stage variable, `dev` → EXPERIMENTAL and `prod` → STABLE, and the permissions
 /// that let the API invoke both aliases.
-async fn orders_api(p: &Arc<Platform>, orders: &FunctionName) -> ApiResult<(String, Vec<(String, String)>)> {
-    let api = p.db(|s| s.create_api("orders", "the study guide's ProcessOrder API (bundled example)")).await?;
+async fn orders_api(p: &Arc<Platform>, orders: &FunctionName) -> anyhow::Result<(String, Vec<(String, String)>)> {
+    let api =
+        ops::apis::create(p, "orders".into(), "the study guide's ProcessOrder API (bundled example)".into()).await?;
     let id = api.id.clone();
     let integration = Integration::Function { target: "orders:${stageVariables.alias}".into(), timeout_ms: None };
-    let path = RoutePath::parse("/{proxy+}")?;
-    let i = id.clone();
-    p.db(move |s| s.put_route(&i, Method::Any, &path, &integration)).await?;
-    let (i, dev) = (id.clone(), StageName::parse("dev")?);
-    let (deployment, _) = p.db(move |s| s.create_deployment(&i, "bundled example", Some(&dev), None)).await?;
+    ops::apis::put_route(p, id.clone(), Method::Any, RoutePath::parse("/{proxy+}")?, integration).await?;
+    let deploy = ops::deployments::Deploy {
+        description: "bundled example".into(),
+        stage: Some(StageName::parse("dev")?),
+        canary: None,
+    };
+    let (deployment, _) = ops::deployments::create(p, id.clone(), deploy).await?;
     let mut stages = Vec::new();
     for (stage, alias) in [("dev", "EXPERIMENTAL"), ("prod", "STABLE")] {
-        let (i, name, dep) = (id.clone(), StageName::parse(stage)?, deployment.id.clone());
-        let vars = BTreeMap::from([("alias".to_string(), alias.to_string())]);
-        p.db(move |s| s.put_stage(&i, &name, &dep, &vars, "", None)).await?;
-        let statement = PermissionRecord {
-            function: orders.clone(),
-            qualifier: Some(alias.to_string()),
+        let put = ops::stages::PutStage {
+            deployment_id: deployment.id.clone(),
+            variables: BTreeMap::from([("alias".to_string(), alias.to_string())]),
+            description: String::new(),
+            secret_environment: None,
+        };
+        ops::stages::put(p, id.clone(), StageName::parse(stage)?, put).await?;
+        let statement = ops::permissions::AddPermission {
             statement_id: format!("orders-api-{stage}"),
             principal: format!("api:{id}"),
             source: format!("{id}/{stage}/*/*"),
-            created_at: crate::store::now_rfc3339(),
+            qualifier: Some(alias.to_string()),
         };
-        p.db(move |s| s.add_permission(&statement)).await?;
+        ops::permissions::add(p, orders.clone(), statement).await?;
         stages.push((stage.to_string(), p.invoke_url(id.as_str(), stage)));
     }
-    p.refresh().await?;
     Ok((id.to_string(), stages))
 }

@@ -12,6 +12,7 @@ pub mod invoke;
 pub mod live;
 pub mod model;
 pub mod observe;
+pub mod ops;
 pub mod platform;
 pub mod runtime;
 pub mod secrets;

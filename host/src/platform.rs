@@ -5,7 +5,7 @@
 use crate::model::{CodeHash, Limits};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::snapshot::Snapshot;
-use crate::store::{artifacts, blobs, layout::DataDir, sqlite::SqliteStore, Store, StoreError};
+use crate::store::{artifacts, blobs, layout::DataDir, sqlite::SqliteStore, Store, StoreError, Tx};
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use std::collections::HashSet;
@@ -52,7 +52,9 @@ impl PlatformConfig {
 }
 
 pub struct Platform {
-    pub store: Arc<dyn Store>,
+    /// Reached through [`Platform::read`] and [`Platform::commit`] (and by `ops`, which
+    /// holds the rules); never by the data plane.
+    pub(crate) store: Arc<dyn Store>,
     pub data: DataDir,
     pub runtime: Arc<Runtime>,
     /// Log buffers and metrics.
@@ -105,9 +107,7 @@ impl Platform {
         let corrupt = prepare_code(store.as_ref(), &data, &runtime)?;
         let master_key = load_master_key(&config, &data)?;
         let live = crate::live::LiveState::new(config.cache_max_bytes);
-        let mut snapshot =
-            Snapshot::build(store.as_ref(), runtime.fingerprint(), &corrupt, &live).map_err(store_err)?;
-        complete_snapshot(&mut snapshot, store.as_ref(), &admin_token, &master_key)?;
+        let snapshot = build_snapshot(store.as_ref(), &runtime, &corrupt, &live, &admin_token, &master_key)?;
         Ok(Arc::new(Platform {
             store,
             data,
@@ -136,32 +136,59 @@ impl Platform {
         self.snapshot.load()
     }
 
-    /// Rebuilds the snapshot from the store. Called after every committed change, before
-    /// the change is acknowledged, so a client that saw "200" also sees the change live.
-    pub async fn refresh(self: &Arc<Self>) -> anyhow::Result<()> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _guard = this.rebuild.lock();
-            let corrupt = this.corrupt_blobs.lock().clone();
-            let mut snap = Snapshot::build(this.store.as_ref(), this.runtime.fingerprint(), &corrupt, &this.live)
-                .map_err(store_err)?;
-            complete_snapshot(&mut snap, this.store.as_ref(), &this.admin_token, &this.master_key)?;
-            this.snapshot.store(Arc::new(snap));
-            Ok(())
-        })
-        .await
-        .context("snapshot rebuild panicked")?
-    }
-
-    /// Runs blocking store work off the async reactor.
-    pub async fn db<T: Send + 'static>(
+    /// Runs `f` (a use case's reads and writes, see `ops`) in one store transaction,
+    /// commits it, and swaps in the snapshot rebuilt from the committed state — all before
+    /// returning, so a client that saw "200" also sees the change live. The one path by
+    /// which anything reaches the store's write side: a change can't be committed without
+    /// its snapshot being published.
+    pub async fn commit<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&dyn Tx) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || f(this.store.as_ref()))
+        tokio::task::spawn_blocking(move || {
+            let (out, _seq) = crate::store::write(this.store.as_ref(), f)?;
+            this.rebuild_snapshot()?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::internal(format!("store task failed: {e}")))?
+    }
+
+    /// Runs `f` in one read transaction, off the async reactor.
+    pub async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&dyn Tx) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || crate::store::read(this.store.as_ref(), f))
             .await
-            .map_err(|e| StoreError::Internal(anyhow::anyhow!("store task failed: {e}")))?
+            .map_err(|e| StoreError::internal(format!("store task failed: {e}")))?
+    }
+
+    /// The audit log (appended outside the calls' own transactions).
+    pub fn audit_log(&self) -> &dyn crate::store::AuditLog {
+        self.store.as_ref()
+    }
+
+    /// Rebuilds the snapshot from the store and swaps it in (blocking). Rebuilds are
+    /// serialised, and one built from an older change sequence is never swapped in over a
+    /// newer one.
+    fn rebuild_snapshot(&self) -> anyhow::Result<()> {
+        let _guard = self.rebuild.lock();
+        let corrupt = self.corrupt_blobs.lock().clone();
+        let snap = build_snapshot(
+            self.store.as_ref(),
+            &self.runtime,
+            &corrupt,
+            &self.live,
+            &self.admin_token,
+            &self.master_key,
+        )?;
+        if snap.change_seq >= self.snapshot.load().change_seq {
+            self.snapshot.store(Arc::new(snap));
+        }
+        Ok(())
     }
 }
 
@@ -169,17 +196,18 @@ fn store_err(e: StoreError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
-/// The parts of the snapshot that need what only the platform holds: the admin token
-/// (for `access.allows`) and the master key (to decrypt secrets).
-fn complete_snapshot(
-    snap: &mut Snapshot,
+/// The snapshot in one pass from one consistent read of the store: the admin token (for
+/// `access.allows`) and the master key (to decrypt secrets) go in with everything else.
+fn build_snapshot(
     store: &dyn Store,
+    runtime: &Runtime,
+    corrupt: &HashSet<CodeHash>,
+    live: &crate::live::LiveState,
     admin_token: &str,
     key: &crate::secrets::MasterKey,
-) -> anyhow::Result<()> {
-    snap.access.set_admin_token(admin_token);
-    snap.secrets = crate::secrets::SecretsSnapshot::build(store.load_secrets().map_err(store_err)?, key);
-    Ok(())
+) -> anyhow::Result<Snapshot> {
+    let state = crate::store::load_routing_state(store, runtime.fingerprint()).map_err(store_err)?;
+    Ok(Snapshot::build(state, &crate::snapshot::Inputs { corrupt_blobs: corrupt, live, admin_token, master_key: key }))
 }
 
 fn load_master_key(config: &PlatformConfig, data: &DataDir) -> anyhow::Result<crate::secrets::MasterKey> {
@@ -264,9 +292,13 @@ fn load_or_create_token(data: &DataDir) -> anyhow::Result<String> {
 /// their hash check: versions using them refuse to run.
 fn prepare_code(store: &dyn Store, data: &DataDir, runtime: &Runtime) -> anyhow::Result<HashSet<CodeHash>> {
     let have: std::collections::HashMap<CodeHash, crate::store::ArtifactRecord> =
-        store.artifacts(runtime.fingerprint()).map_err(store_err)?.into_iter().map(|a| (a.code_hash, a)).collect();
+        crate::store::read(store, |tx| tx.artifacts(runtime.fingerprint()))
+            .map_err(store_err)?
+            .into_iter()
+            .map(|a| (a.code_hash, a))
+            .collect();
     let mut corrupt = HashSet::new();
-    for (hash, _size) in store.blobs().map_err(store_err)? {
+    for (hash, _size) in crate::store::read(store, |tx| tx.blobs()).map_err(store_err)? {
         let bytes = match blobs::read_verified(data, &hash) {
             Ok(b) => b,
             Err(e) => {
@@ -285,7 +317,7 @@ fn prepare_code(store: &dyn Store, data: &DataDir, runtime: &Runtime) -> anyhow:
         match runtime.compile(&bytes) {
             Ok(artifact) => {
                 let rec = artifacts::put(data, &hash, runtime.fingerprint(), &artifact)?;
-                store.add_artifact(&rec).map_err(store_err)?;
+                crate::store::write(store, |tx| tx.add_artifact(&rec)).map_err(store_err)?;
             }
             Err(e) => tracing::error!(code_hash = %hash, error = %e, "stored code no longer compiles"),
         }

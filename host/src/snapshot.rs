@@ -6,18 +6,20 @@ use crate::invoke::concurrency::Reserved;
 use crate::live::LiveState;
 use crate::model::{AliasRouting, CodeHash, FunctionConfig, FunctionName, VersionId};
 use crate::runtime::CodeRef;
-use crate::store::{FunctionState, Store, StoreResult};
+use crate::store::{FunctionState, RoutingState};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 #[derive(Default)]
 pub struct Snapshot {
+    /// The store's change sequence this snapshot was built from.
+    pub change_seq: u64,
     pub functions: HashMap<FunctionName, Arc<FunctionSnapshot>>,
     /// Stages by API and name, with their deployments' routes and resolved integrations.
     pub gateway: crate::gateway::stage::GatewaySnapshot,
     /// API keys and policies, for the data plane's `access.allows(token, action, resource)`.
     pub access: crate::access::AccessSnapshot,
-    /// Decrypted secrets per environment (filled by the platform, which holds the key).
+    /// Decrypted secrets per environment.
     pub secrets: crate::secrets::SecretsSnapshot,
 }
 
@@ -67,20 +69,25 @@ impl CodeHealth {
     }
 }
 
+/// What the snapshot needs besides the store's state: held by the platform.
+pub struct Inputs<'a> {
+    /// Blobs whose bytes no longer match their hash.
+    pub corrupt_blobs: &'a HashSet<CodeHash>,
+    pub live: &'a LiveState,
+    pub admin_token: &'a str,
+    pub master_key: &'a crate::secrets::MasterKey,
+}
+
 impl Snapshot {
-    pub fn build(
-        store: &dyn Store,
-        fingerprint: &str,
-        corrupt_blobs: &HashSet<CodeHash>,
-        live: &LiveState,
-    ) -> StoreResult<Snapshot> {
+    /// Builds the whole routing state in one pass from one consistent read of the store.
+    pub fn build(state: RoutingState, inputs: &Inputs<'_>) -> Snapshot {
         let health = CodeHealth {
-            artifacts: store.artifacts(fingerprint)?.into_iter().map(|a| (a.code_hash, a.artifact_hash)).collect(),
-            corrupt_blobs: corrupt_blobs.clone(),
+            artifacts: state.artifacts.into_iter().map(|a| (a.code_hash, a.artifact_hash)).collect(),
+            corrupt_blobs: inputs.corrupt_blobs.clone(),
         };
-        let mut counters = live.in_flight.renew();
-        let functions = store
-            .load_functions()?
+        let mut counters = inputs.live.in_flight.renew();
+        let functions = state
+            .functions
             .into_iter()
             .map(|s| {
                 let reserved = s.function.reserved_concurrency.map(|n| counters.reserved(s.function.name.as_str(), n));
@@ -88,9 +95,13 @@ impl Snapshot {
             })
             .collect();
         drop(counters);
-        let gateway = crate::gateway::stage::GatewaySnapshot::build(&store.load_gateway()?, live);
-        let access = crate::access::AccessSnapshot::build(store.list_keys()?);
-        Ok(Snapshot { functions, gateway, access, secrets: Default::default() })
+        Snapshot {
+            change_seq: state.change_seq,
+            functions,
+            gateway: crate::gateway::stage::GatewaySnapshot::build(&state.gateway, inputs.live),
+            access: crate::access::AccessSnapshot::build(state.keys, inputs.admin_token),
+            secrets: crate::secrets::SecretsSnapshot::build(state.secrets, inputs.master_key),
+        }
     }
 }
 

@@ -309,7 +309,7 @@ async fn authenticate(p: &AppState, presented: Option<String>) -> Result<Princip
     // Looked up by hash, so comparing is a DB index probe, not a byte comparison that
     // could leak timing about the stored value.
     let hash = crate::access::hash_key(&presented);
-    match p.db(move |s| s.key_by_hash(&hash)).await? {
+    match p.read(move |tx| tx.key_by_hash(&hash)).await? {
         Some(k) => Ok(Principal::Key { name: k.name, policy: k.policy }),
         None => Err(invalid()),
     }
@@ -471,7 +471,7 @@ async fn audit(p: &AppState, who: &str, method: &Method, path: &str, action: &st
         resource: resource.chars().take(1024).collect(),
         status,
     };
-    if let Err(e) = p.db(move |s| s.append_audit(&entry)).await {
+    if let Err(e) = crate::ops::audit::record(p, entry).await {
         tracing::error!(error = %e, "could not write the audit log entry");
     }
 }

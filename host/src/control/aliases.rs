@@ -1,10 +1,11 @@
 //! Aliases: named, movable pointers to a version, optionally weighted between two.
 
 use super::body::JsonBody;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::AppState;
 use crate::model::{AliasName, AliasTarget, FunctionName};
-use crate::store::{AliasInput, AliasRecord};
+use crate::ops;
+use crate::store::AliasRecord;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -58,33 +59,28 @@ pub async fn put(
     JsonBody(req): JsonBody<PutAlias>,
 ) -> ApiResult<(StatusCode, Json<AliasView>)> {
     let (name, alias) = names(&name, &alias)?;
-    if req.description.as_ref().is_some_and(|d| d.chars().count() > 256) {
-        return Err(ApiError::BadRequest("description is too long: at most 256 characters".into()));
-    }
-    let input = AliasInput {
+    let input = ops::aliases::PutAlias {
         target: AliasTarget::parse(&req.version, req.routing.as_ref())?,
         description: req.description,
         expected_revision: req.expected_revision,
     };
-    let (rec, created) = p.db(move |s| s.put_alias(&name, &alias, &input)).await?;
-    p.refresh().await?;
+    let (rec, created) = ops::aliases::put(&p, name, alias, input).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(rec.into())))
 }
 
 pub async fn get(State(p): State<AppState>, Path((name, alias)): Path<(String, String)>) -> ApiResult<Json<AliasView>> {
     let (name, alias) = names(&name, &alias)?;
-    Ok(Json(p.db(move |s| s.get_alias(&name, &alias)).await?.into()))
+    Ok(Json(ops::aliases::get(&p, name, alias).await?.into()))
 }
 
 pub async fn list(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {
     let name = FunctionName::parse(&name)?;
-    let aliases: Vec<AliasView> = p.db(move |s| s.list_aliases(&name)).await?.into_iter().map(Into::into).collect();
+    let aliases: Vec<AliasView> = ops::aliases::list(&p, name).await?.into_iter().map(Into::into).collect();
     Ok(Json(serde_json::json!({ "aliases": aliases })))
 }
 
 pub async fn delete(State(p): State<AppState>, Path((name, alias)): Path<(String, String)>) -> ApiResult<StatusCode> {
     let (name, alias) = names(&name, &alias)?;
-    p.db(move |s| s.delete_alias(&name, &alias)).await?;
-    p.refresh().await?;
+    ops::aliases::delete(&p, name, alias).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -50,7 +50,7 @@ pub async fn list(
         before: q.before,
         limit,
     };
-    let entries = p.db(move |s| s.list_audit(&query)).await?;
+    let entries = crate::ops::audit::list(&p, query).await?;
     let next_before = if entries.len() == limit as usize { entries.last().map(|e| e.id) } else { None };
     Ok(Json(json!({ "entries": entries, "next_before": next_before })))
 }

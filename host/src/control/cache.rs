@@ -16,8 +16,7 @@ pub async fn flush(
     Path((api, stage)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (api, stage) = (super::apis::api_id(&api)?, StageName::parse(&stage)?);
-    let rec = p.db(move |s| s.get_stage(&api, &stage)).await?;
-    p.live.cache.flush_stage(rec.api_id.as_str(), rec.name.as_str());
+    let rec = crate::ops::stages::flush_cache(&p, api, stage).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "api_id": rec.api_id, "stage": rec.name, "flushed": true }))))
 }
 
@@ -25,7 +24,7 @@ pub async fn flush(
 /// deployment and canary apart.
 pub async fn metrics(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     let (api, stage) = (super::apis::api_id(&api)?, StageName::parse(&stage)?);
-    let rec = p.db(move |s| s.get_stage(&api, &stage)).await?;
+    let rec = crate::ops::stages::get(&p, api, stage).await?;
     Ok(Json(p.live.metrics.view(rec.api_id.as_str(), rec.name.as_str())))
 }
 
@@ -36,10 +35,6 @@ pub async fn issue_key(
     Path((api, stage)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (api, stage) = (super::apis::api_id(&api)?, StageName::parse(&stage)?);
-    let key = format!("wgi_{}", hex::encode(rand::random::<[u8; 32]>()));
-    let hash = crate::gateway::cache::hash_key(&key);
-    let (a, s) = (api.clone(), stage.clone());
-    p.db(move |st| st.set_invalidation_key(&a, &s, &hash)).await?;
-    p.refresh().await?;
+    let key = crate::ops::stages::issue_invalidation_key(&p, api.clone(), stage.clone()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "api_id": api.as_str(), "stage": stage.as_str(), "key": key }))))
 }

@@ -18,8 +18,7 @@ pub async fn promote(
     Path((api, stage)): Path<(String, String)>,
 ) -> ApiResult<Json<StageView>> {
     let (api, stage) = names(&api, &stage)?;
-    let rec = p.db(move |s| s.promote_canary(&api, &stage)).await?;
-    p.refresh().await?;
+    let rec = crate::ops::stages::promote_canary(&p, api, stage).await?;
     Ok(Json(StageView::new(&p, rec)))
 }
 
@@ -28,7 +27,6 @@ pub async fn remove(
     Path((api, stage)): Path<(String, String)>,
 ) -> ApiResult<Json<StageView>> {
     let (api, stage) = names(&api, &stage)?;
-    let rec = p.db(move |s| s.remove_canary(&api, &stage)).await?;
-    p.refresh().await?;
+    let rec = crate::ops::stages::remove_canary(&p, api, stage).await?;
     Ok(Json(StageView::new(&p, rec)))
 }

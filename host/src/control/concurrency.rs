@@ -3,7 +3,7 @@
 //! PutFunctionConcurrency); enforced in the shared invoke path.
 
 use super::body::JsonBody;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::AppState;
 use crate::model::FunctionName;
 use axum::extract::{Path, State};
@@ -24,21 +24,12 @@ pub async fn put(
     JsonBody(req): JsonBody<PutConcurrency>,
 ) -> ApiResult<Json<Value>> {
     let name = FunctionName::parse(&name)?;
-    let max = p.config.runtime.max_instances;
-    if req.reserved_concurrency > max {
-        return Err(ApiError::BadRequest(format!(
-            "reserved_concurrency {} is above the instance pool ({max}, --max-instances)",
-            req.reserved_concurrency
-        )));
-    }
-    let rec = p.db(move |s| s.set_reserved_concurrency(&name, Some(req.reserved_concurrency))).await?;
-    p.refresh().await?;
+    let rec = crate::ops::functions::set_reserved_concurrency(&p, name, Some(req.reserved_concurrency)).await?;
     Ok(Json(json!({ "function": rec.name, "reserved_concurrency": rec.reserved_concurrency })))
 }
 
 pub async fn delete(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
     let name = FunctionName::parse(&name)?;
-    p.db(move |s| s.set_reserved_concurrency(&name, None)).await?;
-    p.refresh().await?;
+    crate::ops::functions::set_reserved_concurrency(&p, name, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

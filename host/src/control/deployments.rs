@@ -3,11 +3,12 @@
 
 use super::apis::api_id;
 use super::body::OptionalJson;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::stages::StageView;
 use super::AppState;
 use crate::model::api::StageName;
 use crate::model::stage::CanaryPatch;
+use crate::ops;
 use crate::store::DeploymentRecord;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -39,37 +40,16 @@ pub async fn create(
     OptionalJson(req): OptionalJson<CreateDeployment>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let id = api_id(&id)?;
-    if req.description.chars().count() > 1024 {
-        return Err(ApiError::BadRequest("description is too long: at most 1024 characters".into()));
-    }
     let stage = req.stage.as_deref().map(StageName::parse).transpose()?;
-    crate::model::validate_text("description", &req.description)?;
-    // A route whose literal target's function was deleted since the route was put can't
-    // be deployed (see `apis::check_target_exists`).
-    let routes = {
-        let id = id.clone();
-        p.db(move |s| s.list_routes(&id)).await?
-    };
-    for r in &routes {
-        super::apis::check_target_exists(&p, &r.integration)
-            .map_err(|e| ApiError::BadRequest(format!("Route {} {}: {e}", r.method.as_str(), r.path.as_str())))?;
-    }
-    if let Some(c) = &req.canary {
-        if c.deployment_id.is_some() {
-            return Err(ApiError::BadRequest("canary.deployment_id is the new deployment: leave it out".into()));
-        }
-        super::stages::validate_canary_patch(c)?;
-    }
-    let (deployment, stage) =
-        p.db(move |s| s.create_deployment(&id, &req.description, stage.as_ref(), req.canary.as_ref())).await?;
-    p.refresh().await?;
+    let input = ops::deployments::Deploy { description: req.description, stage, canary: req.canary };
+    let (deployment, stage) = ops::deployments::create(&p, id, input).await?;
     let stage = stage.map(|s| StageView::new(&p, s));
     Ok((StatusCode::CREATED, Json(Created { deployment, stage })))
 }
 
 pub async fn list(State(p): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = api_id(&id)?;
-    let deployments = p.db(move |s| s.list_deployments(&id)).await?;
+    let deployments = ops::deployments::list(&p, id).await?;
     Ok(Json(json!({ "deployments": deployments })))
 }
 
@@ -78,12 +58,11 @@ pub async fn get(
     Path((id, dep)): Path<(String, String)>,
 ) -> ApiResult<Json<DeploymentRecord>> {
     let id = api_id(&id)?;
-    Ok(Json(p.db(move |s| s.get_deployment(&id, &dep)).await?))
+    Ok(Json(ops::deployments::get(&p, id, dep).await?))
 }
 
 pub async fn delete(State(p): State<AppState>, Path((id, dep)): Path<(String, String)>) -> ApiResult<StatusCode> {
     let id = api_id(&id)?;
-    p.db(move |s| s.delete_deployment(&id, &dep)).await?;
-    p.refresh().await?;
+    ops::deployments::delete(&p, id, dep).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,9 +2,9 @@
 //! error type and a JSON body `{"message": ..., "type": ...}`.
 
 use crate::invoke::ResolveError;
+use crate::model::error::Error;
 use crate::model::Invalid;
 use crate::runtime::compile::CompileError;
-use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -125,14 +125,24 @@ impl From<CompileError> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+/// The domain's errors (from `ops` and the store) to statuses: the one mapping.
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
         match e {
-            StoreError::NotFound(m) => ApiError::NotFound(m),
-            StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
-            StoreError::Invalid(m) => ApiError::BadRequest(m),
-            StoreError::Internal(e) => ApiError::Internal(e),
+            e @ Error::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            Error::Conflict(m) => ApiError::Conflict(m),
+            Error::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
+            Error::Invalid(m) => ApiError::BadRequest(m),
+            Error::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::ops::code::UploadError> for ApiError {
+    fn from(e: crate::ops::code::UploadError) -> Self {
+        match e {
+            crate::ops::code::UploadError::Invalid(e) => e.into(),
+            crate::ops::code::UploadError::Store(e) => e.into(),
         }
     }
 }

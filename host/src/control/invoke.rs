@@ -54,7 +54,7 @@ pub async fn invoke(
     })?;
 
     let environment = params.environment.unwrap_or_else(|| "default".to_string());
-    super::secrets::validate_name("environment", &environment)?;
+    crate::ops::secrets::validate_name("environment", &environment)?;
     let snapshot = p.snapshot();
     let resolved = invoke::resolve(&snapshot, &name, &qualifier)?;
     let resolved = invoke::with_secrets(&snapshot, resolved, &environment)

@@ -5,9 +5,10 @@ use super::apis::api_id;
 use super::body::JsonBody;
 use super::error::ApiResult;
 use super::AppState;
-use crate::model::api::{validate_variable_name, validate_variables, StageName};
+use crate::model::api::StageName;
 use crate::model::stage::{CacheSettings, CanaryPatch, ThrottleSettings};
-use crate::store::{StagePatch, StageRecord};
+use crate::ops;
+use crate::store::StageRecord;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -72,42 +73,19 @@ fn names(api: &str, stage: &str) -> ApiResult<(crate::model::api::ApiId, StageNa
     Ok((api_id(api)?, StageName::parse(stage)?))
 }
 
-/// The parts of a canary change that can be checked without the stage.
-pub fn validate_canary_patch(c: &CanaryPatch) -> ApiResult<()> {
-    if let Some(p) = c.percent_traffic {
-        crate::model::stage::validate_percent(p)?;
-    }
-    if let Some(o) = &c.stage_variable_overrides {
-        validate_variables(o)?;
-    }
-    Ok(())
-}
-
-fn check_description(d: &str) -> ApiResult<()> {
-    if d.chars().count() > 1024 {
-        return Err(super::error::ApiError::BadRequest("description is too long: at most 1024 characters".into()));
-    }
-    Ok(())
-}
-
 pub async fn put(
     State(p): State<AppState>,
     Path((api, stage)): Path<(String, String)>,
     JsonBody(req): JsonBody<PutStage>,
 ) -> ApiResult<(StatusCode, Json<StageView>)> {
     let (api, stage) = names(&api, &stage)?;
-    validate_variables(&req.variables)?;
-    check_description(&req.description)?;
-    if let Some(e) = &req.secret_environment {
-        super::secrets::validate_name("secret_environment", e)?;
-    }
-    let (rec, created) = p
-        .db(move |s| {
-            let env = req.secret_environment.as_deref();
-            s.put_stage(&api, &stage, &req.deployment_id, &req.variables, &req.description, env)
-        })
-        .await?;
-    p.refresh().await?;
+    let input = ops::stages::PutStage {
+        deployment_id: req.deployment_id,
+        variables: req.variables,
+        description: req.description,
+        secret_environment: req.secret_environment,
+    };
+    let (rec, created) = ops::stages::put(&p, api, stage, input).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(StageView::new(&p, rec))))
 }
 
@@ -117,29 +95,7 @@ pub async fn patch(
     JsonBody(req): JsonBody<PatchStage>,
 ) -> ApiResult<Json<StageView>> {
     let (api, stage) = names(&api, &stage)?;
-    for (k, v) in &req.variables {
-        validate_variable_name(k)?;
-        if let Some(v) = v {
-            validate_variables(&BTreeMap::from([(k.clone(), v.clone())]))?;
-        }
-    }
-    if let Some(d) = &req.description {
-        check_description(d)?;
-    }
-    if let Some(Some(e)) = &req.secret_environment {
-        super::secrets::validate_name("secret_environment", e)?;
-    }
-    // Validated here too so that a bad body answers before the store is touched.
-    if let Some(c) = &req.cache {
-        c.clone().validated()?;
-    }
-    if let Some(t) = &req.throttle {
-        t.clone().validated()?;
-    }
-    if let Some(c) = &req.canary {
-        validate_canary_patch(c)?;
-    }
-    let patch = StagePatch {
+    let patch = ops::stages::StagePatch {
         deployment_id: req.deployment_id,
         variables: req.variables,
         description: req.description,
@@ -148,34 +104,24 @@ pub async fn patch(
         cache: req.cache,
         throttle: req.throttle,
     };
-    let new_cache = patch.cache.is_some();
-    let rec = p.db(move |s| s.patch_stage(&api, &stage, &patch)).await?;
-    p.refresh().await?;
-    if new_cache {
-        // Entries stored under the old settings (key headers, TTL) are not reused.
-        p.live.cache.flush_stage(rec.api_id.as_str(), rec.name.as_str());
-    }
+    let rec = ops::stages::patch(&p, api, stage, patch).await?;
     Ok(Json(StageView::new(&p, rec)))
 }
 
 pub async fn list(State(p): State<AppState>, Path(api): Path<String>) -> ApiResult<Json<Value>> {
     let api = api_id(&api)?;
-    let stages: Vec<StageView> =
-        p.db(move |s| s.list_stages(&api)).await?.into_iter().map(|s| StageView::new(&p, s)).collect();
+    let stages: Vec<StageView> = ops::stages::list(&p, api).await?.into_iter().map(|s| StageView::new(&p, s)).collect();
     Ok(Json(json!({ "stages": stages })))
 }
 
 pub async fn get(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<Json<StageView>> {
     let (api, stage) = names(&api, &stage)?;
-    let rec = p.db(move |s| s.get_stage(&api, &stage)).await?;
+    let rec = ops::stages::get(&p, api, stage).await?;
     Ok(Json(StageView::new(&p, rec)))
 }
 
 pub async fn delete(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<StatusCode> {
     let (api, stage) = names(&api, &stage)?;
-    let (a, st) = (api.clone(), stage.clone());
-    p.db(move |s| s.delete_stage(&a, &st)).await?;
-    p.refresh().await?;
-    p.live.cache.flush_stage(api.as_str(), stage.as_str());
+    ops::stages::delete(&p, api, stage).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,8 @@ use super::body::OptionalJson;
 use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::model::{CodeHash, FunctionName, VersionId};
-use crate::store::{PublishInput, VersionRecord};
+use crate::ops;
+use crate::store::VersionRecord;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -49,46 +50,19 @@ pub async fn publish(
     OptionalJson(req): OptionalJson<Publish>,
 ) -> ApiResult<(StatusCode, Json<VersionView>)> {
     let name = FunctionName::parse(&name)?;
-    let description = req.description.unwrap_or_default();
-    if description.chars().count() > p.config.limits.max_description_chars {
-        return Err(ApiError::BadRequest(format!(
-            "description is too long: at most {} characters",
-            p.config.limits.max_description_chars
-        )));
-    }
-    let input = PublishInput {
+    let input = ops::versions::Publish {
         expected_code_hash: req.expected_code_hash.as_deref().map(CodeHash::parse).transpose()?,
         expected_revision: req.expected_revision,
-        description,
+        description: req.description.unwrap_or_default(),
     };
-    let fname = name.clone();
-    let (v, created) = p.db(move |s| s.publish_version(&name, &input)).await?;
-    if created {
-        p.refresh().await?;
-        preload(&p, &fname, v.version).await;
-    }
+    let (v, created) = ops::versions::publish(&p, name, input).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(v.into())))
 }
 
-/// Loads the new version's code unless it is loaded (it usually is: uploads preload, and
-/// the code is `$LATEST`'s), so the version's first request does not pay the load after
-/// an eviction or a restart.
-async fn preload(p: &AppState, function: &FunctionName, version: u32) {
-    let code = p.snapshot().functions.get(function).and_then(|f| f.versions.get(&version)).map(|v| v.code.clone());
-    let Some(code) = code else { return };
-    let this = p.clone();
-    let loaded = tokio::task::spawn_blocking(move || this.runtime.loader().preload(&code).map(|()| code)).await;
-    match loaded {
-        Ok(Ok(code)) => p.runtime.warm(&code).await,
-        Ok(Err(e)) => tracing::warn!(%function, version, error = %e, "could not preload the published version's code"),
-        Err(e) => tracing::warn!(%function, version, error = %e, "preload task failed"),
-    }
-}
-
 pub async fn list(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {
     let name = FunctionName::parse(&name)?;
-    let versions: Vec<VersionView> = p.db(move |s| s.list_versions(&name)).await?.into_iter().map(Into::into).collect();
+    let versions: Vec<VersionView> = ops::versions::list(&p, name).await?.into_iter().map(Into::into).collect();
     Ok(Json(serde_json::json!({ "versions": versions })))
 }
 
@@ -107,7 +81,7 @@ pub async fn get(
 ) -> ApiResult<Json<VersionView>> {
     let name = FunctionName::parse(&name)?;
     let n = number(&version)?;
-    Ok(Json(p.db(move |s| s.get_version(&name, n)).await?.into()))
+    Ok(Json(ops::versions::get(&p, name, n).await?.into()))
 }
 
 pub async fn delete(State(p): State<AppState>, Path((name, version)): Path<(String, String)>) -> ApiResult<StatusCode> {
@@ -116,7 +90,6 @@ pub async fn delete(State(p): State<AppState>, Path((name, version)): Path<(Stri
         return Err(ApiError::BadRequest("$LATEST version cannot be deleted without deleting the function.".into()));
     }
     let n = number(&version)?;
-    p.db(move |s| s.delete_version(&name, n)).await?;
-    p.refresh().await?;
+    ops::versions::delete(&p, name, n).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -40,6 +40,7 @@ macro_rules! string_newtype_impls {
 pub mod alias;
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod hash;
 pub mod names;
 pub mod policy;

@@ -137,7 +137,7 @@ impl Loader {
             .map_err(|e| format!("the rebuilt artifact for code {hash} could not be stored: {e:#}"))?;
         match inner.store.get() {
             Some(store) => {
-                if let Err(e) = store.add_artifact(&rec) {
+                if let Err(e) = crate::store::write(store.as_ref(), |tx| tx.add_artifact(&rec)) {
                     // The file is written; a later load that finds it unrecorded repairs again.
                     tracing::error!(code_hash = %hash, error = %e, "could not record the rebuilt artifact");
                 }

@@ -36,7 +36,7 @@ pub fn sweep(dir: &DataDir, store: &dyn Store) -> anyhow::Result<Swept> {
         }
     }
     let known: HashSet<CodeHash> =
-        store.blobs().map_err(|e| anyhow::anyhow!("{e}"))?.into_iter().map(|(h, _)| h).collect();
+        super::read(store, |tx| tx.blobs()).map_err(|e| anyhow::anyhow!("{e}"))?.into_iter().map(|(h, _)| h).collect();
     let files = [
         (dir.blob_files().context("listing blobs/")?, "code blob", &mut swept.blobs),
         (dir.artifact_files().context("listing artifacts/")?, "compiled artifact", &mut swept.artifacts),
@@ -74,7 +74,7 @@ mod tests {
         dir.create_dirs().unwrap();
         let store = SqliteStore::open(&dir.database()).unwrap();
         let name = FunctionName::parse("f").unwrap();
-        store.create_function(&name, &FunctionConfig::default()).unwrap();
+        crate::store::write(&store, |tx| tx.insert_function(&name, &FunctionConfig::default())).unwrap();
         let (kept, stray) = (CodeHash::of(b"kept"), CodeHash::of(b"stray"));
         for (h, bytes) in [(kept, &b"kept"[..]), (stray, &b"stray"[..])] {
             blobs::put(&dir, &h, bytes).unwrap();
@@ -82,7 +82,11 @@ mod tests {
         let rec = artifacts::put(&dir, &kept, "fp", b"native").unwrap();
         artifacts::put(&dir, &stray, "fp", b"native2").unwrap();
         artifacts::put(&dir, &stray, "old-fp", b"native3").unwrap();
-        store.set_code(&name, &rec, 4).unwrap();
+        crate::store::write(&store, |tx| {
+            tx.record_code(&rec, 4)?;
+            tx.set_code(&name, &kept)
+        })
+        .unwrap();
         std::fs::write(dir.tmp_dir().join(".tmpXYZ"), b"partial").unwrap();
         std::fs::create_dir(dir.tmp_dir().join("d")).unwrap();
         let odd = dir.blob(&kept).with_file_name("README");

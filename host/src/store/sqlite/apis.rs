@@ -1,0 +1,223 @@
+//! [`ApiStore`] on SQLite: APIs, draft routes, deployments, stages.
+
+use super::rows::{conv, json, parse_json};
+use super::SqliteTx;
+use crate::model::api::{ApiId, Method, RoutePath, StageName};
+use crate::store::{
+    now_rfc3339, ApiRecord, ApiStore, DeploymentRecord, GatewayState, RouteRecord, StageRecord, StoreResult,
+};
+use rusqlite::{params, OptionalExtension};
+
+fn api_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiRecord> {
+    Ok(ApiRecord {
+        id: conv(ApiId::parse(&r.get::<_, String>(0)?))?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        created_at: r.get(3)?,
+    })
+}
+
+const ROUTE_COLS: &str = "id, method, path, integration, created_at, updated_at";
+
+fn route_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RouteRecord> {
+    Ok(RouteRecord {
+        id: r.get(0)?,
+        method: conv(Method::parse(&r.get::<_, String>(1)?))?,
+        path: conv(RoutePath::parse(&r.get::<_, String>(2)?))?,
+        integration: parse_json(&r.get::<_, String>(3)?)?,
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
+    })
+}
+
+const DEPLOYMENT_COLS: &str = "api_id, id, description, routes, created_at";
+
+fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRecord> {
+    Ok(DeploymentRecord {
+        api_id: conv(ApiId::parse(&r.get::<_, String>(0)?))?,
+        id: r.get(1)?,
+        description: r.get(2)?,
+        routes: parse_json(&r.get::<_, String>(3)?)?,
+        created_at: r.get(4)?,
+    })
+}
+
+const STAGE_COLS: &str = "api_id, name, deployment_id, variables, description, canary, cache, throttle, \
+     invalidation_key_hash, created_at, updated_at, secret_environment";
+
+fn stage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StageRecord> {
+    Ok(StageRecord {
+        api_id: conv(ApiId::parse(&r.get::<_, String>(0)?))?,
+        name: conv(StageName::parse(&r.get::<_, String>(1)?))?,
+        deployment_id: r.get(2)?,
+        variables: parse_json(&r.get::<_, String>(3)?)?,
+        description: r.get(4)?,
+        canary: r.get::<_, Option<String>>(5)?.map(|c| parse_json(&c)).transpose()?,
+        cache: parse_json(&r.get::<_, String>(6)?)?,
+        throttle: parse_json(&r.get::<_, String>(7)?)?,
+        invalidation_key_hash: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+        secret_environment: r.get(11)?,
+    })
+}
+
+impl ApiStore for SqliteTx<'_> {
+    fn insert_api(&self, a: &ApiRecord) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO apis (id, name, description, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![a.id.as_str(), a.name, a.description, a.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn find_api(&self, id: &ApiId) -> StoreResult<Option<ApiRecord>> {
+        Ok(self
+            .query_row("SELECT id, name, description, created_at FROM apis WHERE id = ?1", [id.as_str()], api_row)
+            .optional()?)
+    }
+
+    fn list_apis(&self) -> StoreResult<Vec<ApiRecord>> {
+        let mut stmt = self.prepare("SELECT id, name, description, created_at FROM apis ORDER BY created_at, id")?;
+        let rows = stmt.query_map([], api_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn delete_api(&self, id: &ApiId) -> StoreResult<bool> {
+        // Stages reference deployments; remove them first so the cascade order doesn't matter.
+        self.execute("DELETE FROM stages WHERE api_id = ?1", [id.as_str()])?;
+        Ok(self.execute("DELETE FROM apis WHERE id = ?1", [id.as_str()])? > 0)
+    }
+
+    fn list_routes(&self, api: &ApiId) -> StoreResult<Vec<RouteRecord>> {
+        let mut stmt =
+            self.prepare(&format!("SELECT {ROUTE_COLS} FROM routes WHERE api_id = ?1 ORDER BY path, method"))?;
+        let rows = stmt.query_map([api.as_str()], route_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn find_route(&self, api: &ApiId, id: &str) -> StoreResult<Option<RouteRecord>> {
+        Ok(self
+            .query_row(
+                &format!("SELECT {ROUTE_COLS} FROM routes WHERE api_id = ?1 AND id = ?2"),
+                params![api.as_str(), id],
+                route_row,
+            )
+            .optional()?)
+    }
+
+    fn write_route(&self, api: &ApiId, r: &RouteRecord) -> StoreResult<()> {
+        self.execute(
+            &format!("INSERT OR REPLACE INTO routes (api_id, {ROUTE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            params![
+                api.as_str(),
+                r.id,
+                r.method.as_str(),
+                r.path.as_str(),
+                json(&r.integration)?,
+                r.created_at,
+                r.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_route(&self, api: &ApiId, id: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM routes WHERE api_id = ?1 AND id = ?2", params![api.as_str(), id])? > 0)
+    }
+
+    fn insert_deployment(&self, d: &DeploymentRecord) -> StoreResult<()> {
+        self.execute(
+            &format!("INSERT INTO deployments ({DEPLOYMENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+            params![d.api_id.as_str(), d.id, d.description, json(&d.routes)?, d.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn find_deployment(&self, api: &ApiId, id: &str) -> StoreResult<Option<DeploymentRecord>> {
+        Ok(self
+            .query_row(
+                &format!("SELECT {DEPLOYMENT_COLS} FROM deployments WHERE api_id = ?1 AND id = ?2"),
+                params![api.as_str(), id],
+                deployment_row,
+            )
+            .optional()?)
+    }
+
+    fn list_deployments(&self, api: &ApiId) -> StoreResult<Vec<DeploymentRecord>> {
+        let mut stmt = self
+            .prepare(&format!("SELECT {DEPLOYMENT_COLS} FROM deployments WHERE api_id = ?1 ORDER BY created_at, id"))?;
+        let rows = stmt.query_map([api.as_str()], deployment_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn stages_using(&self, api: &ApiId, deployment: &str) -> StoreResult<Vec<String>> {
+        let mut stmt = self.prepare(
+            "SELECT name FROM stages WHERE api_id = ?1 AND (deployment_id = ?2 OR json_extract(canary, '$.deployment_id') = ?2) ORDER BY name",
+        )?;
+        let rows = stmt.query_map(params![api.as_str(), deployment], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn delete_deployment(&self, api: &ApiId, id: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM deployments WHERE api_id = ?1 AND id = ?2", params![api.as_str(), id])? > 0)
+    }
+
+    fn find_stage(&self, api: &ApiId, name: &StageName) -> StoreResult<Option<StageRecord>> {
+        Ok(self
+            .query_row(
+                &format!("SELECT {STAGE_COLS} FROM stages WHERE api_id = ?1 AND name = ?2"),
+                params![api.as_str(), name.as_str()],
+                stage_row,
+            )
+            .optional()?)
+    }
+
+    fn list_stages(&self, api: &ApiId) -> StoreResult<Vec<StageRecord>> {
+        let mut stmt = self.prepare(&format!("SELECT {STAGE_COLS} FROM stages WHERE api_id = ?1 ORDER BY name"))?;
+        let rows = stmt.query_map([api.as_str()], stage_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn write_stage(&self, s: &StageRecord) -> StoreResult<()> {
+        let canary = s.canary.as_ref().map(json).transpose()?;
+        self.execute(
+            &format!(
+                "INSERT OR REPLACE INTO stages ({STAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ),
+            params![
+                s.api_id.as_str(),
+                s.name.as_str(),
+                s.deployment_id,
+                json(&s.variables)?,
+                s.description,
+                canary,
+                json(&s.cache)?,
+                json(&s.throttle)?,
+                s.invalidation_key_hash,
+                s.created_at,
+                now_rfc3339(),
+                s.secret_environment,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_stage(&self, api: &ApiId, name: &StageName) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM stages WHERE api_id = ?1 AND name = ?2", params![api.as_str(), name.as_str()])?
+            > 0)
+    }
+
+    fn load_gateway(&self) -> StoreResult<GatewayState> {
+        let mut stmt = self.prepare(&format!("SELECT {STAGE_COLS} FROM stages ORDER BY api_id, name"))?;
+        let stages = stmt.query_map([], stage_row)?.collect::<Result<Vec<_>, _>>()?;
+        // Only deployments some stage (or its canary) serves.
+        let mut stmt = self.prepare(&format!(
+            "SELECT {DEPLOYMENT_COLS} FROM deployments d WHERE EXISTS (SELECT 1 FROM stages s WHERE s.api_id = d.api_id \
+             AND (s.deployment_id = d.id OR json_extract(s.canary, '$.deployment_id') = d.id))"
+        ))?;
+        let deployments = stmt.query_map([], deployment_row)?.collect::<Result<Vec<_>, _>>()?;
+        let permissions = super::policies::all(self)?;
+        Ok(GatewayState { stages, deployments, permissions })
+    }
+}

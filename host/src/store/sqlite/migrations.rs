@@ -1,0 +1,203 @@
+//! The schema and its migrations, in one place: `run` creates what is missing and
+//! migrates released tables (columns added after a release). Idempotent: run on every
+//! open.
+
+use rusqlite::Connection;
+
+/// Blobs, artifacts, functions, versions, aliases.
+const FUNCTIONS: &str = r#"
+CREATE TABLE IF NOT EXISTS blobs (
+    code_hash   TEXT PRIMARY KEY,
+    size        INTEGER NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    code_hash     TEXT NOT NULL REFERENCES blobs(code_hash),
+    fingerprint   TEXT NOT NULL,
+    artifact_hash TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    PRIMARY KEY (code_hash, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS functions (
+    name         TEXT PRIMARY KEY,
+    code_hash    TEXT REFERENCES blobs(code_hash),
+    config       TEXT NOT NULL,
+    revision_id  TEXT NOT NULL,
+    next_version INTEGER NOT NULL DEFAULT 1,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+-- Version rows are inserted and deleted, never updated.
+CREATE TABLE IF NOT EXISTS versions (
+    function     TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    number       INTEGER NOT NULL,
+    code_hash    TEXT NOT NULL REFERENCES blobs(code_hash),
+    config       TEXT NOT NULL,
+    version_hash TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (function, number)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    function        TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    name            TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    routing_version INTEGER,
+    routing_weight  REAL,
+    description     TEXT NOT NULL,
+    revision_id     TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (function, name)
+);
+"#;
+
+/// APIs, draft routes, deployments, stages, resource policies.
+const APIS: &str = r#"
+CREATE TABLE IF NOT EXISTS apis (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS routes (
+    api_id      TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
+    id          TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    integration TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (api_id, id),
+    UNIQUE (api_id, method, path)
+);
+-- Deployment rows are inserted and deleted, never updated.
+CREATE TABLE IF NOT EXISTS deployments (
+    api_id      TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
+    id          TEXT NOT NULL,
+    description TEXT NOT NULL,
+    routes      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (api_id, id)
+);
+CREATE TABLE IF NOT EXISTS stages (
+    api_id        TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    variables     TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    -- JSON settings (model/stage.rs); canary is NULL when the stage has none.
+    canary        TEXT,
+    cache         TEXT NOT NULL,
+    throttle      TEXT NOT NULL,
+    invalidation_key_hash TEXT,
+    -- Environment whose secrets the stage's functions see; NULL: the stage's name.
+    secret_environment TEXT,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (api_id, name),
+    FOREIGN KEY (api_id, deployment_id) REFERENCES deployments(api_id, id)
+);
+-- qualifier '' is the unqualified function (which covers $LATEST).
+CREATE TABLE IF NOT EXISTS permissions (
+    function     TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    qualifier    TEXT NOT NULL,
+    statement_id TEXT NOT NULL,
+    principal    TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (function, qualifier, statement_id)
+);
+"#;
+
+/// API keys (hash only), the audit log, secrets (ciphertext only).
+const ACCESS: &str = r#"
+CREATE TABLE IF NOT EXISTS api_keys (
+    name        TEXT PRIMARY KEY,
+    key_hash    TEXT NOT NULL UNIQUE,
+    policy      TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+-- Append-only.
+CREATE TABLE IF NOT EXISTS audit (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    principal   TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    resource    TEXT NOT NULL,
+    status      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_principal ON audit(principal, id);
+CREATE TABLE IF NOT EXISTS secrets (
+    environment TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    nonce       BLOB NOT NULL,
+    ciphertext  BLOB NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (environment, name)
+);
+"#;
+
+/// The change sequence: one row, advanced by every write transaction.
+const CHANGE_SEQ: &str = r#"
+CREATE TABLE IF NOT EXISTS change_seq (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO change_seq (id, seq) VALUES (1, 0);
+"#;
+
+pub fn run(conn: &Connection) -> rusqlite::Result<()> {
+    for schema in [FUNCTIONS, APIS, ACCESS, CHANGE_SEQ] {
+        conn.execute_batch(schema)?;
+    }
+    migrate(conn)
+}
+
+/// Columns added after a release, each added once.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has = |table: &str, column: &str| -> rusqlite::Result<bool> {
+        let mut stmt = conn.prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?;
+        stmt.exists([column])
+    };
+    if !has("functions", "reserved_concurrency")? {
+        conn.execute_batch("ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FunctionConfig, FunctionName};
+    use crate::store::sqlite::SqliteStore;
+
+    #[test]
+    fn migration_adds_reserved_concurrency_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        {
+            // A database from before the column existed.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(FUNCTIONS).unwrap();
+            conn.execute_batch("ALTER TABLE functions DROP COLUMN reserved_concurrency").ok();
+            conn.execute(
+                "INSERT INTO functions (name, config, revision_id, created_at, updated_at) VALUES ('f', ?1, 'r', 'now', 'now')",
+                [serde_json::to_string(&FunctionConfig::default()).unwrap()],
+            )
+            .unwrap();
+        }
+        let f = FunctionName::parse("f").unwrap();
+        let get = |s: &SqliteStore| crate::store::read(s, |tx| tx.find_function(&f)).unwrap().unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(get(&store).reserved_concurrency, None);
+        crate::store::write(&store, |tx| tx.set_reserved_concurrency(&f, Some(4))).unwrap();
+        drop(store);
+        // Opening again doesn't migrate twice, and the value stays.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(get(&store).reserved_concurrency, Some(4));
+    }
+}
