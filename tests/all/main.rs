@@ -7,6 +7,7 @@ mod cache;
 mod canary;
 mod cli;
 mod code;
+mod commit;
 mod connections;
 mod crash;
 mod durability;
