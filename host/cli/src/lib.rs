@@ -7,6 +7,7 @@
 
 mod alias;
 mod api;
+mod audit;
 mod bench;
 mod cache;
 mod canary;
@@ -17,6 +18,7 @@ mod key;
 mod logs;
 pub mod output;
 mod permission;
+mod secret;
 mod stage;
 mod throttle;
 mod up;
@@ -76,9 +78,9 @@ enum Command {
     Key(key::KeyCmd),
     /// Secrets per environment, referenced from env vars as `secret:NAME`.
     #[command(subcommand)]
-    Secret(key::SecretCmd),
+    Secret(secret::SecretCmd),
     /// The audit log of mutating management calls.
-    Audit(key::AuditArgs),
+    Audit(audit::AuditArgs),
     /// A stage's canary: a share of its traffic on another deployment; promote or remove it.
     #[command(subcommand)]
     Canary(canary::CanaryCmd),
@@ -132,6 +134,11 @@ impl Conn {
     }
 }
 
+/// Percent-encodes a path segment (a key, environment or secret name).
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// Parses `KEY=VALUE`.
 fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
@@ -155,9 +162,9 @@ pub fn main() -> std::process::ExitCode {
         Command::Route(c) => api::run_route(c),
         Command::Deploy(a) => api::run_deploy(a),
         Command::Stage(c) => stage::run(c),
-        Command::Key(c) => key::run_key(c),
-        Command::Secret(c) => key::run_secret(c),
-        Command::Audit(a) => key::run_audit(a),
+        Command::Key(c) => key::run(c),
+        Command::Secret(c) => secret::run(c),
+        Command::Audit(a) => audit::run(a),
         Command::Canary(c) => canary::run(c),
         Command::Cache(c) => cache::run(c),
         Command::Throttle(c) => throttle::run(c),
