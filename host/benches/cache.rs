@@ -66,6 +66,8 @@ async fn run(
 }
 
 fn main() {
+    // mimalloc (waygate_cli's global allocator) with the purge delay `waygate` runs with.
+    waygate_cli::tune_allocator();
     let rounds = env_usize("BENCH_ROUNDS", 5);
     let iters = env_usize("BENCH_ITERS", 4000);
     let c = env_usize("BENCH_CONCURRENCY", 8);

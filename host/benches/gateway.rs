@@ -209,6 +209,8 @@ fn us(h: &Histogram<u64>, q: f64) -> f64 {
 }
 
 fn main() {
+    // mimalloc (waygate_cli's global allocator) with the purge delay `waygate` runs with.
+    waygate_cli::tune_allocator();
     let apis = env_usize("BENCH_APIS", 1000);
     let rounds = env_usize("BENCH_ROUNDS", 5);
     let iters = env_usize("BENCH_ITERS", 1000);

@@ -83,7 +83,6 @@ impl Platform {
     /// Opens (or creates) the data directory, checks every stored blob against its hash,
     /// compiles what this engine has no artifact for, and builds the first snapshot.
     pub fn open(config: PlatformConfig, gateway_addr: std::net::SocketAddr) -> anyhow::Result<Arc<Self>> {
-        crate::tune_allocator();
         let data = DataDir::new(&config.data_dir);
         let first_start = data.is_new();
         let loose = data.create_dirs().with_context(|| format!("creating data directory {}", data.root().display()))?;

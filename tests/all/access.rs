@@ -346,7 +346,7 @@ fn grep_dir(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
 #[tokio::test]
 async fn secrets_differ_per_stage_and_never_leave_in_plaintext() {
     let s = TestServer::start().await;
-    let echo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).unwrap();
+    let echo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-examples/prebuilt/echo.wasm")).unwrap();
     s.create("echo", json!({"env": {"DB_PASSWORD": "secret:db-password", "PLAIN": "p"}})).await;
     let (status, v) = s.upload("echo", &echo).await;
     assert_eq!(status, 200, "{v}");
@@ -574,7 +574,7 @@ async fn a_dev_key_cannot_bind_dev_to_prods_secrets_with_put() {
     let (status, v) = as_key(&s, &key, Method::PUT, &format!("/v1/apis/{id}/stages/dev"), Some(put)).await;
     assert_eq!(status, 200, "{v}");
     // The key uploads an env-echoing module: dev still sees no prod secret.
-    let wasm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).unwrap();
+    let wasm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-examples/prebuilt/echo.wasm")).unwrap();
     assert_eq!(upload_as_key(&s, &key, "orders", wasm).await, 200);
     let dev_sees = || async { s.gw(Method::GET, &format!("/{id}/dev/x")).send().await.unwrap().text().await.unwrap() };
     let out = dev_sees().await;

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 pub fn echo_wasm() -> Vec<u8> {
-    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).expect("echo.wasm")
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-examples/prebuilt/echo.wasm")).expect("echo.wasm")
 }
 
 /// An API whose `/{proxy+}` (ANY) calls `function` (any stage may invoke it), plus a mock

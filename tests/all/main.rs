@@ -1,6 +1,10 @@
 //! End-to-end tests: one binary, a module per area (as wasmtime's tests/all). Each test
 //! starts the real server on port 0 with its own data directory and talks HTTP to it.
 
+// Links waygate_cli for its `#[global_allocator]`: in-process servers run on mimalloc,
+// as the `waygate` binary does.
+use waygate_cli as _;
+
 mod access;
 mod aliases;
 mod cache;

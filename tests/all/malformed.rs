@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 /// The bundled `echo` (it answers the event it got as JSON) behind `METHOD PATH` of a new
 /// API, allowed to be invoked by it; not deployed yet.
 async fn echo_api(s: &TestServer, method: &str, path: &str) -> String {
-    let echo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/prebuilt/echo.wasm")).unwrap();
+    let echo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-examples/prebuilt/echo.wasm")).unwrap();
     s.create("echo", json!({})).await;
     assert_eq!(s.upload("echo", &echo).await.0, 200);
     let api = new_api(s, "echo").await;

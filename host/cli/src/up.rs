@@ -1,11 +1,11 @@
-use crate::connections::ConnectionLimits;
-use crate::platform::PlatformConfig;
-use crate::server::Server;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use waygate::connections::ConnectionLimits;
+use waygate::platform::PlatformConfig;
+use waygate::server::Server;
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -39,7 +39,7 @@ pub struct UpArgs {
     cache_max_mb: u64,
     /// Log events (START/stderr/END/REPORT lines) kept in memory per function for
     /// `waygate logs` and the logs API; older ones are dropped.
-    #[arg(long, default_value_t = crate::observe::logs::DEFAULT_LINES as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = waygate::observe::logs::DEFAULT_LINES as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     log_buffer_lines: u32,
     /// Seconds a connection may take to send a request head once its first byte arrived;
     /// then it is closed. Default 30 (hyper's): slow links finish a few KiB of headers in
@@ -79,6 +79,11 @@ pub struct UpArgs {
 const DEFAULT_LOG: &str =
     "info,tower_http=warn,waygate::function=warn,waygate::gateway::stage=warn,waygate::gateway::canary=warn";
 
+/// The target of this command's own log lines: the module path they had when the CLI was
+/// `waygate::cli` inside the server library, so `RUST_LOG=waygate=...` filters and the
+/// printed lines are unchanged.
+const LOG_TARGET: &str = "waygate::cli::up";
+
 pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_LOG.into()))
@@ -105,6 +110,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;
         let p = server.platform.clone();
         tracing::info!(
+            target: LOG_TARGET,
             admin = %server.admin_url(),
             gateway = %server.gateway_url(),
             data_dir = %a.data_dir.display(),
@@ -113,12 +119,12 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
             "Waygate is up"
         );
         if p.first_start && !a.no_examples {
-            let report = crate::examples::register(&p).await?;
+            let report = waygate::examples::register(&p).await?;
             println!("{}", report.render(&server.admin_url(), &a.data_dir));
         }
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {
-                tracing::info!("shutting down");
+                tracing::info!(target: LOG_TARGET, "shutting down");
                 server.trigger_shutdown();
                 server.wait().await;
             }
