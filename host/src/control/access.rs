@@ -17,7 +17,6 @@ use crate::model::policy::Policy;
 use crate::store::{now_rfc3339, AuditEntry};
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -239,12 +238,7 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().clone();
     let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     let path = req.uri().path().to_string();
-    let presented = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|v| v.trim().to_string());
+    let presented = crate::access::bearer(req.headers()).map(str::to_string);
     let principal = match authenticate(&p, presented).await {
         Ok(pr) => pr,
         Err(e) => {

@@ -36,8 +36,8 @@ pub async fn issue_key(
     Path((api, stage)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (api, stage) = (super::apis::api_id(&api)?, StageName::parse(&stage)?);
-    let key = format!("wgi_{}", hex::encode(rand::random::<[u8; 32]>()));
-    let hash = crate::gateway::cache::hash_key(&key);
+    let key = crate::access::token("wgi_");
+    let hash = crate::access::hash_key(&key);
     let (a, s) = (api.clone(), stage.clone());
     p.db(move |st| st.set_invalidation_key(&a, &s, &hash)).await?;
     p.refresh().await?;
