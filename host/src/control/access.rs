@@ -101,7 +101,7 @@ pub struct FieldRule {
     pub field: &'static str,
     pub source: Source,
     pub action: &'static str,
-    /// `{value}`: the field's value (it must then be a nameable string, or the request is
+    /// `{value}`: the field's value (it must then pass `segment`, or the request is
     /// refused to keys); `{base}`: the route's resource.
     pub resource: &'static str,
     /// A value that needs no extra permission (the one a request gets by default anyway).
@@ -322,7 +322,7 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
     };
     // A decoded parameter holding `/` or `*` could impersonate another resource; the
     // handlers reject such names anyway, so refusing them to keys costs nothing.
-    if params.values().any(|v| !nameable(v)) {
+    if params.values().any(|v| segment(v).is_none()) {
         return Ok((Request::from_parts(parts, body), Vec::new()));
     }
     // Bodies are read wherever a handler could read them as JSON: every method that
@@ -354,10 +354,11 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
     Ok((Request::from_parts(parts, body), checks))
 }
 
-/// A name that can stand in a resource: not empty, no `/` (another resource's path) and
-/// no `*` (a policy wildcard).
-fn nameable(v: &str) -> bool {
-    !v.is_empty() && !v.contains('/') && !v.contains('*')
+/// THE check on every value placed in a resource string (path parameters, body names, the
+/// qualifier, field values): not empty, no `/` (it would name another resource's path) and
+/// no `*` (a policy wildcard). `None`: the value can't be named, which denies every key.
+fn segment(v: &str) -> Option<&str> {
+    (!v.is_empty() && !v.contains(['/', '*'])).then_some(v)
 }
 
 /// The rule's own pairs. `None`: the resource can't be named.
@@ -369,9 +370,9 @@ fn rule_checks(
 ) -> Option<Vec<(String, String)>> {
     let base = fill(rule.resource, params);
     let action = rule.action.to_string();
-    let name_in_body = |kind: &str| match json.get("name").and_then(Value::as_str) {
-        Some(n) if nameable(n) => format!("{kind}/{n}"),
-        _ => format!("{kind}/*"),
+    let name_in_body = |kind: &str| match json.get("name").and_then(Value::as_str).and_then(segment) {
+        Some(n) => format!("{kind}/{n}"),
+        None => format!("{kind}/*"),
     };
     Some(match rule.refine {
         Refine::None => vec![(action, base)],
@@ -379,25 +380,20 @@ fn rule_checks(
         Refine::CreateKey => vec![(action, name_in_body("key"))],
         Refine::AlsoDeploy => vec![(action, base.clone()), ("api:Deploy".into(), base)],
         Refine::Invoke => {
-            let raw = params.get("name").cloned().unwrap_or_default();
-            let query_q = query.iter().find(|(k, _)| k == "qualifier").map(|(_, v)| v.clone());
-            let (name, q) = match raw.split_once(':') {
-                Some((n, q)) => (n.to_string(), Some(q.to_string())),
-                None => (raw, query_q),
-            };
-            let resource = match q.as_deref() {
+            let (name, q) = crate::model::qualifier::split_qualified(params.get("name").map_or("", String::as_str));
+            let q = q.or_else(|| query.iter().find(|(k, _)| k == "qualifier").map(|(_, v)| v.as_str()));
+            let resource = match q {
                 None | Some("") => format!("function/{name}"),
                 Some(q) if q == "$LATEST" || q.bytes().all(|b| b.is_ascii_digit()) => {
                     format!("function/{name}/version/{q}")
                 }
-                Some(q) if !nameable(q) => return None,
-                Some(q) => format!("function/{name}/alias/{q}"),
+                Some(q) => format!("function/{name}/alias/{}", segment(q)?),
             };
             vec![(action, resource)]
         }
         Refine::Deploy => match json.get("stage") {
             None | Some(Value::Null) => vec![(action, base)],
-            Some(Value::String(s)) if nameable(s) => vec![(action, format!("{base}/stage/{s}"))],
+            Some(Value::String(s)) => vec![(action, format!("{base}/stage/{}", segment(s)?))],
             Some(_) => return None,
         },
     })
@@ -435,10 +431,7 @@ fn field_check(
         return Some(None);
     }
     let resource = if f.resource.contains("{value}") {
-        if !nameable(&value) {
-            return None;
-        }
-        f.resource.replace("{value}", &value)
+        f.resource.replace("{value}", segment(&value)?)
     } else {
         f.resource.replace("{base}", base)
     };
