@@ -7,7 +7,6 @@ pub mod aliases;
 pub mod apis;
 pub mod audit;
 pub mod body;
-pub mod cache;
 pub mod canary;
 pub mod code;
 pub mod concurrency;
@@ -19,6 +18,8 @@ pub mod keys;
 pub mod logs;
 pub mod permissions;
 pub mod secrets;
+pub mod stage_cache;
+pub mod stage_metrics;
 pub mod stages;
 pub mod versions;
 
@@ -67,9 +68,9 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .route("/audit", get(audit::list))
         .route("/apis/{id}/stages/{stage}/canary", axum::routing::delete(canary::remove))
         .route("/apis/{id}/stages/{stage}/canary/promote", post(canary::promote))
-        .route("/apis/{id}/stages/{stage}/cache", axum::routing::delete(cache::flush))
-        .route("/apis/{id}/stages/{stage}/invalidation-keys", post(cache::issue_key))
-        .route("/apis/{id}/stages/{stage}/metrics", get(cache::metrics))
+        .route("/apis/{id}/stages/{stage}/cache", axum::routing::delete(stage_cache::flush))
+        .route("/apis/{id}/stages/{stage}/invalidation-keys", post(stage_cache::issue_key))
+        .route("/apis/{id}/stages/{stage}/metrics", get(stage_metrics::metrics))
         .route("/functions/{name}/concurrency", put(concurrency::put).delete(concurrency::delete));
     Router::new()
         .nest("/v1", v1)
