@@ -1,9 +1,10 @@
-//! Authorization of the management API: the one table mapping every route (method + axum
-//! route pattern) to the action it performs and the resource it acts on, and the
-//! middleware that authenticates the bearer, checks its policy and writes the audit log.
+//! Authorization of the management API: what a route's access [`Rule`] says (the action
+//! it performs and the resource it acts on; every route declares one beside its handler in
+//! [`super::routes::ROUTES`]), and the middleware that authenticates the bearer, checks its
+//! policy and writes the audit log.
 //!
-//! Fail-closed: a route missing from [`RULES`] is refused to every key (only the admin
-//! token passes), so a new endpoint cannot be reachable by keys before it has a rule.
+//! Fail-closed: a request whose route isn't in the table (no `MatchedPath`, or a method the
+//! table doesn't list, e.g. HEAD) is refused to every key (only the admin token passes).
 //! Where the resource depends on the body or query (deploying onto a stage, creating a
 //! named function or key, invoking a qualifier) the rule says so ([`Refine`]); fields that
 //! need a permission of their own wherever they appear (`secret_environment`,
@@ -52,10 +53,9 @@ pub enum BodyKind {
     Raw,
 }
 
+/// A route's access rule, declared with the route in [`super::routes::ROUTES`].
+#[derive(Debug, Clone, Copy)]
 pub struct Rule {
-    pub method: &'static str,
-    /// The axum route pattern, as registered in `control::app` (with the `/v1` prefix).
-    pub path: &'static str,
     pub action: &'static str,
     /// `{param}` is replaced by the path parameter.
     pub resource: &'static str,
@@ -63,23 +63,19 @@ pub struct Rule {
     pub body: BodyKind,
 }
 
-const fn rule(method: &'static str, path: &'static str, action: &'static str, resource: &'static str) -> Rule {
-    Rule { method, path, action, resource, refine: Refine::None, body: BodyKind::Json }
-}
-
-const fn refined(
-    method: &'static str,
-    path: &'static str,
-    action: &'static str,
-    resource: &'static str,
-    refine: Refine,
-) -> Rule {
-    Rule { method, path, action, resource, refine, body: BodyKind::Json }
+/// `action` on `resource`, nothing refined, a JSON body.
+pub const fn rule(action: &'static str, resource: &'static str) -> Rule {
+    Rule { action, resource, refine: Refine::None, body: BodyKind::Json }
 }
 
 impl Rule {
+    /// The resource (or an extra pair) comes from beyond the path: see [`Refine`].
+    pub const fn refine(self, refine: Refine) -> Rule {
+        Rule { refine, ..self }
+    }
+
     /// The route's body is opaque bytes: no field of it is a permission-bearing field.
-    const fn raw(self) -> Rule {
+    pub const fn raw(self) -> Rule {
         Rule { body: BodyKind::Raw, ..self }
     }
 }
@@ -137,82 +133,6 @@ pub const FIELD_RULES: &[FieldRule] = &[
     FieldRule { field: "canary", source: Source::Body, action: "api:Deploy", resource: "{base}", free_value: None },
 ];
 
-/// Every management route. Collections are checked on `TYPE/*` (a pattern in a policy
-/// matches that text like any other: `function/*` does, `function/app` does not).
-pub const RULES: &[Rule] = &[
-    refined("POST", "/v1/functions", "function:Create", "function/*", Refine::CreateFunction),
-    rule("GET", "/v1/functions", "function:Read", "function/*"),
-    rule("GET", "/v1/functions/{name}", "function:Read", "function/{name}"),
-    rule("DELETE", "/v1/functions/{name}", "function:Delete", "function/{name}"),
-    rule("PUT", "/v1/functions/{name}/code", "function:UpdateCode", "function/{name}").raw(),
-    rule("PATCH", "/v1/functions/{name}/config", "function:UpdateConfig", "function/{name}"),
-    rule("POST", "/v1/functions/{name}/versions", "function:PublishVersion", "function/{name}"),
-    rule("GET", "/v1/functions/{name}/versions", "function:Read", "function/{name}"),
-    rule("GET", "/v1/functions/{name}/versions/{version}", "function:Read", "function/{name}/version/{version}"),
-    rule(
-        "DELETE",
-        "/v1/functions/{name}/versions/{version}",
-        "function:DeleteVersion",
-        "function/{name}/version/{version}",
-    ),
-    rule("GET", "/v1/functions/{name}/aliases", "function:Read", "function/{name}"),
-    rule("PUT", "/v1/functions/{name}/aliases/{alias}", "alias:Update", "function/{name}/alias/{alias}"),
-    rule("GET", "/v1/functions/{name}/aliases/{alias}", "function:Read", "function/{name}/alias/{alias}"),
-    rule("DELETE", "/v1/functions/{name}/aliases/{alias}", "alias:Delete", "function/{name}/alias/{alias}"),
-    refined("POST", "/v1/functions/{name}/invoke", "function:Invoke", "function/{name}", Refine::Invoke).raw(),
-    rule("POST", "/v1/functions/{name}/permissions", "permission:Update", "function/{name}"),
-    rule("GET", "/v1/functions/{name}/permissions", "function:Read", "function/{name}"),
-    rule("DELETE", "/v1/functions/{name}/permissions/{statement_id}", "permission:Update", "function/{name}"),
-    rule("POST", "/v1/apis", "api:Create", "api/*"),
-    rule("GET", "/v1/apis", "api:Read", "api/*"),
-    rule("GET", "/v1/apis/{id}", "api:Read", "api/{id}"),
-    rule("DELETE", "/v1/apis/{id}", "api:Delete", "api/{id}"),
-    rule("PUT", "/v1/apis/{id}/routes", "api:UpdateRoutes", "api/{id}"),
-    rule("GET", "/v1/apis/{id}/routes", "api:Read", "api/{id}"),
-    rule("GET", "/v1/apis/{id}/routes/{route}", "api:Read", "api/{id}"),
-    rule("DELETE", "/v1/apis/{id}/routes/{route}", "api:UpdateRoutes", "api/{id}"),
-    refined("POST", "/v1/apis/{id}/deployments", "api:Deploy", "api/{id}", Refine::Deploy),
-    rule("GET", "/v1/apis/{id}/deployments", "api:Read", "api/{id}"),
-    rule("GET", "/v1/apis/{id}/deployments/{deployment}", "api:Read", "api/{id}"),
-    rule("DELETE", "/v1/apis/{id}/deployments/{deployment}", "api:Deploy", "api/{id}"),
-    rule("GET", "/v1/apis/{id}/stages", "api:Read", "api/{id}"),
-    // Moving the deployment or canary (`deployment_id`, `canary`) and binding secrets
-    // (`secret_environment`) add their permissions through FIELD_RULES.
-    rule("PUT", "/v1/apis/{id}/stages/{stage}", "stage:Update", "api/{id}/stage/{stage}"),
-    rule("PATCH", "/v1/apis/{id}/stages/{stage}", "stage:Update", "api/{id}/stage/{stage}"),
-    rule("GET", "/v1/apis/{id}/stages/{stage}", "api:Read", "api/{id}/stage/{stage}"),
-    rule("DELETE", "/v1/apis/{id}/stages/{stage}", "stage:Delete", "api/{id}/stage/{stage}"),
-    // Promotion moves the stage onto the canary's deployment: stage:Update + api:Deploy.
-    refined(
-        "POST",
-        "/v1/apis/{id}/stages/{stage}/canary/promote",
-        "stage:Update",
-        "api/{id}/stage/{stage}",
-        Refine::AlsoDeploy,
-    ),
-    rule("DELETE", "/v1/apis/{id}/stages/{stage}/canary", "stage:Update", "api/{id}/stage/{stage}"),
-    rule("DELETE", "/v1/apis/{id}/stages/{stage}/cache", "stage:FlushCache", "api/{id}/stage/{stage}"),
-    rule("POST", "/v1/apis/{id}/stages/{stage}/invalidation-keys", "stage:Update", "api/{id}/stage/{stage}"),
-    rule("GET", "/v1/apis/{id}/stages/{stage}/metrics", "api:Read", "api/{id}/stage/{stage}"),
-    rule("PUT", "/v1/functions/{name}/concurrency", "function:UpdateConfig", "function/{name}"),
-    rule("DELETE", "/v1/functions/{name}/concurrency", "function:UpdateConfig", "function/{name}"),
-    refined("POST", "/v1/keys", "key:Manage", "key/*", Refine::CreateKey),
-    rule("GET", "/v1/keys", "key:Manage", "key/*"),
-    rule("DELETE", "/v1/keys/{name}", "key:Manage", "key/{name}"),
-    rule("PUT", "/v1/secrets/{environment}/{name}", "secret:Put", "secret/{environment}/{name}"),
-    rule("GET", "/v1/secrets/{environment}", "secret:List", "secret/{environment}/*"),
-    rule("DELETE", "/v1/secrets/{environment}/{name}", "secret:Delete", "secret/{environment}/{name}"),
-    rule("GET", "/v1/audit", "audit:Read", "audit"),
-    // Logs can hold what a function printed: their own action, like CloudWatch Logs'.
-    rule("GET", "/v1/functions/{name}/logs", "function:ReadLogs", "function/{name}"),
-    rule("POST", "/v1/runtime/evict", "runtime:Evict", "runtime"),
-    rule("GET", "/metrics", "metrics:Read", "metrics"),
-];
-
-pub fn find_rule(method: &Method, path: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.method == method.as_str() && r.path == path)
-}
-
 /// Who is calling: the admin token (root) or a named key with its policy, loaded from the
 /// store for this request only (a revoked key fails on its next request).
 #[derive(Clone, Debug)]
@@ -249,7 +169,8 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
             return Ok(resp);
         }
     };
-    let rule = req.extensions().get::<MatchedPath>().and_then(|m| find_rule(&method, m.as_str()));
+    let rule =
+        req.extensions().get::<MatchedPath>().and_then(|m| super::routes::find(&method, m.as_str())).map(|r| &r.rule);
     let (req, checks) = match rule {
         Some(rule) => required(rule, req).await?,
         None => (req, Vec::new()),
@@ -470,10 +391,11 @@ mod tests {
 
     #[test]
     fn every_rule_names_a_known_action_and_is_unique() {
-        for (i, r) in RULES.iter().enumerate() {
-            assert!(ACTIONS.contains(&r.action), "{} {}: unknown action {}", r.method, r.path, r.action);
+        let routes = super::super::routes::ROUTES;
+        for (i, r) in routes.iter().enumerate() {
+            assert!(ACTIONS.contains(&r.rule.action), "{} {}: unknown action {}", r.method, r.path, r.rule.action);
             assert!(
-                RULES[..i].iter().all(|o| o.method != r.method || o.path != r.path),
+                routes[..i].iter().all(|o| o.method != r.method || o.path != r.path),
                 "{} {} listed twice",
                 r.method,
                 r.path

@@ -17,6 +17,7 @@ pub mod invoke;
 pub mod keys;
 pub mod logs;
 pub mod permissions;
+pub mod routes;
 pub mod secrets;
 pub mod stage_cache;
 pub mod stage_metrics;
@@ -27,54 +28,17 @@ use crate::platform::Platform;
 use axum::extract::Request;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::Router;
 use error::ApiError;
 use std::sync::Arc;
 
 pub type AppState = Arc<Platform>;
 
-/// The management router, shared by `waygate up` and the tests.
+/// The management router, shared by `waygate up` and the tests: the routes of
+/// [`routes::ROUTES`], behind authorization ([`access::authorize`]) and one JSON error
+/// shape ([`json_errors`]).
 pub fn app(platform: Arc<Platform>) -> Router {
-    let v1 = Router::new()
-        .route("/functions", post(functions::create).get(functions::list))
-        .route("/functions/{name}", get(functions::get).delete(functions::delete))
-        .route("/functions/{name}/code", put(code::upload))
-        .route("/functions/{name}/config", axum::routing::patch(functions::update_config))
-        .route("/functions/{name}/versions", post(versions::publish).get(versions::list))
-        .route("/functions/{name}/versions/{version}", get(versions::get).delete(versions::delete))
-        .route("/functions/{name}/aliases", get(aliases::list))
-        .route("/functions/{name}/aliases/{alias}", put(aliases::put).get(aliases::get).delete(aliases::delete))
-        .route("/functions/{name}/invoke", post(invoke::invoke))
-        .route("/functions/{name}/logs", get(logs::get))
-        .route("/runtime/evict", post(logs::evict))
-        .route("/functions/{name}/permissions", post(permissions::add).get(permissions::list))
-        .route("/functions/{name}/permissions/{statement_id}", axum::routing::delete(permissions::remove))
-        .route("/apis", post(apis::create).get(apis::list))
-        .route("/apis/{id}", get(apis::get).delete(apis::delete))
-        .route("/apis/{id}/routes", put(apis::put_route).get(apis::list_routes))
-        .route("/apis/{id}/routes/{route}", get(apis::get_route).delete(apis::delete_route))
-        .route("/apis/{id}/deployments", post(deployments::create).get(deployments::list))
-        .route("/apis/{id}/deployments/{deployment}", get(deployments::get).delete(deployments::delete))
-        .route("/apis/{id}/stages", get(stages::list))
-        .route(
-            "/apis/{id}/stages/{stage}",
-            put(stages::put).patch(stages::patch).get(stages::get).delete(stages::delete),
-        )
-        .route("/keys", post(keys::create).get(keys::list))
-        .route("/keys/{name}", axum::routing::delete(keys::delete))
-        .route("/secrets/{environment}", get(secrets::list))
-        .route("/secrets/{environment}/{name}", put(secrets::put).delete(secrets::delete))
-        .route("/audit", get(audit::list))
-        .route("/apis/{id}/stages/{stage}/canary", axum::routing::delete(canary::remove))
-        .route("/apis/{id}/stages/{stage}/canary/promote", post(canary::promote))
-        .route("/apis/{id}/stages/{stage}/cache", axum::routing::delete(stage_cache::flush))
-        .route("/apis/{id}/stages/{stage}/invalidation-keys", post(stage_cache::issue_key))
-        .route("/apis/{id}/stages/{stage}/metrics", get(stage_metrics::metrics))
-        .route("/functions/{name}/concurrency", put(concurrency::put).delete(concurrency::delete));
-    Router::new()
-        .nest("/v1", v1)
-        .route("/metrics", get(logs::metrics))
+    routes::router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(platform.clone(), access::authorize))
