@@ -1,25 +1,42 @@
-//! API keys as bearer credentials: generation, hashing, and the data plane's view of them
-//! ([`AccessSnapshot`], part of the routing snapshot) so the gateway can authorize a
-//! bearer token (e.g. a stage-cache invalidation) without touching the database.
+//! Bearer credentials for both planes: generation ([`token`]: admin token, API keys,
+//! invalidation keys), hashing ([`hash_key`]), reading them from a request ([`bearer`]),
+//! and the data plane's view of API keys ([`AccessSnapshot`], part of the routing
+//! snapshot) so the gateway can authorize a bearer token (e.g. a stage-cache invalidation)
+//! without touching the database.
 
 use crate::model::policy::Policy;
 use crate::store::KeyRecord;
+use http::header::AUTHORIZATION;
+use http::HeaderMap;
 use std::collections::HashMap;
 
 /// Prefix of every API key, so a leaked one is recognisable (secret scanners).
 pub const KEY_PREFIX: &str = "wgk_";
 
+/// A new secret credential: `prefix` (which makes a leaked one recognisable: `wg_` admin
+/// token, `wgk_` API key, `wgi_` invalidation key) and 256 random bits in hex.
+pub fn token(prefix: &str) -> String {
+    format!("{prefix}{}", hex::encode(rand::random::<[u8; 32]>()))
+}
+
 /// A new random key (256 bits) and the hash to store. The key itself is shown once.
 pub fn generate_key() -> (String, String) {
-    let key = format!("{KEY_PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()));
+    let key = token(KEY_PREFIX);
     let hash = hash_key(&key);
     (key, hash)
 }
 
-/// blake3 of the bearer value. A fast hash is enough: keys are 256-bit random, so there
-/// is nothing to brute-force (unlike passwords, which would need a slow KDF).
+/// blake3 of a bearer value, hex: how API keys and invalidation keys are stored and looked
+/// up. A fast hash is enough: they are 256-bit random, so there is nothing to brute-force
+/// (unlike passwords, which would need a slow KDF).
 pub fn hash_key(key: &str) -> String {
-    blake3::hash(key.as_bytes()).to_hex().to_string()
+    crate::model::hash::blake3_hex(key.as_bytes())
+}
+
+/// The credential of `Authorization: Bearer <token>`, trimmed; `None` without one (or
+/// with a value that isn't text).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// Keys and their policies as of the last snapshot rebuild (keys change → rebuild).

@@ -279,7 +279,7 @@ fn load_or_create_token(data: &DataDir) -> anyhow::Result<String> {
             return Ok(t);
         }
     }
-    let token = format!("wg_{}", hex::encode(rand::random::<[u8; 32]>()));
+    let token = crate::access::token("wg_");
     crate::store::files::write_atomic(&data.tmp_dir(), &path, token.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(token)

@@ -6,52 +6,8 @@ use crate::fixtures;
 use crate::harness::{json_of, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
-use waygate::control::access::{BodyKind, Refine, Source, FIELD_RULES, RULES};
-
-/// The routes as registered in the router's source (`control::app`): every
-/// `.route("PATH", method(...)...)` with its chained methods. Parsing the source keeps the
-/// test tied to the router itself: a route added there without a rule fails here.
-fn routes_in_router_source() -> Vec<(String, String)> {
-    let src = include_str!("../../host/src/control/mod.rs");
-    // Routes registered on the `v1` router are nested under /v1; the ones chained after
-    // `.nest("/v1", v1)` (e.g. /metrics) are at the top level.
-    let nest = src.find(".nest(\"/v1\", v1)").expect("the router nests v1");
-    let mut out = Vec::new();
-    let mut rest = src;
-    while let Some(i) = rest.find(".route(") {
-        rest = &rest[i + ".route(".len()..];
-        // The call's text up to its matching parenthesis.
-        let mut depth = 1;
-        let mut end = 0;
-        for (j, c) in rest.char_indices() {
-            match c {
-                '(' => depth += 1,
-                ')' => depth -= 1,
-                _ => {}
-            }
-            if depth == 0 {
-                end = j;
-                break;
-            }
-        }
-        let call = &rest[..end];
-        let path = call.split('"').nth(1).expect("route path literal");
-        for m in ["get", "post", "put", "patch", "delete"] {
-            let mut s = call;
-            while let Some(k) = s.find(&format!("{m}(")) {
-                let before = s[..k].chars().last().unwrap_or(' ');
-                if !before.is_alphanumeric() && before != '_' {
-                    let prefix = if src.len() - rest.len() < nest { "/v1" } else { "" };
-                    out.push((m.to_uppercase(), format!("{prefix}{path}")));
-                    break;
-                }
-                s = &s[k + 1..];
-            }
-        }
-        rest = &rest[end..];
-    }
-    out
-}
+use waygate::control::access::{BodyKind, Refine, Source, FIELD_RULES};
+use waygate::control::routes::{Route, ROUTES};
 
 async fn make_key(s: &TestServer, name: &str, policy: Value) -> String {
     let (status, v) = s.call(Method::POST, "/v1/keys", Some(json!({ "name": name, "policy": policy }))).await;
@@ -91,26 +47,22 @@ pub fn concrete(path: &str) -> String {
         .replace("{environment}", "e1")
 }
 
+/// The router is built from `control::routes::ROUTES`, each route with its rule, so the
+/// table is every route; a key refused with the rule's action named proves the route is
+/// registered and reached its rule (an unregistered one would be refused without it).
 #[tokio::test]
 async fn every_route_has_a_rule_and_refuses_a_key_without_its_permission() {
-    let routes = routes_in_router_source();
-    assert!(routes.len() >= 40, "parsed too few routes: {routes:?}");
-    for (m, p) in &routes {
-        assert!(RULES.iter().any(|r| r.method == m && r.path == p), "{m} {p} has no rule in control::access::RULES");
-    }
-    for r in RULES {
-        assert!(routes.iter().any(|(m, p)| m == r.method && p == r.path), "rule {} {} has no route", r.method, r.path);
-    }
-
+    assert!(ROUTES.len() >= 50, "too few routes: {}", ROUTES.len());
     let s = TestServer::start().await;
     // Allowed everything but audit:Read — a key that can only read the audit log.
     let audit_only =
         make_key(&s, "audit-only", json!([{"effect": "allow", "actions": ["audit:Read"], "resources": ["audit"]}]))
             .await;
     let mut keys = std::collections::HashMap::new();
-    for r in RULES {
-        let method = Method::from_bytes(r.method.as_bytes()).unwrap();
-        let path = concrete(r.path);
+    for route in ROUTES {
+        let r = &route.rule;
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+        let path = concrete(route.path);
         // A body that names a stage, so body-dependent rules take their narrowest form.
         let body = matches!(r.refine, Refine::Deploy).then(|| json!({ "stage": "st1" }));
         // A key allowed everything except this route's action.
@@ -123,13 +75,13 @@ async fn every_route_has_a_rule_and_refuses_a_key_without_its_permission() {
             keys.insert(r.action, make_key(&s, &name, deny).await);
         }
         let (status, v) = as_key(&s, &keys[r.action], method.clone(), &path, body.clone()).await;
-        assert_eq!(status, 403, "{} {path} with {} denied: {v}", r.method, r.action);
+        assert_eq!(status, 403, "{} {path} with {} denied: {v}", route.method, r.action);
         assert!(v["message"].as_str().is_some_and(|m| m.contains(r.action)), "{v}");
         let (status, v) = as_key(&s, &audit_only, method, &path, body).await;
         if r.action == "audit:Read" {
             assert_eq!(status, 200, "{v}");
         } else {
-            assert_eq!(status, 403, "{} {path} for an audit-only key: {v}", r.method);
+            assert_eq!(status, 403, "{} {path} for an audit-only key: {v}", route.method);
             assert!(v["message"].is_string(), "{v}");
         }
     }
@@ -492,8 +444,8 @@ async fn every_permission_bearing_field_is_checked_on_every_route_and_method() {
     let s = TestServer::start().await;
     let mut cases = 0;
     for f in FIELD_RULES {
-        for r in RULES {
-            let reads_body = r.body == BodyKind::Json && matches!(r.method, "POST" | "PUT" | "PATCH");
+        for r in ROUTES {
+            let reads_body = r.rule.body == BodyKind::Json && matches!(r.method, "POST" | "PUT" | "PATCH");
             if f.source == Source::Body && !reads_body {
                 continue;
             }
@@ -526,14 +478,14 @@ async fn every_permission_bearing_field_is_checked_on_every_route_and_method() {
 }
 
 /// The resource a rule checks for `path` (its template filled from the concrete path).
-fn path_resource(r: &waygate::control::access::Rule, path: &str) -> String {
-    let mut out = r.resource.to_string();
+fn path_resource(r: &Route, path: &str) -> String {
+    let mut out = r.rule.resource.to_string();
     for (t, c) in r.path.split('/').zip(path.split('/')) {
         if t.starts_with('{') {
             out = out.replace(t, c);
         }
     }
-    if matches!(r.refine, Refine::CreateFunction | Refine::CreateKey) {
+    if matches!(r.rule.refine, Refine::CreateFunction | Refine::CreateKey) {
         return out; // `TYPE/*`: the body names no resource.
     }
     out

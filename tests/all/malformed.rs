@@ -243,7 +243,7 @@ async fn every_route_answers_bad_input_with_a_json_4xx() {
         deep,
     ];
     let mut checked = 0;
-    for r in waygate::control::access::RULES {
+    for r in waygate::control::routes::ROUTES {
         let path = crate::access::concrete(r.path);
         let method = Method::from_bytes(r.method.as_bytes()).unwrap();
         let mut cases: Vec<(String, Option<String>)> =

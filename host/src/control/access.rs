@@ -1,9 +1,10 @@
-//! Authorization of the management API: the one table mapping every route (method + axum
-//! route pattern) to the action it performs and the resource it acts on, and the
-//! middleware that authenticates the bearer, checks its policy and writes the audit log.
+//! Authorization of the management API: what a route's access [`Rule`] says (the action
+//! it performs and the resource it acts on; every route declares one beside its handler in
+//! [`super::routes::ROUTES`]), and the middleware that authenticates the bearer, checks its
+//! policy and writes the audit log.
 //!
-//! Fail-closed: a route missing from [`RULES`] is refused to every key (only the admin
-//! token passes), so a new endpoint cannot be reachable by keys before it has a rule.
+//! Fail-closed: a request whose route isn't in the table (no `MatchedPath`, or a method the
+//! table doesn't list, e.g. HEAD) is refused to every key (only the admin token passes).
 //! Where the resource depends on the body or query (deploying onto a stage, creating a
 //! named function or key, invoking a qualifier) the rule says so ([`Refine`]); fields that
 //! need a permission of their own wherever they appear (`secret_environment`,
@@ -17,7 +18,6 @@ use crate::model::policy::Policy;
 use crate::store::{now_rfc3339, AuditEntry};
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -53,10 +53,9 @@ pub enum BodyKind {
     Raw,
 }
 
+/// A route's access rule, declared with the route in [`super::routes::ROUTES`].
+#[derive(Debug, Clone, Copy)]
 pub struct Rule {
-    pub method: &'static str,
-    /// The axum route pattern, as registered in `control::app` (with the `/v1` prefix).
-    pub path: &'static str,
     pub action: &'static str,
     /// `{param}` is replaced by the path parameter.
     pub resource: &'static str,
@@ -64,23 +63,19 @@ pub struct Rule {
     pub body: BodyKind,
 }
 
-const fn rule(method: &'static str, path: &'static str, action: &'static str, resource: &'static str) -> Rule {
-    Rule { method, path, action, resource, refine: Refine::None, body: BodyKind::Json }
-}
-
-const fn refined(
-    method: &'static str,
-    path: &'static str,
-    action: &'static str,
-    resource: &'static str,
-    refine: Refine,
-) -> Rule {
-    Rule { method, path, action, resource, refine, body: BodyKind::Json }
+/// `action` on `resource`, nothing refined, a JSON body.
+pub const fn rule(action: &'static str, resource: &'static str) -> Rule {
+    Rule { action, resource, refine: Refine::None, body: BodyKind::Json }
 }
 
 impl Rule {
+    /// The resource (or an extra pair) comes from beyond the path: see [`Refine`].
+    pub const fn refine(self, refine: Refine) -> Rule {
+        Rule { refine, ..self }
+    }
+
     /// The route's body is opaque bytes: no field of it is a permission-bearing field.
-    const fn raw(self) -> Rule {
+    pub const fn raw(self) -> Rule {
         Rule { body: BodyKind::Raw, ..self }
     }
 }
@@ -102,7 +97,7 @@ pub struct FieldRule {
     pub field: &'static str,
     pub source: Source,
     pub action: &'static str,
-    /// `{value}`: the field's value (it must then be a nameable string, or the request is
+    /// `{value}`: the field's value (it must then pass `segment`, or the request is
     /// refused to keys); `{base}`: the route's resource.
     pub resource: &'static str,
     /// A value that needs no extra permission (the one a request gets by default anyway).
@@ -138,82 +133,6 @@ pub const FIELD_RULES: &[FieldRule] = &[
     FieldRule { field: "canary", source: Source::Body, action: "api:Deploy", resource: "{base}", free_value: None },
 ];
 
-/// Every management route. Collections are checked on `TYPE/*` (a pattern in a policy
-/// matches that text like any other: `function/*` does, `function/app` does not).
-pub const RULES: &[Rule] = &[
-    refined("POST", "/v1/functions", "function:Create", "function/*", Refine::CreateFunction),
-    rule("GET", "/v1/functions", "function:Read", "function/*"),
-    rule("GET", "/v1/functions/{name}", "function:Read", "function/{name}"),
-    rule("DELETE", "/v1/functions/{name}", "function:Delete", "function/{name}"),
-    rule("PUT", "/v1/functions/{name}/code", "function:UpdateCode", "function/{name}").raw(),
-    rule("PATCH", "/v1/functions/{name}/config", "function:UpdateConfig", "function/{name}"),
-    rule("POST", "/v1/functions/{name}/versions", "function:PublishVersion", "function/{name}"),
-    rule("GET", "/v1/functions/{name}/versions", "function:Read", "function/{name}"),
-    rule("GET", "/v1/functions/{name}/versions/{version}", "function:Read", "function/{name}/version/{version}"),
-    rule(
-        "DELETE",
-        "/v1/functions/{name}/versions/{version}",
-        "function:DeleteVersion",
-        "function/{name}/version/{version}",
-    ),
-    rule("GET", "/v1/functions/{name}/aliases", "function:Read", "function/{name}"),
-    rule("PUT", "/v1/functions/{name}/aliases/{alias}", "alias:Update", "function/{name}/alias/{alias}"),
-    rule("GET", "/v1/functions/{name}/aliases/{alias}", "function:Read", "function/{name}/alias/{alias}"),
-    rule("DELETE", "/v1/functions/{name}/aliases/{alias}", "alias:Delete", "function/{name}/alias/{alias}"),
-    refined("POST", "/v1/functions/{name}/invoke", "function:Invoke", "function/{name}", Refine::Invoke).raw(),
-    rule("POST", "/v1/functions/{name}/permissions", "permission:Update", "function/{name}"),
-    rule("GET", "/v1/functions/{name}/permissions", "function:Read", "function/{name}"),
-    rule("DELETE", "/v1/functions/{name}/permissions/{statement_id}", "permission:Update", "function/{name}"),
-    rule("POST", "/v1/apis", "api:Create", "api/*"),
-    rule("GET", "/v1/apis", "api:Read", "api/*"),
-    rule("GET", "/v1/apis/{id}", "api:Read", "api/{id}"),
-    rule("DELETE", "/v1/apis/{id}", "api:Delete", "api/{id}"),
-    rule("PUT", "/v1/apis/{id}/routes", "api:UpdateRoutes", "api/{id}"),
-    rule("GET", "/v1/apis/{id}/routes", "api:Read", "api/{id}"),
-    rule("GET", "/v1/apis/{id}/routes/{route}", "api:Read", "api/{id}"),
-    rule("DELETE", "/v1/apis/{id}/routes/{route}", "api:UpdateRoutes", "api/{id}"),
-    refined("POST", "/v1/apis/{id}/deployments", "api:Deploy", "api/{id}", Refine::Deploy),
-    rule("GET", "/v1/apis/{id}/deployments", "api:Read", "api/{id}"),
-    rule("GET", "/v1/apis/{id}/deployments/{deployment}", "api:Read", "api/{id}"),
-    rule("DELETE", "/v1/apis/{id}/deployments/{deployment}", "api:Deploy", "api/{id}"),
-    rule("GET", "/v1/apis/{id}/stages", "api:Read", "api/{id}"),
-    // Moving the deployment or canary (`deployment_id`, `canary`) and binding secrets
-    // (`secret_environment`) add their permissions through FIELD_RULES.
-    rule("PUT", "/v1/apis/{id}/stages/{stage}", "stage:Update", "api/{id}/stage/{stage}"),
-    rule("PATCH", "/v1/apis/{id}/stages/{stage}", "stage:Update", "api/{id}/stage/{stage}"),
-    rule("GET", "/v1/apis/{id}/stages/{stage}", "api:Read", "api/{id}/stage/{stage}"),
-    rule("DELETE", "/v1/apis/{id}/stages/{stage}", "stage:Delete", "api/{id}/stage/{stage}"),
-    // Promotion moves the stage onto the canary's deployment: stage:Update + api:Deploy.
-    refined(
-        "POST",
-        "/v1/apis/{id}/stages/{stage}/canary/promote",
-        "stage:Update",
-        "api/{id}/stage/{stage}",
-        Refine::AlsoDeploy,
-    ),
-    rule("DELETE", "/v1/apis/{id}/stages/{stage}/canary", "stage:Update", "api/{id}/stage/{stage}"),
-    rule("DELETE", "/v1/apis/{id}/stages/{stage}/cache", "stage:FlushCache", "api/{id}/stage/{stage}"),
-    rule("POST", "/v1/apis/{id}/stages/{stage}/invalidation-keys", "stage:Update", "api/{id}/stage/{stage}"),
-    rule("GET", "/v1/apis/{id}/stages/{stage}/metrics", "api:Read", "api/{id}/stage/{stage}"),
-    rule("PUT", "/v1/functions/{name}/concurrency", "function:UpdateConfig", "function/{name}"),
-    rule("DELETE", "/v1/functions/{name}/concurrency", "function:UpdateConfig", "function/{name}"),
-    refined("POST", "/v1/keys", "key:Manage", "key/*", Refine::CreateKey),
-    rule("GET", "/v1/keys", "key:Manage", "key/*"),
-    rule("DELETE", "/v1/keys/{name}", "key:Manage", "key/{name}"),
-    rule("PUT", "/v1/secrets/{environment}/{name}", "secret:Put", "secret/{environment}/{name}"),
-    rule("GET", "/v1/secrets/{environment}", "secret:List", "secret/{environment}/*"),
-    rule("DELETE", "/v1/secrets/{environment}/{name}", "secret:Delete", "secret/{environment}/{name}"),
-    rule("GET", "/v1/audit", "audit:Read", "audit"),
-    // Logs can hold what a function printed: their own action, like CloudWatch Logs'.
-    rule("GET", "/v1/functions/{name}/logs", "function:ReadLogs", "function/{name}"),
-    rule("POST", "/v1/runtime/evict", "runtime:Evict", "runtime"),
-    rule("GET", "/metrics", "metrics:Read", "metrics"),
-];
-
-pub fn find_rule(method: &Method, path: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.method == method.as_str() && r.path == path)
-}
-
 /// Who is calling: the admin token (root) or a named key with its policy, loaded from the
 /// store for this request only (a revoked key fails on its next request).
 #[derive(Clone, Debug)]
@@ -239,12 +158,7 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().clone();
     let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     let path = req.uri().path().to_string();
-    let presented = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|v| v.trim().to_string());
+    let presented = crate::access::bearer(req.headers()).map(str::to_string);
     let principal = match authenticate(&p, presented).await {
         Ok(pr) => pr,
         Err(e) => {
@@ -255,7 +169,8 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
             return Ok(resp);
         }
     };
-    let rule = req.extensions().get::<MatchedPath>().and_then(|m| find_rule(&method, m.as_str()));
+    let rule =
+        req.extensions().get::<MatchedPath>().and_then(|m| super::routes::find(&method, m.as_str())).map(|r| &r.rule);
     let (req, checks) = match rule {
         Some(rule) => required(rule, req).await?,
         None => (req, Vec::new()),
@@ -328,7 +243,7 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
     };
     // A decoded parameter holding `/` or `*` could impersonate another resource; the
     // handlers reject such names anyway, so refusing them to keys costs nothing.
-    if params.values().any(|v| !nameable(v)) {
+    if params.values().any(|v| segment(v).is_none()) {
         return Ok((Request::from_parts(parts, body), Vec::new()));
     }
     // Bodies are read wherever a handler could read them as JSON: every method that
@@ -360,10 +275,11 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
     Ok((Request::from_parts(parts, body), checks))
 }
 
-/// A name that can stand in a resource: not empty, no `/` (another resource's path) and
-/// no `*` (a policy wildcard).
-fn nameable(v: &str) -> bool {
-    !v.is_empty() && !v.contains('/') && !v.contains('*')
+/// THE check on every value placed in a resource string (path parameters, body names, the
+/// qualifier, field values): not empty, no `/` (it would name another resource's path) and
+/// no `*` (a policy wildcard). `None`: the value can't be named, which denies every key.
+fn segment(v: &str) -> Option<&str> {
+    (!v.is_empty() && !v.contains(['/', '*'])).then_some(v)
 }
 
 /// The rule's own pairs. `None`: the resource can't be named.
@@ -375,9 +291,9 @@ fn rule_checks(
 ) -> Option<Vec<(String, String)>> {
     let base = fill(rule.resource, params);
     let action = rule.action.to_string();
-    let name_in_body = |kind: &str| match json.get("name").and_then(Value::as_str) {
-        Some(n) if nameable(n) => format!("{kind}/{n}"),
-        _ => format!("{kind}/*"),
+    let name_in_body = |kind: &str| match json.get("name").and_then(Value::as_str).and_then(segment) {
+        Some(n) => format!("{kind}/{n}"),
+        None => format!("{kind}/*"),
     };
     Some(match rule.refine {
         Refine::None => vec![(action, base)],
@@ -385,25 +301,20 @@ fn rule_checks(
         Refine::CreateKey => vec![(action, name_in_body("key"))],
         Refine::AlsoDeploy => vec![(action, base.clone()), ("api:Deploy".into(), base)],
         Refine::Invoke => {
-            let raw = params.get("name").cloned().unwrap_or_default();
-            let query_q = query.iter().find(|(k, _)| k == "qualifier").map(|(_, v)| v.clone());
-            let (name, q) = match raw.split_once(':') {
-                Some((n, q)) => (n.to_string(), Some(q.to_string())),
-                None => (raw, query_q),
-            };
-            let resource = match q.as_deref() {
+            let (name, q) = crate::model::qualifier::split_qualified(params.get("name").map_or("", String::as_str));
+            let q = q.or_else(|| query.iter().find(|(k, _)| k == "qualifier").map(|(_, v)| v.as_str()));
+            let resource = match q {
                 None | Some("") => format!("function/{name}"),
                 Some(q) if q == "$LATEST" || q.bytes().all(|b| b.is_ascii_digit()) => {
                     format!("function/{name}/version/{q}")
                 }
-                Some(q) if !nameable(q) => return None,
-                Some(q) => format!("function/{name}/alias/{q}"),
+                Some(q) => format!("function/{name}/alias/{}", segment(q)?),
             };
             vec![(action, resource)]
         }
         Refine::Deploy => match json.get("stage") {
             None | Some(Value::Null) => vec![(action, base)],
-            Some(Value::String(s)) if nameable(s) => vec![(action, format!("{base}/stage/{s}"))],
+            Some(Value::String(s)) => vec![(action, format!("{base}/stage/{}", segment(s)?))],
             Some(_) => return None,
         },
     })
@@ -441,10 +352,7 @@ fn field_check(
         return Some(None);
     }
     let resource = if f.resource.contains("{value}") {
-        if !nameable(&value) {
-            return None;
-        }
-        f.resource.replace("{value}", &value)
+        f.resource.replace("{value}", segment(&value)?)
     } else {
         f.resource.replace("{base}", base)
     };
@@ -483,10 +391,11 @@ mod tests {
 
     #[test]
     fn every_rule_names_a_known_action_and_is_unique() {
-        for (i, r) in RULES.iter().enumerate() {
-            assert!(ACTIONS.contains(&r.action), "{} {}: unknown action {}", r.method, r.path, r.action);
+        let routes = super::super::routes::ROUTES;
+        for (i, r) in routes.iter().enumerate() {
+            assert!(ACTIONS.contains(&r.rule.action), "{} {}: unknown action {}", r.method, r.path, r.rule.action);
             assert!(
-                RULES[..i].iter().all(|o| o.method != r.method || o.path != r.path),
+                routes[..i].iter().all(|o| o.method != r.method || o.path != r.path),
                 "{} {} listed twice",
                 r.method,
                 r.path

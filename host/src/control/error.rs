@@ -5,9 +5,12 @@ use crate::invoke::ResolveError;
 use crate::model::error::Error;
 use crate::model::Invalid;
 use crate::runtime::compile::CompileError;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -75,18 +78,21 @@ impl ApiError {
     }
 }
 
+/// The cause of a 500, carried in its response's extensions from [`ApiError::into_response`]
+/// to the one place that logs it, [`log_internal_errors`]. The client sees only
+/// `Internal server error`.
+#[derive(Clone, Debug)]
+pub struct InternalError(pub Arc<anyhow::Error>);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind) = self.parts();
         let message = match &self {
-            ApiError::Internal(e) => {
-                tracing::error!(error = %format!("{e:#}"), "internal error");
-                "Internal server error".to_string()
-            }
+            ApiError::Internal(_) => "Internal server error".to_string(),
             other => other.to_string(),
         };
         let mut body = serde_json::json!({ "message": message, "type": kind });
-        match self {
+        match &self {
             ApiError::TooManyRequests => body["reason"] = "ConcurrentInvocationLimitExceeded".into(),
             ApiError::ReservedConcurrencyExceeded => {
                 body["reason"] = "ReservedFunctionConcurrentInvocationLimitExceeded".into()
@@ -95,8 +101,22 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (status, Json(body)).into_response();
         resp.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(kind));
+        if let ApiError::Internal(e) = self {
+            resp.extensions_mut().insert(InternalError(Arc::new(e)));
+        }
         resp
     }
+}
+
+/// THE log line of an internal error, written inside the request's span (method, path,
+/// request id: see `control::app`), from the error its response carries ([`InternalError`]).
+/// Responses without one are passed through untouched: nothing is logged for them here.
+pub async fn log_internal_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if let Some(InternalError(e)) = resp.extensions().get::<InternalError>() {
+        tracing::error!(error = %format!("{e:#}"), "internal error");
+    }
+    resp
 }
 
 impl ApiError {

@@ -31,18 +31,15 @@ pub async fn invoke(
 ) -> ApiResult<Response> {
     let started = Instant::now();
     // `name:qualifier` in the path is accepted too, as Lambda accepts it in FunctionName.
-    let (name, path_qualifier) = match name.split_once(':') {
-        Some((n, q)) => (n.to_string(), Some(q.to_string())),
-        None => (name, None),
-    };
-    let name = FunctionName::parse(&name)?;
+    let (name, path_qualifier) = crate::model::qualifier::split_qualified(&name);
+    let name = FunctionName::parse(name)?;
     let qualifier_text = match (path_qualifier, params.qualifier) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError::BadRequest(format!(
                 "The derived qualifier from the function name ({a}) does not match the specified qualifier ({b})."
             )))
         }
-        (a, b) => a.or(b),
+        (a, b) => a.map(str::to_string).or(b),
     };
     let qualifier = Qualifier::parse(qualifier_text.as_deref())?;
     let limit = p.config.max_payload_bytes;

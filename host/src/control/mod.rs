@@ -7,7 +7,6 @@ pub mod aliases;
 pub mod apis;
 pub mod audit;
 pub mod body;
-pub mod cache;
 pub mod canary;
 pub mod code;
 pub mod concurrency;
@@ -18,7 +17,10 @@ pub mod invoke;
 pub mod keys;
 pub mod logs;
 pub mod permissions;
+pub mod routes;
 pub mod secrets;
+pub mod stage_cache;
+pub mod stage_metrics;
 pub mod stages;
 pub mod versions;
 
@@ -26,60 +28,44 @@ use crate::platform::Platform;
 use axum::extract::Request;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::Router;
 use error::ApiError;
 use std::sync::Arc;
 
 pub type AppState = Arc<Platform>;
 
-/// The management router, shared by `waygate up` and the tests.
+/// The management router, shared by `waygate up` and the tests: the routes of
+/// [`routes::ROUTES`], behind authorization ([`access::authorize`]) and one JSON error
+/// shape ([`json_errors`]); internal errors are logged by [`error::log_internal_errors`],
+/// inside the request's span ([`request_span`]).
 pub fn app(platform: Arc<Platform>) -> Router {
-    let v1 = Router::new()
-        .route("/functions", post(functions::create).get(functions::list))
-        .route("/functions/{name}", get(functions::get).delete(functions::delete))
-        .route("/functions/{name}/code", put(code::upload))
-        .route("/functions/{name}/config", axum::routing::patch(functions::update_config))
-        .route("/functions/{name}/versions", post(versions::publish).get(versions::list))
-        .route("/functions/{name}/versions/{version}", get(versions::get).delete(versions::delete))
-        .route("/functions/{name}/aliases", get(aliases::list))
-        .route("/functions/{name}/aliases/{alias}", put(aliases::put).get(aliases::get).delete(aliases::delete))
-        .route("/functions/{name}/invoke", post(invoke::invoke))
-        .route("/functions/{name}/logs", get(logs::get))
-        .route("/runtime/evict", post(logs::evict))
-        .route("/functions/{name}/permissions", post(permissions::add).get(permissions::list))
-        .route("/functions/{name}/permissions/{statement_id}", axum::routing::delete(permissions::remove))
-        .route("/apis", post(apis::create).get(apis::list))
-        .route("/apis/{id}", get(apis::get).delete(apis::delete))
-        .route("/apis/{id}/routes", put(apis::put_route).get(apis::list_routes))
-        .route("/apis/{id}/routes/{route}", get(apis::get_route).delete(apis::delete_route))
-        .route("/apis/{id}/deployments", post(deployments::create).get(deployments::list))
-        .route("/apis/{id}/deployments/{deployment}", get(deployments::get).delete(deployments::delete))
-        .route("/apis/{id}/stages", get(stages::list))
-        .route(
-            "/apis/{id}/stages/{stage}",
-            put(stages::put).patch(stages::patch).get(stages::get).delete(stages::delete),
-        )
-        .route("/keys", post(keys::create).get(keys::list))
-        .route("/keys/{name}", axum::routing::delete(keys::delete))
-        .route("/secrets/{environment}", get(secrets::list))
-        .route("/secrets/{environment}/{name}", put(secrets::put).delete(secrets::delete))
-        .route("/audit", get(audit::list))
-        .route("/apis/{id}/stages/{stage}/canary", axum::routing::delete(canary::remove))
-        .route("/apis/{id}/stages/{stage}/canary/promote", post(canary::promote))
-        .route("/apis/{id}/stages/{stage}/cache", axum::routing::delete(cache::flush))
-        .route("/apis/{id}/stages/{stage}/invalidation-keys", post(cache::issue_key))
-        .route("/apis/{id}/stages/{stage}/metrics", get(cache::metrics))
-        .route("/functions/{name}/concurrency", put(concurrency::put).delete(concurrency::delete));
-    Router::new()
-        .nest("/v1", v1)
-        .route("/metrics", get(logs::metrics))
+    let router = routes::router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(platform.clone(), access::authorize))
-        .layer(middleware::from_fn(json_errors))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(platform)
+        .layer(middleware::from_fn(json_errors));
+    observed(router).with_state(platform)
+}
+
+/// The outermost layers: the request's span, and inside it the log of internal errors.
+fn observed<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router
+        .layer(middleware::from_fn(error::log_internal_errors))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The one span of a management request: method, path (no query) and a request id. A span
+/// prints no line of its own; it labels the lines logged while the request is served (an
+/// internal error, a preload warning). Its fields are computed only when the span is
+/// enabled (`RUST_LOG=…,waygate::control::request=off` turns it off).
+fn request_span(req: &Request) -> tracing::Span {
+    tracing::info_span!(
+        target: "waygate::control::request",
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %uuid::Uuid::new_v4(),
+    )
 }
 
 /// Compares secrets without an early exit that would leak the matching prefix length.
@@ -117,4 +103,54 @@ async fn not_found(req: Request) -> ApiError {
 
 async fn method_not_allowed(req: Request) -> ApiError {
     ApiError::MethodNotAllowed(format!("Method {} is not allowed on {}", req.method(), req.uri().path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tower::ServiceExt;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_is_logged_once_inside_the_request_span_and_hidden_from_the_client() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let failing =
+            || async { Err::<(), _>(ApiError::Internal(anyhow::anyhow!("disk on fire").context("writing x"))) };
+        let ok = || async { "fine" };
+        let router =
+            observed(Router::new().route("/boom", axum::routing::get(failing)).route("/ok", axum::routing::get(ok)));
+
+        let resp =
+            router.clone().oneshot(Request::get("/ok?q=1").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(log.0.lock().unwrap().is_empty(), "a request without an error logs nothing");
+
+        let resp = router.oneshot(Request::get("/boom?q=1").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), 500);
+        let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v, serde_json::json!({"message": "Internal server error", "type": "ServiceException"}));
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("internal error")).collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert!(lines[0].contains("writing x: disk on fire"), "{text}");
+        assert!(lines[0].contains("request{method=GET path=/boom request_id="), "{text}");
+        assert!(!lines[0].contains("q=1"), "no query in the span: {text}");
+    }
 }

@@ -205,25 +205,15 @@ pub fn store(cache: &ResponseCache, key: CacheKey, ttl: Duration, max_bytes: usi
 /// `stage:InvalidateCache` on `api/ID/stage/STAGE`, or the stage's own invalidation key
 /// (issued by `POST …/invalidation-keys`).
 pub fn may_invalidate(access: &AccessSnapshot, stage: &StageSnapshot, headers: &HeaderMap) -> bool {
-    let Some(presented) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-    else {
+    let Some(presented) = crate::access::bearer(headers) else {
         return false;
     };
     // Comparing hashes: timing reveals nothing about the key itself.
-    if stage.invalidation_key_hash.as_deref().is_some_and(|expected| hash_key(presented) == expected) {
+    if stage.invalidation_key_hash.as_deref().is_some_and(|expected| crate::access::hash_key(presented) == expected) {
         return true;
     }
     let resource = format!("api/{}/stage/{}", stage.api_id, stage.name);
     access.allows(presented, "stage:InvalidateCache", &resource)
-}
-
-/// How invalidation keys are stored: blake3, hex.
-pub fn hash_key(key: &str) -> String {
-    crate::model::hash::blake3_hex(key.as_bytes())
 }
 
 fn wants_refresh(headers: &HeaderMap) -> bool {

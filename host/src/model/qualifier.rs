@@ -80,6 +80,15 @@ impl Qualifier {
     }
 }
 
+/// `name:qualifier` → (`name`, `Some(qualifier)`); without a `:`, (`s`, `None`). The
+/// qualifier is split off at the first `:` and not validated (`f:` gives `Some("")`).
+pub fn split_qualified(s: &str) -> (&str, Option<&str>) {
+    match s.split_once(':') {
+        Some((name, q)) => (name, Some(q)),
+        None => (s, None),
+    }
+}
+
 impl fmt::Display for Qualifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -103,5 +112,13 @@ mod tests {
         assert!(Qualifier::parse(Some("99999999999")).is_err());
         assert!(Qualifier::parse(Some("a b")).is_err());
         assert!(Qualifier::parse(Some("$latest")).is_err());
+    }
+
+    #[test]
+    fn splits_at_the_first_colon() {
+        assert_eq!(split_qualified("f"), ("f", None));
+        assert_eq!(split_qualified("f:7"), ("f", Some("7")));
+        assert_eq!(split_qualified("f:"), ("f", Some("")));
+        assert_eq!(split_qualified("f:a:b"), ("f", Some("a:b")));
     }
 }

@@ -256,8 +256,8 @@ pub async fn flush_cache(p: &Arc<Platform>, id: ApiId, name: StageName) -> Resul
 /// Issues a new cache-invalidation key (replacing the previous one) and returns it; only
 /// its hash is stored, so it is shown once.
 pub async fn issue_invalidation_key(p: &Arc<Platform>, id: ApiId, name: StageName) -> Result<String> {
-    let key = format!("wgi_{}", hex::encode(rand::random::<[u8; 32]>()));
-    let hash = crate::gateway::cache::hash_key(&key);
+    let key = crate::access::token("wgi_");
+    let hash = crate::access::hash_key(&key);
     p.commit(move |tx| {
         let mut s = stage(tx, &id, &name)?;
         s.invalidation_key_hash = Some(hash);

@@ -20,14 +20,6 @@ pub async fn flush(
     Ok((StatusCode::ACCEPTED, Json(json!({ "api_id": rec.api_id, "stage": rec.name, "flushed": true }))))
 }
 
-/// `GET /v1/apis/{id}/stages/{stage}/metrics`: request counters since start, main
-/// deployment and canary apart.
-pub async fn metrics(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    let (api, stage) = (super::apis::api_id(&api)?, StageName::parse(&stage)?);
-    let rec = crate::ops::stages::get(&p, api, stage).await?;
-    Ok(Json(p.live.metrics.view(rec.api_id.as_str(), rec.name.as_str())))
-}
-
 /// `POST /v1/apis/{id}/stages/{stage}/invalidation-keys` → 201 `{key}`. The key is shown
 /// once; only its hash is stored. A new key replaces the previous one.
 pub async fn issue_key(

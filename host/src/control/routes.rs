@@ -1,0 +1,163 @@
+//! THE route table of the management API: every route's method, axum path pattern, handler
+//! and access rule, declared together. [`super::app`] builds the router from it
+//! ([`router`]) and the authorize middleware finds a request's rule in it ([`find`], by
+//! `MatchedPath` and method), so a route can't exist without a rule, nor a rule without a
+//! route. Collections are checked on `TYPE/*` (a pattern in a policy matches that text like
+//! any other: `function/*` does, `function/app` does not).
+//!
+//! Fields that need a permission of their own wherever they appear (`secret_environment`,
+//! `deployment_id`, `canary`, `?environment=`) are deliberately not here but in
+//! [`super::access::FIELD_RULES`], which applies to every route and method alike.
+
+use super::access::{rule, Refine, Rule};
+use super::{aliases, apis, audit, canary, code, concurrency, deployments, functions, invoke, keys, logs};
+use super::{permissions, secrets, stage_cache, stage_metrics, stages, versions, AppState};
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter};
+use axum::Router;
+
+/// Registers a handler for the method it is given (`axum::routing::on`).
+pub type Handler = fn(MethodFilter) -> MethodRouter<AppState>;
+
+/// One management route.
+pub struct Route {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: &'static str,
+    /// The axum route pattern, full (with `/v1`): what `MatchedPath` reports.
+    pub path: &'static str,
+    pub handler: Handler,
+    /// Who may call it: the action and resource a key's policy must allow.
+    pub rule: Rule,
+}
+
+impl Route {
+    fn method_filter(&self) -> MethodFilter {
+        match self.method {
+            "GET" => MethodFilter::GET,
+            "POST" => MethodFilter::POST,
+            "PUT" => MethodFilter::PUT,
+            "PATCH" => MethodFilter::PATCH,
+            "DELETE" => MethodFilter::DELETE,
+            other => panic!("route table: unsupported method {other} for {}", self.path),
+        }
+    }
+}
+
+/// `route!(METHOD "/path" => handler, rule)`.
+macro_rules! route {
+    ($method:ident $path:literal => $handler:path, $rule:expr) => {
+        Route { method: stringify!($method), path: $path, handler: |m| axum::routing::on(m, $handler), rule: $rule }
+    };
+}
+
+#[rustfmt::skip]
+pub const ROUTES: &[Route] = &[
+    route!(POST "/v1/functions" => functions::create,
+        rule("function:Create", "function/*").refine(Refine::CreateFunction)),
+    route!(GET "/v1/functions" => functions::list, rule("function:Read", "function/*")),
+    route!(GET "/v1/functions/{name}" => functions::get, rule("function:Read", "function/{name}")),
+    route!(DELETE "/v1/functions/{name}" => functions::delete, rule("function:Delete", "function/{name}")),
+    route!(PUT "/v1/functions/{name}/code" => code::upload, rule("function:UpdateCode", "function/{name}").raw()),
+    route!(PATCH "/v1/functions/{name}/config" => functions::update_config,
+        rule("function:UpdateConfig", "function/{name}")),
+    route!(POST "/v1/functions/{name}/versions" => versions::publish,
+        rule("function:PublishVersion", "function/{name}")),
+    route!(GET "/v1/functions/{name}/versions" => versions::list, rule("function:Read", "function/{name}")),
+    route!(GET "/v1/functions/{name}/versions/{version}" => versions::get,
+        rule("function:Read", "function/{name}/version/{version}")),
+    route!(DELETE "/v1/functions/{name}/versions/{version}" => versions::delete,
+        rule("function:DeleteVersion", "function/{name}/version/{version}")),
+    route!(GET "/v1/functions/{name}/aliases" => aliases::list, rule("function:Read", "function/{name}")),
+    route!(PUT "/v1/functions/{name}/aliases/{alias}" => aliases::put,
+        rule("alias:Update", "function/{name}/alias/{alias}")),
+    route!(GET "/v1/functions/{name}/aliases/{alias}" => aliases::get,
+        rule("function:Read", "function/{name}/alias/{alias}")),
+    route!(DELETE "/v1/functions/{name}/aliases/{alias}" => aliases::delete,
+        rule("alias:Delete", "function/{name}/alias/{alias}")),
+    route!(POST "/v1/functions/{name}/invoke" => invoke::invoke,
+        rule("function:Invoke", "function/{name}").refine(Refine::Invoke).raw()),
+    // Logs can hold what a function printed: their own action, like CloudWatch Logs'.
+    route!(GET "/v1/functions/{name}/logs" => logs::get, rule("function:ReadLogs", "function/{name}")),
+    route!(POST "/v1/runtime/evict" => logs::evict, rule("runtime:Evict", "runtime")),
+    route!(POST "/v1/functions/{name}/permissions" => permissions::add,
+        rule("permission:Update", "function/{name}")),
+    route!(GET "/v1/functions/{name}/permissions" => permissions::list, rule("function:Read", "function/{name}")),
+    route!(DELETE "/v1/functions/{name}/permissions/{statement_id}" => permissions::remove,
+        rule("permission:Update", "function/{name}")),
+    route!(PUT "/v1/functions/{name}/concurrency" => concurrency::put,
+        rule("function:UpdateConfig", "function/{name}")),
+    route!(DELETE "/v1/functions/{name}/concurrency" => concurrency::delete,
+        rule("function:UpdateConfig", "function/{name}")),
+    route!(POST "/v1/apis" => apis::create, rule("api:Create", "api/*")),
+    route!(GET "/v1/apis" => apis::list, rule("api:Read", "api/*")),
+    route!(GET "/v1/apis/{id}" => apis::get, rule("api:Read", "api/{id}")),
+    route!(DELETE "/v1/apis/{id}" => apis::delete, rule("api:Delete", "api/{id}")),
+    route!(PUT "/v1/apis/{id}/routes" => apis::put_route, rule("api:UpdateRoutes", "api/{id}")),
+    route!(GET "/v1/apis/{id}/routes" => apis::list_routes, rule("api:Read", "api/{id}")),
+    route!(GET "/v1/apis/{id}/routes/{route}" => apis::get_route, rule("api:Read", "api/{id}")),
+    route!(DELETE "/v1/apis/{id}/routes/{route}" => apis::delete_route, rule("api:UpdateRoutes", "api/{id}")),
+    route!(POST "/v1/apis/{id}/deployments" => deployments::create,
+        rule("api:Deploy", "api/{id}").refine(Refine::Deploy)),
+    route!(GET "/v1/apis/{id}/deployments" => deployments::list, rule("api:Read", "api/{id}")),
+    route!(GET "/v1/apis/{id}/deployments/{deployment}" => deployments::get, rule("api:Read", "api/{id}")),
+    route!(DELETE "/v1/apis/{id}/deployments/{deployment}" => deployments::delete, rule("api:Deploy", "api/{id}")),
+    route!(GET "/v1/apis/{id}/stages" => stages::list, rule("api:Read", "api/{id}")),
+    // Moving the deployment or canary (`deployment_id`, `canary`) and binding secrets
+    // (`secret_environment`) add their permissions through FIELD_RULES.
+    route!(PUT "/v1/apis/{id}/stages/{stage}" => stages::put, rule("stage:Update", "api/{id}/stage/{stage}")),
+    route!(PATCH "/v1/apis/{id}/stages/{stage}" => stages::patch, rule("stage:Update", "api/{id}/stage/{stage}")),
+    route!(GET "/v1/apis/{id}/stages/{stage}" => stages::get, rule("api:Read", "api/{id}/stage/{stage}")),
+    route!(DELETE "/v1/apis/{id}/stages/{stage}" => stages::delete, rule("stage:Delete", "api/{id}/stage/{stage}")),
+    route!(DELETE "/v1/apis/{id}/stages/{stage}/canary" => canary::remove,
+        rule("stage:Update", "api/{id}/stage/{stage}")),
+    // Promotion moves the stage onto the canary's deployment: stage:Update + api:Deploy.
+    route!(POST "/v1/apis/{id}/stages/{stage}/canary/promote" => canary::promote,
+        rule("stage:Update", "api/{id}/stage/{stage}").refine(Refine::AlsoDeploy)),
+    route!(DELETE "/v1/apis/{id}/stages/{stage}/cache" => stage_cache::flush,
+        rule("stage:FlushCache", "api/{id}/stage/{stage}")),
+    route!(POST "/v1/apis/{id}/stages/{stage}/invalidation-keys" => stage_cache::issue_key,
+        rule("stage:Update", "api/{id}/stage/{stage}")),
+    route!(GET "/v1/apis/{id}/stages/{stage}/metrics" => stage_metrics::metrics,
+        rule("api:Read", "api/{id}/stage/{stage}")),
+    route!(POST "/v1/keys" => keys::create, rule("key:Manage", "key/*").refine(Refine::CreateKey)),
+    route!(GET "/v1/keys" => keys::list, rule("key:Manage", "key/*")),
+    route!(DELETE "/v1/keys/{name}" => keys::delete, rule("key:Manage", "key/{name}")),
+    route!(GET "/v1/secrets/{environment}" => secrets::list, rule("secret:List", "secret/{environment}/*")),
+    route!(PUT "/v1/secrets/{environment}/{name}" => secrets::put,
+        rule("secret:Put", "secret/{environment}/{name}")),
+    route!(DELETE "/v1/secrets/{environment}/{name}" => secrets::delete,
+        rule("secret:Delete", "secret/{environment}/{name}")),
+    route!(GET "/v1/audit" => audit::list, rule("audit:Read", "audit")),
+    route!(GET "/metrics" => logs::metrics, rule("metrics:Read", "metrics")),
+];
+
+/// The routes of [`ROUTES`], without the fallbacks and layers [`super::app`] adds. Routes
+/// sharing a path are merged into one method router (axum panics on a repeated method).
+pub fn router() -> Router<AppState> {
+    ROUTES.iter().fold(Router::new(), |router, r| router.route(r.path, (r.handler)(r.method_filter())))
+}
+
+/// The route `method` + `matched_path` (axum's `MatchedPath`) reached, if the table has it.
+pub fn find(method: &Method, matched_path: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.method == method.as_str() && r.path == matched_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_builds_a_router() {
+        // Panics on an unsupported method, an invalid pattern or a (method, path) twice.
+        let _ = router();
+        assert!(ROUTES.len() >= 50, "{}", ROUTES.len());
+    }
+
+    #[test]
+    fn find_matches_method_and_pattern() {
+        let r = find(&Method::PUT, "/v1/functions/{name}/code").expect("code upload");
+        assert_eq!(r.rule.action, "function:UpdateCode");
+        assert!(find(&Method::HEAD, "/v1/functions").is_none());
+        assert!(find(&Method::GET, "/v1/functions/app").is_none(), "patterns, not concrete paths");
+    }
+}
