@@ -107,13 +107,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
             .map_err(|_| anyhow!("invalid --method '{}'", a.method))?;
         Target { url: a.target.clone(), method, body: a.payload.clone(), token: None }
     } else {
-        let (name, q) = a.target.split_once(':').map(|(n, q)| (n, Some(q))).unwrap_or((&a.target, None));
+        let (name, q) = waygate::model::qualifier::split_qualified(&a.target);
         let mut url = format!("{}/v1/functions/{name}/invoke", a.conn.endpoint());
         if let Some(q) = q {
-            url = format!(
-                "{url}?qualifier={}",
-                percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC)
-            );
+            url = format!("{url}?qualifier={}", crate::enc(q));
         }
         Target { url, method: reqwest::Method::POST, body: a.payload.clone(), token: token.clone() }
     };

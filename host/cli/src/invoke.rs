@@ -26,10 +26,8 @@ pub struct InvokeArgs {
 /// Prints the function's output on stdout. A function error prints its error payload on
 /// stderr and exits with status 1; the executed version goes to stderr in text mode.
 pub fn run(a: InvokeArgs) -> anyhow::Result<ExitCode> {
-    let (name, qualifier) = match a.target.split_once(':') {
-        Some((n, q)) => (n.to_string(), Some(q.to_string())),
-        None => (a.target.clone(), None),
-    };
+    let (name, qualifier) = waygate::model::qualifier::split_qualified(&a.target);
+    let (name, qualifier) = (name.to_string(), qualifier.map(str::to_string));
     let payload = match (&a.payload, &a.payload_file) {
         (Some(p), _) => p.clone().into_bytes(),
         (None, Some(f)) if f.as_os_str() == "-" => {

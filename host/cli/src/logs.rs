@@ -26,10 +26,8 @@ pub struct LogsArgs {
 }
 
 pub fn run(a: LogsArgs) -> anyhow::Result<ExitCode> {
-    let (name, qualifier) = match a.target.split_once(':') {
-        Some((n, q)) => (n.to_string(), Some(q.to_string())),
-        None => (a.target.clone(), None),
-    };
+    let (name, qualifier) = waygate::model::qualifier::split_qualified(&a.target);
+    let (name, qualifier) = (name.to_string(), qualifier.map(str::to_string));
     let client = a.conn.client()?;
     let mut after: Option<u64> = None;
     loop {

@@ -44,9 +44,7 @@ pub enum PermissionCmd {
 
 fn qualifier_query(q: &Option<String>) -> String {
     match q {
-        Some(q) => {
-            format!("?qualifier={}", percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC))
-        }
+        Some(q) => format!("?qualifier={}", crate::enc(q)),
         None => String::new(),
     }
 }

@@ -389,10 +389,8 @@ impl Template {
 
 /// A fully substituted function target: `name`, `name:7`, `name:ALIAS`.
 pub fn parse_target(s: &str) -> Result<(FunctionName, Qualifier), Invalid> {
-    match s.split_once(':') {
-        Some((f, q)) => Ok((FunctionName::parse(f)?, Qualifier::parse(Some(q))?)),
-        None => Ok((FunctionName::parse(s)?, Qualifier::parse(None)?)),
-    }
+    let (f, q) = super::qualifier::split_qualified(s);
+    Ok((FunctionName::parse(f)?, Qualifier::parse(q)?))
 }
 
 /// What a route does.
