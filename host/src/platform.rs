@@ -283,8 +283,8 @@ fn prepare_code(store: &dyn Store, data: &DataDir, runtime: &Runtime) -> anyhow:
             None => tracing::info!(code_hash = %hash, "compiling for this engine ({})", runtime.fingerprint()),
         }
         match runtime.compile(&bytes) {
-            Ok(artifact) => {
-                let rec = artifacts::put(data, &hash, runtime.fingerprint(), &artifact)?;
+            Ok(compiled) => {
+                let rec = artifacts::put(data, &hash, runtime.fingerprint(), compiled.kind, &compiled.artifact)?;
                 store.add_artifact(&rec).map_err(store_err)?;
             }
             Err(e) => tracing::error!(code_hash = %hash, error = %e, "stored code no longer compiles"),

@@ -4,8 +4,8 @@
 
 use crate::invoke::concurrency::Reserved;
 use crate::live::LiveState;
-use crate::model::{AliasRouting, CodeHash, FunctionConfig, FunctionName, VersionId};
-use crate::runtime::CodeRef;
+use crate::model::{AliasRouting, CodeHash, FunctionConfig, FunctionName, GuestKind, VersionId};
+use crate::runtime::{CodeRef, CodeUnavailable};
 use crate::store::{FunctionState, Store, StoreResult};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -47,23 +47,23 @@ pub struct AliasSnapshot {
 /// Why code can't run, known before any request: recorded in the snapshot so every
 /// invocation of the affected versions fails fast with the reason.
 pub struct CodeHealth {
-    /// Artifact hash per code hash, for this engine's fingerprint.
-    pub artifacts: HashMap<CodeHash, String>,
+    /// Artifact hash and guest kind per code hash, for this engine's fingerprint.
+    pub artifacts: HashMap<CodeHash, (String, GuestKind)>,
     /// Blobs whose bytes no longer match their hash.
     pub corrupt_blobs: HashSet<CodeHash>,
 }
 
 impl CodeHealth {
     fn code_ref(&self, hash: CodeHash) -> CodeRef {
+        let recorded = self.artifacts.get(&hash);
+        // Code without an artifact can't run whatever its kind; the default stands in.
+        let kind = recorded.map_or(GuestKind::default(), |(_, k)| *k);
         let artifact = if self.corrupt_blobs.contains(&hash) {
-            Err(format!("code blob {hash} failed its integrity check (its bytes no longer match their hash); refusing to run it"))
+            Err(CodeUnavailable::CorruptBlob { hash })
         } else {
-            self.artifacts
-                .get(&hash)
-                .cloned()
-                .ok_or_else(|| format!("code {hash} has no compiled artifact for this engine"))
+            recorded.map(|(a, _)| a.clone()).ok_or(CodeUnavailable::NoArtifact { hash })
         };
-        CodeRef { code_hash: hash, artifact }
+        CodeRef { code_hash: hash, kind, artifact }
     }
 }
 
@@ -75,7 +75,11 @@ impl Snapshot {
         live: &LiveState,
     ) -> StoreResult<Snapshot> {
         let health = CodeHealth {
-            artifacts: store.artifacts(fingerprint)?.into_iter().map(|a| (a.code_hash, a.artifact_hash)).collect(),
+            artifacts: store
+                .artifacts(fingerprint)?
+                .into_iter()
+                .map(|a| (a.code_hash, (a.artifact_hash, a.kind)))
+                .collect(),
             corrupt_blobs: corrupt_blobs.clone(),
         };
         let mut counters = live.in_flight.renew();

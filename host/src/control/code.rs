@@ -64,7 +64,8 @@ pub async fn store_code(
     let artifact = tokio::task::spawn_blocking(move || -> ApiResult<_> {
         let compiled = this.runtime.compile(&wasm)?;
         blobs::put(&this.data, &hash, &wasm)?;
-        let artifact = artifacts::put(&this.data, &hash, this.runtime.fingerprint(), &compiled)?;
+        let artifact =
+            artifacts::put(&this.data, &hash, this.runtime.fingerprint(), compiled.kind, &compiled.artifact)?;
         // Loaded now, so the first request to this code (on $LATEST or a version
         // published from it) does not pay the load. A failure here only costs that
         // request the load (which reports its own error).
@@ -75,7 +76,8 @@ pub async fn store_code(
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("compile task failed: {e}")))??;
-    let code = crate::runtime::CodeRef { code_hash: hash, artifact: Ok(artifact.artifact_hash.clone()) };
+    let code =
+        crate::runtime::CodeRef { code_hash: hash, kind: artifact.kind, artifact: Ok(artifact.artifact_hash.clone()) };
     let rec = p.db(move |s| s.set_code(&name, &artifact, size)).await?;
     p.refresh().await?;
     p.runtime.warm(&code).await;

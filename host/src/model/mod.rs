@@ -40,6 +40,7 @@ macro_rules! string_newtype_impls {
 pub mod alias;
 pub mod api;
 pub mod config;
+pub mod guest;
 pub mod hash;
 pub mod names;
 pub mod policy;
@@ -48,6 +49,7 @@ pub mod stage;
 
 pub use alias::{AliasRouting, AliasTarget};
 pub use config::{FunctionConfig, FunctionConfigPatch, Limits};
+pub use guest::GuestKind;
 pub use hash::CodeHash;
 pub use names::{AliasName, FunctionName};
 pub use qualifier::{Qualifier, VersionId};

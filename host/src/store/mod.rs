@@ -17,7 +17,9 @@ pub mod sweep;
 
 use crate::model::api::{ApiId, Integration, Method, RoutePath, StageName};
 use crate::model::stage::{CacheSettings, CanaryPatch, CanarySettings, ThrottleSettings};
-use crate::model::{AliasName, AliasRouting, AliasTarget, CodeHash, FunctionConfig, FunctionName, VersionId};
+use crate::model::{
+    AliasName, AliasRouting, AliasTarget, CodeHash, FunctionConfig, FunctionName, GuestKind, VersionId,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -90,6 +92,8 @@ pub struct ArtifactRecord {
     pub fingerprint: String,
     pub artifact_hash: String,
     pub size: u64,
+    /// The guest ABI the compiler found (column `kind`, 'stdio' for rows older than it).
+    pub kind: GuestKind,
 }
 
 pub struct AliasInput {

@@ -95,6 +95,10 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has("functions", "reserved_concurrency")? {
         conn.execute_batch("ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER")?;
     }
+    // The guest ABI of the compiled code; every artifact before it was a stdio module.
+    if !has("artifacts", "kind")? {
+        conn.execute_batch("ALTER TABLE artifacts ADD COLUMN kind TEXT NOT NULL DEFAULT 'stdio'")?;
+    }
     Ok(())
 }
 
@@ -591,8 +595,9 @@ impl Store for SqliteStore {
 
     fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>> {
         self.tx(|tx| {
-            let mut stmt =
-                tx.prepare("SELECT code_hash, fingerprint, artifact_hash, size FROM artifacts WHERE fingerprint = ?1")?;
+            let mut stmt = tx.prepare(
+                "SELECT code_hash, fingerprint, artifact_hash, size, kind FROM artifacts WHERE fingerprint = ?1",
+            )?;
             let rows = stmt
                 .query_map([fingerprint], |r| {
                     Ok(ArtifactRecord {
@@ -600,6 +605,7 @@ impl Store for SqliteStore {
                         fingerprint: r.get(1)?,
                         artifact_hash: r.get(2)?,
                         size: r.get::<_, i64>(3)? as u64,
+                        kind: parse_with(GuestKind::parse(&r.get::<_, String>(4)?))?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -672,8 +678,8 @@ impl Store for SqliteStore {
 
 fn insert_artifact(tx: &Transaction<'_>, a: &ArtifactRecord) -> StoreResult<()> {
     tx.execute(
-        "INSERT OR REPLACE INTO artifacts (code_hash, fingerprint, artifact_hash, size) VALUES (?1, ?2, ?3, ?4)",
-        params![a.code_hash.to_hex(), a.fingerprint, a.artifact_hash, a.size as i64],
+        "INSERT OR REPLACE INTO artifacts (code_hash, fingerprint, artifact_hash, size, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![a.code_hash.to_hex(), a.fingerprint, a.artifact_hash, a.size as i64, a.kind.as_str()],
     )?;
     Ok(())
 }
@@ -712,5 +718,31 @@ mod tests {
         // Opening again doesn't migrate twice, and the value stays.
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.get_function(&f).unwrap().reserved_concurrency, Some(4));
+    }
+
+    #[test]
+    fn migration_gives_existing_artifacts_the_stdio_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        let hash = CodeHash::of(b"m");
+        {
+            // A database from before the column existed, with one artifact row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute("INSERT INTO blobs (code_hash, size, created_at) VALUES (?1, 1, 'now')", [hash.to_hex()])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO artifacts (code_hash, fingerprint, artifact_hash, size) VALUES (?1, 'fp', 'a', 1)",
+                [hash.to_hex()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let arts = store.artifacts("fp").unwrap();
+        assert_eq!(arts.len(), 1);
+        assert_eq!(arts[0].kind, GuestKind::StdioProxy);
+        drop(store);
+        // Opening again doesn't migrate twice.
+        assert_eq!(SqliteStore::open(&path).unwrap().artifacts("fp").unwrap()[0].kind, GuestKind::StdioProxy);
     }
 }
