@@ -2,10 +2,12 @@
 //! aliases and API Gateway's stages. See ARCHITECTURE.md for the map.
 
 pub mod access;
+pub mod body_limit;
 pub mod cli;
 pub mod client;
 pub mod connections;
 pub mod control;
+pub mod data_plane;
 pub mod examples;
 pub mod gateway;
 pub mod invoke;

@@ -92,7 +92,8 @@ impl Snapshot {
             })
             .collect();
         drop(counters);
-        let gateway = crate::gateway::stage::GatewaySnapshot::build(&store.load_gateway()?, live);
+        let gateway =
+            crate::gateway::stage::GatewaySnapshot::build(&store.load_gateway()?, &live.buckets, &live.metrics);
         let access = crate::access::AccessSnapshot::build(store.list_keys()?);
         Ok(Snapshot { functions, gateway, access, secrets: Default::default() })
     }

@@ -56,7 +56,8 @@ pub async fn invoke(
 
     let environment = params.environment.unwrap_or_else(|| "default".to_string());
     super::secrets::validate_name("environment", &environment)?;
-    let snapshot = p.snapshot();
+    let dp = p.data_plane();
+    let snapshot = dp.snapshot();
     let resolved = invoke::resolve(&snapshot, &name, &qualifier)?;
     let resolved = invoke::with_secrets(&snapshot, resolved, &environment)
         .map_err(|why| ApiError::FunctionConfiguration(format!("Function configuration error: {why}")))?;
@@ -75,7 +76,7 @@ pub async fn invoke(
     };
     let input = executor::encode(resolved.version.code.kind, GuestRequest::Direct(payload), limit)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("invoke payload could not be encoded: {e}")))?;
-    let outcome = invoke::run(&p.runtime, &p.observe, &resolved, ctx, input).await.map_err(|e| match e {
+    let outcome = dp.invoke(&resolved, ctx, input).await.map_err(|e| match e {
         InvokeError::Throttled => ApiError::TooManyRequests,
         InvokeError::ReservedConcurrency => ApiError::ReservedConcurrencyExceeded,
         InvokeError::CodeUnavailable(m) => ApiError::CodeUnavailable(m),

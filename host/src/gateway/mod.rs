@@ -15,10 +15,11 @@ pub mod route;
 pub mod stage;
 pub mod throttle;
 
+use crate::body_limit::BodyError;
+use crate::data_plane::DataPlane;
 use crate::invoke::{self, CallContext};
 use crate::model::api::Method;
 use crate::observe::Ms;
-use crate::platform::Platform;
 use crate::runtime::executor::{self, EncodeError};
 use crate::runtime::{GatewayRequest, GuestRequest, InvokeError};
 use axum::body::Body;
@@ -46,11 +47,11 @@ pub const MAX_URI_BYTES: usize = 8192;
 pub const MAX_HEAD_BYTES: usize = 10_240;
 
 /// The gateway router, shared by `waygate up` and the tests.
-pub fn app(platform: Arc<Platform>) -> Router {
-    Router::new().fallback(handle).with_state(platform)
+pub fn app(data_plane: Arc<DataPlane>) -> Router {
+    Router::new().fallback(handle).with_state(data_plane)
 }
 
-async fn handle(State(p): State<Arc<Platform>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+async fn handle(State(p): State<Arc<DataPlane>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut side = None;
@@ -87,7 +88,7 @@ struct Produced {
 }
 
 async fn serve(
-    p: &Arc<Platform>,
+    p: &Arc<DataPlane>,
     peer: SocketAddr,
     req: Request,
     request_id: &str,
@@ -219,7 +220,7 @@ struct Ctx<'a> {
 
 #[allow(clippy::too_many_arguments)]
 async fn integrate(
-    p: &Arc<Platform>,
+    p: &Arc<DataPlane>,
     snapshot: &crate::snapshot::Snapshot,
     parts: &http::request::Parts,
     body: Body,
@@ -263,10 +264,10 @@ async fn integrate(
         GatewayError::Internal
     })?;
 
-    let body = crate::control::body::read_limited(body, MAX_REQUEST_BYTES, "Request").await.map_err(|e| match e {
-        crate::control::error::ApiError::PayloadTooLarge(_) => GatewayError::RequestTooLong,
-        crate::control::error::ApiError::RequestTimeout(_) => GatewayError::RequestTimeout,
-        _ => GatewayError::BadRequest,
+    let body = crate::body_limit::read_limited(body, MAX_REQUEST_BYTES).await.map_err(|e| match e {
+        BodyError::TooLarge => GatewayError::RequestTooLong,
+        BodyError::TimedOut => GatewayError::RequestTimeout,
+        BodyError::Read(_) => GatewayError::BadRequest,
     })?;
     let request = GatewayRequest {
         parts,
@@ -304,7 +305,7 @@ async fn integrate(
     // The integration timeout is the invocation's cut-off: the runtime stops the instance
     // then (no timer of our own per request) and the invocation is logged like any other.
     let version = resolved.version.version.to_string();
-    let outcome = match invoke::run(&p.runtime, &p.observe, &resolved, ctx, input).await {
+    let outcome = match p.invoke(&resolved, ctx, input).await {
         Ok(o) if o.cut_off => {
             tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed: integration timeout after {:?}", t.timeout);
             p.observe.metrics.error(

@@ -4,7 +4,6 @@
 //! artifact file is missing), and on the request path only to repair a missing or corrupt
 //! artifact from its verified blob (off the reactor, logged as an error).
 
-use super::Runtime;
 use crate::model::GuestKind;
 use wasmtime::{ExternType, Module};
 
@@ -24,20 +23,13 @@ pub struct Compiled {
     pub artifact: Vec<u8>,
 }
 
-impl Runtime {
-    /// Validates `wasm` as code of a guest kind the host runs (today: a WASI preview1
-    /// command module whose imports the host can satisfy), and compiles it. CPU-heavy:
-    /// call it off the async reactor.
-    pub fn compile(&self, wasm: &[u8]) -> Result<Compiled, CompileError> {
-        compile_with(&self.engine, &self.linker, wasm)
-    }
-}
-
-/// [`Runtime::compile`] for callers that hold the engine and linker but not the runtime
-/// (the loader, repairing an artifact off the reactor).
+/// Validates `wasm` as code of a guest kind the host runs (today: a WASI preview1 command
+/// module whose imports the host can satisfy), and compiles it. CPU-heavy: call it off the
+/// async reactor. `Runtime::compile` for the runtime's engine and linker; the loader calls
+/// it directly when it repairs an artifact off the reactor.
 pub(crate) fn compile_with(
     engine: &wasmtime::Engine,
-    linker: &wasmtime::Linker<super::instance::HostState>,
+    linker: &wasmtime::Linker<super::host_state::HostState>,
     wasm: &[u8],
 ) -> Result<Compiled, CompileError> {
     if wasm.len() < 8 || &wasm[..4] != b"\0asm" {

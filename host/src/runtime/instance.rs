@@ -7,28 +7,14 @@
 
 use super::executor::{self, GuestInput, GuestOutput};
 use super::limits::{Deadline, MemoryLimitExceeded, MemoryLimiter, TimedOut};
-use super::wasi_p1::{Exit, Wasi, WasiView};
+use super::wasi_p1::{Exit, Wasi};
 use super::{CodeRef, InvokeError, Runtime};
 use crate::model::{FunctionConfig, VersionId};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-/// The per-store state of one invocation.
-pub struct HostState {
-    wasi: Wasi,
-    limiter: MemoryLimiter,
-    deadline: Deadline,
-}
-
-impl WasiView for HostState {
-    fn wasi(&mut self) -> &mut Wasi {
-        &mut self.wasi
-    }
-    fn deadline(&self) -> Instant {
-        self.deadline.0
-    }
-}
+pub use super::host_state::HostState;
 
 /// One call: what to run and the context it runs in.
 pub struct Invocation<'a> {

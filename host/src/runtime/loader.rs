@@ -13,7 +13,7 @@
 //! code between the check and its use. The cost is one copy, ≈ the same as the mmap.
 
 use super::executor::{PrepareCx, Prepared};
-use super::instance::HostState;
+use super::host_state::HostState;
 use crate::model::{CodeHash, GuestKind};
 use crate::store::{artifacts, blobs, layout::DataDir, Store};
 use lru::LruCache;

@@ -7,6 +7,7 @@
 pub mod compile;
 pub mod engine;
 pub mod executor;
+pub mod host_state;
 pub mod instance;
 pub mod limits;
 pub mod loader;

@@ -32,7 +32,7 @@
 
 pub mod stdio_proxy;
 
-use super::instance::HostState;
+use super::host_state::HostState;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::value::RawValue;

@@ -8,7 +8,7 @@ pub mod response;
 
 use super::{EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
 use crate::model::CodeHash;
-use crate::runtime::instance::HostState;
+use crate::runtime::host_state::HostState;
 use crate::runtime::wasi_p1::WasiView;
 use bytes::Bytes;
 use std::sync::Arc;
