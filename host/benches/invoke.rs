@@ -14,7 +14,7 @@ use bytes::Bytes;
 use std::time::Instant;
 use waygate::model::{CodeHash, FunctionConfig, VersionId};
 use waygate::platform::PlatformConfig;
-use waygate::runtime::{CodeRef, Invocation, Runtime, RuntimeConfig};
+use waygate::runtime::{executor, CodeRef, GuestRequest, Invocation, Runtime, RuntimeConfig};
 use waygate::server::Server;
 use waygate::store::{artifacts, layout::DataDir};
 
@@ -27,8 +27,8 @@ fn runtime(pooling: bool, dir: &std::path::Path, wasm: &[u8]) -> (Runtime, CodeR
     let rt = Runtime::new(rc, data.clone()).expect("runtime");
     let hash = CodeHash::of(wasm);
     let compiled = rt.compile(wasm).expect("hello compiles");
-    let rec = artifacts::put(&data, &hash, rt.fingerprint(), &compiled).expect("artifact");
-    (rt, CodeRef { code_hash: hash, artifact: Ok(rec.artifact_hash) })
+    let rec = artifacts::put(&data, &hash, rt.fingerprint(), compiled.kind, &compiled.artifact).expect("artifact");
+    (rt, CodeRef { code_hash: hash, kind: rec.kind, artifact: Ok(rec.artifact_hash) })
 }
 
 async fn in_process(rt: &Runtime, code: &CodeRef, config: &FunctionConfig, iters: usize, stats: &mut Stats) {
@@ -46,7 +46,7 @@ async fn in_process(rt: &Runtime, code: &CodeRef, config: &FunctionConfig, iters
                 request_id: "bench",
                 code,
                 config,
-                payload: payload.clone(),
+                input: executor::encode(code.kind, GuestRequest::Direct(payload.clone()), usize::MAX).expect("input"),
                 cut_off: None,
             })
             .await

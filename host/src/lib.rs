@@ -5,8 +5,10 @@
 //! `waygate-cli` package (host/cli).
 
 pub mod access;
+pub mod body_limit;
 pub mod connections;
 pub mod control;
+pub mod data_plane;
 pub mod examples;
 pub mod gateway;
 pub mod invoke;

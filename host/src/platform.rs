@@ -57,15 +57,19 @@ pub struct Platform {
     pub(crate) store: Arc<dyn Store>,
     pub data: DataDir,
     pub runtime: Arc<Runtime>,
-    /// Log buffers and metrics.
-    pub observe: crate::observe::Observer,
+    /// Log buffers and metrics (shared with the data plane).
+    pub observe: Arc<crate::observe::Observer>,
     pub config: PlatformConfig,
     pub admin_token: String,
     /// Encrypts secrets at rest; decrypts them into the snapshot.
     pub master_key: crate::secrets::MasterKey,
-    snapshot: ArcSwap<Snapshot>,
-    /// Cache entries, throttle buckets, in-flight counters: outlive snapshot rebuilds.
-    pub live: crate::live::LiveState,
+    /// The cell the data plane reads; `refresh` stores each rebuilt snapshot into it.
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Cache entries, throttle buckets, in-flight counters: outlive snapshot rebuilds
+    /// (shared with the data plane).
+    pub live: Arc<crate::live::LiveState>,
+    /// The gateway's and direct invoke's handle: snapshot, live state, runtime, observer.
+    data_plane: Arc<crate::data_plane::DataPlane>,
     /// Serialises snapshot rebuilds so an older rebuild can never be swapped in after a
     /// newer one.
     rebuild: parking_lot::Mutex<()>,
@@ -105,18 +109,28 @@ impl Platform {
         runtime.loader().attach_store(store.clone());
         let corrupt = prepare_code(store.as_ref(), &data, &runtime)?;
         let master_key = load_master_key(&config, &data)?;
-        let live = crate::live::LiveState::new(config.cache_max_bytes);
+        let live = Arc::new(crate::live::LiveState::new(config.cache_max_bytes));
         let snapshot = build_snapshot(store.as_ref(), &runtime, &corrupt, &live, &admin_token, &master_key)?;
+        let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
+        let observe = Arc::new(crate::observe::Observer::new(config.log_buffer_lines));
+        let data_plane = Arc::new(crate::data_plane::DataPlane::new(
+            snapshot.clone(),
+            live.clone(),
+            runtime.clone(),
+            observe.clone(),
+            crate::data_plane::DataPlaneConfig { max_payload_bytes: config.max_payload_bytes },
+        ));
         Ok(Arc::new(Platform {
             store,
             data,
             runtime,
-            observe: crate::observe::Observer::new(config.log_buffer_lines),
+            observe,
             config,
             admin_token,
             master_key,
-            snapshot: ArcSwap::from_pointee(snapshot),
+            snapshot,
             live,
+            data_plane,
             rebuild: parking_lot::Mutex::new(()),
             corrupt_blobs: parking_lot::Mutex::new(corrupt),
             first_start,
@@ -133,6 +147,11 @@ impl Platform {
     /// The current routing state. Cheap: one atomic load.
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.snapshot.load()
+    }
+
+    /// The data plane's handle (what the gateway and direct invoke run on).
+    pub fn data_plane(&self) -> &Arc<crate::data_plane::DataPlane> {
+        &self.data_plane
     }
 
     /// Runs `f` (a use case's reads and writes, see `ops`) in one store transaction,
@@ -314,8 +333,8 @@ fn prepare_code(store: &dyn Store, data: &DataDir, runtime: &Runtime) -> anyhow:
             None => tracing::info!(code_hash = %hash, "compiling for this engine ({})", runtime.fingerprint()),
         }
         match runtime.compile(&bytes) {
-            Ok(artifact) => {
-                let rec = artifacts::put(data, &hash, runtime.fingerprint(), &artifact)?;
+            Ok(compiled) => {
+                let rec = artifacts::put(data, &hash, runtime.fingerprint(), compiled.kind, &compiled.artifact)?;
                 crate::store::write(store, |tx| tx.add_artifact(&rec)).map_err(store_err)?;
             }
             Err(e) => tracing::error!(code_hash = %hash, error = %e, "stored code no longer compiles"),

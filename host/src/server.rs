@@ -48,7 +48,7 @@ impl Server {
         }
         tracing::info!(gateway_cap, admin_cap, nofile, "connection caps");
         let admin_app = crate::control::app(platform.clone());
-        let gateway_app = crate::gateway::app(platform.clone());
+        let gateway_app = crate::gateway::app(platform.data_plane().clone());
         let task = tokio::spawn(async move {
             use crate::connections::serve;
             tokio::join!(

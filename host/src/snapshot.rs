@@ -4,8 +4,8 @@
 
 use crate::invoke::concurrency::Reserved;
 use crate::live::LiveState;
-use crate::model::{AliasRouting, CodeHash, FunctionConfig, FunctionName, VersionId};
-use crate::runtime::CodeRef;
+use crate::model::{AliasRouting, CodeHash, FunctionConfig, FunctionName, GuestKind, VersionId};
+use crate::runtime::{CodeRef, CodeUnavailable};
 use crate::store::{FunctionState, RoutingState};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -49,23 +49,23 @@ pub struct AliasSnapshot {
 /// Why code can't run, known before any request: recorded in the snapshot so every
 /// invocation of the affected versions fails fast with the reason.
 pub struct CodeHealth {
-    /// Artifact hash per code hash, for this engine's fingerprint.
-    pub artifacts: HashMap<CodeHash, String>,
+    /// Artifact hash and guest kind per code hash, for this engine's fingerprint.
+    pub artifacts: HashMap<CodeHash, (String, GuestKind)>,
     /// Blobs whose bytes no longer match their hash.
     pub corrupt_blobs: HashSet<CodeHash>,
 }
 
 impl CodeHealth {
     fn code_ref(&self, hash: CodeHash) -> CodeRef {
+        let recorded = self.artifacts.get(&hash);
+        // Code without an artifact can't run whatever its kind; the default stands in.
+        let kind = recorded.map_or(GuestKind::default(), |(_, k)| *k);
         let artifact = if self.corrupt_blobs.contains(&hash) {
-            Err(format!("code blob {hash} failed its integrity check (its bytes no longer match their hash); refusing to run it"))
+            Err(CodeUnavailable::CorruptBlob { hash })
         } else {
-            self.artifacts
-                .get(&hash)
-                .cloned()
-                .ok_or_else(|| format!("code {hash} has no compiled artifact for this engine"))
+            recorded.map(|(a, _)| a.clone()).ok_or(CodeUnavailable::NoArtifact { hash })
         };
-        CodeRef { code_hash: hash, artifact }
+        CodeRef { code_hash: hash, kind, artifact }
     }
 }
 
@@ -82,7 +82,7 @@ impl Snapshot {
     /// Builds the whole routing state in one pass from one consistent read of the store.
     pub fn build(state: RoutingState, inputs: &Inputs<'_>) -> Snapshot {
         let health = CodeHealth {
-            artifacts: state.artifacts.into_iter().map(|a| (a.code_hash, a.artifact_hash)).collect(),
+            artifacts: state.artifacts.into_iter().map(|a| (a.code_hash, (a.artifact_hash, a.kind))).collect(),
             corrupt_blobs: inputs.corrupt_blobs.clone(),
         };
         let mut counters = inputs.live.in_flight.renew();
@@ -98,7 +98,11 @@ impl Snapshot {
         Snapshot {
             change_seq: state.change_seq,
             functions,
-            gateway: crate::gateway::stage::GatewaySnapshot::build(&state.gateway, inputs.live),
+            gateway: crate::gateway::stage::GatewaySnapshot::build(
+                &state.gateway,
+                &inputs.live.buckets,
+                &inputs.live.metrics,
+            ),
             access: crate::access::AccessSnapshot::build(state.keys, inputs.admin_token),
             secrets: crate::secrets::SecretsSnapshot::build(state.secrets, inputs.master_key),
         }

@@ -2,9 +2,9 @@
 //! same `{"message"}` shape as every other error.
 
 use super::error::ApiError;
+use crate::body_limit::BodyError;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 
 /// JSON body; an empty body is rejected.
@@ -52,18 +52,16 @@ pub fn check_media_type(raw: Option<&[u8]>, allowed: &[&str]) -> Result<(), ApiE
     }
 }
 
-/// Reads a body, failing as soon as it passes `limit` bytes (before buffering the rest).
+/// Reads a body, failing as soon as it passes `limit` bytes (before buffering the rest);
+/// `what` names it in the messages ([`crate::body_limit::read_limited`] as `ApiError`s).
 pub async fn read_limited(body: Body, limit: usize, what: &str) -> Result<Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::PayloadTooLarge(format!("{what} must be smaller than {limit} bytes")))
+    crate::body_limit::read_limited(body, limit).await.map_err(|e| match e {
+        BodyError::TooLarge => ApiError::PayloadTooLarge(format!("{what} must be smaller than {limit} bytes")),
+        BodyError::TimedOut => {
+            ApiError::RequestTimeout(format!("{what} body timed out: the client stopped sending it"))
         }
-        Err(e) if crate::connections::is_body_timeout(&*e) => {
-            Err(ApiError::RequestTimeout(format!("{what} body timed out: the client stopped sending it")))
-        }
-        Err(e) => Err(ApiError::BadRequest(format!("could not read the request body: {e}"))),
-    }
+        BodyError::Read(e) => ApiError::BadRequest(format!("could not read the request body: {e}")),
+    })
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -170,8 +170,8 @@ impl From<crate::ops::code::UploadError> for ApiError {
 impl From<ResolveError> for ApiError {
     fn from(e: ResolveError) -> Self {
         match e {
-            ResolveError::NotFound(m) => ApiError::NotFound(m),
-            ResolveError::NoCode(m) => ApiError::Conflict(m),
+            ResolveError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            ResolveError::NoCode { .. } => ApiError::Conflict(e.to_string()),
         }
     }
 }

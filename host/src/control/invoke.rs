@@ -1,6 +1,7 @@
 //! Direct invoke: `POST /v1/functions/{name}/invoke?qualifier=Q`. The body is the payload
-//! (stdin); the response body is what the function wrote to stdout. A function error is
-//! still a 200, flagged by `x-waygate-function-error`, as Lambda's sync invoke does.
+//! and the response body the function's result, as the code's executor passes them (for
+//! stdio guests: stdin and stdout). A function error is still a 200, flagged by
+//! `x-waygate-function-error`, as Lambda's sync invoke does.
 
 use super::body::read_limited;
 use super::error::{ApiError, ApiResult};
@@ -8,7 +9,7 @@ use super::AppState;
 use crate::invoke::{self, CallContext};
 use crate::model::{FunctionName, Qualifier};
 use crate::observe;
-use crate::runtime::InvokeError;
+use crate::runtime::{executor, GuestRequest, InvokeError};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -52,7 +53,8 @@ pub async fn invoke(
 
     let environment = params.environment.unwrap_or_else(|| "default".to_string());
     crate::ops::secrets::validate_name("environment", &environment)?;
-    let snapshot = p.snapshot();
+    let dp = p.data_plane();
+    let snapshot = dp.snapshot();
     let resolved = invoke::resolve(&snapshot, &name, &qualifier)?;
     let resolved = invoke::with_secrets(&snapshot, resolved, &environment)
         .map_err(|why| ApiError::FunctionConfiguration(format!("Function configuration error: {why}")))?;
@@ -69,7 +71,9 @@ pub async fn invoke(
         request_id: &request_id,
         cut_off: None,
     };
-    let outcome = invoke::run(&p.runtime, &p.observe, &resolved, ctx, payload).await.map_err(|e| match e {
+    let input = executor::encode(resolved.version.code.kind, GuestRequest::Direct(payload), limit)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("invoke payload could not be encoded: {e}")))?;
+    let outcome = dp.invoke(&resolved, ctx, input).await.map_err(|e| match e {
         InvokeError::Throttled => ApiError::TooManyRequests,
         InvokeError::ReservedConcurrency => ApiError::ReservedConcurrencyExceeded,
         InvokeError::CodeUnavailable(m) => ApiError::CodeUnavailable(m),
@@ -78,9 +82,7 @@ pub async fn invoke(
     let version = resolved.version.version.to_string();
     let timing = observe::server_timing(Some(route), &outcome, started.elapsed());
     let mut resp = match &outcome.error {
-        None => {
-            (StatusCode::OK, [("content-type", "application/octet-stream")], outcome.stdout.clone()).into_response()
-        }
+        None => (StatusCode::OK, [("content-type", "application/octet-stream")], outcome.output.raw()).into_response(),
         Some(err) => {
             let mut r = (StatusCode::OK, axum::Json(err)).into_response();
             r.headers_mut().insert("x-waygate-function-error", HeaderValue::from_static("Unhandled"));

@@ -1,6 +1,8 @@
 //! The management API (admin listener): JSON over HTTP, bearer-token auth, one file per
-//! resource. Every mutating handler commits one store transaction, then refreshes the
-//! routing snapshot before answering.
+//! resource. A handler turns the request into domain types, calls the use case in `ops`
+//! (which holds the rules and commits through `Platform::commit`), and renders the
+//! answer; it neither writes to the store nor checks a rule of its own. The routes and
+//! their access rules are one table ([`routes::ROUTES`]).
 
 pub mod access;
 pub mod aliases;

@@ -38,24 +38,6 @@ impl CachedResponse {
     }
 }
 
-/// How a stage's route is cached (resolved when the snapshot is built).
-#[derive(Debug, Clone, Copy)]
-pub struct RouteCache {
-    pub ttl: Duration,
-    /// `Method::bit`s that are cached: GET, or every method the route serves when a route
-    /// override enables it explicitly.
-    pub methods: u8,
-}
-
-/// Stage-wide cache settings, as the data plane needs them.
-pub struct StageCache {
-    pub enabled: bool,
-    pub require_authorization: bool,
-    pub strategy: UnauthorizedStrategy,
-    pub key_headers: Vec<HeaderName>,
-    pub max_bytes: usize,
-}
-
 struct PerEntryTtl;
 
 impl moka::Expiry<CacheKey, Arc<CachedResponse>> for PerEntryTtl {

@@ -54,7 +54,7 @@ pub fn resolve(
                 .iter()
                 .filter_map(|(k, v)| {
                     Some((
-                        super::response::remap(HeaderName::from_bytes(k.as_bytes()).ok()?),
+                        crate::runtime::executor::remap(HeaderName::from_bytes(k.as_bytes()).ok()?),
                         HeaderValue::from_str(v).ok()?,
                     ))
                 })

@@ -65,6 +65,12 @@ pub fn has_dot_segment(path: &str) -> bool {
     path.split('/').any(|s| dot_kind(s).is_some())
 }
 
+/// Whether a path parameter, once percent-decoded (as the function gets it), holds a dot
+/// segment: encoded slashes (`..%2F..`) survive dot-segment removal and decode into `../..`.
+pub fn decodes_to_dot_segment(param: &str) -> bool {
+    param.contains('%') && has_dot_segment(&percent_encoding::percent_decode_str(param).decode_utf8_lossy())
+}
+
 /// `Some(1)` for `.`, `Some(2)` for `..` (each dot plain or as `%2e`/`%2E`), else `None`.
 fn dot_kind(seg: &str) -> Option<u8> {
     let b = seg.as_bytes();

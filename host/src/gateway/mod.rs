@@ -1,26 +1,27 @@
 //! The data plane's HTTP front: API Gateway REST semantics over the routing snapshot.
 //! A request walks: [`listener`] (which API and stage) → [`stage`] (snapshot lookup) →
 //! [`canary`] (which side serves) → [`route`] (matcher) → [`throttle`] → [`cache`] (a hit
-//! ends here) → [`integration`] (pre-resolved target + permission) → [`crate::invoke`]
-//! (alias → version → fresh instance) with the [`event`] on stdin → [`response`] (proxy
-//! response rules) → cache store. It never touches the database.
+//! ends here) → [`integration`] (pre-resolved target + permission) → the code's executor
+//! encodes the request ([`crate::runtime::executor`]; for stdio guests the proxy event) →
+//! [`crate::invoke`] (alias → version → fresh instance) → the executor's answer as HTTP
+//! (for stdio: the proxy response rules) → cache store. It never touches the database.
 
 pub mod cache;
 pub mod canary;
 pub mod error;
-pub mod event;
 pub mod integration;
 pub mod listener;
-pub mod response;
 pub mod route;
 pub mod stage;
 pub mod throttle;
 
+use crate::body_limit::BodyError;
+use crate::data_plane::DataPlane;
 use crate::invoke::{self, CallContext};
 use crate::model::api::Method;
 use crate::observe::Ms;
-use crate::platform::Platform;
-use crate::runtime::InvokeError;
+use crate::runtime::executor::{self, EncodeError};
+use crate::runtime::{GatewayRequest, GuestRequest, InvokeError};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -46,11 +47,11 @@ pub const MAX_URI_BYTES: usize = 8192;
 pub const MAX_HEAD_BYTES: usize = 10_240;
 
 /// The gateway router, shared by `waygate up` and the tests.
-pub fn app(platform: Arc<Platform>) -> Router {
-    Router::new().fallback(handle).with_state(platform)
+pub fn app(data_plane: Arc<DataPlane>) -> Router {
+    Router::new().fallback(handle).with_state(data_plane)
 }
 
-async fn handle(State(p): State<Arc<Platform>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+async fn handle(State(p): State<Arc<DataPlane>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut side = None;
@@ -87,7 +88,7 @@ struct Produced {
 }
 
 async fn serve(
-    p: &Arc<Platform>,
+    p: &Arc<DataPlane>,
     peer: SocketAddr,
     req: Request,
     request_id: &str,
@@ -118,7 +119,7 @@ async fn serve(
     let found = serving.deployment.table.find(method, target.path).ok_or(GatewayError::MissingAuthenticationToken)?;
     // Encoded slashes (`..%2F..`) survive dot-segment removal and decode into `../..`: a
     // function reading its path parameters as a path must never get one.
-    if found.params.iter().any(|(_, v)| v.contains('%') && listener::has_dot_segment(&event::percent_decode(v))) {
+    if found.params.iter().any(|(_, v)| listener::decodes_to_dot_segment(v)) {
         return Err(GatewayError::BadRequest);
     }
     // After the route match: a route's own limit replaces the stage's (API Gateway's method
@@ -219,7 +220,7 @@ struct Ctx<'a> {
 
 #[allow(clippy::too_many_arguments)]
 async fn integrate(
-    p: &Arc<Platform>,
+    p: &Arc<DataPlane>,
     snapshot: &crate::snapshot::Snapshot,
     parts: &http::request::Parts,
     body: Body,
@@ -263,60 +264,34 @@ async fn integrate(
         GatewayError::Internal
     })?;
 
-    let body = crate::control::body::read_limited(body, MAX_REQUEST_BYTES, "Request").await.map_err(|e| match e {
-        crate::control::error::ApiError::PayloadTooLarge(_) => GatewayError::RequestTooLong,
-        crate::control::error::ApiError::RequestTimeout(_) => GatewayError::RequestTimeout,
-        _ => GatewayError::BadRequest,
+    let body = crate::body_limit::read_limited(body, MAX_REQUEST_BYTES).await.map_err(|e| match e {
+        BodyError::TooLarge => GatewayError::RequestTooLong,
+        BodyError::TimedOut => GatewayError::RequestTimeout,
+        BodyError::Read(_) => GatewayError::BadRequest,
     })?;
-    let (headers, multi_headers) = event::headers(&parts.headers);
-    let (query, multi_query) = event::query(parts.uri.query());
-    let (body_text, is_base64) = event::body(&body);
-    let now = time::OffsetDateTime::now_utc();
-    // requestContext.path includes the stage (`/dev/orders/1`); the top-level path doesn't.
-    let stage_path = format!("/{}{}", stage.name, target_path);
-    let event = event::ProxyEvent {
-        resource: route.path.as_str(),
-        path: event::percent_decode(target_path),
-        http_method: parts.method.as_str(),
-        headers,
-        multi_value_headers: multi_headers,
-        query_string_parameters: query,
-        multi_value_query_string_parameters: multi_query,
-        path_parameters: (!found.params.is_empty())
-            .then(|| event::Pairs(found.params.iter().map(|(k, v)| (*k, event::percent_decode(v))).collect())),
+    let request = GatewayRequest {
+        parts,
+        body: &body,
+        header_bytes,
+        path: target_path,
+        host,
+        peer,
+        request_id,
+        resource_path: route.path.as_str(),
+        resource_id: &route.id,
+        path_params: &found.params,
+        api_id: &stage.api_id,
+        stage: &stage.name,
+        deployment_id: &serving.deployment.id,
         stage_variables: &serving.variables_json,
-        request_context: event::RequestContext {
-            account_id: "000000000000",
-            api_id: &stage.api_id,
-            deployment_id: &serving.deployment.id,
-            domain_name: host.unwrap_or(""),
-            domain_prefix: &stage.api_id,
-            extended_request_id: request_id,
-            http_method: parts.method.as_str(),
-            identity: event::Identity {
-                source_ip: peer.ip().to_string(),
-                user_agent: parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
-            },
-            path: &stage_path,
-            protocol: "HTTP/1.1",
-            request_id,
-            request_time: event::request_time(now),
-            request_time_epoch: (now.unix_timestamp_nanos() / 1_000_000) as i64,
-            resource_id: &route.id,
-            resource_path: route.path.as_str(),
-            stage: &stage.name,
-        },
-        body: body_text,
-        is_base64_encoded: is_base64,
     };
-    // Sized for the event's fixed part plus what comes from the request, so it is written
-    // without regrowing (each regrow copies it).
-    let headers_len = header_bytes + 8 * parts.headers.len();
-    let mut payload = Vec::with_capacity(1536 + 2 * body.len() + 3 * headers_len + 2 * parts.uri.path().len());
-    serde_json::to_writer(&mut payload, &event).map_err(|_| GatewayError::Internal)?;
-    if payload.len() > p.config.max_payload_bytes {
-        return Err(GatewayError::RequestTooLong);
-    }
+    // The code's executor decides what the function gets (for stdio: the proxy event).
+    let input =
+        executor::encode(resolved.version.code.kind, GuestRequest::Gateway(&request), p.config.max_payload_bytes)
+            .map_err(|e| match e {
+                EncodeError::TooLarge => GatewayError::RequestTooLong,
+                EncodeError::Internal => GatewayError::Internal,
+            })?;
 
     let ctx = CallContext {
         function: &t.function,
@@ -330,7 +305,7 @@ async fn integrate(
     // The integration timeout is the invocation's cut-off: the runtime stops the instance
     // then (no timer of our own per request) and the invocation is logged like any other.
     let version = resolved.version.version.to_string();
-    let outcome = match invoke::run(&p.runtime, &p.observe, &resolved, ctx, payload.into()).await {
+    let outcome = match p.invoke(&resolved, ctx, input).await {
         Ok(o) if o.cut_off => {
             tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed: integration timeout after {:?}", t.timeout);
             p.observe.metrics.error(
@@ -357,8 +332,8 @@ async fn integrate(
         tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, error_type = %err.error_type, "Execution failed: function error: {}", err.error_message);
         return Err(GatewayError::BadGateway);
     }
-    let proxy = response::parse(&outcome.stdout).map_err(|why| {
-        tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed due to configuration error: Malformed Lambda proxy response ({why})");
+    let proxy = outcome.output.http().map_err(|why| {
+        tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed due to configuration error: {why}");
         GatewayError::BadGateway
     })?;
     let timing = crate::observe::server_timing(Some(route_time), &outcome, started.elapsed());

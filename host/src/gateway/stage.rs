@@ -2,15 +2,14 @@
 //! ([`Serving`]: deployment, variables, integrations resolved against them, per-route
 //! throttle and cache policies) for its main deployment and, when it has one, its canary.
 
-use super::cache::{RouteCache, StageCache};
 use super::integration::{group_policies, resolve, Policies, ResolvedIntegration};
 use super::route::RouteTable;
-use super::throttle::{BucketKey, Limiter};
-use crate::live::LiveState;
+use super::throttle::{BucketKey, Buckets, Limiter};
 use crate::model::api::Method;
-use crate::model::stage::{route_key, CacheSettings, ThrottleSettings};
-use crate::observe::stage_metrics::SideCounters;
+use crate::model::stage::{route_key, CacheSettings, ThrottleSettings, UnauthorizedStrategy};
+use crate::observe::stage_metrics::{SideCounters, StageMetrics};
 use crate::store::{GatewayState, RouteRecord, StageRecord};
+use http::HeaderName;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +55,24 @@ pub struct StageSnapshot {
     pub secret_environment: String,
 }
 
+/// How a stage's route is cached (resolved when the snapshot is built).
+#[derive(Debug, Clone, Copy)]
+pub struct RouteCache {
+    pub ttl: Duration,
+    /// `Method::bit`s that are cached: GET, or every method the route serves when a route
+    /// override enables it explicitly.
+    pub methods: u8,
+}
+
+/// Stage-wide cache settings, as the data plane needs them.
+pub struct StageCache {
+    pub enabled: bool,
+    pub require_authorization: bool,
+    pub strategy: UnauthorizedStrategy,
+    pub key_headers: Vec<HeaderName>,
+    pub max_bytes: usize,
+}
+
 #[derive(Default)]
 pub struct GatewaySnapshot {
     apis: HashMap<String, HashMap<String, Arc<StageSnapshot>>>,
@@ -66,7 +83,9 @@ impl GatewaySnapshot {
         self.apis.get(api)?.get(stage)
     }
 
-    pub fn build(state: &GatewayState, live: &LiveState) -> Self {
+    /// `buckets` and `metrics`: the live state's (`crate::live::LiveState`), which outlive
+    /// the snapshot; the build takes handles into them.
+    pub fn build(state: &GatewayState, buckets: &Buckets, metrics: &StageMetrics) -> Self {
         let policies = group_policies(&state.permissions);
         let deployments: HashMap<(&str, &str), Arc<DeploymentSnapshot>> = state
             .deployments
@@ -80,8 +99,8 @@ impl GatewaySnapshot {
                 ((d.api_id.as_str(), d.id.as_str()), Arc::new(snap))
             })
             .collect();
-        let mut buckets = live.buckets.renew();
-        let mut metrics = live.metrics.renew();
+        let mut buckets = buckets.renew();
+        let mut metrics = metrics.renew();
         let mut apis: HashMap<String, HashMap<String, Arc<StageSnapshot>>> = HashMap::new();
         for s in &state.stages {
             let api = s.api_id.as_str();

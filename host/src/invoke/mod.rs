@@ -9,9 +9,8 @@ pub mod version;
 
 use crate::model::{function_arn, Qualifier, VersionId};
 use crate::observe::{InvocationRecord, Observer};
-use crate::runtime::{Invocation, InvokeError, Outcome, Runtime};
+use crate::runtime::{GuestInput, Invocation, InvokeError, Outcome, Runtime};
 use crate::snapshot::{Snapshot, VersionSnapshot};
-use bytes::Bytes;
 use std::sync::Arc;
 
 /// A qualifier resolved against a snapshot.
@@ -32,18 +31,19 @@ pub fn with_secrets(snapshot: &Snapshot, mut resolved: Resolved, environment: &s
     Ok(resolved)
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
-    #[error("{0}")]
-    NotFound(String),
+    /// No such function, or no such version or alias of it (`qualifier`).
+    #[error("Function not found: {}", function_arn(function, qualifier.as_deref()))]
+    NotFound { function: String, qualifier: Option<String> },
     /// The function exists but `$LATEST` has no code yet.
-    #[error("{0}")]
-    NoCode(String),
+    #[error("Function {function} has no code yet: upload it with PUT /v1/functions/{function}/code")]
+    NoCode { function: String },
 }
 
 pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Result<Resolved, ResolveError> {
     let not_found =
-        |q: Option<&str>| ResolveError::NotFound(format!("Function not found: {}", function_arn(function, q)));
+        |q: Option<&str>| ResolveError::NotFound { function: function.to_string(), qualifier: q.map(str::to_string) };
     let f = snapshot.functions.get(function).ok_or_else(|| not_found(None))?;
     let (id, alias) = match qualifier {
         Qualifier::Version(v) => (*v, None),
@@ -53,9 +53,7 @@ pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Re
         }
     };
     let version = version::lookup(f, id).ok_or_else(|| match id {
-        VersionId::Latest => ResolveError::NoCode(format!(
-            "Function {function} has no code yet: upload it with PUT /v1/functions/{function}/code"
-        )),
+        VersionId::Latest => ResolveError::NoCode { function: function.to_string() },
         VersionId::Number(n) => not_found(Some(&n.to_string())),
     })?;
     Ok(Resolved { version, alias, config: None, reserved: f.reserved.clone() })
@@ -83,7 +81,7 @@ pub async fn run(
     observer: &Observer,
     resolved: &Resolved,
     ctx: CallContext<'_>,
-    payload: Bytes,
+    input: GuestInput,
 ) -> Result<Outcome, InvokeError> {
     let v = &resolved.version;
     let version = v.version.to_string();
@@ -103,7 +101,7 @@ pub async fn run(
                     request_id: ctx.request_id,
                     code: &v.code,
                     config: resolved.config.as_deref().unwrap_or(&v.config),
-                    payload,
+                    input,
                     cut_off: ctx.cut_off,
                 })
                 .await

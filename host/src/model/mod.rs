@@ -41,6 +41,7 @@ pub mod alias;
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod guest;
 pub mod hash;
 pub mod names;
 pub mod policy;
@@ -49,6 +50,7 @@ pub mod stage;
 
 pub use alias::{AliasRouting, AliasTarget};
 pub use config::{FunctionConfig, FunctionConfigPatch, Limits};
+pub use guest::GuestKind;
 pub use hash::CodeHash;
 pub use names::{AliasName, FunctionName};
 pub use qualifier::{Qualifier, VersionId};

@@ -35,7 +35,8 @@ pub async fn upload(
     let artifact = tokio::task::spawn_blocking(move || -> std::result::Result<_, UploadError> {
         let compiled = this.runtime.compile(&wasm)?;
         blobs::put(&this.data, &hash, &wasm).map_err(Error::from)?;
-        let artifact = artifacts::put(&this.data, &hash, this.runtime.fingerprint(), &compiled).map_err(Error::from)?;
+        let artifact = artifacts::put(&this.data, &hash, this.runtime.fingerprint(), compiled.kind, &compiled.artifact)
+            .map_err(Error::from)?;
         // Loaded now, so the first request to this code (on $LATEST or a version
         // published from it) does not pay the load. A failure here only costs that
         // request the load (which reports its own error).
@@ -46,7 +47,8 @@ pub async fn upload(
     })
     .await
     .map_err(|e| Error::internal(format!("compile task failed: {e}")))??;
-    let code = crate::runtime::CodeRef { code_hash: hash, artifact: Ok(artifact.artifact_hash.clone()) };
+    let code =
+        crate::runtime::CodeRef { code_hash: hash, kind: artifact.kind, artifact: Ok(artifact.artifact_hash.clone()) };
     let rec = p
         .commit(move |tx| {
             function(tx, &name)?;

@@ -4,7 +4,7 @@
 //! artifact file is missing), and on the request path only to repair a missing or corrupt
 //! artifact from its verified blob (off the reactor, logged as an error).
 
-use super::Runtime;
+use crate::model::GuestKind;
 use wasmtime::{ExternType, Module};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,27 +15,30 @@ fn bad(msg: impl Into<String>) -> CompileError {
     CompileError(msg.into())
 }
 
-impl Runtime {
-    /// Validates `wasm` as a WASI preview1 command module whose imports the host can
-    /// satisfy, and compiles it. Returns the artifact bytes. CPU-heavy: call it off the
-    /// async reactor.
-    pub fn compile(&self, wasm: &[u8]) -> Result<Vec<u8>, CompileError> {
-        compile_with(&self.engine, &self.linker, wasm)
-    }
+/// What compilation produced: the guest ABI the code speaks, decided here once (recorded
+/// with the artifact, carried by every `CodeRef`), and the artifact bytes.
+#[derive(Debug)]
+pub struct Compiled {
+    pub kind: GuestKind,
+    pub artifact: Vec<u8>,
 }
 
-/// [`Runtime::compile`] for callers that hold the engine and linker but not the runtime
-/// (the loader, repairing an artifact off the reactor).
+/// Validates `wasm` as code of a guest kind the host runs (today: a WASI preview1 command
+/// module whose imports the host can satisfy), and compiles it. CPU-heavy: call it off the
+/// async reactor. `Runtime::compile` for the runtime's engine and linker; the loader calls
+/// it directly when it repairs an artifact off the reactor.
 pub(crate) fn compile_with(
     engine: &wasmtime::Engine,
-    linker: &wasmtime::Linker<super::instance::HostState>,
+    linker: &wasmtime::Linker<super::host_state::HostState>,
     wasm: &[u8],
-) -> Result<Vec<u8>, CompileError> {
+) -> Result<Compiled, CompileError> {
     if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
         return Err(bad("Code is not a WebAssembly binary: it does not start with the \\0asm magic bytes"));
     }
-    match &wasm[4..8] {
-        [1, 0, 0, 0] => {}
+    // The binary's version/layer field decides the guest kind: a core module is a stdio
+    // proxy; a component (wasi:http next) would be recognised here.
+    let kind = match &wasm[4..8] {
+        [1, 0, 0, 0] => GuestKind::StdioProxy,
         [_, _, 1, 0] => {
             return Err(bad("Code is a WebAssembly component, which is not supported yet: upload a WASI preview1 \
                      core module (built for wasm32-wasip1)"))
@@ -45,7 +48,7 @@ pub(crate) fn compile_with(
                 "Unsupported WebAssembly binary version {v:?}: expected a core module (version 1)"
             )))
         }
-    }
+    };
     Module::validate(engine, wasm).map_err(|e| bad(format!("Invalid WebAssembly module: {e:#}")))?;
     let module = Module::new(engine, wasm).map_err(|e| bad(format!("Module could not be compiled: {e:#}")))?;
     match module.get_export("_start") {
@@ -70,7 +73,8 @@ pub(crate) fn compile_with(
     // Same check the loader makes. It names an unknown WASI function or a wrong signature:
     // "unknown import: `wasi_snapshot_preview1::x` has not been defined".
     linker.instantiate_pre(&module).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
-    module.serialize().map_err(|e| bad(format!("Module could not be serialized: {e:#}")))
+    let artifact = module.serialize().map_err(|e| bad(format!("Module could not be serialized: {e:#}")))?;
+    Ok(Compiled { kind, artifact })
 }
 
 fn describe(t: &ExternType) -> &'static str {

@@ -2,7 +2,7 @@
 //! per-request cost is set here, with the reason; `../shared/perf-notes.md` has the
 //! measurements behind them.
 
-use super::instance::HostState;
+use super::host_state::HostState;
 use super::loader::Loader;
 use crate::store::layout::DataDir;
 use std::hash::{Hash, Hasher};
@@ -119,6 +119,12 @@ impl Runtime {
 
     pub fn loader(&self) -> &Loader {
         &self.loader
+    }
+
+    /// Validates and compiles uploaded code ([`super::compile::compile_with`]): the guest
+    /// kind and the artifact bytes. CPU-heavy: call it off the async reactor.
+    pub fn compile(&self, wasm: &[u8]) -> Result<super::compile::Compiled, super::compile::CompileError> {
+        super::compile::compile_with(&self.engine, &self.linker, wasm)
     }
 }
 

@@ -1,30 +1,20 @@
-//! A fresh instance per invocation, for the WASI preview1 "proxy over stdio" ABI: the
-//! payload goes in on stdin, stdout is the response, stderr the function's log. The
-//! instance, its memory and its WASI context live exactly as long as one invocation.
+//! A fresh instance per invocation: the generic lifecycle around every guest kind — pool
+//! slot, template lookup, the WASI context (args, env; stderr is the function's log),
+//! the store with its memory limit and deadline (epoch callback), how the guest stopped
+//! (Lambda's error types) and the teardown ([`Retired`]). What runs inside — input in,
+//! entry point, output out — is the kind's executor ([`super::executor`]). The instance,
+//! its memory and its WASI context live exactly as long as one invocation.
 
+use super::executor::{self, GuestInput, GuestOutput};
 use super::limits::{Deadline, MemoryLimitExceeded, MemoryLimiter, TimedOut};
-use super::wasi_p1::{Exit, Wasi, WasiView};
+use super::wasi_p1::{Exit, Wasi};
 use super::{CodeRef, InvokeError, Runtime};
 use crate::model::{FunctionConfig, VersionId};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-/// The per-store state of one invocation.
-pub struct HostState {
-    wasi: Wasi,
-    limiter: MemoryLimiter,
-    deadline: Deadline,
-}
-
-impl WasiView for HostState {
-    fn wasi(&mut self) -> &mut Wasi {
-        &mut self.wasi
-    }
-    fn deadline(&self) -> Instant {
-        self.deadline.0
-    }
-}
+pub use super::host_state::HostState;
 
 /// One call: what to run and the context it runs in.
 pub struct Invocation<'a> {
@@ -37,7 +27,8 @@ pub struct Invocation<'a> {
     pub request_id: &'a str,
     pub code: &'a CodeRef,
     pub config: &'a FunctionConfig,
-    pub payload: Bytes,
+    /// The request as the code's executor encoded it ([`executor::encode`]).
+    pub input: GuestInput,
     /// When the caller stops waiting (API Gateway's integration timeout), if that can come
     /// before the function's own timeout: the invocation is stopped then, like a timeout,
     /// and [`Outcome::cut_off`] says so.
@@ -63,7 +54,8 @@ pub struct FunctionError {
 
 #[derive(Debug)]
 pub struct Outcome {
-    pub stdout: Bytes,
+    /// What the guest produced; read it with [`GuestOutput::http`] or [`GuestOutput::raw`].
+    pub output: GuestOutput,
     pub logs: Bytes,
     pub logs_truncated: bool,
     pub error: Option<FunctionError>,
@@ -106,7 +98,7 @@ impl Outcome {
     /// An invocation that never ran (e.g. throttled): for records of failures.
     pub fn empty() -> Self {
         Outcome {
-            stdout: Bytes::new(),
+            output: GuestOutput::default(),
             logs: Bytes::new(),
             logs_truncated: false,
             error: None,
@@ -139,7 +131,8 @@ impl Runtime {
         let own_timeout = Duration::from_millis(inv.config.timeout_ms as u64);
         let timeout = inv.cut_off.map_or(own_timeout, |c| c.min(own_timeout));
         let deadline = Deadline(started + timeout);
-        let mut wasi = Wasi::new(inv.payload, self.config.max_response_bytes, self.config.max_log_bytes);
+        // Stdin stays empty unless the executor puts its input there.
+        let mut wasi = Wasi::new(Bytes::new(), self.config.max_response_bytes, self.config.max_log_bytes);
         wasi.arg(inv.function);
         for (k, v) in &inv.config.env {
             wasi.env(k, v);
@@ -167,22 +160,15 @@ impl Runtime {
 
         // No outer timer: the epoch callback stops the guest's code at the deadline, and
         // the only host call that can wait (`poll_oneoff`) wakes at the deadline and traps.
-        let mut instantiate = Duration::ZERO;
-        let result = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instantiate = started.elapsed();
-            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-            start.call_async(&mut store, ()).await
-        }
-        .await;
+        let ran = executor::run(&pre, &mut store, inv.input, started).await;
         let total = started.elapsed();
         let max_memory_bytes = store.data().limiter.peak_bytes;
-        let out = store.data_mut().wasi.take_output();
-        let timed_out = matches!(&result, Err(e) if e.downcast_ref::<TimedOut>().is_some());
+        let (logs, logs_truncated) = store.data_mut().wasi.take_log();
+        let timed_out = matches!(&ran.result, Err(e) if e.downcast_ref::<TimedOut>().is_some());
 
         // A response over the limit is the first cause: a guest whose write failed may
         // well have panicked or exited non-zero because of it.
-        let error = if out.stdout_overflow {
+        let error = if ran.output_overflow {
             Some(FunctionError {
                 error_type: "Function.ResponseSizeTooLarge".into(),
                 error_message: format!(
@@ -191,14 +177,13 @@ impl Runtime {
                 ),
             })
         } else {
-            result.err().and_then(|e| classify(e, inv.request_id, timeout))
+            ran.result.err().and_then(|e| classify(e, inv.request_id, timeout))
         };
         // Stopped at the caller's cut-off (and not first for an oversized response).
-        let cut_off = timed_out && timeout < own_timeout && !out.stdout_overflow;
-        let stdout = if out.stdout_overflow { Bytes::new() } else { out.stdout };
-        let (logs, logs_truncated) = (out.log, out.log_truncated);
+        let cut_off = timed_out && timeout < own_timeout && !ran.output_overflow;
+        let instantiate = ran.instantiate;
         Ok(Outcome {
-            stdout,
+            output: ran.output,
             logs,
             logs_truncated,
             error,
@@ -217,10 +202,10 @@ impl Runtime {
     /// preload, off the request path; a no-op when the code isn't loaded or no slot is free.
     pub async fn warm(&self, code: &CodeRef) {
         let Ok(_slot) = self.slots.clone().try_acquire_owned() else { return };
-        let Some(pre) = self.loader.peek(&code.code_hash) else { return };
+        let Some(pre) = self.loader.peek(code) else { return };
         let deadline = Deadline(Instant::now() + Duration::from_secs(1));
         let mut store = self.store(Wasi::new(Bytes::new(), 0, 0), self.config.max_memory_mb as usize, deadline);
-        if let Err(e) = pre.instantiate_async(&mut store).await {
+        if let Err(e) = executor::warm(&pre, &mut store).await {
             tracing::debug!(code_hash = %code.code_hash, error = %e, "warm-up instantiation failed");
         }
     }

@@ -1,6 +1,7 @@
 //! Version code → ready-to-instantiate template. On first use (or after eviction) the
-//! artifact is read, checked against its recorded hash, deserialized and pre-linked into
-//! an [`InstancePre`]; an LRU keeps the most recently used ones.
+//! artifact is read, checked against its recorded hash, deserialized and pre-linked by
+//! its kind's executor into a [`Prepared`] (for stdio: an `InstancePre`); an LRU keeps the
+//! most recently used ones, keyed by (code hash, kind).
 //!
 //! A missing or corrupt artifact is not fatal: the blob is the source of truth, so
 //! [`Loader::repair`] rebuilds the artifact from it once the blob's own hash checks out
@@ -11,8 +12,9 @@
 //! `Module::deserialize_file`, which would mmap the file again): nothing can change the
 //! code between the check and its use. The cost is one copy, ≈ the same as the mmap.
 
-use super::instance::HostState;
-use crate::model::CodeHash;
+use super::executor::{PrepareCx, Prepared};
+use super::host_state::HostState;
+use crate::model::{CodeHash, GuestKind};
 use crate::store::{artifacts, blobs, layout::DataDir, Store};
 use lru::LruCache;
 use parking_lot::Mutex;
@@ -20,16 +22,28 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use wasmtime::{Engine, InstancePre, Linker, Module};
+use wasmtime::{Engine, Linker};
 
 /// What the routing snapshot knows about a version's code: enough to load it without
 /// asking the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeRef {
     pub code_hash: CodeHash,
-    /// The recorded artifact hash for this engine, or why the code can't run (no artifact
-    /// for this engine, or a blob that failed its integrity check).
-    pub artifact: Result<String, String>,
+    /// The guest ABI, decided when the code was compiled.
+    pub kind: GuestKind,
+    /// The recorded artifact hash for this engine, or why the code can't run.
+    pub artifact: Result<String, CodeUnavailable>,
+}
+
+/// Why code can't run, known when the snapshot is built. The texts reach clients (502).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeUnavailable {
+    /// The blob no longer matches its hash.
+    #[error("code blob {hash} failed its integrity check (its bytes no longer match their hash); refusing to run it")]
+    CorruptBlob { hash: CodeHash },
+    /// No artifact for this engine's fingerprint.
+    #[error("code {hash} has no compiled artifact for this engine")]
+    NoArtifact { hash: CodeHash },
 }
 
 /// Cheap to clone (one `Arc`): a clone moves into `spawn_blocking` for a repair.
@@ -43,7 +57,7 @@ struct Inner {
     linker: Linker<HostState>,
     data: DataDir,
     fingerprint: String,
-    cache: Mutex<LruCache<CodeHash, Arc<InstancePre<HostState>>>>,
+    cache: Mutex<LruCache<(CodeHash, GuestKind), Prepared>>,
     /// Where a repaired artifact's new hash is recorded (set by the platform once the
     /// store is open; without it a repair still runs, unrecorded).
     store: OnceLock<Arc<dyn Store>>,
@@ -56,7 +70,7 @@ struct Inner {
 /// The outcome of [`Loader::get`].
 pub enum Lookup {
     /// The template, and how long loading took when this call had to load it.
-    Ready(Arc<InstancePre<HostState>>, Option<Duration>),
+    Ready(Prepared, Option<Duration>),
     /// The artifact is missing or corrupt but the code is known: [`Loader::repair`] (which
     /// compiles: call it off the reactor) can rebuild it from the blob.
     NeedsRepair(String),
@@ -92,7 +106,8 @@ impl Loader {
 
     /// The template for `code` from the cache or its verified artifact. Never compiles.
     pub fn get(&self, code: &CodeRef) -> Result<Lookup, String> {
-        if let Some(pre) = self.inner.cache.lock().get(&code.code_hash) {
+        let key = (code.code_hash, code.kind);
+        if let Some(pre) = self.inner.cache.lock().get(&key) {
             return Ok(Lookup::Ready(pre.clone(), None));
         }
         let started = Instant::now();
@@ -100,8 +115,8 @@ impl Loader {
             Ok(b) => b,
             Err(why) => return Ok(Lookup::NeedsRepair(why)),
         };
-        let pre = Arc::new(self.prepare(&code.code_hash, &bytes)?);
-        self.inner.cache.lock().put(code.code_hash, pre.clone());
+        let pre = self.prepare(&code.code_hash, code.kind, &bytes)?;
+        self.inner.cache.lock().put(key, pre.clone());
         Ok(Lookup::Ready(pre, Some(started.elapsed())))
     }
 
@@ -118,11 +133,11 @@ impl Loader {
     /// Rebuilds the artifact of `code` from its blob after checking the blob's hash (a
     /// corrupt blob is refused), writes it atomically, records its hash and loads it.
     /// Compiles: blocking, call it off the async reactor.
-    pub fn repair(&self, code: &CodeRef, why: &str) -> Result<(Arc<InstancePre<HostState>>, Duration), String> {
+    pub fn repair(&self, code: &CodeRef, why: &str) -> Result<(Prepared, Duration), String> {
         let _one = self.inner.repairing.lock();
         let started = Instant::now();
         // A concurrent request may have repaired it while this one waited.
-        if let Some(pre) = self.inner.cache.lock().get(&code.code_hash) {
+        if let Some(pre) = self.inner.cache.lock().get(&(code.code_hash, code.kind)) {
             return Ok((pre.clone(), started.elapsed()));
         }
         let hash = code.code_hash;
@@ -133,7 +148,13 @@ impl Loader {
         })?;
         let compiled = super::compile::compile_with(&inner.engine, &inner.linker, &wasm)
             .map_err(|e| format!("code {hash} could not be recompiled: {e}"))?;
-        let rec = artifacts::put(&inner.data, &hash, &inner.fingerprint, &compiled)
+        if compiled.kind != code.kind {
+            return Err(format!(
+                "code {hash} recompiled as a {} guest, but its versions were recorded as {}",
+                compiled.kind, code.kind
+            ));
+        }
+        let rec = artifacts::put(&inner.data, &hash, &inner.fingerprint, compiled.kind, &compiled.artifact)
             .map_err(|e| format!("the rebuilt artifact for code {hash} could not be stored: {e:#}"))?;
         match inner.store.get() {
             Some(store) => {
@@ -146,24 +167,24 @@ impl Loader {
         }
         inner.repaired.lock().insert(hash, rec.artifact_hash.clone());
         tracing::error!(code_hash = %hash, reason = %why, "artifact for code {hash} was missing/corrupt, rebuilt from its verified blob");
-        let pre = Arc::new(self.prepare(&hash, &compiled)?);
-        inner.cache.lock().put(hash, pre.clone());
+        let pre = self.prepare(&hash, compiled.kind, &compiled.artifact)?;
+        inner.cache.lock().put((hash, compiled.kind), pre.clone());
         Ok((pre, started.elapsed()))
     }
 
     /// Makes `compiled` (what [`super::Runtime::compile`] just produced for `code`, still
     /// in memory) the loaded template of `code`: the upload path's preload, without
     /// reading back what it just wrote.
-    pub fn insert_compiled(&self, code: &CodeHash, compiled: &[u8]) -> Result<(), String> {
-        let pre = Arc::new(self.prepare(code, compiled)?);
-        self.inner.cache.lock().put(*code, pre);
+    pub fn insert_compiled(&self, code: &CodeHash, compiled: &super::compile::Compiled) -> Result<(), String> {
+        let pre = self.prepare(code, compiled.kind, &compiled.artifact)?;
+        self.inner.cache.lock().put((*code, compiled.kind), pre);
         Ok(())
     }
 
     /// The verified artifact bytes; `Ok(Err(why))` when the file is missing, unreadable or
     /// does not match its record (repairable); `Err` when the code can't run at all.
     fn read_artifact(&self, code: &CodeRef) -> Result<Result<Vec<u8>, String>, String> {
-        let expected = code.artifact.as_ref().map_err(|why| why.clone())?;
+        let expected = code.artifact.as_ref().map_err(|why| why.to_string())?;
         let repaired = self.inner.repaired.lock().get(&code.code_hash).cloned();
         let accepted: Vec<&str> = std::iter::once(expected.as_str()).chain(repaired.as_deref()).collect();
         Ok(artifacts::read_verified(&self.inner.data, &code.code_hash, &self.inner.fingerprint, &accepted).map_err(
@@ -176,24 +197,18 @@ impl Loader {
 
     /// `bytes` must be what this engine's compiler produced for `code` (verified against
     /// the recorded artifact hash, or just compiled).
-    fn prepare(&self, code: &CodeHash, bytes: &[u8]) -> Result<InstancePre<HostState>, String> {
-        // SAFETY: `deserialize` maps these bytes as executable code. They are exactly the
+    fn prepare(&self, code: &CodeHash, kind: GuestKind, bytes: &[u8]) -> Result<Prepared, String> {
+        let cx = PrepareCx { engine: &self.inner.engine, linker: &self.inner.linker };
+        // SAFETY: the executor maps these bytes as executable code. They are exactly the
         // bytes wasmtime produced at compile time for this engine fingerprint: either the
         // blake3 check of `load` proves they were not altered since, or they never left
-        // memory (`insert_compiled`).
-        let module = unsafe { Module::deserialize(&self.inner.engine, bytes) }
-            .map_err(|e| format!("compiled artifact for code {code} could not be loaded: {e:#}"))?;
-        // Build the copy-on-write memory image now rather than in the first instantiation
-        // (wasmtime does it lazily): part of loading, not of the first request.
-        module
-            .initialize_copy_on_write_image()
-            .map_err(|e| format!("memory image for code {code} could not be built: {e:#}"))?;
-        self.inner.linker.instantiate_pre(&module).map_err(|e| format!("code {code} could not be linked: {e:#}"))
+        // memory (`insert_compiled`, `repair`).
+        unsafe { Prepared::load(kind, &cx, code, bytes) }
     }
 
     /// The loaded template of `code`, if it is loaded (no load, no LRU promotion).
-    pub fn peek(&self, code: &CodeHash) -> Option<Arc<InstancePre<HostState>>> {
-        self.inner.cache.lock().peek(code).cloned()
+    pub fn peek(&self, code: &CodeRef) -> Option<Prepared> {
+        self.inner.cache.lock().peek(&(code.code_hash, code.kind)).cloned()
     }
 
     /// Drops every loaded template (the next invocation of each reloads it).

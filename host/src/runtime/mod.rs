@@ -1,18 +1,22 @@
 //! The Wasm runtime: one [`Engine`](wasmtime::Engine) per process, artifacts compiled at
-//! upload ([`compile`]), loaded and verified on first use ([`loader`]), and a fresh
-//! instance per invocation ([`instance`], the "proxy over stdio" ABI) whose WASI preview1
-//! imports [`wasi_p1`] defines.
+//! upload ([`compile`], which decides the code's [`GuestKind`]), loaded and verified on
+//! first use ([`loader`]), and a fresh instance per invocation ([`instance`]: store,
+//! limits, deadline, teardown) whose guest ABI is run by the kind's [`executor`]; the
+//! WASI preview1 imports are [`wasi_p1`]'s.
 
 pub mod compile;
 pub mod engine;
+pub mod executor;
+pub mod host_state;
 pub mod instance;
 pub mod limits;
 pub mod loader;
 pub mod wasi_p1;
 
 pub use engine::{Runtime, RuntimeConfig};
+pub use executor::{GatewayRequest, GuestInput, GuestKind, GuestOutput, GuestRequest, HttpReply};
 pub use instance::{FunctionError, Invocation, Outcome, Timing};
-pub use loader::CodeRef;
+pub use loader::{CodeRef, CodeUnavailable};
 
 /// Failures that are not the function's fault: the invocation never ran.
 #[derive(Debug, thiserror::Error)]

@@ -170,14 +170,27 @@ impl Wasi {
         self
     }
 
+    /// Replaces stdin (before the guest runs): the executor puts its input there.
+    pub fn set_stdin(&mut self, stdin: Bytes) {
+        self.stdin = stdin;
+        self.stdin_pos = 0;
+    }
+
     /// Takes what the guest wrote (the context is left empty).
     pub fn take_output(&mut self) -> Output {
-        Output {
-            stdout: Bytes::from(std::mem::take(&mut self.stdout)),
-            stdout_overflow: self.stdout_overflow,
-            log: Bytes::from(std::mem::take(&mut self.log)),
-            log_truncated: self.log_truncated,
-        }
+        let (stdout, stdout_overflow) = self.take_stdout();
+        let (log, log_truncated) = self.take_log();
+        Output { stdout, stdout_overflow, log, log_truncated }
+    }
+
+    /// Takes stdout, and whether the guest tried to write past its cap.
+    pub fn take_stdout(&mut self) -> (Bytes, bool) {
+        (Bytes::from(std::mem::take(&mut self.stdout)), self.stdout_overflow)
+    }
+
+    /// Takes the log (stderr), and whether some of it was dropped.
+    pub fn take_log(&mut self) -> (Bytes, bool) {
+        (Bytes::from(std::mem::take(&mut self.log)), self.log_truncated)
     }
 
     fn stdio(&self, fd: i32) -> Result<Stdio, Errno> {

@@ -3,16 +3,23 @@
 //! to wasmtime after its bytes match the hash recorded when it was compiled.
 
 use super::{files::write_atomic, layout::DataDir, ArtifactRecord};
-use crate::model::{hash::blake3_hex, CodeHash};
+use crate::model::{hash::blake3_hex, CodeHash, GuestKind};
 use anyhow::{bail, Context};
 
-pub fn put(dir: &DataDir, code_hash: &CodeHash, fingerprint: &str, bytes: &[u8]) -> anyhow::Result<ArtifactRecord> {
+pub fn put(
+    dir: &DataDir,
+    code_hash: &CodeHash,
+    fingerprint: &str,
+    kind: GuestKind,
+    bytes: &[u8],
+) -> anyhow::Result<ArtifactRecord> {
     write_atomic(&dir.tmp_dir(), &dir.artifact(code_hash, fingerprint), bytes)?;
     Ok(ArtifactRecord {
         code_hash: *code_hash,
         fingerprint: fingerprint.to_string(),
         artifact_hash: blake3_hex(bytes),
         size: bytes.len() as u64,
+        kind,
     })
 }
 

@@ -3,7 +3,7 @@
 //! ([`super::blobs`], [`super::artifacts`]), written before the rows that name them.
 
 use super::StoreResult;
-use crate::model::CodeHash;
+use crate::model::{CodeHash, GuestKind};
 
 /// A compiled artifact: native code for one blob under one engine configuration.
 #[derive(Debug, Clone)]
@@ -12,6 +12,8 @@ pub struct ArtifactRecord {
     pub fingerprint: String,
     pub artifact_hash: String,
     pub size: u64,
+    /// The guest ABI the compiler found (column `kind`, 'stdio' for rows older than it).
+    pub kind: GuestKind,
 }
 
 pub trait CodeStore {

@@ -64,7 +64,7 @@ pub fn sweep(dir: &DataDir, store: &dyn Store) -> anyhow::Result<Swept> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FunctionConfig, FunctionName};
+    use crate::model::{FunctionConfig, FunctionName, GuestKind};
     use crate::store::{artifacts, blobs, sqlite::SqliteStore};
 
     #[test]
@@ -79,9 +79,9 @@ mod tests {
         for (h, bytes) in [(kept, &b"kept"[..]), (stray, &b"stray"[..])] {
             blobs::put(&dir, &h, bytes).unwrap();
         }
-        let rec = artifacts::put(&dir, &kept, "fp", b"native").unwrap();
-        artifacts::put(&dir, &stray, "fp", b"native2").unwrap();
-        artifacts::put(&dir, &stray, "old-fp", b"native3").unwrap();
+        let rec = artifacts::put(&dir, &kept, "fp", GuestKind::StdioProxy, b"native").unwrap();
+        artifacts::put(&dir, &stray, "fp", GuestKind::StdioProxy, b"native2").unwrap();
+        artifacts::put(&dir, &stray, "old-fp", GuestKind::StdioProxy, b"native3").unwrap();
         crate::store::write(&store, |tx| {
             tx.record_code(&rec, 4)?;
             tx.set_code(&name, &kept)

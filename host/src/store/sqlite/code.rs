@@ -2,7 +2,7 @@
 
 use super::rows::conv;
 use super::SqliteTx;
-use crate::model::CodeHash;
+use crate::model::{CodeHash, GuestKind};
 use crate::store::{now_rfc3339, ArtifactRecord, CodeStore, StoreResult};
 use rusqlite::params;
 
@@ -17,15 +17,16 @@ impl CodeStore for SqliteTx<'_> {
 
     fn add_artifact(&self, a: &ArtifactRecord) -> StoreResult<()> {
         self.execute(
-            "INSERT OR REPLACE INTO artifacts (code_hash, fingerprint, artifact_hash, size) VALUES (?1, ?2, ?3, ?4)",
-            params![a.code_hash.to_hex(), a.fingerprint, a.artifact_hash, a.size as i64],
+            "INSERT OR REPLACE INTO artifacts (code_hash, fingerprint, artifact_hash, size, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![a.code_hash.to_hex(), a.fingerprint, a.artifact_hash, a.size as i64, a.kind.as_str()],
         )?;
         Ok(())
     }
 
     fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>> {
-        let mut stmt =
-            self.prepare("SELECT code_hash, fingerprint, artifact_hash, size FROM artifacts WHERE fingerprint = ?1")?;
+        let mut stmt = self.prepare(
+            "SELECT code_hash, fingerprint, artifact_hash, size, kind FROM artifacts WHERE fingerprint = ?1",
+        )?;
         let rows = stmt
             .query_map([fingerprint], |r| {
                 Ok(ArtifactRecord {
@@ -33,6 +34,7 @@ impl CodeStore for SqliteTx<'_> {
                     fingerprint: r.get(1)?,
                     artifact_hash: r.get(2)?,
                     size: r.get::<_, i64>(3)? as u64,
+                    kind: conv(GuestKind::parse(&r.get::<_, String>(4)?))?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

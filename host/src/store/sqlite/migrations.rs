@@ -166,6 +166,10 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has("functions", "reserved_concurrency")? {
         conn.execute_batch("ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER")?;
     }
+    // The guest ABI of the compiled code; every artifact before it was a stdio module.
+    if !has("artifacts", "kind")? {
+        conn.execute_batch("ALTER TABLE artifacts ADD COLUMN kind TEXT NOT NULL DEFAULT 'stdio'")?;
+    }
     Ok(())
 }
 
@@ -199,5 +203,33 @@ mod tests {
         // Opening again doesn't migrate twice, and the value stays.
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(get(&store).reserved_concurrency, Some(4));
+    }
+
+    #[test]
+    fn migration_gives_existing_artifacts_the_stdio_kind() {
+        use crate::model::{CodeHash, GuestKind};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        let hash = CodeHash::of(b"m");
+        {
+            // A database from before the column existed, with one artifact row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(FUNCTIONS).unwrap();
+            conn.execute("INSERT INTO blobs (code_hash, size, created_at) VALUES (?1, 1, 'now')", [hash.to_hex()])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO artifacts (code_hash, fingerprint, artifact_hash, size) VALUES (?1, 'fp', 'a', 1)",
+                [hash.to_hex()],
+            )
+            .unwrap();
+        }
+        let kinds = |s: &SqliteStore| -> Vec<GuestKind> {
+            crate::store::read(s, |tx| tx.artifacts("fp")).unwrap().into_iter().map(|a| a.kind).collect()
+        };
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(kinds(&store), [GuestKind::StdioProxy]);
+        drop(store);
+        // Opening again doesn't migrate twice.
+        assert_eq!(kinds(&SqliteStore::open(&path).unwrap()), [GuestKind::StdioProxy]);
     }
 }

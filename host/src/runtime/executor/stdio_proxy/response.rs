@@ -1,6 +1,7 @@
 //! The proxy response a function writes to stdout, mapped to HTTP by API Gateway's rules
 //! (aws-semantics.md §2 "Proxy response"). Anything else is a malformed response (502).
 
+use super::super::{remap, HttpReply};
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -9,13 +10,6 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-
-#[derive(Debug)]
-pub struct ProxyResponse {
-    pub status: StatusCode,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub body: Bytes,
-}
 
 /// The proxy response as written, borrowed from stdout where it can be (one pass, no
 /// JSON tree). Unknown keys make it malformed, as in API Gateway.
@@ -104,7 +98,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
 }
 
 /// `Err` says why the response is malformed (for the log; the client sees 502).
-pub fn parse(stdout: &[u8]) -> Result<ProxyResponse, String> {
+pub fn parse(stdout: &[u8]) -> Result<HttpReply, String> {
     let probe = stdout.iter().position(|b| !b.is_ascii_whitespace());
     if probe.is_some_and(|i| stdout[i] != b'{') {
         return Err("not a JSON object".into());
@@ -155,7 +149,7 @@ pub fn parse(stdout: &[u8]) -> Result<ProxyResponse, String> {
         ),
         Some(s) => Bytes::from(s.into_owned()),
     };
-    Ok(ProxyResponse { status, headers, body })
+    Ok(HttpReply { status, headers, body })
 }
 
 /// `{}` (or `{"statusCode":null,…}`-only objects are not empty): only consulted when no
@@ -170,34 +164,11 @@ fn header(k: &str, v: &str) -> Result<(HeaderName, HeaderValue), String> {
     Ok((remap(name), value))
 }
 
-/// Headers that frame the HTTP message belong to the gateway, not the function: a guest's
-/// `content-length: 999` on a 5-byte body would corrupt the response (hyper refuses it
-/// mid-write). Like API Gateway, such headers reach the client renamed
-/// `x-amzn-remapped-<name>`.
-pub fn remap(name: HeaderName) -> HeaderName {
-    const FRAMING: [&str; 8] = [
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "upgrade",
-        "te",
-        "trailer",
-        "proxy-connection",
-    ];
-    if FRAMING.contains(&name.as_str()) {
-        if let Ok(renamed) = HeaderName::from_bytes(format!("x-amzn-remapped-{}", name.as_str()).as_bytes()) {
-            return renamed;
-        }
-    }
-    name
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok(s: &str) -> ProxyResponse {
+    fn ok(s: &str) -> HttpReply {
         parse(s.as_bytes()).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 

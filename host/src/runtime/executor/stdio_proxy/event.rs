@@ -2,11 +2,69 @@
 //! null-vs-absent and the `{proxy+}` conventions follow AWS's examples; the tests check it
 //! deserialises into `aws_lambda_events::apigw::ApiGatewayProxyRequest`.
 
+use super::super::{EncodeError, GatewayRequest};
 use base64::Engine;
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+/// The event for `g`, serialised; [`EncodeError::TooLarge`] when it is larger than
+/// `max_payload_bytes`.
+pub fn encode(g: &GatewayRequest<'_>, max_payload_bytes: usize) -> Result<Bytes, EncodeError> {
+    let parts = g.parts;
+    let (headers, multi_headers) = headers(&parts.headers);
+    let (query, multi_query) = query(parts.uri.query());
+    let (body_text, is_base64) = body(g.body);
+    let now = time::OffsetDateTime::now_utc();
+    // requestContext.path includes the stage (`/dev/orders/1`); the top-level path doesn't.
+    let stage_path = format!("/{}{}", g.stage, g.path);
+    let event = ProxyEvent {
+        resource: g.resource_path,
+        path: percent_decode(g.path),
+        http_method: parts.method.as_str(),
+        headers,
+        multi_value_headers: multi_headers,
+        query_string_parameters: query,
+        multi_value_query_string_parameters: multi_query,
+        path_parameters: (!g.path_params.is_empty())
+            .then(|| Pairs(g.path_params.iter().map(|(k, v)| (*k, percent_decode(v))).collect())),
+        stage_variables: g.stage_variables,
+        request_context: RequestContext {
+            account_id: "000000000000",
+            api_id: g.api_id,
+            deployment_id: g.deployment_id,
+            domain_name: g.host.unwrap_or(""),
+            domain_prefix: g.api_id,
+            extended_request_id: g.request_id,
+            http_method: parts.method.as_str(),
+            identity: Identity {
+                source_ip: g.peer.ip().to_string(),
+                user_agent: parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
+            },
+            path: &stage_path,
+            protocol: "HTTP/1.1",
+            request_id: g.request_id,
+            request_time: request_time(now),
+            request_time_epoch: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+            resource_id: g.resource_id,
+            resource_path: g.resource_path,
+            stage: g.stage,
+        },
+        body: body_text,
+        is_base64_encoded: is_base64,
+    };
+    // Sized for the event's fixed part plus what comes from the request, so it is written
+    // without regrowing (each regrow copies it).
+    let headers_len = g.header_bytes + 8 * parts.headers.len();
+    let mut payload = Vec::with_capacity(1536 + 2 * g.body.len() + 3 * headers_len + 2 * parts.uri.path().len());
+    serde_json::to_writer(&mut payload, &event).map_err(|_| EncodeError::Internal)?;
+    if payload.len() > max_payload_bytes {
+        return Err(EncodeError::TooLarge);
+    }
+    Ok(payload.into())
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

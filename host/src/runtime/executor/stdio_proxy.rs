@@ -1,0 +1,81 @@
+//! The "proxy over stdio" ABI, the first guest kind: a WASI preview1 command module reads
+//! its input on stdin and writes its answer to stdout, `_start` is the whole call. From
+//! the gateway the input is API Gateway's REST proxy event v1.0 ([`event`]) and the
+//! answer a proxy response ([`response`]); from direct invoke both are the raw bytes.
+
+pub mod event;
+pub mod response;
+
+use super::{EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
+use crate::model::CodeHash;
+use crate::runtime::host_state::HostState;
+use crate::runtime::wasi_p1::WasiView;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::{InstancePre, Module, Store};
+
+pub struct StdioProxy;
+
+impl Executor for StdioProxy {
+    const KIND: GuestKind = GuestKind::StdioProxy;
+    type Template = Arc<InstancePre<HostState>>;
+    /// The bytes put on stdin.
+    type Input = Bytes;
+    /// What the guest wrote to stdout.
+    type Output = Bytes;
+
+    unsafe fn prepare(cx: &PrepareCx<'_>, code: &CodeHash, artifact: &[u8]) -> Result<Self::Template, String> {
+        // SAFETY: `deserialize` maps these bytes as executable code; the caller guarantees
+        // they are what this engine's compiler produced for `code` (verified, or never
+        // out of memory).
+        let module = unsafe { Module::deserialize(cx.engine, artifact) }
+            .map_err(|e| format!("compiled artifact for code {code} could not be loaded: {e:#}"))?;
+        // Build the copy-on-write memory image now rather than in the first instantiation
+        // (wasmtime does it lazily): part of loading, not of the first request.
+        module
+            .initialize_copy_on_write_image()
+            .map_err(|e| format!("memory image for code {code} could not be built: {e:#}"))?;
+        let pre = cx.linker.instantiate_pre(&module).map_err(|e| format!("code {code} could not be linked: {e:#}"))?;
+        Ok(Arc::new(pre))
+    }
+
+    fn encode(req: GuestRequest<'_>, max_payload_bytes: usize) -> Result<Bytes, EncodeError> {
+        match req {
+            GuestRequest::Direct(payload) => Ok(payload),
+            GuestRequest::Gateway(g) => event::encode(g, max_payload_bytes),
+        }
+    }
+
+    async fn run(
+        template: &Self::Template,
+        store: &mut Store<HostState>,
+        input: Bytes,
+        started: Instant,
+    ) -> Ran<Bytes> {
+        store.data_mut().wasi().set_stdin(input);
+        let mut instantiate = Duration::ZERO;
+        let result = async {
+            let instance = template.instantiate_async(&mut *store).await?;
+            instantiate = started.elapsed();
+            let start = instance.get_typed_func::<(), ()>(&mut *store, "_start")?;
+            start.call_async(&mut *store, ()).await
+        }
+        .await;
+        let (stdout, output_overflow) = store.data_mut().wasi().take_stdout();
+        let output = if output_overflow { Bytes::new() } else { stdout };
+        Ran { instantiate, result, output, output_overflow }
+    }
+
+    async fn warm(template: &Self::Template, store: &mut Store<HostState>) -> wasmtime::Result<()> {
+        template.instantiate_async(store).await.map(drop)
+    }
+
+    fn http(output: &Bytes) -> Result<HttpReply, String> {
+        response::parse(output).map_err(|why| format!("Malformed Lambda proxy response ({why})"))
+    }
+
+    fn raw(output: &Bytes) -> Bytes {
+        output.clone()
+    }
+}
