@@ -106,7 +106,7 @@ impl Platform {
             );
         }
         let runtime = Arc::new(Runtime::new(config.runtime.clone(), data.clone())?);
-        runtime.loader().attach_store(store.clone());
+        runtime.loader().attach_ledger(Arc::new(ArtifactRecorder(store.clone())));
         let corrupt = prepare_code(store.as_ref(), &data, &runtime)?;
         let master_key = load_master_key(&config, &data)?;
         let live = Arc::new(crate::live::LiveState::new(config.cache_max_bytes));
@@ -207,6 +207,17 @@ impl Platform {
             self.snapshot.store(Arc::new(snap));
         }
         Ok(())
+    }
+}
+
+/// Records the artifacts the loader rebuilds (its [`crate::runtime::loader::ArtifactLedger`]).
+/// A write outside [`Platform::commit`]: an artifact row changes no routing state (the
+/// loader keeps the rebuilt template), but it advances the change sequence like any write.
+struct ArtifactRecorder(Arc<dyn Store>);
+
+impl crate::runtime::loader::ArtifactLedger for ArtifactRecorder {
+    fn record(&self, artifact: &crate::store::ArtifactRecord) -> anyhow::Result<()> {
+        crate::store::write(self.0.as_ref(), |tx| tx.add_artifact(artifact)).map(drop).map_err(store_err)
     }
 }
 

@@ -15,7 +15,7 @@
 use super::executor::{PrepareCx, Prepared};
 use super::host_state::HostState;
 use crate::model::{CodeHash, GuestKind};
-use crate::store::{artifacts, blobs, layout::DataDir, Store};
+use crate::store::{artifacts, blobs, layout::DataDir, ArtifactRecord};
 use lru::LruCache;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -52,6 +52,13 @@ pub struct Loader {
     inner: Arc<Inner>,
 }
 
+/// The one write a request can cause: recording an artifact the loader rebuilt. The
+/// runtime (the data plane) gets this narrow handle, never the store; the platform
+/// implements it over the store.
+pub trait ArtifactLedger: Send + Sync {
+    fn record(&self, artifact: &ArtifactRecord) -> anyhow::Result<()>;
+}
+
 struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
@@ -60,7 +67,7 @@ struct Inner {
     cache: Mutex<LruCache<(CodeHash, GuestKind), Prepared>>,
     /// Where a repaired artifact's new hash is recorded (set by the platform once the
     /// store is open; without it a repair still runs, unrecorded).
-    store: OnceLock<Arc<dyn Store>>,
+    ledger: OnceLock<Arc<dyn ArtifactLedger>>,
     /// Artifact hashes written by repairs, until the next snapshot carries them.
     repaired: Mutex<HashMap<CodeHash, String>>,
     /// One repair at a time: concurrent requests for the same broken code compile once.
@@ -92,7 +99,7 @@ impl Loader {
                 data,
                 fingerprint,
                 cache: Mutex::new(LruCache::new(cap)),
-                store: OnceLock::new(),
+                ledger: OnceLock::new(),
                 repaired: Mutex::new(HashMap::new()),
                 repairing: Mutex::new(()),
             }),
@@ -100,8 +107,8 @@ impl Loader {
     }
 
     /// Lets repairs record the artifacts they rebuild. Only the first call has an effect.
-    pub fn attach_store(&self, store: Arc<dyn Store>) {
-        let _ = self.inner.store.set(store);
+    pub fn attach_ledger(&self, ledger: Arc<dyn ArtifactLedger>) {
+        let _ = self.inner.ledger.set(ledger);
     }
 
     /// The template for `code` from the cache or its verified artifact. Never compiles.
@@ -156,14 +163,14 @@ impl Loader {
         }
         let rec = artifacts::put(&inner.data, &hash, &inner.fingerprint, compiled.kind, &compiled.artifact)
             .map_err(|e| format!("the rebuilt artifact for code {hash} could not be stored: {e:#}"))?;
-        match inner.store.get() {
-            Some(store) => {
-                if let Err(e) = crate::store::write(store.as_ref(), |tx| tx.add_artifact(&rec)) {
+        match inner.ledger.get() {
+            Some(ledger) => {
+                if let Err(e) = ledger.record(&rec) {
                     // The file is written; a later load that finds it unrecorded repairs again.
                     tracing::error!(code_hash = %hash, error = %e, "could not record the rebuilt artifact");
                 }
             }
-            None => tracing::warn!(code_hash = %hash, "rebuilt artifact not recorded: no store attached"),
+            None => tracing::warn!(code_hash = %hash, "rebuilt artifact not recorded: no ledger attached"),
         }
         inner.repaired.lock().insert(hash, rec.artifact_hash.clone());
         tracing::error!(code_hash = %hash, reason = %why, "artifact for code {hash} was missing/corrupt, rebuilt from its verified blob");
