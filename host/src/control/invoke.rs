@@ -11,7 +11,7 @@ use crate::model::{FunctionName, Qualifier};
 use crate::observe;
 use crate::runtime::{executor, GuestRequest, InvokeError};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -28,6 +28,7 @@ pub async fn invoke(
     State(p): State<AppState>,
     Path(name): Path<String>,
     Query(params): Query<InvokeParams>,
+    Extension(super::RequestId(request_id)): Extension<super::RequestId>,
     body: Body,
 ) -> ApiResult<Response> {
     let started = Instant::now();
@@ -60,7 +61,6 @@ pub async fn invoke(
         .map_err(|why| ApiError::FunctionConfiguration(format!("Function configuration error: {why}")))?;
     drop(snapshot);
     let route = started.elapsed();
-    let request_id = uuid::Uuid::new_v4().to_string();
     let qualifier_shown = qualifier.to_string();
     let ctx = CallContext {
         function: &name,
@@ -90,9 +90,11 @@ pub async fn invoke(
         }
     };
     let h = resp.headers_mut();
-    for (k, v) in
-        [("x-waygate-executed-version", version), ("x-waygate-request-id", request_id), ("server-timing", timing)]
-    {
+    for (k, v) in [
+        ("x-waygate-executed-version", version),
+        ("x-waygate-request-id", request_id.to_string()),
+        ("server-timing", timing),
+    ] {
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(k, v);
         }

@@ -54,6 +54,18 @@ fn observed<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
         .layer(middleware::from_fn(error::log_internal_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(middleware::from_fn(assign_request_id))
+}
+
+/// The id of one management request: a field of its span, and for a direct invoke the
+/// invocation's request id (`x-waygate-request-id`, the START/END log lines), so a log
+/// line and the answer name the same request.
+#[derive(Clone)]
+pub struct RequestId(pub Arc<str>);
+
+async fn assign_request_id(mut req: Request, next: middleware::Next) -> Response {
+    req.extensions_mut().insert(RequestId(uuid::Uuid::new_v4().to_string().into()));
+    next.run(req).await
 }
 
 /// The one span of a management request: method, path (no query) and a request id. A span
@@ -66,7 +78,7 @@ fn request_span(req: &Request) -> tracing::Span {
         "request",
         method = %req.method(),
         path = %req.uri().path(),
-        request_id = %uuid::Uuid::new_v4(),
+        request_id = req.extensions().get::<RequestId>().map_or("", |r| &*r.0),
     )
 }
 
