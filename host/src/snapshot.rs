@@ -2,7 +2,7 @@
 //! the store after every committed change and swaps it in atomically (`arc-swap`); a
 //! request loads the current `Arc` once and never touches the database.
 
-use crate::invoke::concurrency::Reserved;
+use crate::live::concurrency::Reserved;
 use crate::live::LiveState;
 use crate::model::{AliasRouting, CodeHash, FunctionConfig, FunctionName, GuestKind, VersionId};
 use crate::runtime::{CodeRef, CodeUnavailable};

@@ -4,7 +4,6 @@
 //! [`crate::runtime`] (fresh instance).
 
 pub mod alias;
-pub mod concurrency;
 pub mod version;
 
 use crate::model::{function_arn, Qualifier, VersionId};
@@ -21,7 +20,7 @@ pub struct Resolved {
     /// The version's configuration with `secret:NAME` references resolved for the
     /// invoking environment ([`with_secrets`]); `None`: run `version.config` as is.
     pub config: Option<Arc<crate::model::FunctionConfig>>,
-    pub reserved: Option<concurrency::Reserved>,
+    pub reserved: Option<crate::live::concurrency::Reserved>,
 }
 
 /// Resolves the version's secret references for `environment` from the snapshot's

@@ -3,10 +3,12 @@
 //! Owned by the platform; each snapshot build hands out handles into it, keyed so that a
 //! settings change takes effect.
 
+pub mod concurrency;
+
 use crate::gateway::cache::ResponseCache;
 use crate::gateway::throttle::Buckets;
-use crate::invoke::concurrency::InFlight;
 use crate::observe::stage_metrics::StageMetrics;
+use concurrency::InFlight;
 
 pub struct LiveState {
     pub cache: ResponseCache,
