@@ -7,7 +7,7 @@
 #   bash bench/compare.sh                   # ROUNDS=5 DURATION=5 CONCURRENCY="8 32"
 #   WASMTIME=/path/to/wasmtime bash bench/compare.sh
 #
-# Needs: Debian's wrk; the guest toolchain of ../shared/guest-toolchain.md (rustc-web,
+# Needs: Debian's wrk; the guest toolchain of guest-examples/install-toolchain.sh (rustc-web,
 # rust-web-src, lld-22, wasi-libc); installs wasmtime-cli 48.0.8 and wasm-component-ld
 # with cargo when missing (≈ 12 min and ≈ 1 min on 2 cores).
 set -euo pipefail

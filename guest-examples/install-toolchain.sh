@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the toolchain that builds the guest examples (wasm32-wasip1) from Debian's
 # packages: rustc-web (a rustc with the wasm targets' std sources), lld-22 (wasm-ld),
-# wasi-libc, and b3sum for the hash manifest. See ../../shared/guest-toolchain.md.
+# wasi-libc, and b3sum for the hash manifest (guest-examples/README.md explains the setup).
 # Idempotent; needs root (CI runs as root).
 set -euo pipefail
 

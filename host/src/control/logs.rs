@@ -1,15 +1,11 @@
 //! `GET /v1/functions/{name}/logs?qualifier=&since=&limit=&after=`: a function's recent log
-//! events from the in-memory ring buffer ([`crate::observe::logs`]); `/metrics`: the
-//! Prometheus exposition; `POST /v1/runtime/evict`: drop loaded code so the next request
-//! of each version pays the load again (what `waygate bench --cold` measures).
+//! events from the in-memory ring buffer ([`crate::observe::logs`]).
 
 use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::model::{FunctionName, Qualifier, VersionId};
 use crate::observe::logs::{LogEvent, LogQuery, MAX_LIMIT};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
 use axum::Json;
 use serde::Serialize;
 
@@ -31,7 +27,7 @@ pub async fn get(
     let name = FunctionName::parse(&name)?;
     let q = parse_query(raw.as_deref().unwrap_or(""))?;
     if !p.snapshot().functions.contains_key(name.as_str()) {
-        return Err(ApiError::NotFound(format!("Function not found: {}", crate::model::function_arn(&name, None))));
+        return Err(crate::model::error::Error::function_not_found(&name, None).into());
     }
     let events = p.observe.logs.query(&name, &q);
     let next_after = events.last().map(|e| e.seq).or(q.after).unwrap_or(0);
@@ -83,24 +79,6 @@ fn parse_since(v: &str) -> ApiResult<i64> {
                 "Invalid since '{v}': expected Unix time in milliseconds or an RFC 3339 timestamp"
             ))
         })
-}
-
-/// `GET /metrics` (behind the bearer token like the rest of the admin listener).
-pub async fn metrics(State(p): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], p.observe.metrics.render())
-}
-
-#[derive(Serialize)]
-pub struct Evicted {
-    evicted: usize,
-}
-
-/// `POST /v1/runtime/evict`: forgets every loaded template. Costs the next request of each
-/// version one load (≈ 0.1 ms), never correctness.
-pub async fn evict(State(p): State<AppState>) -> Json<Evicted> {
-    let evicted = p.runtime.loader().loaded();
-    p.runtime.loader().evict_all();
-    Json(Evicted { evicted })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use super::access::{rule, Refine, Rule};
 use super::{aliases, apis, audit, canary, code, concurrency, deployments, functions, invoke, keys, logs};
-use super::{permissions, secrets, stage_cache, stage_metrics, stages, versions, AppState};
+use super::{metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, versions, AppState};
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
@@ -78,7 +78,7 @@ pub const ROUTES: &[Route] = &[
         rule("function:Invoke", "function/{name}").refine(Refine::Invoke).raw()),
     // Logs can hold what a function printed: their own action, like CloudWatch Logs'.
     route!(GET "/v1/functions/{name}/logs" => logs::get, rule("function:ReadLogs", "function/{name}")),
-    route!(POST "/v1/runtime/evict" => logs::evict, rule("runtime:Evict", "runtime")),
+    route!(POST "/v1/runtime/evict" => runtime::evict, rule("runtime:Evict", "runtime")),
     route!(POST "/v1/functions/{name}/permissions" => permissions::add,
         rule("permission:Update", "function/{name}")),
     route!(GET "/v1/functions/{name}/permissions" => permissions::list, rule("function:Read", "function/{name}")),
@@ -128,7 +128,7 @@ pub const ROUTES: &[Route] = &[
     route!(DELETE "/v1/secrets/{environment}/{name}" => secrets::delete,
         rule("secret:Delete", "secret/{environment}/{name}")),
     route!(GET "/v1/audit" => audit::list, rule("audit:Read", "audit")),
-    route!(GET "/metrics" => logs::metrics, rule("metrics:Read", "metrics")),
+    route!(GET "/metrics" => metrics::metrics, rule("metrics:Read", "metrics")),
 ];
 
 /// The routes of [`ROUTES`], without the fallbacks and layers [`super::app`] adds. Routes

@@ -1,5 +1,5 @@
 //! Responses the gateway itself produces, with API Gateway's statuses, messages and
-//! `x-amzn-ErrorType` (aws-semantics.md §2 "Gateway errors").
+//! `x-amzn-ErrorType` (API Gateway's gateway responses).
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -1,5 +1,4 @@
-//! Alias targets and weighted routing, with Lambda's rules and messages
-//! (aws-semantics.md §1 "Aliases").
+//! Alias targets and weighted routing, with Lambda's rules and messages.
 
 use super::{Invalid, VersionId};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! API Gateway concepts: API ids, stage names and variables, route paths and methods,
-//! integrations with `${stageVariables.NAME}` templates (aws-semantics.md §2).
+//! integrations with `${stageVariables.NAME}` templates, with API Gateway's rules.
 
 use super::names::truncate;
 use super::{FunctionName, Invalid, Qualifier};

@@ -5,7 +5,7 @@ use super::Invalid;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Limits on what a function may ask for. The defaults follow Lambda (aws-semantics.md §1)
+/// Limits on what a function may ask for. The defaults follow Lambda's
 /// except where Wasm differs: memory tops out at 4096 MB because a wasm32 linear memory
 /// cannot exceed 4 GiB, and timeouts are in milliseconds (min 10 ms) because Wasm
 /// functions commonly finish in microseconds.
@@ -36,7 +36,7 @@ impl Default for Limits {
 pub const DEFAULT_MEMORY_MB: u32 = 128;
 pub const DEFAULT_TIMEOUT_MS: u32 = 3_000;
 
-/// Keys Lambda reserves (aws-semantics.md §1) plus Waygate's own `WAYGATE_` prefix: the
+/// Keys Lambda reserves plus Waygate's own `WAYGATE_` prefix: the
 /// host sets these for every invocation, so a function may not.
 const RESERVED_KEYS: &[&str] = &[
     "_HANDLER",

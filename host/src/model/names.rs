@@ -1,4 +1,4 @@
-//! Names of functions and aliases (DESIGN.md §1, aws-semantics.md §1).
+//! Names of functions and aliases, with Lambda's character sets and lengths.
 
 use super::Invalid;
 use serde::{Deserialize, Serialize};

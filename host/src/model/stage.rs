@@ -1,5 +1,5 @@
 //! Stage settings that are not part of a deployment and apply immediately: the canary,
-//! the response cache and the throttle (aws-semantics.md §3–5). Pure types with their
+//! the response cache and the throttle, with API Gateway's limits and defaults. Pure types with their
 //! rules and limits; the gateway turns them into live policies when the snapshot is built.
 
 use super::api::{validate_variables, Method, RoutePath};

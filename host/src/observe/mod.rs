@@ -132,7 +132,7 @@ pub struct Report {
 }
 
 impl Line {
-    /// The line in Lambda's format (aws-semantics.md §1).
+    /// The line in Lambda's format (START / END / REPORT).
     pub fn render(&self, request_id: &str, version: &str) -> String {
         match self {
             Line::Start => format!("START RequestId: {request_id} Version: {version}"),

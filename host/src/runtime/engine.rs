@@ -1,6 +1,6 @@
 //! The process-wide [`Engine`] and its configuration. Every knob that matters for the
-//! per-request cost is set here, with the reason; `../shared/perf-notes.md` has the
-//! measurements behind them.
+//! per-request cost is set here, with the reason and the figure it was measured at
+//! (ARCHITECTURE.md "Runtime choices" collects them).
 
 use super::host_state::HostState;
 use super::loader::Loader;
@@ -35,7 +35,7 @@ pub struct RuntimeConfig {
     /// chance for a running guest to yield to the async executor and for its deadline to
     /// be checked: it bounds both timeout precision and how long one guest can hold a
     /// worker thread. 1 ms: the thread's cost is negligible; the in-guest check is the
-    /// same whatever the period (≈ 2–7 % of guest time, perf-notes.md).
+    /// same whatever the period (≈ 2–7 % of guest time, measured).
     pub epoch_tick: Duration,
     /// Use the pooling allocator (falls back to on-demand with a warning if the pool
     /// cannot be reserved). Off only for tests of the fallback path.
@@ -132,7 +132,7 @@ fn engine_config(rc: &RuntimeConfig, pooling: bool) -> Config {
     let mut c = Config::new();
     // Async wasmtime: guests run on the tokio workers as fibers and yield at every epoch
     // tick, so a slow guest never stalls other requests. Measured faster than a blocking
-    // pool (58.0k vs 44.3k req/s, perf-notes.md).
+    // pool (58.0k vs 44.3k req/s on 2 vCPUs).
     c.epoch_interruption(true);
     // `WAYGATE_PERFMAP=1`: write /tmp/perf-PID.map so that `perf report` names guest
     // functions (`wasm[0]::function[N]`, or their names when the module keeps its name

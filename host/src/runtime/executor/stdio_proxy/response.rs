@@ -1,5 +1,5 @@
 //! The proxy response a function writes to stdout, mapped to HTTP by API Gateway's rules
-//! (aws-semantics.md §2 "Proxy response"). Anything else is a malformed response (502).
+//! for Lambda proxy integrations. Anything else is a malformed response (502).
 
 use super::super::{remap, HttpReply};
 use base64::Engine;
