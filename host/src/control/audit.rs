@@ -4,10 +4,10 @@
 
 use super::error::{ApiError, ApiResult};
 use super::AppState;
-use crate::store::AuditQuery;
+use crate::store::{AuditEntry, AuditQuery};
 use axum::extract::{Query, State};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -22,6 +22,34 @@ pub struct AuditParams {
     since: Option<String>,
     before: Option<i64>,
     limit: Option<u32>,
+}
+
+/// An audit entry as the API shows it.
+#[derive(Serialize)]
+pub struct EntryView {
+    id: i64,
+    at: String,
+    principal: String,
+    method: String,
+    path: String,
+    action: String,
+    resource: String,
+    status: u16,
+}
+
+impl From<AuditEntry> for EntryView {
+    fn from(e: AuditEntry) -> Self {
+        EntryView {
+            id: e.id,
+            at: e.at,
+            principal: e.principal,
+            method: e.method,
+            path: e.path,
+            action: e.action,
+            resource: e.resource,
+            status: e.status,
+        }
+    }
 }
 
 pub async fn list(
@@ -52,5 +80,6 @@ pub async fn list(
     };
     let entries = crate::ops::audit::list(&p, query).await?;
     let next_before = if entries.len() == limit as usize { entries.last().map(|e| e.id) } else { None };
+    let entries: Vec<EntryView> = entries.into_iter().map(Into::into).collect();
     Ok(Json(json!({ "entries": entries, "next_before": next_before })))
 }

@@ -26,10 +26,32 @@ pub struct CreateDeployment {
     canary: Option<CanaryPatch>,
 }
 
+/// A deployment as the API shows it: its frozen routes.
+#[derive(Serialize)]
+pub struct DeploymentView {
+    api_id: crate::model::api::ApiId,
+    id: String,
+    description: String,
+    routes: Vec<super::apis::RouteView>,
+    created_at: String,
+}
+
+impl From<DeploymentRecord> for DeploymentView {
+    fn from(d: DeploymentRecord) -> Self {
+        DeploymentView {
+            api_id: d.api_id,
+            id: d.id,
+            description: d.description,
+            routes: d.routes.into_iter().map(Into::into).collect(),
+            created_at: d.created_at,
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct Created {
     #[serde(flatten)]
-    deployment: DeploymentRecord,
+    deployment: DeploymentView,
     #[serde(skip_serializing_if = "Option::is_none")]
     stage: Option<StageView>,
 }
@@ -44,21 +66,21 @@ pub async fn create(
     let input = ops::deployments::Deploy { description: req.description, stage, canary: req.canary };
     let (deployment, stage) = ops::deployments::create(&p, id, input).await?;
     let stage = stage.map(|s| StageView::new(&p, s));
-    Ok((StatusCode::CREATED, Json(Created { deployment, stage })))
+    Ok((StatusCode::CREATED, Json(Created { deployment: deployment.into(), stage })))
 }
 
 pub async fn list(State(p): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = api_id(&id)?;
-    let deployments = ops::deployments::list(&p, id).await?;
+    let deployments: Vec<DeploymentView> = ops::deployments::list(&p, id).await?.into_iter().map(Into::into).collect();
     Ok(Json(json!({ "deployments": deployments })))
 }
 
 pub async fn get(
     State(p): State<AppState>,
     Path((id, dep)): Path<(String, String)>,
-) -> ApiResult<Json<DeploymentRecord>> {
+) -> ApiResult<Json<DeploymentView>> {
     let id = api_id(&id)?;
-    Ok(Json(ops::deployments::get(&p, id, dep).await?))
+    Ok(Json(ops::deployments::get(&p, id, dep).await?.into()))
 }
 
 pub async fn delete(State(p): State<AppState>, Path((id, dep)): Path<(String, String)>) -> ApiResult<StatusCode> {

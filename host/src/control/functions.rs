@@ -22,17 +22,33 @@ pub struct CreateFunction {
     description: Option<String>,
 }
 
-/// `$LATEST` as the API shows it.
+/// `$LATEST` as the API shows it (the API's shape, apart from the store's record).
 #[derive(Serialize)]
 pub struct FunctionView {
-    #[serde(flatten)]
-    record: FunctionRecord,
+    name: FunctionName,
+    code_hash: Option<crate::model::CodeHash>,
+    code_size: Option<u64>,
+    config: crate::model::FunctionConfig,
+    reserved_concurrency: Option<u32>,
+    revision_id: String,
+    created_at: String,
+    updated_at: String,
     version: &'static str,
 }
 
 impl From<FunctionRecord> for FunctionView {
-    fn from(record: FunctionRecord) -> Self {
-        FunctionView { record, version: "$LATEST" }
+    fn from(r: FunctionRecord) -> Self {
+        FunctionView {
+            name: r.name,
+            code_hash: r.code_hash,
+            code_size: r.code_size,
+            config: r.config,
+            reserved_concurrency: r.reserved_concurrency,
+            revision_id: r.revision_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            version: "$LATEST",
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::model::policy::Policy;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 #[derive(Deserialize)]
@@ -17,6 +17,20 @@ use serde_json::{json, Value};
 pub struct CreateKey {
     name: String,
     policy: Policy,
+}
+
+/// A key as listed: name, policy, date — never its hash.
+#[derive(Serialize)]
+pub struct KeyView {
+    name: String,
+    policy: Policy,
+    created_at: String,
+}
+
+impl From<crate::store::KeyRecord> for KeyView {
+    fn from(k: crate::store::KeyRecord) -> Self {
+        KeyView { name: k.name, policy: k.policy, created_at: k.created_at }
+    }
 }
 
 pub async fn create(
@@ -31,7 +45,7 @@ pub async fn create(
 }
 
 pub async fn list(State(p): State<AppState>) -> ApiResult<Json<Value>> {
-    let keys = crate::ops::keys::list(&p).await?;
+    let keys: Vec<KeyView> = crate::ops::keys::list(&p).await?.into_iter().map(Into::into).collect();
     Ok(Json(json!({ "keys": keys })))
 }
 

@@ -11,7 +11,7 @@ use crate::store::PermissionRecord;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 #[derive(Deserialize)]
@@ -23,6 +23,30 @@ pub struct AddPermission {
     qualifier: Option<String>,
 }
 
+/// A resource-policy statement as the API shows it.
+#[derive(Serialize)]
+pub struct StatementView {
+    function: FunctionName,
+    qualifier: Option<String>,
+    statement_id: String,
+    principal: String,
+    source: String,
+    created_at: String,
+}
+
+impl From<PermissionRecord> for StatementView {
+    fn from(p: PermissionRecord) -> Self {
+        StatementView {
+            function: p.function,
+            qualifier: p.qualifier,
+            statement_id: p.statement_id,
+            principal: p.principal,
+            source: p.source,
+            created_at: p.created_at,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct QualifierParam {
     qualifier: Option<String>,
@@ -32,7 +56,7 @@ pub async fn add(
     State(p): State<AppState>,
     Path(name): Path<String>,
     JsonBody(req): JsonBody<AddPermission>,
-) -> ApiResult<(StatusCode, Json<PermissionRecord>)> {
+) -> ApiResult<(StatusCode, Json<StatementView>)> {
     let function = FunctionName::parse(&name)?;
     let input = ops::permissions::AddPermission {
         statement_id: req.statement_id,
@@ -41,7 +65,7 @@ pub async fn add(
         qualifier: req.qualifier,
     };
     let rec = ops::permissions::add(&p, function, input).await?;
-    Ok((StatusCode::CREATED, Json(rec)))
+    Ok((StatusCode::CREATED, Json(rec.into())))
 }
 
 pub async fn list(
@@ -51,7 +75,8 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let function = FunctionName::parse(&name)?;
     let qualifier = ops::permissions::policy_qualifier(q.qualifier.as_deref())?;
-    let statements = ops::permissions::list(&p, function, qualifier).await?;
+    let statements: Vec<StatementView> =
+        ops::permissions::list(&p, function, qualifier).await?.into_iter().map(Into::into).collect();
     Ok(Json(json!({ "statements": statements })))
 }
 

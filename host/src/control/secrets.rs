@@ -8,7 +8,7 @@ use super::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// The value is zeroized when the request is done with it.
@@ -16,6 +16,21 @@ use serde_json::{json, Value};
 #[serde(deny_unknown_fields)]
 pub struct PutSecret {
     value: zeroize::Zeroizing<String>,
+}
+
+/// A secret as listed: names and dates — its value is never returned.
+#[derive(Serialize)]
+pub struct SecretView {
+    environment: String,
+    name: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<crate::store::SecretMeta> for SecretView {
+    fn from(s: crate::store::SecretMeta) -> Self {
+        SecretView { environment: s.environment, name: s.name, created_at: s.created_at, updated_at: s.updated_at }
+    }
 }
 
 pub async fn put(
@@ -30,7 +45,8 @@ pub async fn put(
 }
 
 pub async fn list(State(p): State<AppState>, Path(environment): Path<String>) -> ApiResult<Json<Value>> {
-    let secrets = crate::ops::secrets::list(&p, environment).await?;
+    let secrets: Vec<SecretView> =
+        crate::ops::secrets::list(&p, environment).await?.into_iter().map(Into::into).collect();
     Ok(Json(json!({ "secrets": secrets })))
 }
 

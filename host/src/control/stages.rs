@@ -16,20 +16,43 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// A stage as the API shows it: its settings, invoke URL, and whether an invalidation key
+/// was issued (the key itself, or its hash, is never shown).
 #[derive(Serialize)]
 pub struct StageView {
-    #[serde(flatten)]
-    stage: StageRecord,
+    api_id: crate::model::api::ApiId,
+    name: StageName,
+    deployment_id: String,
+    variables: BTreeMap<String, String>,
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canary: Option<crate::model::stage::CanarySettings>,
+    cache: CacheSettings,
+    throttle: ThrottleSettings,
+    created_at: String,
+    updated_at: String,
+    secret_environment: Option<String>,
     invoke_url: String,
-    /// Whether a cache-invalidation key was issued (the key itself is never shown again).
     has_invalidation_key: bool,
 }
 
 impl StageView {
-    pub fn new(p: &AppState, stage: StageRecord) -> Self {
-        let invoke_url = p.invoke_url(stage.api_id.as_str(), stage.name.as_str());
-        let has_invalidation_key = stage.invalidation_key_hash.is_some();
-        StageView { stage, invoke_url, has_invalidation_key }
+    pub fn new(p: &AppState, s: StageRecord) -> Self {
+        StageView {
+            invoke_url: p.invoke_url(s.api_id.as_str(), s.name.as_str()),
+            has_invalidation_key: s.invalidation_key_hash.is_some(),
+            api_id: s.api_id,
+            name: s.name,
+            deployment_id: s.deployment_id,
+            variables: s.variables,
+            description: s.description,
+            canary: s.canary,
+            cache: s.cache,
+            throttle: s.throttle,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            secret_environment: s.secret_environment,
+        }
     }
 }
 

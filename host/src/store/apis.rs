@@ -8,7 +8,7 @@ use crate::model::stage::{CacheSettings, CanarySettings, ThrottleSettings};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ApiRecord {
     pub id: ApiId,
     pub name: String,
@@ -16,6 +16,7 @@ pub struct ApiRecord {
     pub created_at: String,
 }
 
+/// Also the storage form of a deployment's frozen routes (JSON in `deployments.routes`).
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RouteRecord {
     pub id: String,
@@ -27,7 +28,7 @@ pub struct RouteRecord {
 }
 
 /// An immutable snapshot of an API's routes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DeploymentRecord {
     pub api_id: ApiId,
     pub id: String,
@@ -36,19 +37,17 @@ pub struct DeploymentRecord {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct StageRecord {
     pub api_id: ApiId,
     pub name: StageName,
     pub deployment_id: String,
     pub variables: BTreeMap<String, String>,
     pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanarySettings>,
     pub cache: CacheSettings,
     pub throttle: ThrottleSettings,
     /// blake3 (hex) of the stage's cache-invalidation key; the key itself is never stored.
-    #[serde(skip)]
     pub invalidation_key_hash: Option<String>,
     pub created_at: String,
     pub updated_at: String,

@@ -3,10 +3,9 @@
 //! change sequence.
 
 use super::StoreResult;
-use serde::Serialize;
 
 /// One mutating management call.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: String,

@@ -4,9 +4,8 @@
 
 use super::StoreResult;
 use crate::model::{AliasName, AliasRouting, CodeHash, FunctionConfig, FunctionName, VersionId};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FunctionRecord {
     pub name: FunctionName,
     /// The code of `$LATEST`; `None` until the first upload.
@@ -22,7 +21,7 @@ pub struct FunctionRecord {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct VersionRecord {
     pub function: FunctionName,
     pub version: u32,
@@ -42,7 +41,7 @@ pub struct NewVersion<'a> {
     pub description: &'a str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AliasRecord {
     pub function: FunctionName,
     pub name: AliasName,

@@ -1,13 +1,11 @@
 //! API keys of the management API: only the hash of the bearer value is stored.
 
 use super::StoreResult;
-use serde::Serialize;
 
 /// An API key: only the hash of the bearer value is stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct KeyRecord {
     pub name: String,
-    #[serde(skip)]
     pub key_hash: String,
     pub policy: crate::model::policy::Policy,
     pub created_at: String,

@@ -4,10 +4,9 @@
 
 use super::StoreResult;
 use crate::model::FunctionName;
-use serde::Serialize;
 
 /// One statement of a function's resource policy.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PermissionRecord {
     pub function: FunctionName,
     /// `None`: the unqualified function (which also covers `$LATEST`).

@@ -1,7 +1,6 @@
 //! Secrets per environment, stored encrypted (the key never reaches the store).
 
 use super::StoreResult;
-use serde::Serialize;
 
 /// A secret as stored: AEAD ciphertext and its nonce, never the value.
 #[derive(Clone)]
@@ -12,7 +11,7 @@ pub struct SecretRow {
     pub ciphertext: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SecretMeta {
     pub environment: String,
     pub name: String,
