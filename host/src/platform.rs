@@ -1,6 +1,6 @@
-//! The running platform: store, runtime and the current routing snapshot, shared by the
-//! management API (which changes things) and the data plane (which only reads the
-//! snapshot).
+//! The running platform: the store, the runtime and the current routing snapshot. The
+//! management side changes things only through [`Platform::commit`] (called by `ops`);
+//! the data plane gets [`Platform::data_plane`], a handle without the store.
 
 use crate::model::{CodeHash, Limits};
 use crate::runtime::{Runtime, RuntimeConfig};

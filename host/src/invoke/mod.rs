@@ -1,5 +1,5 @@
 //! From "function:qualifier" to a finished invocation: the shared tail of every request
-//! path (direct invoke on the management API, and later the gateway's integrations).
+//! path (the gateway's integrations and direct invoke on the management API).
 //! Resolution order: [`alias`] (weighted pick) → [`version`] (frozen code + config) →
 //! [`crate::runtime`] (fresh instance).
 

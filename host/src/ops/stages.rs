@@ -7,6 +7,8 @@
 //! cache and throttle settings are validated as a whole after each change.
 
 use super::apis::api;
+// `secret_environment` names an environment: the secrets' name rule.
+use super::secrets::validate_name;
 use super::{found, Error, Kind, Platform, Result};
 use crate::model::api::{validate_variable_name, validate_variables, ApiId, StageName};
 use crate::model::stage::{CacheSettings, CanaryPatch, CanarySettings, ThrottleSettings};
@@ -72,10 +74,6 @@ pub fn validate_canary_patch(c: &CanaryPatch) -> Result<()> {
     Ok(())
 }
 
-/// Environment and secret names: `[A-Za-z0-9_.-]{1,64}`, not made of dots only (they
-/// appear in resources `secret/ENV/NAME`, in `secret:NAME` references and in URL paths,
-/// where `.` and `..` are path navigation, not names).
-pub use super::secrets::validate_name;
 
 pub async fn put(p: &Arc<Platform>, id: ApiId, name: StageName, input: PutStage) -> Result<(StageRecord, bool)> {
     p.commit(move |tx| put_in(tx, &id, &name, input)).await
