@@ -74,7 +74,6 @@ pub fn validate_canary_patch(c: &CanaryPatch) -> Result<()> {
     Ok(())
 }
 
-
 pub async fn put(p: &Arc<Platform>, id: ApiId, name: StageName, input: PutStage) -> Result<(StageRecord, bool)> {
     p.commit(move |tx| put_in(tx, &id, &name, input)).await
 }
