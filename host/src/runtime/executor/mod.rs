@@ -9,7 +9,8 @@
 //! artifact (`ArtifactRecord::kind`) and carried by every [`super::CodeRef`]; the loader
 //! caches one [`Prepared`] template per (code hash, kind).
 //!
-//! A call has three phases, each dispatched here on the kind:
+//! At upload, [`compile`] hands the binary to its kind's executor, which checks it can run
+//! it and compiles it. A call then has three phases, each dispatched here on the kind:
 //! 1. [`encode`], by the caller before the invocation: a too-large event is refused
 //!    before a concurrency or pool slot is taken;
 //! 2. [`run`], inside `Runtime::invoke`, on the store that `instance.rs` created (memory
@@ -28,10 +29,12 @@
 //! registration here: a variant in `model::GuestKind` (and its stored name), one variant
 //! in each of the three enums and one arm in each dispatch `match` below (all
 //! exhaustive, so the compiler lists every place), and `compile.rs` recognising the
-//! binary (a component's layer byte) as that kind.
+//! binary (a component's layer byte) as that kind. The kind's upload checks are its
+//! [`Executor::compile`], in its own file.
 
 pub mod stdio_proxy;
 
+use super::compile::CompileError;
 use super::host_state::HostState;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -54,6 +57,11 @@ pub trait Executor {
     type Input: Send;
     /// What the guest produced (for stdio: its stdout).
     type Output: Send;
+
+    /// Checks that `wasm` (recognised as this kind by `compile.rs`) is code the host can
+    /// run — its entry point, its imports — and compiles it to an artifact. Every refusal
+    /// names the problem (the upload answers 400 with it). CPU-heavy: off the reactor.
+    fn compile(cx: &PrepareCx<'_>, wasm: &[u8]) -> Result<Vec<u8>, CompileError>;
 
     /// Deserializes and pre-links an artifact of this kind.
     ///
@@ -94,7 +102,7 @@ pub trait Executor {
     fn raw(output: &Self::Output) -> Bytes;
 }
 
-/// What preparing a template needs from the runtime.
+/// What compiling and preparing a template need from the runtime.
 pub struct PrepareCx<'a> {
     pub engine: &'a Engine,
     pub linker: &'a Linker<HostState>,
@@ -193,6 +201,13 @@ impl<O> Ran<O> {
             output: f(self.output),
             output_overflow: self.output_overflow,
         }
+    }
+}
+
+/// Compiles `wasm`, recognised as `kind`, with that kind's executor.
+pub(crate) fn compile(kind: GuestKind, cx: &PrepareCx<'_>, wasm: &[u8]) -> Result<Vec<u8>, CompileError> {
+    match kind {
+        GuestKind::StdioProxy => StdioProxy::compile(cx, wasm),
     }
 }
 

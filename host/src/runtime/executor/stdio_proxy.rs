@@ -8,12 +8,13 @@ pub mod response;
 
 use super::{EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
 use crate::model::CodeHash;
+use crate::runtime::compile::{bad, CompileError};
 use crate::runtime::host_state::HostState;
 use crate::runtime::wasi_p1::WasiView;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::{InstancePre, Module, Store};
+use wasmtime::{ExternType, InstancePre, Module, Store};
 
 pub struct StdioProxy;
 
@@ -24,6 +25,37 @@ impl Executor for StdioProxy {
     type Input = Bytes;
     /// What the guest wrote to stdout.
     type Output = Bytes;
+
+    /// A command module: a `_start` of type [] -> [] and nothing imported but WASI
+    /// preview1 functions the host defines with the signatures it defines.
+    fn compile(cx: &PrepareCx<'_>, wasm: &[u8]) -> Result<Vec<u8>, CompileError> {
+        Module::validate(cx.engine, wasm).map_err(|e| bad(format!("Invalid WebAssembly module: {e:#}")))?;
+        let module = Module::new(cx.engine, wasm).map_err(|e| bad(format!("Module could not be compiled: {e:#}")))?;
+        match module.get_export("_start") {
+            Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
+            _ => {
+                return Err(bad("Module does not export a `_start` function of type [] -> []: build it as a WASI \
+                         command (for Rust: a binary crate with --target wasm32-wasip1)"))
+            }
+        }
+        for import in module.imports() {
+            let is_wasi_func =
+                import.module() == "wasi_snapshot_preview1" && matches!(import.ty(), ExternType::Func(_));
+            if !is_wasi_func {
+                return Err(bad(format!(
+                    "Unsupported import `{}::{}` ({}): functions may import only WASI preview1 \
+                         (wasi_snapshot_preview1) functions",
+                    import.module(),
+                    import.name(),
+                    describe(&import.ty())
+                )));
+            }
+        }
+        // Same check `prepare` makes. It names an unknown WASI function or a wrong
+        // signature: "unknown import: `wasi_snapshot_preview1::x` has not been defined".
+        cx.linker.instantiate_pre(&module).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
+        module.serialize().map_err(|e| bad(format!("Module could not be serialized: {e:#}")))
+    }
 
     unsafe fn prepare(cx: &PrepareCx<'_>, code: &CodeHash, artifact: &[u8]) -> Result<Self::Template, String> {
         // SAFETY: `deserialize` maps these bytes as executable code; the caller guarantees
@@ -77,5 +109,15 @@ impl Executor for StdioProxy {
 
     fn raw(output: &Bytes) -> Bytes {
         output.clone()
+    }
+}
+
+fn describe(t: &ExternType) -> &'static str {
+    match t {
+        ExternType::Func(_) => "function",
+        ExternType::Memory(_) => "memory",
+        ExternType::Table(_) => "table",
+        ExternType::Global(_) => "global",
+        ExternType::Tag(_) => "tag",
     }
 }
