@@ -1,17 +1,20 @@
 //! The data plane's handle: what serving an invocation needs and nothing else — the
-//! current routing snapshot, the live state, the runtime, the observer and the few
-//! settings the gateway reads. The gateway and direct invoke go through it; it has no
+//! current routing snapshot, the live state, the runtime, the development pool, the
+//! observer and the few settings the gateway reads. The gateway and direct invoke go through it; it has no
 //! store, so the data plane cannot reach the database. Built (and shared) by
 //! [`crate::platform::Platform::open`], which keeps swapping new snapshots into the same
 //! cell.
 
 use crate::invoke::{CallContext, Resolved};
 use crate::live::LiveState;
+use crate::model::stage::PriorityClass;
 use crate::observe::Observer;
+use crate::runtime::priority::DevelopmentPool;
 use crate::runtime::{GuestInput, InvokeError, Outcome, Runtime};
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The settings the data plane reads (a copy of the platform config's).
 #[derive(Debug, Clone)]
@@ -29,6 +32,8 @@ pub struct DataPlane {
     /// Log buffers and metrics.
     pub observe: Arc<Observer>,
     pub config: DataPlaneConfig,
+    /// Low-priority workers for development work ([`crate::runtime::priority`]).
+    development: DevelopmentPool,
 }
 
 impl DataPlane {
@@ -38,8 +43,13 @@ impl DataPlane {
         runtime: Arc<Runtime>,
         observe: Arc<Observer>,
         config: DataPlaneConfig,
-    ) -> Self {
-        DataPlane { snapshot, live, runtime, observe, config }
+    ) -> anyhow::Result<Self> {
+        let threads = runtime
+            .config()
+            .development_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+        let development = DevelopmentPool::new(threads, runtime.config().lower_development_priority)?;
+        Ok(DataPlane { snapshot, live, runtime, observe, config, development })
     }
 
     /// The current routing state. Cheap: one atomic load.
@@ -47,13 +57,48 @@ impl DataPlane {
         self.snapshot.load()
     }
 
-    /// Runs a resolved invocation and records it ([`crate::invoke::run`]).
+    /// Runs a resolved invocation in its priority class and records it
+    /// ([`crate::invoke::run`]; usage per class and stage in [`crate::live::usage`]).
+    /// Production work runs right here, on the caller's worker. Development work is
+    /// handed to the development pool and awaited; dropping this future stops it there.
     pub async fn invoke(
         &self,
         resolved: &Resolved,
         ctx: CallContext<'_>,
         input: GuestInput,
     ) -> Result<Outcome, InvokeError> {
-        crate::invoke::run(&self.runtime, &self.observe, resolved, ctx, input).await
+        let submitted = Instant::now();
+        let class = self.live.usage.class(ctx.class);
+        let _running = class.enter(None);
+        let stage = ctx.capacity.map(|c| c.usage.clone());
+        let (result, waited) = match ctx.class {
+            PriorityClass::Production => {
+                let waited = submitted.elapsed();
+                (crate::invoke::run(&self.runtime, &self.observe, resolved, ctx, input).await, waited)
+            }
+            PriorityClass::Development => {
+                let (runtime, observe) = (self.runtime.clone(), self.observe.clone());
+                let (resolved, ctx) = (resolved.clone(), ctx.to_owned());
+                let work = async move {
+                    let waited = submitted.elapsed();
+                    (crate::invoke::run(&runtime, &observe, &resolved, ctx.borrow(), input).await, waited)
+                };
+                self.development.spawn(work).await.unwrap_or_else(|e| {
+                    (Err(InvokeError::Internal(anyhow::anyhow!("development worker failed: {e}"))), Duration::ZERO)
+                })
+            }
+        };
+        let usages = std::iter::once(class).chain(stage.as_deref());
+        match &result {
+            Ok(outcome) => usages.for_each(|u| u.finish(waited, &outcome.timing)),
+            Err(
+                InvokeError::Throttled
+                | InvokeError::ReservedConcurrency
+                | InvokeError::DevelopmentShare
+                | InvokeError::StageConcurrency,
+            ) => usages.for_each(|u| u.refuse()),
+            Err(_) => {}
+        }
+        result
     }
 }

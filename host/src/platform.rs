@@ -119,7 +119,7 @@ impl Platform {
             runtime.clone(),
             observe.clone(),
             crate::data_plane::DataPlaneConfig { max_payload_bytes: config.max_payload_bytes },
-        ));
+        )?);
         Ok(Arc::new(Platform {
             store,
             data,

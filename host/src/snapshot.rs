@@ -102,6 +102,7 @@ impl Snapshot {
                 &state.gateway,
                 &inputs.live.buckets,
                 &inputs.live.metrics,
+                &inputs.live.usage,
             ),
             access: crate::access::AccessSnapshot::build(state.keys, inputs.admin_token),
             secrets: crate::secrets::SecretsSnapshot::build(state.secrets, inputs.master_key),

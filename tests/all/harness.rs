@@ -17,11 +17,20 @@ pub struct TestServer {
     http: reqwest::Client,
 }
 
-/// A small pool keeps each test server's address-space reservation modest.
+/// A small pool keeps each test server's address-space reservation modest. Development
+/// workers keep normal priority: tests run side by side, and another test's compile must
+/// not starve this one's `$LATEST` invocations into timeouts (`isolation.rs` turns the
+/// lowering back on with [`isolated`]).
 pub fn test_config(dir: &Path) -> PlatformConfig {
     let mut c = PlatformConfig::new(dir);
     c.runtime.max_instances = 16;
+    c.runtime.lower_development_priority = false;
     c
+}
+
+/// The production setting: development workers at the lowest priority.
+pub fn isolated(c: &mut PlatformConfig) {
+    c.runtime.lower_development_priority = true;
 }
 
 impl TestServer {

@@ -23,6 +23,7 @@ mod gateway_cli;
 mod harness;
 mod hostile;
 mod invoke;
+mod isolation;
 mod malformed;
 mod observe;
 mod throttle;

@@ -93,6 +93,9 @@ enum Command {
     /// A function's reserved concurrency (max instances at once).
     #[command(subcommand)]
     Concurrency(throttle::ConcurrencyCmd),
+    /// A stage's priority class and concurrency limit; usage per class and stage.
+    #[command(subcommand)]
+    Capacity(throttle::CapacityCmd),
 }
 
 /// How client commands reach the server.
@@ -169,6 +172,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Cache(c) => cache::run(c),
         Command::Throttle(c) => throttle::run(c),
         Command::Concurrency(c) => throttle::run_concurrency(c),
+        Command::Capacity(c) => throttle::run_capacity(c),
     };
     match result {
         Ok(code) => code,

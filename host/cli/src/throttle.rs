@@ -1,5 +1,7 @@
-//! `waygate throttle …` (stage token buckets) and `waygate concurrency …` (a function's
-//! reserved concurrency): the two ways to keep one workload from starving another.
+//! `waygate throttle …` (stage token buckets), `waygate concurrency …` (a function's
+//! reserved concurrency) and `waygate capacity …` (a stage's priority class and
+//! concurrency limit, and what each class and stage uses): the ways to keep one workload
+//! from starving another.
 
 use super::{output, Conn};
 use clap::Subcommand;
@@ -49,6 +51,65 @@ pub enum ConcurrencyCmd {
         #[command(flatten)]
         conn: Conn,
     },
+}
+
+#[derive(Subcommand)]
+pub enum CapacityCmd {
+    /// Replace a stage's capacity: `waygate capacity set API dev --class development
+    /// --max-concurrency 4`. Absent options take their defaults (class from the stage's
+    /// name: production for prod/production, development otherwise; no limit).
+    Set {
+        api: String,
+        stage: String,
+        /// Which work runs first: production, or development (low priority, own share of
+        /// the instance pool).
+        #[arg(long, value_parser = ["production", "development"])]
+        class: Option<String>,
+        /// Instances of the stage's integrations running at once; over it: 429.
+        #[arg(long)]
+        max_concurrency: Option<u32>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Back to the defaults.
+    Clear {
+        api: String,
+        stage: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Instances running, refusals, queue wait, CPU time and yields per class and stage,
+    /// and the instance pool (`GET /v1/runtime`).
+    Show {
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+pub fn run_capacity(cmd: CapacityCmd) -> anyhow::Result<ExitCode> {
+    let (api, stage, capacity, conn) = match cmd {
+        CapacityCmd::Set { api, stage, class, max_concurrency, conn } => {
+            let mut c = json!({ "class": class, "max_concurrency": max_concurrency });
+            if let Some(o) = c.as_object_mut() {
+                o.retain(|_, v| !v.is_null());
+            }
+            (api, stage, c, conn)
+        }
+        CapacityCmd::Clear { api, stage, conn } => (api, stage, json!({}), conn),
+        CapacityCmd::Show { conn } => {
+            let v = conn.client()?.json(Method::GET, "/v1/runtime", None)?;
+            output::object(conn.output, &v);
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let path = format!("/v1/apis/{api}/stages/{stage}");
+    let v = conn.client()?.json(Method::PATCH, &path, Some(json!({ "capacity": capacity })))?;
+    let mut shown = v["capacity"].clone();
+    if let Some(o) = shown.as_object_mut() {
+        o.insert("priority_class".into(), v["priority_class"].clone());
+    }
+    output::object(conn.output, &shown);
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(cmd: ThrottleCmd) -> anyhow::Result<ExitCode> {

@@ -24,6 +24,14 @@ pub struct UpArgs {
     /// Instances that may run at once (pool size; the concurrency limit).
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
+    /// Instances development work may hold at once (its share of the pool). Default: half
+    /// of --max-instances.
+    #[arg(long)]
+    development_instances: Option<u32>,
+    /// Worker threads that run development work at the lowest priority. Default: one per
+    /// CPU.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    development_threads: Option<u64>,
     /// Largest code upload, in MiB.
     #[arg(long, default_value_t = 50)]
     max_upload_mb: usize,
@@ -90,6 +98,11 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         .init();
     let mut config = PlatformConfig::new(&a.data_dir);
     config.runtime.max_instances = a.max_instances;
+    if let Some(n) = a.development_instances.filter(|n| *n > a.max_instances) {
+        anyhow::bail!("--development-instances {n} is more than --max-instances {}", a.max_instances);
+    }
+    config.runtime.development_instances = a.development_instances;
+    config.runtime.development_threads = a.development_threads.map(|n| n as usize);
     config.runtime.loaded_modules = a.loaded_modules;
     config.max_upload_bytes = a.max_upload_mb * 1024 * 1024;
     config.master_key_file = a.master_key_file;

@@ -1,4 +1,4 @@
-//! Direct invoke: `POST /v1/functions/{name}/invoke?qualifier=Q`. The body is the payload
+//! Direct invoke: `POST /v1/functions/{name}/invoke?qualifier=Q[&class=C]`. The body is the payload
 //! and the response body the function's result, as the code's executor passes them (for
 //! stdio guests: stdin and stdout). A function error is still a 200, flagged by
 //! `x-waygate-function-error`, as Lambda's sync invoke does.
@@ -7,7 +7,8 @@ use super::body::read_limited;
 use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::invoke::{self, CallContext};
-use crate::model::{FunctionName, Qualifier};
+use crate::model::stage::PriorityClass;
+use crate::model::{FunctionName, Qualifier, VersionId};
 use crate::observe;
 use crate::runtime::{executor, GuestRequest, InvokeError};
 use axum::body::Body;
@@ -22,6 +23,9 @@ pub struct InvokeParams {
     qualifier: Option<String>,
     /// Whose secrets `secret:NAME` env values resolve from (default `default`).
     environment: Option<String>,
+    /// The priority class to run in; default: `development` for `$LATEST` (the draft),
+    /// `production` for published versions and aliases.
+    class: Option<PriorityClass>,
 }
 
 pub async fn invoke(
@@ -70,11 +74,18 @@ pub async fn invoke(
         canary: false,
         request_id: &request_id,
         cut_off: None,
+        class: params.class.unwrap_or(match qualifier {
+            Qualifier::Version(VersionId::Latest) => PriorityClass::Development,
+            _ => PriorityClass::Production,
+        }),
+        capacity: None,
     };
     let input = executor::encode(resolved.version.code.kind, GuestRequest::Direct(payload), limit)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("invoke payload could not be encoded: {e}")))?;
     let outcome = dp.invoke(&resolved, ctx, input).await.map_err(|e| match e {
-        InvokeError::Throttled => ApiError::TooManyRequests,
+        InvokeError::Throttled | InvokeError::DevelopmentShare | InvokeError::StageConcurrency => {
+            ApiError::TooManyRequests
+        }
         InvokeError::ReservedConcurrency => ApiError::ReservedConcurrencyExceeded,
         InvokeError::CodeUnavailable(m) => ApiError::CodeUnavailable(m),
         InvokeError::Internal(e) => ApiError::Internal(e),

@@ -78,6 +78,7 @@ pub const ROUTES: &[Route] = &[
         rule("function:Invoke", "function/{name}").refine(Refine::Invoke).raw()),
     // Logs can hold what a function printed: their own action, like CloudWatch Logs'.
     route!(GET "/v1/functions/{name}/logs" => logs::get, rule("function:ReadLogs", "function/{name}")),
+    route!(GET "/v1/runtime" => runtime::get, rule("runtime:Read", "runtime")),
     route!(POST "/v1/runtime/evict" => runtime::evict, rule("runtime:Evict", "runtime")),
     route!(POST "/v1/functions/{name}/permissions" => permissions::add,
         rule("permission:Update", "function/{name}")),

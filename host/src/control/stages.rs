@@ -6,7 +6,7 @@ use super::body::JsonBody;
 use super::error::ApiResult;
 use super::AppState;
 use crate::model::api::StageName;
-use crate::model::stage::{CacheSettings, CanaryPatch, ThrottleSettings};
+use crate::model::stage::{CacheSettings, CanaryPatch, CapacitySettings, PriorityClass, ThrottleSettings};
 use crate::ops;
 use crate::store::StageRecord;
 use axum::extract::{Path, State};
@@ -29,6 +29,10 @@ pub struct StageView {
     canary: Option<crate::model::stage::CanarySettings>,
     cache: CacheSettings,
     throttle: ThrottleSettings,
+    /// As set (absent fields: defaults).
+    capacity: CapacitySettings,
+    /// The class the stage runs in: `capacity.class`, or the default for its name.
+    priority_class: PriorityClass,
     created_at: String,
     updated_at: String,
     secret_environment: Option<String>,
@@ -41,6 +45,7 @@ impl StageView {
         StageView {
             invoke_url: p.invoke_url(s.api_id.as_str(), s.name.as_str()),
             has_invalidation_key: s.invalidation_key_hash.is_some(),
+            priority_class: s.capacity.class_for(s.name.as_str()),
             api_id: s.api_id,
             name: s.name,
             deployment_id: s.deployment_id,
@@ -49,6 +54,7 @@ impl StageView {
             canary: s.canary,
             cache: s.cache,
             throttle: s.throttle,
+            capacity: s.capacity,
             created_at: s.created_at,
             updated_at: s.updated_at,
             secret_environment: s.secret_environment,
@@ -82,6 +88,8 @@ pub struct PatchStage {
     cache: Option<CacheSettings>,
     /// Replaces the throttle settings.
     throttle: Option<ThrottleSettings>,
+    /// Replaces the priority class and stage concurrency limit.
+    capacity: Option<CapacitySettings>,
     /// A name, or `null` to go back to the default (the stage's name).
     #[serde(default, deserialize_with = "present")]
     secret_environment: Option<Option<String>>,
@@ -126,6 +134,7 @@ pub async fn patch(
         canary: req.canary,
         cache: req.cache,
         throttle: req.throttle,
+        capacity: req.capacity,
     };
     let rec = ops::stages::patch(&p, api, stage, patch).await?;
     Ok(Json(StageView::new(&p, rec)))

@@ -301,6 +301,8 @@ async fn integrate(
         canary: is_canary,
         request_id,
         cut_off: Some(t.timeout),
+        class: stage.capacity.class,
+        capacity: Some(&stage.capacity),
     };
     // The integration timeout is the invocation's cut-off: the runtime stops the instance
     // then (no timer of our own per request) and the invocation is logged like any other.
@@ -321,7 +323,12 @@ async fn integrate(
             );
             return Err(GatewayError::IntegrationTimeout);
         }
-        Err(InvokeError::Throttled | InvokeError::ReservedConcurrency) => return Err(GatewayError::TooManyRequests),
+        Err(
+            InvokeError::Throttled
+            | InvokeError::ReservedConcurrency
+            | InvokeError::DevelopmentShare
+            | InvokeError::StageConcurrency,
+        ) => return Err(GatewayError::TooManyRequests),
         Err(e) => {
             tracing::error!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, error = %e, "integration failed");
             return Err(GatewayError::BadGateway);

@@ -1,10 +1,12 @@
 //! Stage lookup: the gateway part of the routing snapshot. A stage carries what it serves
 //! ([`Serving`]: deployment, variables, integrations resolved against them, per-route
-//! throttle and cache policies) for its main deployment and, when it has one, its canary.
+//! throttle and cache policies) for its main deployment and, when it has one, its canary,
+//! and its capacity (priority class, concurrency limit).
 
 use super::integration::{group_policies, resolve, Policies, ResolvedIntegration};
 use super::route::RouteTable;
 use super::throttle::{BucketKey, Buckets, Limiter};
+use crate::live::usage::{StageCapacity, UsageBoard};
 use crate::model::api::Method;
 use crate::model::stage::{route_key, CacheSettings, ThrottleSettings, UnauthorizedStrategy};
 use crate::observe::stage_metrics::{SideCounters, StageMetrics};
@@ -53,6 +55,8 @@ pub struct StageSnapshot {
     pub invalidation_key_hash: Option<String>,
     /// The environment whose secrets this stage's functions see.
     pub secret_environment: String,
+    /// Its priority class, concurrency limit and usage counters.
+    pub capacity: StageCapacity,
 }
 
 /// How a stage's route is cached (resolved when the snapshot is built).
@@ -85,7 +89,7 @@ impl GatewaySnapshot {
 
     /// `buckets` and `metrics`: the live state's (`crate::live::LiveState`), which outlive
     /// the snapshot; the build takes handles into them.
-    pub fn build(state: &GatewayState, buckets: &Buckets, metrics: &StageMetrics) -> Self {
+    pub fn build(state: &GatewayState, buckets: &Buckets, metrics: &StageMetrics, usage: &UsageBoard) -> Self {
         let policies = group_policies(&state.permissions);
         let deployments: HashMap<(&str, &str), Arc<DeploymentSnapshot>> = state
             .deployments
@@ -101,6 +105,7 @@ impl GatewaySnapshot {
             .collect();
         let mut buckets = buckets.renew();
         let mut metrics = metrics.renew();
+        let mut usage = usage.renew();
         let mut apis: HashMap<String, HashMap<String, Arc<StageSnapshot>>> = HashMap::new();
         for s in &state.stages {
             let api = s.api_id.as_str();
@@ -128,6 +133,12 @@ impl GatewaySnapshot {
                 cache: stage_cache(&s.cache),
                 invalidation_key_hash: s.invalidation_key_hash.clone(),
                 secret_environment: s.secret_environment.clone().unwrap_or_else(|| s.name.to_string()),
+                capacity: usage.stage(
+                    api,
+                    s.name.as_str(),
+                    s.capacity.class_for(s.name.as_str()),
+                    s.capacity.max_concurrency,
+                ),
             };
             apis.entry(api.to_string()).or_default().insert(s.name.to_string(), Arc::new(snap));
         }

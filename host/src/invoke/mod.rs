@@ -6,6 +6,8 @@
 pub mod alias;
 pub mod version;
 
+use crate::live::usage::StageCapacity;
+use crate::model::stage::PriorityClass;
 use crate::model::{function_arn, Qualifier, VersionId};
 use crate::observe::{InvocationRecord, Observer};
 use crate::runtime::{GuestInput, Invocation, InvokeError, Outcome, Runtime};
@@ -13,6 +15,7 @@ use crate::snapshot::{Snapshot, VersionSnapshot};
 use std::sync::Arc;
 
 /// A qualifier resolved against a snapshot.
+#[derive(Clone)]
 pub struct Resolved {
     pub version: Arc<VersionSnapshot>,
     /// Set when the caller named an alias.
@@ -71,10 +74,60 @@ pub struct CallContext<'a> {
     /// When the caller stops waiting (the gateway's integration timeout): see
     /// [`Invocation::cut_off`].
     pub cut_off: Option<std::time::Duration>,
+    /// Which work runs first ([`crate::runtime::priority`]).
+    pub class: PriorityClass,
+    /// The stage's concurrency limit and usage counters (gateway only).
+    pub capacity: Option<&'a StageCapacity>,
+}
+
+/// A [`CallContext`] that owns its strings, to cross into another runtime.
+pub struct OwnedCallContext {
+    function: String,
+    qualifier: String,
+    stage: Option<String>,
+    api: Option<String>,
+    canary: bool,
+    request_id: String,
+    cut_off: Option<std::time::Duration>,
+    class: PriorityClass,
+    capacity: Option<StageCapacity>,
+}
+
+impl CallContext<'_> {
+    pub fn to_owned(&self) -> OwnedCallContext {
+        OwnedCallContext {
+            function: self.function.to_string(),
+            qualifier: self.qualifier.to_string(),
+            stage: self.stage.map(str::to_string),
+            api: self.api.map(str::to_string),
+            canary: self.canary,
+            request_id: self.request_id.to_string(),
+            cut_off: self.cut_off,
+            class: self.class,
+            capacity: self.capacity.cloned(),
+        }
+    }
+}
+
+impl OwnedCallContext {
+    pub fn borrow(&self) -> CallContext<'_> {
+        CallContext {
+            function: &self.function,
+            qualifier: &self.qualifier,
+            stage: self.stage.as_deref(),
+            api: self.api.as_deref(),
+            canary: self.canary,
+            request_id: &self.request_id,
+            cut_off: self.cut_off,
+            class: self.class,
+            capacity: self.capacity.as_ref(),
+        }
+    }
 }
 
 /// Runs the invocation and records it ([`crate::observe`]: log lines, metrics), throttles
-/// included.
+/// included: the stage's `max_concurrency` first, then the function's reserved
+/// concurrency, then the pool (development's share of it, for development work).
 pub async fn run(
     runtime: &Runtime,
     observer: &Observer,
@@ -84,11 +137,16 @@ pub async fn run(
 ) -> Result<Outcome, InvokeError> {
     let v = &resolved.version;
     let version = v.version.to_string();
+    // Held until the invocation returns: the stage's place under its max_concurrency.
+    let _running;
     // Held until the instance is gone: the function's place under its reserved concurrency.
     let _permit;
-    let mut result = match resolved.reserved.as_ref().map(|r| r.acquire()) {
-        Some(None) => Err(InvokeError::ReservedConcurrency),
-        permit => {
+    let stage = ctx.capacity.map(|c| c.usage.enter(c.max_concurrency));
+    let mut result = match (stage, resolved.reserved.as_ref().map(|r| r.acquire())) {
+        (Some(None), _) => Err(InvokeError::StageConcurrency),
+        (_, Some(None)) => Err(InvokeError::ReservedConcurrency),
+        (running, permit) => {
+            _running = running.flatten();
             _permit = permit.flatten();
             runtime
                 .invoke(Invocation {
@@ -102,6 +160,7 @@ pub async fn run(
                     config: resolved.config.as_deref().unwrap_or(&v.config),
                     input,
                     cut_off: ctx.cut_off,
+                    class: ctx.class,
                 })
                 .await
         }
@@ -130,7 +189,10 @@ pub async fn run(
             let empty = Outcome::empty();
             let rec = labels(&empty);
             match e {
-                InvokeError::Throttled | InvokeError::ReservedConcurrency => observer.metrics.throttle(rec.labels()),
+                InvokeError::Throttled
+                | InvokeError::ReservedConcurrency
+                | InvokeError::DevelopmentShare
+                | InvokeError::StageConcurrency => observer.metrics.throttle(rec.labels()),
                 InvokeError::CodeUnavailable(_) => observer.metrics.error(rec.labels(), "CodeUnavailable"),
                 InvokeError::Internal(_) => observer.metrics.error(rec.labels(), "Internal"),
             }

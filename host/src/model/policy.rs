@@ -36,6 +36,7 @@ pub const ACTIONS: &[&str] = &[
     "key:Manage",
     "audit:Read",
     "metrics:Read",
+    "runtime:Read",
     "runtime:Evict",
 ];
 

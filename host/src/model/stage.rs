@@ -254,6 +254,77 @@ impl ThrottleSettings {
     }
 }
 
+/// Which work a shared host runs first. Production invocations run on the main workers;
+/// development invocations run on their own low-priority worker threads (`SCHED_IDLE` on
+/// Linux) and draw from their own share of the instance pool, so development code —
+/// however much CPU or memory it burns — cannot slow production down, while it still gets
+/// every CPU cycle production leaves idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriorityClass {
+    Production,
+    Development,
+}
+
+impl PriorityClass {
+    pub const ALL: [PriorityClass; 2] = [PriorityClass::Production, PriorityClass::Development];
+
+    /// The class of a stage (or alias) that does not set one: `production` for the names
+    /// `prod` and `production` (any case), `development` for every other name.
+    pub fn default_for(name: &str) -> Self {
+        if name.eq_ignore_ascii_case("prod") || name.eq_ignore_ascii_case("production") {
+            PriorityClass::Production
+        } else {
+            PriorityClass::Development
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriorityClass::Production => "production",
+            PriorityClass::Development => "development",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Largest `max_concurrency` a stage may set.
+pub const MAX_STAGE_CONCURRENCY: u32 = 100_000;
+
+/// A stage's share of the host: its priority class and how many instances of its
+/// functions may run at once. Absent fields take their defaults (the class from the
+/// stage's name; no stage limit). Replaced as a whole by a change, like the throttle.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<PriorityClass>,
+    /// Instances of this stage's integrations running at once (main and canary together);
+    /// a request over it is answered 429 before any instance is created. 0 refuses every
+    /// invocation (as a reserved concurrency of 0 does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+}
+
+impl CapacitySettings {
+    pub fn validated(self) -> Result<Self, Invalid> {
+        if let Some(n) = self.max_concurrency.filter(|n| *n > MAX_STAGE_CONCURRENCY) {
+            return Err(Invalid::new(format!(
+                "Invalid capacity max_concurrency {n}: it must be between 0 and {MAX_STAGE_CONCURRENCY}"
+            )));
+        }
+        Ok(self)
+    }
+
+    /// The class the stage runs in: its own, or the default for its name.
+    pub fn class_for(&self, stage: &str) -> PriorityClass {
+        self.class.unwrap_or_else(|| PriorityClass::default_for(stage))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +371,21 @@ mod tests {
         assert!(t.validated().is_err());
         let t = ThrottleSettings { rate_per_second: Some(5.0), burst: Some(10), ..Default::default() };
         assert_eq!(t.validated().unwrap().stage_limit(), Some(RateLimit { rate_per_second: 5.0, burst: 10 }));
+    }
+
+    #[test]
+    fn class_defaults_by_name_and_capacity_bounds() {
+        assert_eq!(PriorityClass::default_for("prod"), PriorityClass::Production);
+        assert_eq!(PriorityClass::default_for("Production"), PriorityClass::Production);
+        assert_eq!(PriorityClass::default_for("dev"), PriorityClass::Development);
+        assert_eq!(PriorityClass::default_for("prod2"), PriorityClass::Development);
+        let c: CapacitySettings = serde_json::from_str(r#"{"class":"production","max_concurrency":3}"#).unwrap();
+        assert_eq!(c.class_for("dev"), PriorityClass::Production);
+        assert!(c.validated().is_ok());
+        assert!(CapacitySettings { max_concurrency: Some(MAX_STAGE_CONCURRENCY + 1), ..Default::default() }
+            .validated()
+            .is_err());
+        assert!(serde_json::from_str::<CapacitySettings>(r#"{"class":"staging"}"#).is_err());
+        assert!(serde_json::from_str::<CapacitySettings>(r#"{"max_concurrency":-1}"#).is_err());
     }
 }

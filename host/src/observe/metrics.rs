@@ -169,6 +169,19 @@ impl Metrics {
             .increment(1);
     }
 
+    /// Sets a gauge (values kept elsewhere and exported at scrape, e.g. `live::usage`).
+    /// Label values must come from configured resources or fixed sets.
+    pub fn gauge(&self, name: String, labels: &[(&'static str, String)], value: f64) {
+        let labels = labels.iter().map(|(k, v)| Label::new(*k, v.clone())).collect::<Vec<_>>();
+        self.recorder.register_gauge(&Key::from_parts(name, labels), &META).set(value);
+    }
+
+    /// Sets a counter to a total kept elsewhere (exported at scrape).
+    pub fn counter_absolute(&self, name: String, labels: &[(&'static str, String)], value: u64) {
+        let labels = labels.iter().map(|(k, v)| Label::new(*k, v.clone())).collect::<Vec<_>>();
+        self.recorder.register_counter(&Key::from_parts(name, labels), &META).absolute(value);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         self.handle.render()

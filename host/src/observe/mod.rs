@@ -195,7 +195,12 @@ mod tests {
     fn outcome(load: Option<Duration>, logs: &str) -> Outcome {
         Outcome {
             logs: Bytes::from(logs.to_string()),
-            timing: Timing { load, instantiate: Duration::from_micros(10), run: Duration::from_micros(1_490) },
+            timing: Timing {
+                load,
+                instantiate: Duration::from_micros(10),
+                run: Duration::from_micros(1_490),
+                ..Timing::default()
+            },
             max_memory_bytes: (1 << 20) + 1,
             ..Outcome::empty()
         }

@@ -4,14 +4,14 @@
 //!
 //! The rules: a stage serves an existing deployment of its API; while it has a canary it
 //! stays on its deployment (promote or remove the canary first); variables, canary,
-//! cache and throttle settings are validated as a whole after each change.
+//! cache, throttle and capacity settings are validated as a whole after each change.
 
 use super::apis::api;
 // `secret_environment` names an environment: the secrets' name rule.
 use super::secrets::validate_name;
 use super::{found, Error, Kind, Platform, Result};
 use crate::model::api::{validate_variable_name, validate_variables, ApiId, StageName};
-use crate::model::stage::{CacheSettings, CanaryPatch, CanarySettings, ThrottleSettings};
+use crate::model::stage::{CacheSettings, CanaryPatch, CanarySettings, CapacitySettings, ThrottleSettings};
 use crate::store::{now_rfc3339, StageRecord, Tx};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +40,8 @@ pub struct StagePatch {
     pub canary: Option<CanaryPatch>,
     pub cache: Option<CacheSettings>,
     pub throttle: Option<ThrottleSettings>,
+    /// Replaces the stage's priority class and concurrency limit.
+    pub capacity: Option<CapacitySettings>,
 }
 
 /// The stage, or `NotFound` (for the API first).
@@ -108,6 +110,7 @@ pub fn put_in(tx: &dyn Tx, id: &ApiId, name: &StageName, input: PutStage) -> Res
             canary: None,
             cache: Default::default(),
             throttle: Default::default(),
+            capacity: Default::default(),
             invalidation_key_hash: None,
             created_at: now_rfc3339(),
             updated_at: String::new(),
@@ -139,6 +142,9 @@ pub async fn patch(p: &Arc<Platform>, id: ApiId, name: StageName, patch: StagePa
     }
     if let Some(t) = &patch.throttle {
         t.clone().validated()?;
+    }
+    if let Some(c) = &patch.capacity {
+        c.clone().validated()?;
     }
     if let Some(c) = &patch.canary {
         validate_canary_patch(c)?;
@@ -181,6 +187,9 @@ pub(super) fn patch_in(tx: &dyn Tx, id: &ApiId, name: &StageName, patch: &StageP
     }
     if let Some(t) = &patch.throttle {
         s.throttle = t.clone().validated()?;
+    }
+    if let Some(c) = &patch.capacity {
+        s.capacity = c.clone().validated()?;
     }
     tx.write_stage(&s)?;
     stage(tx, id, name)

@@ -26,6 +26,20 @@ pub struct RuntimeConfig {
     /// guard pages (about 4 GiB at the default), so 1000 slots reserve about 4 TiB of
     /// address space and no physical memory until used.
     pub max_instances: u32,
+    /// How many of those instances development work may hold at once (its share of the
+    /// pool, memory included): a development invocation that finds its share used up is
+    /// throttled (429) even if the pool has room, so a flood of development instances or
+    /// memory bombs cannot take production's slots. `None`: half the pool. At most
+    /// `max_instances`.
+    pub development_instances: Option<u32>,
+    /// Worker threads of the development pool (`priority.rs`). `None`: one per CPU, so
+    /// development can use every CPU production leaves idle.
+    pub development_threads: Option<usize>,
+    /// Run the development pool's threads at the lowest priority (`SCHED_IDLE`). On by
+    /// default; off only in tests that share the CPU with other tests' compiles, where a
+    /// starved development worker would turn into a flaky timeout (the isolation tests
+    /// keep it on).
+    pub lower_development_priority: bool,
     /// Largest `memory_mb` a function may configure; the size of one pool memory slot.
     pub max_memory_mb: u32,
     /// Compiled modules kept loaded (deserialized, with an `InstancePre`). Eviction costs
@@ -50,6 +64,9 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             max_instances: 1000,
+            development_instances: None,
+            development_threads: None,
+            lower_development_priority: true,
             max_memory_mb: 4096,
             loaded_modules: 1024,
             epoch_tick: Duration::from_millis(1),
@@ -66,6 +83,9 @@ pub struct Runtime {
     pub(crate) fingerprint: String,
     pub(crate) loader: Loader,
     pub(crate) slots: Arc<tokio::sync::Semaphore>,
+    /// Development's share of `slots` ([`RuntimeConfig::development_instances`]).
+    pub(crate) development_slots: Arc<tokio::sync::Semaphore>,
+    pub(crate) development_share: u32,
     pub(crate) config: RuntimeConfig,
     pub(crate) pooling: bool,
     _ticker: EpochTicker,
@@ -96,8 +116,12 @@ impl Runtime {
         let fingerprint = fingerprint(&engine);
         let loader = Loader::new(engine.clone(), linker.clone(), data, fingerprint.clone(), config.loaded_modules);
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick);
+        let development_share =
+            config.development_instances.unwrap_or(config.max_instances / 2).min(config.max_instances);
         Ok(Runtime {
             slots: Arc::new(tokio::sync::Semaphore::new(config.max_instances as usize)),
+            development_slots: Arc::new(tokio::sync::Semaphore::new(development_share as usize)),
+            development_share,
             engine,
             linker,
             fingerprint,
@@ -119,6 +143,21 @@ impl Runtime {
 
     pub fn loader(&self) -> &Loader {
         &self.loader
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Instances in use: all of them, and development's.
+    pub fn instances_in_use(&self) -> (u32, u32) {
+        let used = |s: &tokio::sync::Semaphore, of: u32| of.saturating_sub(s.available_permits() as u32);
+        (used(&self.slots, self.config.max_instances), used(&self.development_slots, self.development_share))
+    }
+
+    /// Development's share of the pool ([`RuntimeConfig::development_instances`]).
+    pub fn development_share(&self) -> u32 {
+        self.development_share
     }
 
     /// Validates and compiles uploaded code ([`super::compile::compile_with`]): the guest

@@ -11,6 +11,7 @@ pub mod host_state;
 pub mod instance;
 pub mod limits;
 pub mod loader;
+pub mod priority;
 pub mod wasi_p1;
 
 pub use engine::{Runtime, RuntimeConfig};
@@ -27,6 +28,12 @@ pub enum InvokeError {
     /// The function already runs as many instances as its reserved concurrency.
     #[error("Rate Exceeded.")]
     ReservedConcurrency,
+    /// Development work already holds its whole share of the pool.
+    #[error("Rate Exceeded.")]
+    DevelopmentShare,
+    /// The stage already runs as many instances as its `max_concurrency`.
+    #[error("Rate Exceeded.")]
+    StageConcurrency,
     /// The version's code could not be loaded: missing or corrupt artifact or blob.
     #[error("{0}")]
     CodeUnavailable(String),

@@ -4,7 +4,7 @@
 
 use super::StoreResult;
 use crate::model::api::{ApiId, Integration, Method, RoutePath, StageName};
-use crate::model::stage::{CacheSettings, CanarySettings, ThrottleSettings};
+use crate::model::stage::{CacheSettings, CanarySettings, CapacitySettings, ThrottleSettings};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -47,6 +47,8 @@ pub struct StageRecord {
     pub canary: Option<CanarySettings>,
     pub cache: CacheSettings,
     pub throttle: ThrottleSettings,
+    /// Priority class and stage concurrency limit.
+    pub capacity: CapacitySettings,
     /// blake3 (hex) of the stage's cache-invalidation key; the key itself is never stored.
     pub invalidation_key_hash: Option<String>,
     pub created_at: String,

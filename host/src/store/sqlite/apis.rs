@@ -43,7 +43,7 @@ fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRecord> {
 }
 
 const STAGE_COLS: &str = "api_id, name, deployment_id, variables, description, canary, cache, throttle, \
-     invalidation_key_hash, created_at, updated_at, secret_environment";
+     invalidation_key_hash, created_at, updated_at, secret_environment, capacity";
 
 fn stage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StageRecord> {
     Ok(StageRecord {
@@ -59,6 +59,7 @@ fn stage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StageRecord> {
         created_at: r.get(9)?,
         updated_at: r.get(10)?,
         secret_environment: r.get(11)?,
+        capacity: parse_json(&r.get::<_, String>(12)?)?,
     })
 }
 
@@ -183,7 +184,7 @@ impl ApiStore for SqliteTx<'_> {
         let canary = s.canary.as_ref().map(json).transpose()?;
         self.execute(
             &format!(
-                "INSERT OR REPLACE INTO stages ({STAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                "INSERT OR REPLACE INTO stages ({STAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ),
             params![
                 s.api_id.as_str(),
@@ -198,6 +199,7 @@ impl ApiStore for SqliteTx<'_> {
                 s.created_at,
                 now_rfc3339(),
                 s.secret_environment,
+                json(&s.capacity)?,
             ],
         )?;
         Ok(())

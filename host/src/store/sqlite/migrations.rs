@@ -170,6 +170,10 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has("artifacts", "kind")? {
         conn.execute_batch("ALTER TABLE artifacts ADD COLUMN kind TEXT NOT NULL DEFAULT 'stdio'")?;
     }
+    // A stage's priority class and concurrency limit (JSON); `{}`: the defaults.
+    if !has("stages", "capacity")? {
+        conn.execute_batch("ALTER TABLE stages ADD COLUMN capacity TEXT NOT NULL DEFAULT '{}'")?;
+    }
     Ok(())
 }
 
