@@ -124,7 +124,14 @@ async fn payload_limit() {
 
 #[tokio::test]
 async fn pool_exhaustion_throttles_with_429() {
-    let s = std::sync::Arc::new(TestServer::start_with(|c| c.runtime.max_instances = 2).await);
+    // $LATEST runs as development: let its share be the whole pool, so the pool is the limit.
+    let s = std::sync::Arc::new(
+        TestServer::start_with(|c| {
+            c.runtime.max_instances = 2;
+            c.runtime.development_instances = Some(2);
+        })
+        .await,
+    );
     s.deploy("slow", json!({ "timeout_ms": 1500 }), &fixtures::infinite_loop()).await;
     s.deploy("quick", json!({}), &fixtures::print("ok")).await;
     let busy: Vec<_> = (0..2)

@@ -49,7 +49,9 @@ pub struct RuntimeConfig {
     /// chance for a running guest to yield to the async executor and for its deadline to
     /// be checked: it bounds both timeout precision and how long one guest can hold a
     /// worker thread. 1 ms: the thread's cost is negligible; the in-guest check is the
-    /// same whatever the period (≈ 2–7 % of guest time, measured).
+    /// same whatever the period (≈ 2–7 % of guest time, measured). It is also the quiet
+    /// period after which development guests resume once production stops starting
+    /// invocations (`priority.rs`).
     pub epoch_tick: Duration,
     /// Use the pooling allocator (falls back to on-demand with a warning if the pool
     /// cannot be reserved). Off only for tests of the fallback path.
@@ -86,6 +88,7 @@ pub struct Runtime {
     /// Development's share of `slots` ([`RuntimeConfig::development_instances`]).
     pub(crate) development_slots: Arc<tokio::sync::Semaphore>,
     pub(crate) development_share: u32,
+    pub(crate) production: Arc<super::priority::ProductionActivity>,
     pub(crate) config: RuntimeConfig,
     pub(crate) pooling: bool,
     _ticker: EpochTicker,
@@ -122,6 +125,7 @@ impl Runtime {
             slots: Arc::new(tokio::sync::Semaphore::new(config.max_instances as usize)),
             development_slots: Arc::new(tokio::sync::Semaphore::new(development_share as usize)),
             development_share,
+            production: super::priority::ProductionActivity::new(config.epoch_tick),
             engine,
             linker,
             fingerprint,

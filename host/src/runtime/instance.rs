@@ -167,13 +167,31 @@ impl Runtime {
         }
         let mut store = self.store(wasi, inv.config.memory_mb as usize, deadline);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            if ctx.data().deadline.passed() {
-                Err(TimedOut.into())
-            } else {
-                Ok(UpdateDeadline::Yield(1))
+        match inv.class {
+            PriorityClass::Production => {
+                self.production.mark();
+                store.epoch_deadline_callback(|ctx| {
+                    if ctx.data().deadline.passed() {
+                        Err(TimedOut.into())
+                    } else {
+                        Ok(UpdateDeadline::Yield(1))
+                    }
+                });
             }
-        });
+            PriorityClass::Development => {
+                let production = self.production.clone();
+                store.epoch_deadline_callback(move |ctx| {
+                    let deadline = ctx.data().deadline;
+                    if deadline.passed() {
+                        Err(TimedOut.into())
+                    } else if production.busy() {
+                        Ok(UpdateDeadline::YieldCustom(1, Box::pin(production.clone().quiet(deadline))))
+                    } else {
+                        Ok(UpdateDeadline::Yield(1))
+                    }
+                });
+            }
+        }
 
         // No outer timer: the epoch callback stops the guest's code at the deadline, and
         // the only host call that can wait (`poll_oneoff`) wakes at the deadline and traps.
