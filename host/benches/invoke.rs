@@ -5,7 +5,8 @@
 //! rounds so machine noise hits both alike:
 //! * in-process: Waygate's runtime (pooling + pagemap_scan + InstancePre) vs the same
 //!   runtime with the on-demand allocator;
-//! * HTTP: `POST /invoke` (fresh instance per request) vs `GET /v1/functions/hello` on
+//! * HTTP: `POST /invoke?class=production` (fresh instance per request, on the main
+//!   workers) vs `GET /v1/functions/hello` on
 //!   the same server (HTTP + JSON ceiling, no Wasm).
 mod common;
 use common::{env_usize, Stats};
@@ -48,6 +49,7 @@ async fn in_process(rt: &Runtime, code: &CodeRef, config: &FunctionConfig, iters
                 config,
                 input: executor::encode(code.kind, GuestRequest::Direct(payload.clone()), usize::MAX).expect("input"),
                 cut_off: None,
+                class: waygate::model::stage::PriorityClass::Production,
             })
             .await
             .expect("invoke");
@@ -76,7 +78,12 @@ async fn http(
             for _ in 0..per_task {
                 let t = Instant::now();
                 let r = if invoke {
-                    client.post(format!("{url}/v1/functions/hello/invoke")).bearer_auth(&token).body(EVENT).send().await
+                    client
+                        .post(format!("{url}/v1/functions/hello/invoke?class=production"))
+                        .bearer_auth(&token)
+                        .body(EVENT)
+                        .send()
+                        .await
                 } else {
                     client.get(format!("{url}/v1/functions/hello")).bearer_auth(&token).send().await
                 };
