@@ -67,16 +67,20 @@ impl DataPlane {
         ctx: CallContext<'_>,
         input: GuestInput,
     ) -> Result<Outcome, InvokeError> {
-        let submitted = Instant::now();
-        let class = self.live.usage.class(ctx.class);
-        let _running = class.enter(None);
-        let stage = ctx.capacity.map(|c| c.usage.clone());
+        // One set of counters per invocation: its stage's, or its class's direct invokes'.
+        let usage = match ctx.capacity {
+            Some(c) => &*c.usage,
+            None => self.live.usage.direct(ctx.class),
+        };
+        // A stage's `running` is counted (and limited) in `invoke::run`.
+        let _running = if ctx.capacity.is_none() { usage.enter(None) } else { None };
         let (result, waited) = match ctx.class {
+            // Inline: no queue to wait in.
             PriorityClass::Production => {
-                let waited = submitted.elapsed();
-                (crate::invoke::run(&self.runtime, &self.observe, resolved, ctx, input).await, waited)
+                (crate::invoke::run(&self.runtime, &self.observe, resolved, ctx, input).await, Duration::ZERO)
             }
             PriorityClass::Development => {
+                let submitted = Instant::now();
                 let (runtime, observe) = (self.runtime.clone(), self.observe.clone());
                 let (resolved, ctx) = (resolved.clone(), ctx.to_owned());
                 let work = async move {
@@ -88,15 +92,14 @@ impl DataPlane {
                 })
             }
         };
-        let usages = std::iter::once(class).chain(stage.as_deref());
         match &result {
-            Ok(outcome) => usages.for_each(|u| u.finish(waited, &outcome.timing)),
+            Ok(outcome) => usage.finish(waited, &outcome.timing),
             Err(
                 InvokeError::Throttled
                 | InvokeError::ReservedConcurrency
                 | InvokeError::DevelopmentShare
                 | InvokeError::StageConcurrency,
-            ) => usages.for_each(|u| u.refuse()),
+            ) => usage.refuse(),
             Err(_) => {}
         }
         result
