@@ -115,8 +115,9 @@ for t in threads: t.join()
 EOF
   load=$!
 }
-dev_invocations() { curl -s -H "authorization: Bearer $(cat "$work/data/admin.token")" "http://$admin/v1/runtime" \
-  | python3 -c 'import json,sys; v=json.load(sys.stdin); print(sum(s["invocations"] for s in v["stages"] if s["stage"]=="dev"))'; }
+# dev_usage: "invocations cpu_ms" of stage dev so far (GET /v1/runtime).
+dev_usage() { curl -s -H "authorization: Bearer $(cat "$work/data/admin.token")" "http://$admin/v1/runtime" \
+  | python3 -c 'import json,sys; v=json.load(sys.stdin); d=[s for s in v["stages"] if s["stage"]=="dev"][0]; print(d["invocations"], int(d["cpu_seconds"]*1000))'; }
 
 hz=$(getconf CLK_TCK)
 measure() { # scenario round
@@ -135,7 +136,7 @@ measure() { # scenario round
 }
 
 wrk -t1 -c"$CONCURRENCY" -d2s "$prod" >/dev/null # warm-up
-declare -A ran
+declare -A ran cpu
 for r in $(seq 1 "$ROUNDS"); do
   for s in $SCENARIOS; do
     case $s in
@@ -149,28 +150,30 @@ for r in $(seq 1 "$ROUNDS"); do
       refused) wg capacity set "$api" dev --max-concurrency 0 >/dev/null; paths=(/spin) ;;
       misbehave) wg capacity clear "$api" dev >/dev/null; paths=(/spin /bomb /flood) ;;
     esac
-    before=$(dev_invocations)
+    read -r n0 c0 < <(dev_usage)
     dev_load $((DURATION + 2)) "${paths[@]}"
     sleep 1 # dev's guests are running
     measure "$s" "$r"
     wait "$load" || true
-    ran[$s]=$(( ${ran[$s]:-0} + $(dev_invocations) - before ))
+    read -r n1 c1 < <(dev_usage)
+    ran[$s]=$(( ${ran[$s]:-0} + n1 - n0 )) cpu[$s]=$(( ${cpu[$s]:-0} + c1 - c0 ))
   done
 done
 wg capacity clear "$api" dev >/dev/null
 
 # Prod idle: dev's guests get the whole machine.
-before=$(dev_invocations)
+read -r n0 c0 < <(dev_usage)
 dev_load "$DURATION" /spin /bomb /flood; wait "$load" || true
-idle_ran=$(( $(dev_invocations) - before ))
+read -r n1 c1 < <(dev_usage)
 code=$(curl -s -o /dev/null -w '%{http_code}' "$dev/hello?name=dev")
 
 declare -A med
 report $SCENARIOS
 for s in $SCENARIOS; do
+  case $s in alone|idle-burn) dev="" ;; *) dev="; dev: ${ran[$s]} invocations ran, ${cpu[$s]} ms of CPU" ;; esac
   [ "$s" = alone ] && continue
   awk -v s="$s" -v r="${med[$CONCURRENCY,$s,rps]}" -v a="${med[$CONCURRENCY,alone,rps]}" \
-      -v p="${med[$CONCURRENCY,$s,p99]}" -v ap="${med[$CONCURRENCY,alone,p99]}" -v n="${ran[$s]}" -v rounds="$ROUNDS" \
-    'BEGIN { printf "%-10s prod req/s %.2fx alone, p99 %.2fx alone; dev invocations that ran: %d in %d rounds\n", s, r / a, p / ap, n, rounds }'
+      -v p="${med[$CONCURRENCY,$s,p99]}" -v ap="${med[$CONCURRENCY,alone,p99]}" -v dev="$dev" \
+    'BEGIN { printf "%-10s prod req/s %.2fx alone, p99 %.2fx alone%s\n", s, r / a, p / ap, dev }'
 done
-echo "prod idle: dev ran $idle_ran misbehaving invocations in ${DURATION}s; a well-behaved dev request answered $code"
+echo "prod idle: dev ran $((n1 - n0)) misbehaving invocations using $((c1 - c0)) ms of CPU in ${DURATION}s; a well-behaved dev request answered $code"

@@ -227,6 +227,8 @@ async fn development_share_of_the_pool_keeps_slots_for_production() {
     }
     let r = s.req(Method::POST, "/v1/functions/echo/invoke?class=production").body("{}").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    let out = crate::harness::waygate(&s, &["invoke", "echo", "--class", "production", "--payload", r#"{"cli":1}"#]);
+    assert!(crate::harness::ok(&out).contains(r#""cli":1"#), "the CLI's --class reaches the server");
     for h in spinning {
         assert_eq!(h.await.unwrap(), 200, "a timed-out draft is a function error, reported in a 200");
     }
@@ -234,7 +236,7 @@ async fn development_share_of_the_pool_keeps_slots_for_production() {
     assert_eq!(v["pool"]["development_share"], 2, "{v}");
     assert!(v["classes"]["development"]["yields"].as_u64() >= Some(2), "asleep = yielded: {v}");
     assert_eq!(v["classes"]["development"]["refused"], 2, "{v}");
-    assert_eq!(v["classes"]["production"]["invocations"], 3, "{v}");
+    assert_eq!(v["classes"]["production"]["invocations"], 4, "{v}");
     assert_eq!(v["classes"]["development"]["invocations"], 2, "{v}");
     // With the share free again, development runs.
     assert_eq!(s.invoke("echo", "{}").await.status, 200);

@@ -19,6 +19,10 @@ pub struct InvokeArgs {
     /// Whose secrets `secret:NAME` env values resolve from (server default: `default`).
     #[arg(long)]
     environment: Option<String>,
+    /// Priority class: production or development (server default: development for
+    /// $LATEST, production for versions and aliases).
+    #[arg(long, value_parser = ["production", "development"])]
+    class: Option<String>,
     #[command(flatten)]
     conn: Conn,
 }
@@ -45,6 +49,9 @@ pub fn run(a: InvokeArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(e) = &a.environment {
         req = req.query(&[("environment", e)]);
+    }
+    if let Some(c) = &a.class {
+        req = req.query(&[("class", c)]);
     }
     let resp = client.send(req)?;
     let header = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
