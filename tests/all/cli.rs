@@ -122,3 +122,45 @@ async fn keys_secrets_and_audit_from_the_cli() {
     .await
     .unwrap();
 }
+
+/// `waygate up`'s log goes to stderr — plain text when it is not a terminal (no ANSI
+/// colour codes), or one JSON object per line with `--log-format json` — and stdout stays
+/// free for what `up` prints for the user.
+#[test]
+fn server_log_on_stderr_plain_or_json() {
+    use std::io::BufRead;
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_waygate"))
+            .args(["up", "--admin-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--no-examples"])
+            .args(["--max-instances", "8", "--log-format", format, "--data-dir"])
+            .arg(dir.path())
+            .env_remove("NO_COLOR")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn waygate up");
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok).take(200) {
+            let up = line.contains("Waygate is up");
+            lines.push(line);
+            if up {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let all = lines.join("\n");
+        assert!(lines.last().is_some_and(|l| l.contains("Waygate is up")), "{format}: {all}");
+        assert!(!all.contains('\u{1b}'), "{format}: no colour codes when stderr is not a terminal: {all}");
+        assert!(out.stdout.is_empty(), "{format}: nothing on stdout: {}", String::from_utf8_lossy(&out.stdout));
+        if format == "json" {
+            for l in &lines {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+                assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+            }
+        }
+    }
+}

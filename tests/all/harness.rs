@@ -254,33 +254,40 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    /// Its log (stdout and stderr) is appended to `log`.
+    /// Its output (stdout and the log on stderr) is appended to `log`.
     pub fn start(data_dir: &Path, log: &Path) -> Self {
+        Self::start_with(data_dir, log, &[])
+    }
+
+    /// [`Spawned::start`] with more arguments for `waygate up`.
+    pub fn start_with(data_dir: &Path, log: &Path, extra: &[&str]) -> Self {
         use std::io::{BufRead, Write};
         let open_log = || std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
-        let (stderr, mut out) = (open_log(), open_log());
+        let (stdout, mut out) = (open_log(), open_log());
         // umask 022 as on a typical login: what the data directory's modes must not depend on.
         let mut child = std::process::Command::new("sh")
             .arg("-c")
             .arg("umask 022 && exec \"$0\" \"$@\"")
             .arg(env!("CARGO_BIN_EXE_waygate"))
             .args(["up", "--admin-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
-            .args(["--no-examples", "--max-instances", "16", "--data-dir"])
+            .args(["--no-examples", "--max-instances", "16"])
+            .args(extra)
+            .arg("--data-dir")
             .arg(data_dir)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
             .env_remove("WAYGATE_MASTER_KEY")
             .env_remove("WAYGATE_MASTER_KEY_FILE")
             .env_remove("WAYGATE_DATA_DIR")
-            .stdout(std::process::Stdio::piped())
-            .stderr(stderr)
+            .stdout(stdout)
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn waygate up");
-        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = std::sync::mpsc::channel();
-        // Keeps draining stdout after the address is known: a full pipe would block the server.
+        // Keeps draining the log after the address is known: a full pipe would block the server.
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
                 let _ = writeln!(out, "{line}");
                 if line.contains("Waygate is up") {
                     let _ = tx.send(line);
@@ -295,11 +302,16 @@ impl Spawned {
                 panic!("waygate up did not come up ({e}): {}", std::fs::read_to_string(log).unwrap_or_default());
             }
         };
+        // `admin=URL` in a text log line, `"admin":"URL"` in a JSON one.
         let url = line
             .split_whitespace()
             .find_map(|w| w.strip_prefix("admin="))
-            .unwrap_or_else(|| panic!("no admin= in {line:?}"))
-            .to_string();
+            .map(str::to_string)
+            .or_else(|| {
+                let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+                v["fields"]["admin"].as_str().map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("no admin address in {line:?}"));
         let token = std::fs::read_to_string(data_dir.join("admin.token")).expect("token file").trim().to_string();
         Spawned { child: std::sync::Mutex::new(child), url, token, http: reqwest::blocking::Client::new() }
     }

@@ -77,6 +77,16 @@ pub struct UpArgs {
     /// few CLI calls and scrapers. Same behaviour at the cap as the gateway.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     max_admin_connections: u64,
+    /// Server log format on stderr: `text` (coloured only on a terminal, and never with
+    /// NO_COLOR set) or `json` (one object per line, for log collectors).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The server log without `RUST_LOG`: startup, management and errors, but no line per
@@ -93,9 +103,19 @@ const DEFAULT_LOG: &str =
 const LOG_TARGET: &str = "waygate::cli::up";
 
 pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
+    use std::io::IsTerminal;
+    // The log goes to stderr; stdout carries only what `up` prints for the user (the
+    // examples' report), so `waygate up > file` keeps the two apart.
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_LOG.into()))
-        .init();
+        .with_writer(std::io::stderr);
+    match a.log_format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            logs.with_ansi(colour).init()
+        }
+        LogFormat::Json => logs.json().init(),
+    }
     let mut config = PlatformConfig::new(&a.data_dir);
     config.runtime.max_instances = a.max_instances;
     if let Some(n) = a.development_instances.filter(|n| *n > a.max_instances) {
