@@ -27,10 +27,23 @@ async fn stage_throttle_429_route_override_and_recovery() {
         json!({ "rate_per_second": -1.0, "burst": 1 }),
         json!({ "rate_per_second": 1.0, "burst": 6000 }),
         json!({ "rate_per_second": 1.0, "burst": 1, "routes": { "FETCH /x": { "rate_per_second": 1.0, "burst": 1 } } }),
+        // A well-formed key that names no route of the stage's deployment would never apply.
+        json!({ "routes": { "POST /orders": { "rate_per_second": 1.0, "burst": 1 } } }),
     ] {
         let (st, v) = s.call(Method::PATCH, &stage, Some(json!({ "throttle": bad }))).await;
         assert_eq!(st, 400, "{v}");
     }
+    let (_, v) = s
+        .call(
+            Method::PATCH,
+            &stage,
+            Some(json!({ "throttle": { "routes": { "POST /orders": { "rate_per_second": 1.0, "burst": 1 } } } })),
+        )
+        .await;
+    assert_eq!(
+        v["message"],
+        "Invalid throttle route 'POST /orders': stage dev serves no such route (its routes: ANY /{proxy+}, GET /mock)"
+    );
     // 2 req/s with a burst of 3 on the stage; the echo route gets its own, larger bucket.
     let throttle = json!({ "rate_per_second": 2.0, "burst": 3,
         "routes": { "ANY /{proxy+}": { "rate_per_second": 1000.0, "burst": 1000 } } });
@@ -57,6 +70,9 @@ async fn stage_throttle_429_route_override_and_recovery() {
     let refills = (started.elapsed().as_secs_f64() * 2.0).ceil() as usize;
     assert!(ok >= 3 && ok <= 3 + refills, "{ok} passed in {:?}", started.elapsed());
     assert!(throttled >= 1 && ok + throttled == 10, "{throttled} throttled");
+    let text = s.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    let series = format!(r#"waygate_stage_throttles_total{{api="{api}",stage="dev"}} {throttled}"#);
+    assert!(text.contains(&series), "missing {series} in:\n{text}");
     // The overridden route is not starved by the stage's empty bucket.
     for _ in 0..5 {
         assert_eq!(status_of(&s, &format!("/{api}/dev/items")).await.0, 200);

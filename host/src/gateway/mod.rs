@@ -128,6 +128,7 @@ async fn serve(
         // debug: a flood of throttled requests must not become a flood of log lines
         // (the stage metrics count them).
         tracing::debug!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "throttled");
+        p.observe.metrics.stage_throttle(&stage.api_id, &stage.name);
         return Err(GatewayError::TooManyRequests);
     }
     let route_time = started.elapsed();

@@ -18,6 +18,7 @@ use std::time::Duration;
 pub const INVOCATIONS: &str = "waygate_invocations_total";
 pub const ERRORS: &str = "waygate_errors_total";
 pub const THROTTLES: &str = "waygate_throttles_total";
+pub const STAGE_THROTTLES: &str = "waygate_stage_throttles_total";
 pub const CACHE_HITS: &str = "waygate_cache_hits_total";
 pub const CACHE_MISSES: &str = "waygate_cache_misses_total";
 pub const LOADS: &str = "waygate_loads_total";
@@ -88,7 +89,11 @@ impl Metrics {
         for (name, help) in [
             (INVOCATIONS, "Invocations that ran (fresh instance each)"),
             (ERRORS, "Failed requests by error type (function errors and gateway errors)"),
-            (THROTTLES, "Requests refused with 429 (no free instance slot or a stage throttle)"),
+            (
+                THROTTLES,
+                "Invocations refused with 429: instance pool, development share, reserved concurrency or stage max_concurrency",
+            ),
+            (STAGE_THROTTLES, "Gateway requests refused with 429 by a stage or route throttle (token bucket)"),
             (CACHE_HITS, "Stage cache hits"),
             (CACHE_MISSES, "Stage cache misses"),
             (LOADS, "Cold starts: invocations that had to load (verify + deserialize + pre-link) the code"),
@@ -157,6 +162,12 @@ impl Metrics {
         self.counter(THROTTLES, labels.to_vec()).increment(1);
     }
 
+    /// A gateway request refused by a stage or route throttle.
+    pub fn stage_throttle(&self, api: &str, stage: &str) {
+        self.counter(STAGE_THROTTLES, vec![Label::new("api", api.to_string()), Label::new("stage", stage.to_string())])
+            .increment(1);
+    }
+
     /// For the stage cache: one hit.
     pub fn cache_hit(&self, api: &str, stage: &str) {
         self.counter(CACHE_HITS, vec![Label::new("api", api.to_string()), Label::new("stage", stage.to_string())])
@@ -214,6 +225,7 @@ mod tests {
         m.throttle(l);
         m.error(l, "Runtime.Trap");
         m.cache_hit("a1", "prod");
+        m.stage_throttle("a1", "dev");
         let text = m.render();
         assert!(
             text.contains(
@@ -223,5 +235,6 @@ mod tests {
         );
         assert!(text.contains(r#"type="Runtime.Trap"} 1"#), "{text}");
         assert!(text.contains(r#"waygate_cache_hits_total{api="a1",stage="prod"} 1"#), "{text}");
+        assert!(text.contains(r#"waygate_stage_throttles_total{api="a1",stage="dev"} 1"#), "{text}");
     }
 }

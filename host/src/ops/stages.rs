@@ -184,15 +184,40 @@ pub(super) fn patch_in(tx: &dyn Tx, id: &ApiId, name: &StageName, patch: &StageP
     }
     if let Some(c) = &patch.cache {
         s.cache = c.clone().validated()?;
+        routes_exist(tx, &s, "cache", s.cache.routes.keys())?;
     }
     if let Some(t) = &patch.throttle {
         s.throttle = t.clone().validated()?;
+        routes_exist(tx, &s, "throttle", s.throttle.routes.keys())?;
     }
     if let Some(c) = &patch.capacity {
         s.capacity = c.clone().validated()?;
     }
     tx.write_stage(&s)?;
     stage(tx, id, name)
+}
+
+/// A route override must name a route the stage serves (its deployment's, or its
+/// canary's): one that names no route would be accepted and never apply.
+fn routes_exist<'k>(tx: &dyn Tx, s: &StageRecord, setting: &str, keys: impl Iterator<Item = &'k String>) -> Result<()> {
+    let mut served = std::collections::BTreeSet::new();
+    let deployments = std::iter::once(&s.deployment_id).chain(s.canary.as_ref().map(|c| &c.deployment_id));
+    for d in deployments {
+        for r in super::deployments::deployment(tx, &s.api_id, d)?.routes {
+            served.insert(crate::model::stage::route_key(r.method, &r.path));
+        }
+    }
+    for key in keys {
+        if !served.contains(key) {
+            let known: Vec<&str> = served.iter().map(String::as_str).collect();
+            return Err(Error::Invalid(format!(
+                "Invalid {setting} route '{key}': stage {} serves no such route (its routes: {})",
+                s.name,
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub async fn get(p: &Arc<Platform>, id: ApiId, name: StageName) -> Result<StageRecord> {
