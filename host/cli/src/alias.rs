@@ -8,33 +8,45 @@ use std::process::ExitCode;
 pub enum AliasCmd {
     /// Create or move an alias: `waygate alias set orders STABLE 3 --routing 4=0.1`.
     Set {
+        /// The function's name.
         name: String,
+        /// The alias's name, e.g. STABLE (not all digits).
         alias: String,
         /// A version number or $LATEST.
         version: String,
         /// VERSION=WEIGHT: send WEIGHT (0.0–1.0) of the traffic to VERSION. Omit to clear.
         #[arg(long, value_parser = routing)]
         routing: Option<(String, f64)>,
+        /// Change the alias only if its revision id is still this one.
         #[arg(long)]
         expected_revision: Option<String>,
+        /// A description of the alias (up to 256 characters).
         #[arg(long)]
         description: Option<String>,
         #[command(flatten)]
         conn: Conn,
     },
+    /// Show an alias: its version, routing and revision id.
     Get {
+        /// The function's name.
         name: String,
+        /// The alias's name.
         alias: String,
         #[command(flatten)]
         conn: Conn,
     },
+    /// List a function's aliases.
     List {
+        /// The function's name.
         name: String,
         #[command(flatten)]
         conn: Conn,
     },
+    /// Delete an alias (its versions stay).
     Delete {
+        /// The function's name.
         name: String,
+        /// The alias's name.
         alias: String,
         #[command(flatten)]
         conn: Conn,

@@ -11,23 +11,29 @@ use std::process::ExitCode;
 pub enum ApiCmd {
     /// Create a REST API; prints its id.
     Create {
+        /// The API's name.
         name: String,
+        /// A description of the API (up to 1024 characters).
         #[arg(long)]
         description: Option<String>,
         #[command(flatten)]
         conn: Conn,
     },
+    /// List REST APIs with their ids.
     List {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Show an API.
     Get {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
         #[command(flatten)]
         conn: Conn,
     },
     /// Delete an API with its routes, deployments and stages.
     Delete {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
         #[command(flatten)]
         conn: Conn,
@@ -39,6 +45,7 @@ pub enum RouteCmd {
     /// Create or replace a route of the API's draft (live only after `waygate deploy`):
     /// `waygate route put API ANY '/{proxy+}' --function 'orders:${stageVariables.alias}'`.
     Put {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
         /// GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY.
         method: String,
@@ -60,14 +67,18 @@ pub enum RouteCmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// List the routes of an API's draft.
     List {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
         #[command(flatten)]
         conn: Conn,
     },
     /// Delete a route (by id, as `route list` shows) from the draft.
     Delete {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The route's id (as `waygate route list` shows).
         route: String,
         #[command(flatten)]
         conn: Conn,
@@ -76,10 +87,12 @@ pub enum RouteCmd {
 
 #[derive(clap::Args)]
 pub struct DeployArgs {
+    /// The API's id (as printed by `waygate api create`).
     api: String,
     /// Point this stage at the new deployment (created if it does not exist).
     #[arg(long)]
     stage: Option<String>,
+    /// A description of the deployment (up to 1024 characters).
     #[arg(long)]
     description: Option<String>,
     #[command(flatten)]

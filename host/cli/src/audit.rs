@@ -10,6 +10,7 @@ pub struct AuditArgs {
     /// A key name, `admin` or `unauthenticated`.
     #[arg(long)]
     principal: Option<String>,
+    /// An action, e.g. `function:Create`.
     #[arg(long)]
     action: Option<String>,
     /// Resource prefix, e.g. `function/orders`.
@@ -21,6 +22,7 @@ pub struct AuditArgs {
     /// Page backwards: entries with an id below this (from `next_before`).
     #[arg(long)]
     before: Option<i64>,
+    /// Most entries to return, newest first (1–1000).
     #[arg(long, default_value_t = 100)]
     limit: u32,
     #[command(flatten)]

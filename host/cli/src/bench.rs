@@ -34,7 +34,7 @@ pub struct BenchArgs {
     /// Requests in flight at once (ignored with --cold, which runs one at a time).
     #[arg(long, short = 'c', default_value_t = 8)]
     concurrency: usize,
-    /// Evict loaded code before every request so each one pays the load (see module docs).
+    /// Evict loaded code before each request (one at a time), so every request pays the load: verify, deserialize, pre-link.
     #[arg(long)]
     cold: bool,
     /// HTTP method for a URL target.

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 pub enum CacheCmd {
     /// Replace a stage's cache settings: `waygate cache set API prod --ttl 60`.
     Set {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         /// Turn the cache off (on by default with this command).
         #[arg(long)]
@@ -35,14 +37,18 @@ pub enum CacheCmd {
     },
     /// Drop every cached response of a stage.
     Flush {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         #[command(flatten)]
         conn: Conn,
     },
     /// Issue the stage's invalidation key (replaces the previous one; shown once).
     Key {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         #[command(flatten)]
         conn: Conn,

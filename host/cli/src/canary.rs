@@ -13,7 +13,9 @@ pub enum CanaryCmd {
     /// --deployment D --var alias=EXPERIMENTAL`. Without --deployment, the draft is deployed
     /// as the canary (the stage keeps its deployment).
     Set {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         /// Share of the stage's requests served by the canary, 0.0–100.0.
         #[arg(long)]
@@ -32,14 +34,18 @@ pub enum CanaryCmd {
     },
     /// The stage takes the canary's deployment and variables; the canary drops to 0 %.
     Promote {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         #[command(flatten)]
         conn: Conn,
     },
     /// Delete the canary: all traffic goes to the stage's deployment.
     Remove {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         #[command(flatten)]
         conn: Conn,

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 pub enum FunctionCmd {
     /// Create a function (its code is uploaded separately).
     Create {
+        /// The new function's name: 1–64 of `A-Z a-z 0-9 _ -`.
         name: String,
         #[command(flatten)]
         config: ConfigArgs,
@@ -17,29 +18,35 @@ pub enum FunctionCmd {
     },
     /// Show `$LATEST`: code hash and configuration.
     Get {
+        /// The function's name.
         name: String,
         #[command(flatten)]
         conn: Conn,
     },
+    /// List all functions with their code hash, code size and last update.
     List {
         #[command(flatten)]
         conn: Conn,
     },
     /// Delete a function with all its versions and aliases.
     Delete {
+        /// The function's name.
         name: String,
         #[command(flatten)]
         conn: Conn,
     },
     /// Upload a wasm module as `$LATEST`'s code.
     Upload {
+        /// The function's name.
         name: String,
+        /// The compiled WebAssembly module (.wasm file) to upload.
         file: PathBuf,
         #[command(flatten)]
         conn: Conn,
     },
     /// Change `$LATEST`'s configuration.
     Config {
+        /// The function's name.
         name: String,
         #[command(flatten)]
         config: ConfigArgs,
@@ -53,13 +60,16 @@ pub enum FunctionCmd {
 
 #[derive(clap::Args)]
 pub struct ConfigArgs {
+    /// Memory in MB (1–4096; default 128).
     #[arg(long)]
     memory_mb: Option<u32>,
+    /// Timeout in milliseconds (10 ms – 900 s; default 3 s).
     #[arg(long)]
     timeout_ms: Option<u32>,
     /// KEY=VALUE; repeat for more. Replaces the whole set.
     #[arg(long, value_parser = key_value)]
     env: Vec<(String, String)>,
+    /// A free-text description (up to 256 characters).
     #[arg(long)]
     description: Option<String>,
 }

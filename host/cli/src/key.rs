@@ -12,6 +12,7 @@ pub enum KeyCmd {
     /// Create an API key; the key is printed once (only its hash is stored):
     /// `waygate key create ci-dev --policy @ci-dev.json`.
     Create {
+        /// The key's name.
         name: String,
         /// The policy: a JSON list of statements, or `@FILE`.
         #[arg(long)]
@@ -19,12 +20,14 @@ pub enum KeyCmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// List API keys with their policies (never the keys themselves).
     List {
         #[command(flatten)]
         conn: Conn,
     },
     /// Revoke a key (effective on its next request).
     Delete {
+        /// The name of the key to revoke.
         name: String,
         #[command(flatten)]
         conn: Conn,

@@ -98,7 +98,7 @@ enum Command {
     Capacity(throttle::CapacityCmd),
 }
 
-/// How client commands reach the server.
+// How client commands reach the server.
 #[derive(Args, Clone)]
 pub struct Conn {
     /// Management API endpoint.
@@ -108,7 +108,13 @@ pub struct Conn {
     #[arg(long, env = "WAYGATE_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
     /// Data directory of a local server, to read admin.token from.
-    #[arg(long = "data-dir", env = "WAYGATE_DATA_DIR", default_value = "waygate-data", global = true)]
+    #[arg(
+        long = "data-dir",
+        value_name = "DIR",
+        env = "WAYGATE_DATA_DIR",
+        default_value = "waygate-data",
+        global = true
+    )]
     token_dir: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value = "text", global = true)]
@@ -214,6 +220,39 @@ pub fn tune_allocator() {
 
 #[cfg(test)]
 mod tests {
+    /// Every command and argument of the CLI says what it is for: walks the clap tree and
+    /// lists each command without an `about`, each pair of sibling commands with the same
+    /// `about`, and each argument without help.
+    #[test]
+    fn every_command_and_argument_has_its_own_help() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+            let mut seen = std::collections::HashMap::new();
+            for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
+                let here = format!("{path} {}", sub.get_name());
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                if about.trim().is_empty() {
+                    problems.push(format!("{here}: no about"));
+                } else if let Some(other) = seen.insert(about.clone(), here.clone()) {
+                    problems.push(format!("{here} and {other} share the about {about:?}"));
+                }
+                for arg in sub.get_arguments() {
+                    let id = arg.get_id().as_str();
+                    if matches!(id, "help" | "version") {
+                        continue;
+                    }
+                    if arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                        problems.push(format!("{here} <{id}>: no help"));
+                    }
+                }
+                walk(sub, &here, problems);
+            }
+        }
+        let mut problems = Vec::new();
+        walk(&super::Cli::command(), "waygate", &mut problems);
+        assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    }
+
     #[test]
     fn the_tuned_allocator_option_is_purge_delay() {
         // Option 15 must be the one whose default is purge_delay's 1000 ms (or our 10 s

@@ -11,7 +11,9 @@ pub enum PermissionCmd {
     /// Allow an API to invoke the function (or one of its aliases/versions with --qualifier):
     /// `waygate permission add orders prod-api --principal api:ID --source 'ID/*/*/*' --qualifier STABLE`.
     Add {
+        /// The function's name.
         function: String,
+        /// An id for the new statement: 1–100 of `A-Z a-z 0-9 _ -`.
         statement_id: String,
         /// `api:API_ID` or `*`.
         #[arg(long)]
@@ -25,16 +27,23 @@ pub enum PermissionCmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// List the statements of a function's resource policy.
     List {
+        /// The function's name.
         function: String,
+        /// A version number or alias whose policy to list; none = the unqualified function.
         #[arg(long)]
         qualifier: Option<String>,
         #[command(flatten)]
         conn: Conn,
     },
+    /// Remove a statement from a function's resource policy.
     Remove {
+        /// The function's name.
         function: String,
+        /// The id of the statement to remove.
         statement_id: String,
+        /// The version number or alias whose policy holds it; none = the unqualified function.
         #[arg(long)]
         qualifier: Option<String>,
         #[command(flatten)]

@@ -16,7 +16,9 @@ pub enum SecretCmd {
     /// Set a secret of an environment from stdin (or --from-file): `printf %s "$PW" |
     /// waygate secret put prod db-password`.
     Put {
+        /// The environment, e.g. prod (chosen at invoke time with --environment).
         environment: String,
+        /// The secret's name.
         name: String,
         /// Read the value from this file instead of stdin.
         #[arg(long)]
@@ -26,12 +28,16 @@ pub enum SecretCmd {
     },
     /// List an environment's secret names (values are never returned).
     List {
+        /// The environment, e.g. prod.
         environment: String,
         #[command(flatten)]
         conn: Conn,
     },
+    /// Delete a secret of an environment.
     Delete {
+        /// The environment, e.g. prod.
         environment: String,
+        /// The secret's name.
         name: String,
         #[command(flatten)]
         conn: Conn,

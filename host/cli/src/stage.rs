@@ -11,13 +11,17 @@ use std::process::ExitCode;
 pub enum StageCmd {
     /// Create or replace a stage: `waygate stage put API prod --deployment D --var alias=STABLE`.
     Put {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
+        /// The deployment id the stage serves (as printed by `waygate deploy`).
         #[arg(long)]
         deployment: String,
         /// NAME=VALUE, repeatable: the stage's variables (replaces them all).
         #[arg(long = "var", value_parser = key_value)]
         vars: Vec<(String, String)>,
+        /// A description of the stage (up to 1024 characters).
         #[arg(long)]
         description: Option<String>,
         #[command(flatten)]
@@ -25,28 +29,38 @@ pub enum StageCmd {
     },
     /// Show a stage and its invoke URL.
     Get {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         #[command(flatten)]
         conn: Conn,
     },
+    /// List an API's stages with their deployments, variables and invoke URLs.
     List {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
         #[command(flatten)]
         conn: Conn,
     },
     /// Move a stage to another deployment (e.g. roll back to an older one).
     SetDeployment {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
+        /// The deployment id to serve (as printed by `waygate deploy`).
         deployment: String,
         #[command(flatten)]
         conn: Conn,
     },
     /// Set stage variables (NAME=VALUE, repeatable); they apply immediately.
     SetVar {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
+        /// NAME=VALUE pairs to set; the stage's other variables stay.
         #[arg(required = true, value_parser = key_value)]
         vars: Vec<(String, String)>,
         #[command(flatten)]
@@ -54,15 +68,21 @@ pub enum StageCmd {
     },
     /// Remove stage variables.
     UnsetVar {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
+        /// Names of the variables to remove.
         #[arg(required = true)]
         names: Vec<String>,
         #[command(flatten)]
         conn: Conn,
     },
+    /// Delete a stage of an API.
     Delete {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         #[command(flatten)]
         conn: Conn,

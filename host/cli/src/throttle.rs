@@ -13,7 +13,9 @@ use std::process::ExitCode;
 pub enum ThrottleCmd {
     /// Replace a stage's throttle: `waygate throttle set API dev --rate 100 --burst 200`.
     Set {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         /// Requests per second (token refill rate).
         #[arg(long)]
@@ -29,7 +31,9 @@ pub enum ThrottleCmd {
     },
     /// Remove a stage's throttle.
     Clear {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         #[command(flatten)]
         conn: Conn,
@@ -40,13 +44,16 @@ pub enum ThrottleCmd {
 pub enum ConcurrencyCmd {
     /// At most N instances of FUNCTION at once (0 = throttle every invocation).
     Set {
+        /// The function's name.
         function: String,
+        /// Most instances running at once (0 = throttle every invocation).
         reserved: u32,
         #[command(flatten)]
         conn: Conn,
     },
     /// Unlimited again (within the instance pool).
     Remove {
+        /// The function's name.
         function: String,
         #[command(flatten)]
         conn: Conn,
@@ -59,7 +66,9 @@ pub enum CapacityCmd {
     /// --max-concurrency 4`. Absent options take their defaults (class from the stage's
     /// name: production for prod/production, development otherwise; no limit).
     Set {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         /// Which work runs first: production, or development (low priority, own share of
         /// the instance pool).
@@ -73,7 +82,9 @@ pub enum CapacityCmd {
     },
     /// Back to the defaults.
     Clear {
+        /// The API's id (as printed by `waygate api create`).
         api: String,
+        /// The stage's name (e.g. dev, prod).
         stage: String,
         #[command(flatten)]
         conn: Conn,

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 pub enum VersionCmd {
     /// Publish `$LATEST` as a new immutable version (or return the newest if unchanged).
     Publish {
+        /// The function's name.
         name: String,
         /// Publish only if `$LATEST`'s code still has this hash.
         #[arg(long)]
@@ -15,24 +16,33 @@ pub enum VersionCmd {
         /// Publish only if `$LATEST`'s revision id is still this one.
         #[arg(long)]
         expected_revision: Option<String>,
+        /// A description of the new version (up to 256 characters).
         #[arg(long)]
         description: Option<String>,
         #[command(flatten)]
         conn: Conn,
     },
+    /// List a function's published versions.
     List {
+        /// The function's name.
         name: String,
         #[command(flatten)]
         conn: Conn,
     },
+    /// Show one published version of a function.
     Get {
+        /// The function's name.
         name: String,
+        /// The version number.
         version: String,
         #[command(flatten)]
         conn: Conn,
     },
+    /// Delete a published version (refused while an alias points at it).
     Delete {
+        /// The function's name.
         name: String,
+        /// The version number.
         version: String,
         #[command(flatten)]
         conn: Conn,
