@@ -42,8 +42,14 @@ impl Report {
             ));
         }
         s.push_str(&format!(
-            "\nOr invoke functions directly:\n  TOKEN=$(cat {tok})\n  curl -s -H \"Authorization: Bearer $TOKEN\" -X POST '{admin_url}/v1/functions/hello/invoke' -d '{{\"name\":\"you\"}}'\n  curl -s -H \"Authorization: Bearer $TOKEN\" -X POST '{admin_url}/v1/functions/orders/invoke?qualifier=STABLE' -d '{{\"order_id\":\"A1\",\"items\":[{{\"sku\":\"x\",\"qty\":2}}]}}'\n  waygate invoke orders:EXPERIMENTAL --payload '{{\"order_id\":\"A2\"}}'\n",
-            tok = token.display()
+            "\nOr invoke functions directly:\n  TOKEN=$(cat {tok})\n  curl -s -H \"Authorization: Bearer $TOKEN\" -X POST '{admin_url}/v1/functions/hello/invoke' -d '{{\"name\":\"you\"}}'\n  curl -s -H \"Authorization: Bearer $TOKEN\" -X POST '{admin_url}/v1/functions/orders/invoke?qualifier=STABLE' -d '{{\"order_id\":\"A1\",\"items\":[{{\"sku\":\"x\",\"qty\":2}}]}}'\n  {cli}waygate invoke orders:EXPERIMENTAL --payload '{{\"order_id\":\"A2\"}}'\n",
+            tok = token.display(),
+            // The CLI finds this server through its data directory (admin.token, admin.url).
+            cli = if data_dir == Path::new("waygate-data") {
+                String::new()
+            } else {
+                format!("WAYGATE_DATA_DIR={} ", data_dir.display())
+            }
         ));
         s
     }

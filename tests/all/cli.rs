@@ -164,3 +164,30 @@ fn server_log_on_stderr_plain_or_json() {
         }
     }
 }
+
+/// A server on other ports and another data directory: `WAYGATE_DATA_DIR` alone lets the
+/// CLI find it (`up` records its admin URL there; the token is read from there), and
+/// `--endpoint` still wins.
+#[test]
+fn the_cli_finds_a_server_through_its_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("elsewhere");
+    let server = crate::harness::Spawned::start(&data, &dir.path().join("log"));
+    let url = std::fs::read_to_string(data.join("admin.url")).expect("up records its admin URL");
+    assert_eq!(url, server.url);
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_waygate"))
+            .args(args)
+            .env("WAYGATE_DATA_DIR", &data)
+            .env_remove("WAYGATE_ENDPOINT")
+            .env_remove("WAYGATE_TOKEN")
+            .output()
+            .expect("run waygate")
+    };
+    let out = ok(&cli(&["function", "list", "--output", "json"]));
+    assert!(out.contains("functions"), "{out}");
+    // An explicit endpoint wins over the recorded one.
+    let o = cli(&["function", "list", "--endpoint", "http://127.0.0.1:9"]);
+    assert!(!o.status.success(), "a dead explicit endpoint is used, not the recorded one");
+    server.kill();
+}

@@ -101,13 +101,14 @@ enum Command {
 // How client commands reach the server.
 #[derive(Args, Clone)]
 pub struct Conn {
-    /// Management API endpoint.
-    #[arg(long, env = "WAYGATE_ENDPOINT", default_value = "http://127.0.0.1:9090", global = true)]
-    endpoint: String,
+    /// Management API endpoint. Default: the URL the server of --data-dir recorded
+    /// (DIR/admin.url, written by `waygate up`), else http://127.0.0.1:9090.
+    #[arg(long, env = "WAYGATE_ENDPOINT", global = true)]
+    endpoint: Option<String>,
     /// Bearer token; defaults to the token file in --data-dir.
     #[arg(long, env = "WAYGATE_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
-    /// Data directory of a local server, to read admin.token from.
+    /// Data directory of a local server: its admin.token (and admin.url) are read from it.
     #[arg(
         long = "data-dir",
         value_name = "DIR",
@@ -122,12 +123,20 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn endpoint(&self) -> &str {
-        self.endpoint.trim_end_matches('/')
+    /// `--endpoint` / `WAYGATE_ENDPOINT`, else what the data directory's server recorded,
+    /// else the default admin address. So `WAYGATE_DATA_DIR` alone finds a server started
+    /// with any `--admin-addr`.
+    fn endpoint(&self) -> String {
+        let recorded = || {
+            let path = waygate::store::layout::DataDir::new(&self.token_dir).admin_url();
+            std::fs::read_to_string(path).ok().map(|u| u.trim().to_string()).filter(|u| !u.is_empty())
+        };
+        let url = self.endpoint.clone().or_else(recorded).unwrap_or_else(|| "http://127.0.0.1:9090".to_string());
+        url.trim_end_matches('/').to_string()
     }
 
     fn client(&self) -> anyhow::Result<Client> {
-        Client::new(&self.endpoint, self.token()?)
+        Client::new(&self.endpoint(), self.token()?)
     }
 
     fn token(&self) -> anyhow::Result<String> {

@@ -142,6 +142,12 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;
         let p = server.platform.clone();
+        // For the CLI: `WAYGATE_DATA_DIR` (or `--data-dir`) alone then finds this server,
+        // whatever its --admin-addr.
+        let data = waygate::store::layout::DataDir::new(&a.data_dir);
+        if let Err(e) = waygate::store::files::write_atomic(&data.tmp_dir(), &data.admin_url(), server.admin_url().as_bytes()) {
+            tracing::warn!(target: LOG_TARGET, error = %e, "cannot record the admin URL for the CLI; give it --endpoint");
+        }
         tracing::info!(
             target: LOG_TARGET,
             admin = %server.admin_url(),

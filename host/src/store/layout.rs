@@ -5,6 +5,8 @@
 //!   waygate.db            SQLite metadata (WAL; -wal/-shm inherit the db file's 0600)
 //!   waygate.lock          held (flock) by the one process serving this directory
 //!   admin.token           management API bearer token
+//!   admin.url             the running server's management URL (written by `waygate up`,
+//!                         read by the CLI to find it)
 //!   master.key            secrets master key (default location; `--master-key-file`)
 //!   blobs/ab/abcdef….wasm code blobs, named by blake3 hash
 //!   artifacts/FINGERPRINT/abcdef….cwasm  compiled code per engine fingerprint
@@ -70,6 +72,10 @@ impl DataDir {
     }
     pub fn admin_token(&self) -> PathBuf {
         self.root.join("admin.token")
+    }
+    /// Where `waygate up` records the management URL it listens on, for the CLI.
+    pub fn admin_url(&self) -> PathBuf {
+        self.root.join("admin.url")
     }
     /// Default location of the secrets master key.
     pub fn master_key(&self) -> PathBuf {
