@@ -33,10 +33,13 @@ async fn api_route_deploy_stage_permission_from_the_cli() {
         ok(&waygate(s, &["version", "publish", "f"]));
         ok(&waygate(s, &["alias", "set", "f", "LIVE", "1"]));
 
-        let v = ok_json(&waygate(s, &["api", "create", "shop", "--description", "from the CLI", "--output", "json"]));
-        let api = v["id"].as_str().unwrap().to_string();
+        // `--output id`: only the id, for `ID=$(waygate api create …)` as the README does.
+        let api = ok(&waygate(s, &["api", "create", "shop", "--description", "from the CLI", "--output", "id"]));
+        let api = api.trim().to_string();
+        assert!(api.len() == 10 && api.chars().all(|c| c.is_ascii_alphanumeric()), "{api:?}");
         let out = ok(&waygate(s, &["api", "list"]));
         assert!(out.contains(&api) && out.contains("shop"), "{out}");
+        assert_eq!(ok(&waygate(s, &["api", "list", "--output", "id"])).trim(), api, "one id per line");
         let v = ok_json(&waygate(s, &["api", "get", &api, "--output", "json"]));
         assert_eq!(v["description"], "from the CLI");
 
@@ -49,8 +52,9 @@ async fn api_route_deploy_stage_permission_from_the_cli() {
         let out = ok(&waygate(s, &["route", "list", &api]));
         assert!(out.contains("/hello") && out.contains("/mock"), "{out}");
 
-        let v = ok_json(&waygate(s, &["deploy", &api, "--stage", "dev", "--output", "json"]));
-        let d1 = v["id"].as_str().unwrap().to_string();
+        let d1 = ok(&waygate(s, &["deploy", &api, "--stage", "dev", "--output", "id"])).trim().to_string();
+        let v = ok_json(&waygate(s, &["stage", "get", &api, "dev", "--output", "json"]));
+        assert_eq!(v["deployment_id"], d1.as_str(), "deploy --output id prints the deployment's id");
         let out = ok(&waygate(s, &["stage", "get", &api, "dev"]));
         let url = format!("{}/{api}/dev", s.gateway);
         assert!(out.contains(&url), "stage get prints the invoke URL: {out}");

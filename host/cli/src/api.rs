@@ -180,9 +180,16 @@ pub fn run_deploy(a: DeployArgs) -> anyhow::Result<ExitCode> {
         body.insert("description".into(), d.into());
     }
     let v = a.conn.client()?.json(Method::POST, &format!("/v1/apis/{}/deployments", a.api), Some(body.into()))?;
-    if a.conn.output == output::Output::Json {
-        println!("{v}");
-        return Ok(ExitCode::SUCCESS);
+    match a.conn.output {
+        output::Output::Json => {
+            println!("{v}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        output::Output::Id => {
+            println!("{}", v["id"].as_str().unwrap_or("?"));
+            return Ok(ExitCode::SUCCESS);
+        }
+        output::Output::Text => {}
     }
     println!("deployment {} of API {}", v["id"].as_str().unwrap_or("?"), a.api);
     if let Some(stage) = v.get("stage") {

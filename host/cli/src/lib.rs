@@ -117,7 +117,8 @@ pub struct Conn {
         global = true
     )]
     token_dir: PathBuf,
-    /// Output format.
+    /// Output: text (tables), json (the server's reply as is) or id (only what identifies the
+    /// result — an id, name or version — one per line, for scripts).
     #[arg(long, value_enum, default_value = "text", global = true)]
     output: Output,
 }

@@ -1,5 +1,8 @@
 //! Rendering of management API replies: `--output json` prints them as the server sent
-//! them; text prints objects as aligned `key  value` lines and lists as tables.
+//! them; text prints objects as aligned `key  value` lines and lists as tables; `id`
+//! prints only what identifies the result (an API's or deployment's id, a function's or
+//! alias's name, a version number), one per line, for scripts:
+//! `ID=$(waygate api create shop --output id)`.
 
 use clap::ValueEnum;
 use serde_json::Value;
@@ -8,6 +11,15 @@ use serde_json::Value;
 pub enum Output {
     Text,
     Json,
+    Id,
+}
+
+/// What identifies a reply: its first field among these, as text.
+pub fn id_of(v: &Value) -> Option<String> {
+    ["id", "version", "name", "statement_id", "code_hash"]
+        .iter()
+        .find_map(|k| v.get(*k).filter(|x| !x.is_null()))
+        .map(cell)
 }
 
 fn cell(v: &Value) -> String {
@@ -21,6 +33,10 @@ fn cell(v: &Value) -> String {
 pub fn object(out: Output, v: &Value) {
     if out == Output::Json {
         println!("{v}");
+        return;
+    }
+    if out == Output::Id {
+        println!("{}", id_of(v).unwrap_or_else(|| v.to_string()));
         return;
     }
     let Some(map) = v.as_object() else {
@@ -38,6 +54,12 @@ pub fn object(out: Output, v: &Value) {
 pub fn list(out: Output, v: &Value, key: &str, columns: &[&str]) {
     if out == Output::Json {
         println!("{v}");
+        return;
+    }
+    if out == Output::Id {
+        for item in v.get(key).and_then(Value::as_array).into_iter().flatten() {
+            println!("{}", id_of(item).unwrap_or_else(|| item.to_string()));
+        }
         return;
     }
     let rows: Vec<Vec<String>> = v
