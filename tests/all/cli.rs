@@ -191,3 +191,43 @@ fn the_cli_finds_a_server_through_its_data_directory() {
     assert!(!o.status.success(), "a dead explicit endpoint is used, not the recorded one");
     server.kill();
 }
+
+/// `function config`: `--env-set`/`--env-unset` change single variables; `--env` replaces
+/// the set and says what it removed; `--output id` prints only the name. `secret put`
+/// refuses an empty value unless told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_merge_flags_and_empty_secrets_from_the_cli() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let s2 = s.clone();
+    tokio::task::spawn_blocking(move || {
+        let s = &s2;
+        let created = ok(&waygate(s, &["function", "create", "f", "--env", "AA=1", "--env", "BB=2", "--output", "id"]));
+        assert_eq!(created.trim(), "f");
+        let env = |s: &TestServer| {
+            let out = ok(&waygate(s, &["function", "get", "f", "--output", "json"]));
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            v["config"]["env"].clone()
+        };
+        ok(&waygate(s, &["function", "config", "f", "--env-set", "CC=3", "--env-set", "AA=10"]));
+        assert_eq!(env(s), serde_json::json!({ "AA": "10", "BB": "2", "CC": "3" }));
+        ok(&waygate(s, &["function", "config", "f", "--env-unset", "AA"]));
+        assert_eq!(env(s), serde_json::json!({ "BB": "2", "CC": "3" }));
+        let o = waygate(s, &["function", "config", "f", "--env-unset", "NOPE"]);
+        assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("f has no such variable"));
+        let o = waygate(s, &["function", "config", "f", "--env", "XX=9"]);
+        assert!(o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("removed BB, CC"), "a replacement names what it drops: {err}");
+        assert_eq!(env(s), serde_json::json!({ "XX": "9" }));
+
+        let o = waygate(s, &["secret", "put", "dev", "db-password"]);
+        assert!(!o.status.success(), "an empty value (nothing on stdin) is refused");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--allow-empty"));
+        let out = ok(&waygate(s, &["secret", "list", "dev", "--output", "id"]));
+        assert!(out.trim().is_empty(), "nothing stored: {out}");
+        ok(&waygate(s, &["secret", "put", "dev", "db-password", "--allow-empty"]));
+        assert_eq!(ok(&waygate(s, &["secret", "list", "dev", "--output", "id"])).trim(), "db-password");
+    })
+    .await
+    .unwrap();
+}

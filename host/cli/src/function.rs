@@ -51,8 +51,14 @@ pub enum FunctionCmd {
         #[command(flatten)]
         config: ConfigArgs,
         /// Remove all environment variables.
-        #[arg(long, conflicts_with = "env")]
+        #[arg(long, conflicts_with_all = ["env", "env_set", "env_unset"])]
         clear_env: bool,
+        /// KEY=VALUE to add or change, keeping the other variables; repeat for more.
+        #[arg(long, value_parser = key_value, conflicts_with = "env")]
+        env_set: Vec<(String, String)>,
+        /// KEY to remove, keeping the other variables; repeat for more.
+        #[arg(long, conflicts_with = "env")]
+        env_unset: Vec<String>,
         #[command(flatten)]
         conn: Conn,
     },
@@ -66,7 +72,8 @@ pub struct ConfigArgs {
     /// Timeout in milliseconds (10 ms – 900 s; default 3 s).
     #[arg(long)]
     timeout_ms: Option<u32>,
-    /// KEY=VALUE; repeat for more. Replaces the whole set.
+    /// KEY=VALUE; repeat for more. Replaces the whole set (`function config` names the
+    /// variables this removes; `--env-set`/`--env-unset` change single ones).
     #[arg(long, value_parser = key_value)]
     env: Vec<(String, String)>,
     /// A free-text description (up to 256 characters).
@@ -128,9 +135,43 @@ pub fn run(cmd: FunctionCmd) -> anyhow::Result<ExitCode> {
                 json!({ "code_hash": v["code_hash"], "size": v["size"], "revision_id": v["function"]["revision_id"] });
             output::object(conn.output, if conn.output == output::Output::Json { &v } else { &shown });
         }
-        FunctionCmd::Config { name, config, clear_env, conn } => {
-            let body = config.to_json(clear_env);
-            let v = conn.client()?.json(Method::PATCH, &format!("/v1/functions/{name}/config"), Some(body.into()))?;
+        FunctionCmd::Config { name, config, clear_env, env_set, env_unset, conn } => {
+            let client = conn.client()?;
+            let mut body = config.to_json(clear_env);
+            let replaces = body.contains_key("env");
+            let merges = !env_set.is_empty() || !env_unset.is_empty();
+            // The API replaces the whole map (as Lambda's UpdateFunctionConfiguration): to
+            // merge, or to say what a replacement drops, read the current one first.
+            let current = if replaces || merges {
+                let f = client.json(Method::GET, &format!("/v1/functions/{name}"), None)?;
+                f["config"]["env"].as_object().cloned().unwrap_or_default()
+            } else {
+                Map::new()
+            };
+            if merges {
+                let mut env = current.clone();
+                for (k, v) in env_set {
+                    env.insert(k, v.into());
+                }
+                for k in &env_unset {
+                    if env.remove(k).is_none() {
+                        anyhow::bail!("--env-unset {k}: {name} has no such variable");
+                    }
+                }
+                body.insert("env".into(), env.into());
+            }
+            let dropped: Vec<&String> = match body.get("env").and_then(Value::as_object) {
+                Some(new) => current.keys().filter(|k| !new.contains_key(*k)).collect(),
+                None => Vec::new(),
+            };
+            if !dropped.is_empty() && !merges {
+                let names: Vec<&str> = dropped.iter().map(|k| k.as_str()).collect();
+                eprintln!(
+                    "note: --env replaces the whole set; removed {} (use --env-set to keep the others)",
+                    names.join(", ")
+                );
+            }
+            let v = client.json(Method::PATCH, &format!("/v1/functions/{name}/config"), Some(body.into()))?;
             output::object(conn.output, &v);
         }
     }

@@ -16,7 +16,7 @@ pub enum Output {
 
 /// What identifies a reply: its first field among these, as text.
 pub fn id_of(v: &Value) -> Option<String> {
-    ["id", "version", "name", "statement_id", "code_hash"]
+    ["id", "name", "version", "statement_id", "code_hash"]
         .iter()
         .find_map(|k| v.get(*k).filter(|x| !x.is_null()))
         .map(cell)

@@ -23,6 +23,10 @@ pub enum SecretCmd {
         /// Read the value from this file instead of stdin.
         #[arg(long)]
         from_file: Option<PathBuf>,
+        /// Store an empty value (refused otherwise: it is almost always an unset shell
+        /// variable, e.g. `printf %s "$TYPO" | waygate secret put …`).
+        #[arg(long)]
+        allow_empty: bool,
         #[command(flatten)]
         conn: Conn,
     },
@@ -46,7 +50,7 @@ pub enum SecretCmd {
 
 pub fn run(cmd: SecretCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        SecretCmd::Put { environment, name, from_file, conn } => {
+        SecretCmd::Put { environment, name, from_file, allow_empty, conn } => {
             let mut value = zeroize::Zeroizing::new(String::new());
             match from_file {
                 Some(path) => {
@@ -57,9 +61,14 @@ pub fn run(cmd: SecretCmd) -> anyhow::Result<ExitCode> {
                 }
             }
             // A trailing newline from `echo` or an editor is almost never part of a secret.
-            let trimmed = value.trim_end_matches(['\n', '\r']).to_string();
+            let trimmed = zeroize::Zeroizing::new(value.trim_end_matches(['\n', '\r']).to_string());
+            if trimmed.is_empty() && !allow_empty {
+                anyhow::bail!(
+                    "the value for secret {name} is empty (an unset variable?); give --allow-empty to store it"
+                );
+            }
             let path = format!("/v1/secrets/{}/{}", enc(&environment), enc(&name));
-            let v = conn.client()?.json(Method::PUT, &path, Some(json!({ "value": trimmed })))?;
+            let v = conn.client()?.json(Method::PUT, &path, Some(json!({ "value": trimmed.as_str() })))?;
             output::object(conn.output, &v);
         }
         SecretCmd::List { environment, conn } => {
