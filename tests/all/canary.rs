@@ -241,3 +241,60 @@ async fn prometheus_metrics_label_canary_traffic() {
     };
     assert!(invocations("false") && invocations("true"), "{metrics}");
 }
+
+/// The README's canary step, done wrong then right: a canary whose overridden variable
+/// routes to an alias the stage has no permission for is accepted (as API Gateway does)
+/// but the answer — and every stage view — warns; with the permission it goes quiet, and
+/// promotion copies the override into the stage's variables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_to_a_target_the_stage_cannot_invoke_is_warned_about() {
+    let s = TestServer::start().await;
+    echo_function(&s, "shop").await;
+    for alias in ["STABLE", "EXPERIMENTAL"] {
+        let (st, v) = s.publish("shop", json!({})).await;
+        assert!(st == 201 || st == 200, "{v}");
+        let (st, v) =
+            s.call(Method::PUT, &format!("/v1/functions/shop/aliases/{alias}"), Some(json!({ "version": "1" }))).await;
+        assert_eq!(st, 201, "{v}");
+    }
+    let (st, api) = s.call(Method::POST, "/v1/apis", Some(json!({ "name": "shop" }))).await;
+    assert_eq!(st, 201);
+    let api = api["id"].as_str().unwrap().to_string();
+    let route = json!({ "method": "ANY", "path": "/{proxy+}",
+        "integration": { "type": "function", "target": "shop:${stageVariables.alias}" } });
+    assert_eq!(s.call(Method::PUT, &format!("/v1/apis/{api}/routes"), Some(route)).await.0, 201);
+    let (st, v) = s.call(Method::POST, &format!("/v1/apis/{api}/deployments"), Some(json!({ "stage": "prod" }))).await;
+    assert_eq!(st, 201, "{v}");
+    // No variable yet: the stage view says what will fail.
+    let w = v["stage"]["warnings"].to_string();
+    assert!(w.contains("stage variable 'alias'"), "{v}");
+    let stage = format!("/v1/apis/{api}/stages/prod");
+    let (_, v) = s.call(Method::PATCH, &stage, Some(json!({ "variables": { "alias": "STABLE" } }))).await;
+    assert!(v["warnings"].to_string().contains("does not let"), "no permission yet: {v}");
+    let grant = |alias: &str| {
+        json!({ "statement_id": format!("prod-{alias}"), "principal": format!("api:{api}"),
+                "source": format!("{api}/prod/*/*"), "qualifier": alias })
+    };
+    assert_eq!(s.call(Method::POST, "/v1/functions/shop/permissions", Some(grant("STABLE"))).await.0, 201);
+    let (_, v) = s.call(Method::GET, &stage, None).await;
+    assert!(v.get("warnings").is_none(), "all good: {v}");
+
+    // The canary routes to EXPERIMENTAL, which prod may not invoke: accepted, warned.
+    let body = json!({ "stage": "prod", "canary": { "percent_traffic": 10.0, "stage_variable_overrides": { "alias": "EXPERIMENTAL" } } });
+    let (st, v) = s.call(Method::POST, &format!("/v1/apis/{api}/deployments"), Some(body)).await;
+    assert_eq!(st, 201, "{v}");
+    let warnings = v["stage"]["warnings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{v}");
+    let w = warnings[0].as_str().unwrap();
+    assert!(w.starts_with("canary ANY /{proxy+}: shop:EXPERIMENTAL:") && w.contains("qualifier 'EXPERIMENTAL'"), "{w}");
+    assert_eq!(s.call(Method::POST, "/v1/functions/shop/permissions", Some(grant("EXPERIMENTAL"))).await.0, 201);
+    let (_, v) = s.call(Method::GET, &stage, None).await;
+    assert!(v.get("warnings").is_none(), "{v}");
+    // Promotion: the override becomes the stage's variable (prod now runs EXPERIMENTAL).
+    let (st, v) = s.call(Method::POST, &format!("{stage}/canary/promote"), None).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["variables"]["alias"], "EXPERIMENTAL", "{v}");
+    assert!(v.get("warnings").is_none(), "{v}");
+    let r = s.gw(Method::GET, &format!("/{api}/prod/x")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}

@@ -19,7 +19,7 @@ pub async fn promote(
 ) -> ApiResult<Json<StageView>> {
     let (api, stage) = names(&api, &stage)?;
     let rec = crate::ops::stages::promote_canary(&p, api, stage).await?;
-    Ok(Json(StageView::new(&p, rec)))
+    Ok(Json(StageView::changed(&p, rec)))
 }
 
 pub async fn remove(

@@ -65,7 +65,7 @@ pub async fn create(
     let stage = req.stage.as_deref().map(StageName::parse).transpose()?;
     let input = ops::deployments::Deploy { description: req.description, stage, canary: req.canary };
     let (deployment, stage) = ops::deployments::create(&p, id, input).await?;
-    let stage = stage.map(|s| StageView::new(&p, s));
+    let stage = stage.map(|s| StageView::changed(&p, s));
     Ok((StatusCode::CREATED, Json(Created { deployment: deployment.into(), stage })))
 }
 

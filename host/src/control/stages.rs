@@ -38,11 +38,25 @@ pub struct StageView {
     secret_environment: Option<String>,
     invoke_url: String,
     has_invalidation_key: bool,
+    /// What would fail as the stage is served now (`ops::stages::warnings`): absent when
+    /// nothing would.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 impl StageView {
+    /// The view after a change: its warnings also go to the server log.
+    pub fn changed(p: &AppState, s: StageRecord) -> Self {
+        let v = Self::new(p, s);
+        for w in &v.warnings {
+            tracing::warn!(api = %v.api_id, stage = %v.name, "{w}");
+        }
+        v
+    }
+
     pub fn new(p: &AppState, s: StageRecord) -> Self {
         StageView {
+            warnings: ops::stages::warnings(p, s.api_id.as_str(), s.name.as_str()),
             invoke_url: p.invoke_url(s.api_id.as_str(), s.name.as_str()),
             has_invalidation_key: s.invalidation_key_hash.is_some(),
             priority_class: s.capacity.class_for(s.name.as_str()),
@@ -117,7 +131,7 @@ pub async fn put(
         secret_environment: req.secret_environment,
     };
     let (rec, created) = ops::stages::put(&p, api, stage, input).await?;
-    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(StageView::new(&p, rec))))
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(StageView::changed(&p, rec))))
 }
 
 pub async fn patch(
@@ -137,7 +151,7 @@ pub async fn patch(
         capacity: req.capacity,
     };
     let rec = ops::stages::patch(&p, api, stage, patch).await?;
-    Ok(Json(StageView::new(&p, rec)))
+    Ok(Json(StageView::changed(&p, rec)))
 }
 
 pub async fn list(State(p): State<AppState>, Path(api): Path<String>) -> ApiResult<Json<Value>> {

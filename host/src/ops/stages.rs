@@ -220,6 +220,49 @@ fn routes_exist<'k>(tx: &dyn Tx, s: &StageRecord, setting: &str, keys: impl Iter
     Ok(())
 }
 
+/// What would fail on a stage as it is served now (main side and canary): for each
+/// function route, a target its variables can't resolve, a function or alias that does
+/// not exist, or a target whose resource policy does not let this stage invoke it. Read
+/// from the current snapshot, so it is exactly what the gateway will do; the management
+/// API returns these as `warnings` with the stage (a canary that routes to a target its
+/// stage can't invoke is accepted, as in API Gateway, but must not go unnoticed).
+pub fn warnings(p: &Platform, api: &str, stage: &str) -> Vec<String> {
+    use crate::gateway::integration::ResolvedIntegration;
+    let snapshot = p.snapshot();
+    let Some(st) = snapshot.gateway.stage(api, stage) else { return Vec::new() };
+    let sides = std::iter::once(("stage", &st.main)).chain(st.canary.as_ref().map(|c| ("canary", &c.serving)));
+    let mut out = Vec::new();
+    for (side, serving) in sides {
+        for (route, integration) in serving.deployment.routes.iter().zip(&serving.integrations) {
+            let at = format!("{side} {} {}", route.method.as_str(), route.path.as_str());
+            match integration {
+                ResolvedIntegration::Mock { .. } => {}
+                ResolvedIntegration::Function(Err(reason)) => out.push(format!("{at}: {reason}")),
+                ResolvedIntegration::Function(Ok(t)) => {
+                    let target = format!("{}:{}", t.function, t.qualifier_text);
+                    let missing = match (snapshot.functions.get(t.function.as_str()), &t.qualifier) {
+                        (None, _) => Some(format!("function {} does not exist", t.function)),
+                        (Some(f), crate::model::Qualifier::Alias(a)) if !f.aliases.contains_key(a.as_str()) => {
+                            Some(format!("function {} has no alias {a}", t.function))
+                        }
+                        _ => None,
+                    };
+                    if let Some(m) = missing {
+                        out.push(format!("{at}: {target}: {m} (requests answer 500)"));
+                    } else if t.allowed == 0 {
+                        out.push(format!(
+                            "{at}: {target}: its resource policy does not let {api}/{stage} invoke it (requests answer 500); \
+                             add a permission with source '{api}/{stage}/*/*' and qualifier '{}'",
+                            t.qualifier_text
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 pub async fn get(p: &Arc<Platform>, id: ApiId, name: StageName) -> Result<StageRecord> {
     p.read(move |tx| stage(tx, &id, &name)).await
 }
