@@ -188,6 +188,13 @@ async fn canary_cache_throttle_and_concurrency_from_the_cli() {
         assert_eq!(v["canary"]["percent_traffic"], 100.0, "{v}");
         let d2 = v["canary"]["deployment_id"].as_str().unwrap().to_string();
         assert_ne!(d2, d1);
+        // On an existing canary, set changes it in place (no new deployment)…
+        let v = waygate(s, &["canary", "set", &api, "prod", "--percent", "50"]);
+        assert_eq!((&v["canary"]["deployment_id"], &v["canary"]["percent_traffic"]), (&json!(d2), &json!(50.0)), "{v}");
+        // …unless told to deploy the draft anew.
+        let v = waygate(s, &["canary", "set", &api, "prod", "--from-draft", "--percent", "100"]);
+        assert_ne!(v["canary"]["deployment_id"], json!(d2), "{v}");
+        let d2 = v["canary"]["deployment_id"].as_str().unwrap().to_string();
         let v = waygate(s, &["canary", "promote", &api, "prod"]);
         assert_eq!((&v["deployment_id"], &v["variables"]["color"]), (&json!(d2), &json!("green")), "{v}");
         let v = waygate(s, &["canary", "remove", &api, "prod"]);

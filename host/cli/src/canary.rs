@@ -10,8 +10,9 @@ use std::process::ExitCode;
 #[derive(Subcommand)]
 pub enum CanaryCmd {
     /// Create or change a stage's canary: `waygate canary set API prod --percent 10
-    /// --deployment D --var alias=EXPERIMENTAL`. Without --deployment, the draft is deployed
-    /// as the canary (the stage keeps its deployment).
+    /// --var alias=EXPERIMENTAL`. A stage without a canary gets the draft deployed as its
+    /// canary (or --deployment D); an existing canary is changed in place (its deployment
+    /// kept unless --deployment or --from-draft says otherwise).
     Set {
         /// The API's id (as printed by `waygate api create`).
         api: String,
@@ -21,8 +22,11 @@ pub enum CanaryCmd {
         #[arg(long)]
         percent: Option<f64>,
         /// An existing deployment to use as the canary.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from_draft")]
         deployment: Option<String>,
+        /// Deploy the draft as the canary's new deployment even if the stage has a canary.
+        #[arg(long)]
+        from_draft: bool,
         /// NAME=VALUE, repeatable: stage-variable overrides for canary requests (replaces them all).
         #[arg(long = "var", value_parser = key_value)]
         vars: Vec<(String, String)>,
@@ -54,7 +58,7 @@ pub enum CanaryCmd {
 
 pub fn run(cmd: CanaryCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        CanaryCmd::Set { api, stage, percent, deployment, vars, use_stage_cache, conn } => {
+        CanaryCmd::Set { api, stage, percent, deployment, from_draft, vars, use_stage_cache, conn } => {
             let mut canary = Map::new();
             if let Some(p) = percent {
                 canary.insert("percent_traffic".into(), p.into());
@@ -67,17 +71,25 @@ pub fn run(cmd: CanaryCmd) -> anyhow::Result<ExitCode> {
                 canary.insert("use_stage_cache".into(), u.into());
             }
             let client = conn.client()?;
+            let path = format!("/v1/apis/{api}/stages/{stage}");
+            // Changing a canary's share must not redeploy the draft behind the user's back.
+            let has_canary = deployment.is_none()
+                && !from_draft
+                && client.json(Method::GET, &path, None)?.get("canary").is_some_and(|c| !c.is_null());
             let v = match deployment {
                 Some(d) => {
                     canary.insert("deployment_id".into(), d.into());
-                    let body = json!({ "canary": canary });
-                    client.json(Method::PATCH, &format!("/v1/apis/{api}/stages/{stage}"), Some(body))?
+                    client.json(Method::PATCH, &path, Some(json!({ "canary": canary })))?
                 }
+                None if has_canary => client.json(Method::PATCH, &path, Some(json!({ "canary": canary })))?,
                 None => {
                     let body = json!({ "stage": stage, "canary": canary, "description": "canary" });
                     client.json(Method::POST, &format!("/v1/apis/{api}/deployments"), Some(body))?["stage"].clone()
                 }
             };
+            for w in v["warnings"].as_array().into_iter().flatten() {
+                eprintln!("warning: {}", w.as_str().unwrap_or_default());
+            }
             output::object(conn.output, &v);
         }
         CanaryCmd::Promote { api, stage, conn } => {
