@@ -205,7 +205,16 @@ async fn canary_cache_throttle_and_concurrency_from_the_cli() {
             (&v["enabled"], &v["ttl_seconds"], &v["key_headers"]),
             (&json!(true), &json!(60), &json!(["x-tenant"]))
         );
-        let v = waygate(s, &["cache", "key", &api, "prod"]);
+        // Only what is given changes: --disable keeps the TTL and key headers.
+        let v = waygate(s, &["cache", "set", &api, "prod", "--disable"]);
+        assert_eq!(
+            (&v["enabled"], &v["ttl_seconds"], &v["key_headers"]),
+            (&json!(false), &json!(60), &json!(["x-tenant"])),
+            "{v}"
+        );
+        let v = waygate(s, &["cache", "set", &api, "prod"]);
+        assert_eq!((&v["enabled"], &v["ttl_seconds"]), (&json!(true), &json!(60)), "{v}");
+        let v = waygate(s, &["cache", "issue-key", &api, "prod"]);
         assert!(v["key"].as_str().unwrap().starts_with("wgi_"), "{v}");
         waygate(s, &["cache", "flush", &api, "prod"]);
 

@@ -8,28 +8,32 @@ use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum CacheCmd {
-    /// Replace a stage's cache settings: `waygate cache set API prod --ttl 60`.
+    /// Change a stage's cache settings: `waygate cache set API prod --ttl 60`. Only the
+    /// options given change; the cache is switched on unless --disable is given.
     Set {
         /// The API's id (as printed by `waygate api create`).
         api: String,
         /// The stage's name (e.g. dev, prod).
         stage: String,
-        /// Turn the cache off (on by default with this command).
+        /// Turn the cache off (its other settings are kept).
         #[arg(long)]
         disable: bool,
-        /// Seconds an entry lives, 0–3600.
-        #[arg(long, default_value_t = 300)]
-        ttl: u32,
-        /// Let any client refresh entries with `Cache-Control: max-age=0`.
+        /// Seconds an entry lives, 0–3600 (default 300).
         #[arg(long)]
+        ttl: Option<u32>,
+        /// Let any client refresh entries with `Cache-Control: max-age=0`.
+        #[arg(long, conflicts_with = "require_authorization")]
         no_require_authorization: bool,
+        /// Only holders of the invalidation key may refresh entries (the default).
+        #[arg(long)]
+        require_authorization: bool,
         /// FAIL_WITH_403 | SUCCEED_WITH_RESPONSE_HEADER | SUCCEED_WITHOUT_RESPONSE_HEADER.
-        #[arg(long, default_value = "FAIL_WITH_403")]
-        unauthorized_strategy: String,
-        /// Request header that is part of the cache key (repeatable).
+        #[arg(long)]
+        unauthorized_strategy: Option<String>,
+        /// Request header that is part of the cache key (repeatable; replaces the list).
         #[arg(long = "key-header")]
         key_headers: Vec<String>,
-        /// Per-route overrides as JSON, e.g. '{"POST /search":{"enabled":true}}'.
+        /// Per-route overrides as JSON, e.g. '{"POST /search":{"enabled":true}}' (replaces them).
         #[arg(long)]
         routes: Option<String>,
         #[command(flatten)]
@@ -44,8 +48,9 @@ pub enum CacheCmd {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Issue the stage's invalidation key (replaces the previous one; shown once).
-    Key {
+    /// Issue a new invalidation key for the stage (replaces the previous one; shown once).
+    #[command(name = "issue-key", alias = "key")]
+    IssueKey {
         /// The API's id (as printed by `waygate api create`).
         api: String,
         /// The stage's name (e.g. dev, prod).
@@ -63,32 +68,42 @@ pub fn run(cmd: CacheCmd) -> anyhow::Result<ExitCode> {
             disable,
             ttl,
             no_require_authorization,
+            require_authorization,
             unauthorized_strategy,
             key_headers,
             routes,
             conn,
         } => {
-            let routes: Value = match routes {
-                Some(r) => serde_json::from_str(&r).map_err(|e| anyhow::anyhow!("--routes is not JSON: {e}"))?,
-                None => json!({}),
-            };
-            let cache = json!({
-                "enabled": !disable,
-                "ttl_seconds": ttl,
-                "require_authorization": !no_require_authorization,
-                "unauthorized_strategy": unauthorized_strategy,
-                "key_headers": key_headers,
-                "routes": routes,
-            });
+            let client = conn.client()?;
             let path = format!("/v1/apis/{api}/stages/{stage}");
-            let v = conn.client()?.json(Method::PATCH, &path, Some(json!({ "cache": cache })))?;
+            // The API replaces the settings as a whole; the CLI changes only what was given.
+            let mut cache = client.json(Method::GET, &path, None)?["cache"].clone();
+            let Some(c) = cache.as_object_mut() else { anyhow::bail!("the stage's reply has no cache settings") };
+            c.insert("enabled".into(), (!disable).into());
+            if let Some(t) = ttl {
+                c.insert("ttl_seconds".into(), t.into());
+            }
+            if no_require_authorization || require_authorization {
+                c.insert("require_authorization".into(), require_authorization.into());
+            }
+            if let Some(u) = unauthorized_strategy {
+                c.insert("unauthorized_strategy".into(), u.into());
+            }
+            if !key_headers.is_empty() {
+                c.insert("key_headers".into(), key_headers.into());
+            }
+            if let Some(r) = routes {
+                let r: Value = serde_json::from_str(&r).map_err(|e| anyhow::anyhow!("--routes is not JSON: {e}"))?;
+                c.insert("routes".into(), r);
+            }
+            let v = client.json(Method::PATCH, &path, Some(json!({ "cache": cache })))?;
             output::object(conn.output, &v["cache"]);
         }
         CacheCmd::Flush { api, stage, conn } => {
             conn.client()?.json(Method::DELETE, &format!("/v1/apis/{api}/stages/{stage}/cache"), None)?;
             output::done(conn.output, &format!("flushed the cache of stage {stage} of API {api}"));
         }
-        CacheCmd::Key { api, stage, conn } => {
+        CacheCmd::IssueKey { api, stage, conn } => {
             let path = format!("/v1/apis/{api}/stages/{stage}/invalidation-keys");
             let v = conn.client()?.json(Method::POST, &path, None)?;
             output::object(conn.output, &v);
