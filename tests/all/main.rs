@@ -14,6 +14,7 @@ mod code;
 mod commit;
 mod connections;
 mod crash;
+mod docs;
 mod durability;
 mod examples;
 mod fixtures;
