@@ -66,3 +66,134 @@ fn runnable_blocks_are_found_in_order() {
     let md = "text\n```sh runnable\na\nb\n```\n```sh\nno\n```\n```sh runnable\nc\n```\n";
     assert_eq!(runnable_blocks(md), vec![(2, "a\nb\n".to_string()), (9, "c\n".to_string())]);
 }
+
+/// GitHub's heading anchor: lower case, punctuation other than `-` and `_` dropped,
+/// spaces to `-`.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The cells of a table row: `|` outside code spans and not escaped.
+fn cells(row: &str) -> usize {
+    let (mut n, mut code, mut prev) = (0, false, ' ');
+    for c in row.trim().trim_start_matches('|').trim_end_matches('|').chars() {
+        match c {
+            '`' => code = !code,
+            '|' if !code && prev != '\\' => n += 1,
+            _ => {}
+        }
+        prev = c;
+    }
+    n + 1
+}
+
+/// What the Markdown lint finds in one file: unclosed fences, table rows whose cell count
+/// differs from their header's, relative links to files that don't exist, and `#anchor`
+/// links to headings that don't exist.
+fn lint(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let name = path.display();
+    let mut problems = Vec::new();
+    let mut anchors = std::collections::HashSet::new();
+    let mut links = Vec::new();
+    let (mut fence, mut table): (Option<usize>, Option<usize>) = (None, None);
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        // A fence is indented by at most three spaces (CommonMark).
+        if line.trim_start().starts_with("```") && line.len() - line.trim_start().len() <= 3 {
+            fence = match fence {
+                None => Some(n),
+                Some(_) => None,
+            };
+            table = None;
+            continue;
+        }
+        if fence.is_some() {
+            continue;
+        }
+        if let Some(h) = line.strip_prefix('#').map(|h| h.trim_start_matches('#')) {
+            anchors.insert(slug(h));
+        }
+        if line.trim_start().starts_with('|') {
+            let c = cells(line);
+            match table {
+                None => table = Some(c),
+                Some(want) if want != c => {
+                    problems.push(format!("{name}:{n}: a table row of {c} cells under a header of {want}"))
+                }
+                Some(_) => {}
+            }
+        } else {
+            table = None;
+        }
+        // Links outside code spans.
+        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        let mut rest = prose.as_str();
+        while let Some(at) = rest.find("](") {
+            let after = &rest[at + 2..];
+            let Some(end) = after.find(')') else { break };
+            links.push((n, after[..end].to_string()));
+            rest = &after[end..];
+        }
+    }
+    if let Some(open) = fence {
+        problems.push(format!("{name}:{open}: a code fence that is never closed"));
+    }
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    for (n, link) in links {
+        if link.starts_with("http://") || link.starts_with("https://") || link.starts_with("mailto:") {
+            continue;
+        }
+        let (file, anchor) = link.split_once('#').unwrap_or((link.as_str(), ""));
+        if file.is_empty() {
+            if !anchors.contains(anchor) {
+                problems.push(format!("{name}:{n}: link to #{anchor}, which no heading has"));
+            }
+        } else if !file_link_ok(dir, file) {
+            problems.push(format!("{name}:{n}: link to {link}, which does not exist"));
+        }
+    }
+    problems
+}
+
+fn file_link_ok(dir: &std::path::Path, file: &str) -> bool {
+    // The repository stands alone: nothing outside it.
+    !file.starts_with("../") && dir.join(file).exists()
+}
+
+#[test]
+fn markdown_has_no_broken_fences_tables_or_links() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut problems = Vec::new();
+    for f in ["README.md", "ARCHITECTURE.md", "SECURITY.md", "fuzz/README.md", "guest-examples/README.md"] {
+        problems.extend(lint(&root.join(f)));
+    }
+    assert!(problems.is_empty(), "{} Markdown problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn the_lint_finds_what_it_should() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.md");
+    std::fs::write(
+        &f,
+        "# A b\n[ok](#a-b) [bad](#nope) [gone](missing.md)\n\n| a | b |\n|---|---|\n| 1 |\n\n```sh\nopen\n",
+    )
+    .unwrap();
+    let p = lint(&f);
+    assert_eq!(p.len(), 4, "{p:?}");
+    assert_eq!(
+        slug("Environments share one host: priority classes and capacity"),
+        "environments-share-one-host-priority-classes-and-capacity"
+    );
+    assert_eq!(cells("| `a|b` | c \\| d | e |"), 3);
+}
