@@ -35,7 +35,7 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// Connection caps and timeouts of the two listeners (`waygate up --header-timeout-s`
-/// etc.; README "Limits"). Each open connection costs one file descriptor and a few KiB
+/// etc.; docs/limits.md). Each open connection costs one file descriptor and a few KiB
 /// of buffers; the file-descriptor limit is what a flood exhausts first.
 #[derive(Debug, Clone)]
 pub struct ConnectionLimits {

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Server-side settings. Each limit is documented in the README's limits table.
+/// Server-side settings. Each limit is documented in docs/limits.md.
 #[derive(Debug, Clone)]
 pub struct PlatformConfig {
     pub data_dir: PathBuf,

@@ -1,5 +1,5 @@
-//! The docs run as written: every fenced block of README.md whose info string is
-//! `sh runnable` is executed, in order, in one bash session (`set -euo pipefail`, so a
+//! The docs run as written: every fenced block of README.md and the docs/ pages whose
+//! info string is `sh runnable` is executed, in reading order (`PAGES`), in one bash session (`set -euo pipefail`, so a
 //! failing command fails the test) against a fresh `waygate up` — the real binary on
 //! port 0, found by the CLI through `WAYGATE_DATA_DIR` — from the repository root, with
 //! `waygate` on the PATH. A block that is not marked is illustration (other ports, `jq`,
@@ -26,18 +26,48 @@ fn runnable_blocks(markdown: &str) -> Vec<(usize, String)> {
     blocks
 }
 
+/// The docs, in reading order: the README, then the reference pages as its "Where to read
+/// on" lists them. Runnable blocks run in this order (later pages continue the README's
+/// walk-throughs).
+const PAGES: &[&str] = &[
+    "README.md",
+    "docs/gateway.md",
+    "docs/functions.md",
+    "docs/management-api.md",
+    "docs/access-control.md",
+    "docs/secrets.md",
+    "docs/stages.md",
+    "docs/isolation.md",
+    "docs/limits.md",
+    "docs/observability.md",
+    "docs/operations.md",
+    "docs/performance.md",
+];
+
+#[test]
+fn every_docs_page_is_listed() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for e in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        let name = format!("docs/{}", e.unwrap().file_name().to_string_lossy());
+        assert!(PAGES.contains(&name.as_str()), "{name} is not in PAGES (and so not run or linted)");
+    }
+}
+
 #[test]
 fn readme_runnable_blocks_run_as_written() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-    let blocks = runnable_blocks(&readme);
+    let mut blocks = Vec::new();
+    for page in PAGES {
+        let text = std::fs::read_to_string(root.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        blocks.extend(runnable_blocks(&text).into_iter().map(|(line, b)| (format!("{page}:{line}"), b)));
+    }
     assert!(blocks.len() >= 2, "the walk-throughs are marked runnable");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Spawned::start(&data, &dir.path().join("server.log"));
     let mut script = String::from("set -euo pipefail\n");
     for (line, text) in &blocks {
-        script.push_str(&format!("echo '== README.md:{line}'\n{text}"));
+        script.push_str(&format!("echo '== {line}'\n{text}"));
     }
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_waygate")).parent().unwrap().to_path_buf();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
@@ -54,7 +84,7 @@ fn readme_runnable_blocks_run_as_written() {
     server.kill();
     assert!(
         out.status.success(),
-        "a README block failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        "a docs block failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
@@ -167,14 +197,19 @@ fn lint(path: &std::path::Path) -> Vec<String> {
 
 fn file_link_ok(dir: &std::path::Path, file: &str) -> bool {
     // The repository stands alone: nothing outside it.
-    !file.starts_with("../") && dir.join(file).exists()
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize();
+    match (dir.join(file).canonicalize(), root) {
+        (Ok(target), Ok(root)) => target.starts_with(root),
+        _ => false,
+    }
 }
 
 #[test]
 fn markdown_has_no_broken_fences_tables_or_links() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut problems = Vec::new();
-    for f in ["README.md", "ARCHITECTURE.md", "SECURITY.md", "fuzz/README.md", "guest-examples/README.md"] {
+    let others = ["ARCHITECTURE.md", "SECURITY.md", "fuzz/README.md", "guest-examples/README.md"];
+    for f in PAGES.iter().chain(&others) {
         problems.extend(lint(&root.join(f)));
     }
     assert!(problems.is_empty(), "{} Markdown problems:\n{}", problems.len(), problems.join("\n"));

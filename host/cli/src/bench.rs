@@ -2,7 +2,7 @@
 //! client latency percentiles (hdrhistogram), req/s, errors by status and the server-side
 //! breakdown parsed from `server-timing`; draws it as an SVG with `--plot`.
 //!
-//! What "cold" means, level by level (the README's Performance section says the same):
+//! What "cold" means, level by level (docs/performance.md says the same):
 //! * compile: Wasm → machine code, paid once at upload (`PUT …/code`), never by a request;
 //! * load: verify + deserialize the compiled artifact + pre-link, paid by the first request
 //!   of a code hash after a restart or an eviction: `--cold` evicts before each request

@@ -202,7 +202,7 @@ pub fn main() -> std::process::ExitCode {
 /// mimalloc instead of glibc's malloc, for every binary that links this crate (the
 /// `waygate` binary, the end-to-end tests and the benches alike): a request allocates a few hundred small objects across two
 /// worker threads, and glibc's arenas showed up in profiles as lock waits
-/// (`__lll_lock_wait_private`) and `malloc_consolidate`. Figures in README "Performance".
+/// (`__lll_lock_wait_private`) and `malloc_consolidate`. Figures in docs/performance.md.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -93,7 +93,7 @@ pub enum LogFormat {
 /// request. The per-request lines (`waygate::gateway::stage`/`canary`: one per gateway
 /// request; `waygate::function`: START / stderr / END / REPORT per invocation) stay in the
 /// logs API and metrics; `RUST_LOG=info` prints them too. Printing four lines per request
-/// halved the full-path throughput at 32 concurrent requests (README "Performance").
+/// halved the full-path throughput at 32 concurrent requests (docs/performance.md).
 const DEFAULT_LOG: &str =
     "info,tower_http=warn,waygate::function=warn,waygate::gateway::stage=warn,waygate::gateway::canary=warn";
 

@@ -6,7 +6,7 @@ use super::Invalid;
 use serde::{Deserialize, Serialize};
 
 /// Every action a policy can name. The management router's access table maps each route
-/// to one of these (`control::access`); the README's table lists them all.
+/// to one of these (`control::access`); docs/access-control.md lists them all.
 pub const ACTIONS: &[&str] = &[
     "function:Create",
     "function:Read",
@@ -94,7 +94,7 @@ impl Policy {
             for a in &s.actions {
                 if !ACTIONS.iter().any(|known| glob_match(a, known, b':')) {
                     return Err(Invalid::new(format!(
-                        "statement {i}: action '{a}' matches no known action (see the README's action table)"
+                        "statement {i}: action '{a}' matches no known action (see the action table in docs/access-control.md)"
                     )));
                 }
             }

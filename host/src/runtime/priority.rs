@@ -13,7 +13,7 @@
 //!    guest checks [`ProductionActivity`]: if production started an invocation within
 //!    the last tick, the guest sleeps (its worker is free, its instance waits) until
 //!    production has been quiet for a tick or the guest's deadline passes. With both
-//!    layers prod keeps 0.99× its req/s and ≈ 1.2–1.3× its p99 (README).
+//!    layers prod keeps 0.99× its req/s and ≈ 1.2–1.3× its p99 (docs/isolation.md).
 //!
 //! The cost: development makes no progress while production starts work at least once a
 //! millisecond; it runs in every gap of a millisecond or more, on every idle CPU. Why
