@@ -1,19 +1,28 @@
 //! The docs run as written: every fenced block of README.md and the docs/ pages whose
-//! info string is `sh runnable` is executed, in reading order (`PAGES`), in one bash session (`set -euo pipefail`, so a
-//! failing command fails the test) against a fresh `waygate up` — the real binary on
-//! port 0, found by the CLI through `WAYGATE_DATA_DIR` — from the repository root, with
-//! `waygate` on the PATH. A block that is not marked is illustration (other ports, `jq`,
-//! a second machine) and is not run.
+//! info string is `sh runnable` is executed, in reading order (`PAGES`), in one bash
+//! session (`set -euo pipefail`, and `curl` fails on an HTTP error, so a failing command
+//! fails the test) against a fresh `waygate up` — the real binary on port 0, found
+//! through `WAYGATE_DATA_DIR` — from the repository root, with `waygate` on the PATH.
+//!
+//! The docs show most steps twice, with curl and with the CLI, which can't both run in one
+//! session (the second would create what the first did). So a block is marked for a
+//! track: `sh runnable` runs in both, `sh runnable curl` and `sh runnable cli` in their
+//! own; each track is its own session on its own server. The curl track needs `curl` and
+//! `jq` and is skipped, with a message, where they are missing (`.ci/run` installs them).
+//! A block that is not marked is illustration and is not run.
 
 use crate::harness::Spawned;
 
-/// `(line of the opening fence, the block's text)` of each runnable block, in order.
-fn runnable_blocks(markdown: &str) -> Vec<(usize, String)> {
+/// `(line of the opening fence, the block's text)` of each block runnable in `track`
+/// (`"curl"` or `"cli"`), in order.
+fn runnable_blocks(markdown: &str, track: &str) -> Vec<(usize, String)> {
     let mut blocks = Vec::new();
     let mut current: Option<(usize, String)> = None;
+    let both = "```sh runnable".to_string();
+    let own = format!("```sh runnable {track}");
     for (i, line) in markdown.lines().enumerate() {
         match current.as_mut() {
-            None if line.trim_end() == "```sh runnable" => current = Some((i + 1, String::new())),
+            None if line.trim_end() == both || line.trim_end() == own => current = Some((i + 1, String::new())),
             None => {}
             Some(_) if line.starts_with("```") => blocks.extend(current.take()),
             Some((_, text)) => {
@@ -54,18 +63,41 @@ fn every_docs_page_is_listed() {
 }
 
 #[test]
-fn readme_runnable_blocks_run_as_written() {
+fn docs_run_as_written_with_the_cli() {
+    run_track("cli");
+}
+
+#[test]
+fn docs_run_as_written_with_curl() {
+    let missing: Vec<&str> = ["curl", "jq"]
+        .into_iter()
+        .filter(|t| {
+            !std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: the curl track of the docs needs {} (`.ci/run` installs them)", missing.join(" and "));
+        return;
+    }
+    run_track("curl");
+}
+
+fn run_track(track: &str) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut blocks = Vec::new();
     for page in PAGES {
         let text = std::fs::read_to_string(root.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
-        blocks.extend(runnable_blocks(&text).into_iter().map(|(line, b)| (format!("{page}:{line}"), b)));
+        blocks.extend(runnable_blocks(&text, track).into_iter().map(|(line, b)| (format!("{page}:{line}"), b)));
     }
-    assert!(blocks.len() >= 2, "the walk-throughs are marked runnable");
+    assert!(blocks.len() >= 2, "the walk-throughs are marked runnable for {track}");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Spawned::start(&data, &dir.path().join("server.log"));
-    let mut script = String::from("set -euo pipefail\n");
+    // `curl` answers an HTTP error with a failure, as a reader would notice it.
+    let mut script = String::from("set -euo pipefail\ncurl() { command curl --fail-with-body \"$@\"; }\n");
     for (line, text) in &blocks {
         script.push_str(&format!("echo '== {line}'\n{text}"));
     }
@@ -84,7 +116,7 @@ fn readme_runnable_blocks_run_as_written() {
     server.kill();
     assert!(
         out.status.success(),
-        "a docs block failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        "a docs block failed in the {track} track ({}):\n--- stdout\n{}\n--- stderr\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
@@ -93,8 +125,10 @@ fn readme_runnable_blocks_run_as_written() {
 
 #[test]
 fn runnable_blocks_are_found_in_order() {
-    let md = "text\n```sh runnable\na\nb\n```\n```sh\nno\n```\n```sh runnable\nc\n```\n";
-    assert_eq!(runnable_blocks(md), vec![(2, "a\nb\n".to_string()), (9, "c\n".to_string())]);
+    let md =
+        "text\n```sh runnable\na\nb\n```\n```sh\nno\n```\n```sh runnable cli\nc\n```\n```sh runnable curl\nd\n```\n";
+    assert_eq!(runnable_blocks(md, "cli"), vec![(2, "a\nb\n".to_string()), (9, "c\n".to_string())]);
+    assert_eq!(runnable_blocks(md, "curl"), vec![(2, "a\nb\n".to_string()), (12, "d\n".to_string())]);
 }
 
 /// GitHub's heading anchor: lower case, punctuation other than `-` and `_` dropped,

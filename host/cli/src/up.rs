@@ -142,12 +142,15 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         let mut server = Server::start(config, a.admin_addr, a.gateway_addr).await?;
         let p = server.platform.clone();
-        // For the CLI: `WAYGATE_DATA_DIR` (or `--data-dir`) alone then finds this server,
-        // whatever its --admin-addr.
+        // For the CLI (and scripts): `WAYGATE_DATA_DIR` (or `--data-dir`) alone then finds
+        // this server, whatever its --admin-addr and --gateway-addr.
         let data = waygate::store::layout::DataDir::new(&a.data_dir);
-        if let Err(e) = waygate::store::files::write_atomic(&data.tmp_dir(), &data.admin_url(), server.admin_url().as_bytes()) {
-            tracing::warn!(target: LOG_TARGET, error = %e, "cannot record the admin URL for the CLI; give it --endpoint");
+        for (file, url) in [(data.admin_url(), server.admin_url()), (data.gateway_url(), server.gateway_url())] {
+            if let Err(e) = waygate::store::files::write_atomic(&data.tmp_dir(), &file, url.as_bytes()) {
+                tracing::warn!(target: LOG_TARGET, error = %e, file = %file.display(), "cannot record the listener's URL (the CLI then needs --endpoint)");
+            }
         }
+
         tracing::info!(
             target: LOG_TARGET,
             admin = %server.admin_url(),

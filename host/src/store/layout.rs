@@ -7,6 +7,7 @@
 //!   admin.token           management API bearer token
 //!   admin.url             the running server's management URL (written by `waygate up`,
 //!                         read by the CLI to find it)
+//!   gateway.url           the running server's gateway URL (written by `waygate up`)
 //!   master.key            secrets master key (default location; `--master-key-file`)
 //!   blobs/ab/abcdef….wasm code blobs, named by blake3 hash
 //!   artifacts/FINGERPRINT/abcdef….cwasm  compiled code per engine fingerprint
@@ -76,6 +77,10 @@ impl DataDir {
     /// Where `waygate up` records the management URL it listens on, for the CLI.
     pub fn admin_url(&self) -> PathBuf {
         self.root.join("admin.url")
+    }
+    /// Where `waygate up` records the gateway URL it listens on (for scripts and docs).
+    pub fn gateway_url(&self) -> PathBuf {
+        self.root.join("gateway.url")
     }
     /// Default location of the secrets master key.
     pub fn master_key(&self) -> PathBuf {
