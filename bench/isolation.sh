@@ -146,9 +146,9 @@ for r in $(seq 1 "$ROUNDS"); do
         for _ in $(seq "$(nproc)"); do timeout $((DURATION + 2)) ${BURN_CMD:-chrt --idle 0 sh -c 'while :; do :; done'} & burners+=($!); done
         sleep 1; measure "$s" "$r"; wait "${burners[@]}" || true; continue ;;
       spin-prod) wg capacity set "$api" dev --class production >/dev/null; paths=(/spin) ;;
-      spin) wg capacity clear "$api" dev >/dev/null; paths=(/spin) ;;
+      spin) wg capacity remove "$api" dev >/dev/null; paths=(/spin) ;;
       refused) wg capacity set "$api" dev --max-concurrency 0 >/dev/null; paths=(/spin) ;;
-      misbehave) wg capacity clear "$api" dev >/dev/null; paths=(/spin /bomb /flood) ;;
+      misbehave) wg capacity remove "$api" dev >/dev/null; paths=(/spin /bomb /flood) ;;
     esac
     read -r n0 c0 < <(dev_usage)
     dev_load $((DURATION + 2)) "${paths[@]}"
@@ -159,7 +159,7 @@ for r in $(seq 1 "$ROUNDS"); do
     ran[$s]=$(( ${ran[$s]:-0} + n1 - n0 )) cpu[$s]=$(( ${cpu[$s]:-0} + c1 - c0 ))
   done
 done
-wg capacity clear "$api" dev >/dev/null
+wg capacity remove "$api" dev >/dev/null
 
 # Prod idle: dev's guests get the whole machine.
 read -r n0 c0 < <(dev_usage)

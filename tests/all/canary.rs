@@ -220,7 +220,7 @@ async fn canary_cache_throttle_and_concurrency_from_the_cli() {
 
         let v = waygate(s, &["throttle", "set", &api, "prod", "--rate", "5", "--burst", "10"]);
         assert_eq!((&v["rate_per_second"], &v["burst"]), (&json!(5.0), &json!(10)), "{v}");
-        let v = waygate(s, &["throttle", "clear", &api, "prod"]);
+        let v = waygate(s, &["throttle", "remove", &api, "prod"]);
         assert!(v.get("burst").is_none(), "{v}");
 
         let v = waygate(s, &["concurrency", "set", "echo", "3"]);

@@ -108,7 +108,7 @@ async fn api_route_deploy_stage_permission_from_the_cli() {
         assert!(out.contains("dev") && out.contains("prod"), "{out}");
         assert_eq!(get(&format!("{}/{api}/prod/hello", s.gateway)).0, 200);
 
-        ok(&waygate(s, &["stage", "unset-var", &api, "dev", "alias"]));
+        ok(&waygate(s, &["stage", "remove-var", &api, "dev", "alias"]));
         assert_eq!(get(&format!("{url}/hello")).0, 500);
         ok(&waygate(s, &["permission", "remove", "f", "s1", "--qualifier", "LIVE"]));
         fails_with(

@@ -67,6 +67,7 @@ pub enum StageCmd {
         conn: Conn,
     },
     /// Remove stage variables.
+    #[command(name = "remove-var", alias = "unset-var")]
     UnsetVar {
         /// The API's id (as printed by `waygate api create`).
         api: String,

@@ -30,6 +30,7 @@ pub enum ThrottleCmd {
         conn: Conn,
     },
     /// Remove a stage's throttle.
+    #[command(name = "remove", alias = "clear")]
     Clear {
         /// The API's id (as printed by `waygate api create`).
         api: String,
@@ -80,7 +81,8 @@ pub enum CapacityCmd {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Back to the defaults.
+    /// Remove a stage's capacity settings: back to the defaults.
+    #[command(name = "remove", alias = "clear")]
     Clear {
         /// The API's id (as printed by `waygate api create`).
         api: String,
