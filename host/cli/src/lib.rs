@@ -46,14 +46,26 @@ enum Command {
     Up(up::UpArgs),
     /// Create, inspect, update and delete functions.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate function create shop --env ORDERS_ENV=v1 --memory-mb 128\n  waygate function upload shop guest-examples/prebuilt/orders.wasm\n  waygate function config shop --env-set ORDERS_ENV=v2"
+    )]
     Function(function::FunctionCmd),
     /// Publish and manage immutable versions.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate version publish shop --description \"first release\"\n  waygate version list shop"
+    )]
     Version(version::VersionCmd),
     /// Point aliases at versions (optionally weighted between two).
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate alias set shop STABLE 1 --routing 2=0.1\n  waygate alias set shop STABLE 2"
+    )]
     Alias(alias::AliasCmd),
     /// Invoke a function: NAME, NAME:VERSION, NAME:ALIAS or NAME:$LATEST.
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate invoke shop:STABLE --payload '{\"order_id\":\"A1\"}'"
+    )]
     Invoke(invoke::InvokeArgs),
     /// Show a function's recent log lines (START / stderr / END / REPORT).
     Logs(logs::LogsArgs),
@@ -64,14 +76,24 @@ enum Command {
     Permission(permission::PermissionCmd),
     /// Create and manage REST APIs.
     #[command(subcommand)]
+    #[command(after_help = "Examples (from the docs):\n  ID=$(waygate api create shop --output id)")]
     Api(api::ApiCmd),
     /// Edit an API's draft routes (live only after a deployment).
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate route put $ID ANY '/{proxy+}' --function 'shop:${stageVariables.alias}'\n  waygate route put $ID GET /health --mock-status 200 --mock-body ok"
+    )]
     Route(api::RouteCmd),
     /// Snapshot an API's draft as a deployment, optionally onto a stage.
+    #[command(
+        after_help = "Examples (from the docs):\n  DEP=$(waygate deploy $ID --description \"v1 routes\" --output id)"
+    )]
     Deploy(api::DeployArgs),
     /// Stages: environments of an API with their own deployment, variables and invoke URL.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate stage put $ID prod --deployment $DEP --var alias=STABLE\n  waygate stage set-var $ID dev alias=STABLE"
+    )]
     Stage(stage::StageCmd),
     /// API keys with policies (who may do what on which resource).
     #[command(subcommand)]
@@ -83,9 +105,13 @@ enum Command {
     Audit(audit::AuditArgs),
     /// A stage's canary: a share of its traffic on another deployment; promote or remove it.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate canary set $ID prod --percent 10 --var alias=EXPERIMENTAL\n  waygate canary promote $ID prod"
+    )]
     Canary(canary::CanaryCmd),
     /// A stage's response cache: settings, flush, invalidation key.
     #[command(subcommand)]
+    #[command(after_help = "Examples (from the docs):\n  waygate cache flush $ID prod")]
     Cache(cache::CacheCmd),
     /// A stage's throttle (token bucket per stage and route).
     #[command(subcommand)]
@@ -95,6 +121,9 @@ enum Command {
     Concurrency(throttle::ConcurrencyCmd),
     /// A stage's priority class and concurrency limit; usage per class and stage.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate capacity set $ID dev --max-concurrency 4\n  waygate capacity show"
+    )]
     Capacity(throttle::CapacityCmd),
 }
 
@@ -230,6 +259,28 @@ pub fn tune_allocator() {
 
 #[cfg(test)]
 mod tests {
+    /// The examples in `--help` are the docs' own lines: each `waygate …` line of an
+    /// `after_help` appears verbatim in README.md or a docs/ page (where `cargo test` runs
+    /// the runnable ones), so help and docs cannot drift apart.
+    #[test]
+    fn help_examples_are_lines_of_the_docs() {
+        use clap::CommandFactory;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut docs = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+        for e in std::fs::read_dir(root.join("docs")).expect("docs/") {
+            docs.push_str(&std::fs::read_to_string(e.expect("entry").path()).expect("a docs page"));
+        }
+        let mut checked = 0;
+        for cmd in super::Cli::command().get_subcommands() {
+            let Some(help) = cmd.get_after_help().map(|h| h.to_string()) else { continue };
+            for line in help.lines().map(str::trim).filter(|l| l.contains("waygate ")) {
+                assert!(docs.contains(line), "`waygate {} --help` shows {line:?}, which no doc has", cmd.get_name());
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} help examples");
+    }
+
     /// Every command and argument of the CLI says what it is for: walks the clap tree and
     /// lists each command without an `about`, each pair of sibling commands with the same
     /// `about`, and each argument without help.
