@@ -45,6 +45,10 @@ async fn api_route_deploy_stage_permission_from_the_cli() {
 
         ok(&waygate(s, &["route", "put", &api, "GET", "/hello", "--function", "f:${stageVariables.alias}"]));
         ok(&waygate(s, &["route", "put", &api, "GET", "/mock", "--mock-status", "202", "--mock-body", "m"]));
+        // Putting the same method and path again replaces the draft route, and says so.
+        let again = waygate(s, &["route", "put", &api, "GET", "/mock", "--mock-status", "202", "--mock-body", "m"]);
+        assert!(again.status.success());
+        assert!(String::from_utf8_lossy(&again.stderr).contains("replaced the draft's existing GET /mock route"));
         fails_with(
             &waygate(s, &["route", "put", &api, "GET", "/{p+}/x", "--mock-status", "200"]),
             "Cannot create a child of a resource with a greedy path variable: {p+}",
@@ -104,6 +108,8 @@ async fn api_route_deploy_stage_permission_from_the_cli() {
 
         // A second stage with put; list shows both.
         ok(&waygate(s, &["stage", "put", &api, "prod", "--deployment", &d1, "--var", "alias=LIVE"]));
+        let again = waygate(s, &["stage", "put", &api, "prod", "--deployment", &d1, "--var", "alias=LIVE"]);
+        assert!(String::from_utf8_lossy(&again.stderr).contains("note: stage prod existed"), "a replacement says so");
         let out = ok(&waygate(s, &["stage", "list", &api]));
         assert!(out.contains("dev") && out.contains("prod"), "{out}");
         assert_eq!(get(&format!("{}/{api}/prod/hello", s.gateway)).0, 200);

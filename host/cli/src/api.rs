@@ -139,7 +139,10 @@ pub fn run_route(cmd: RouteCmd) -> anyhow::Result<ExitCode> {
                 (None, None) => anyhow::bail!("give the integration: --function TARGET or --mock-status STATUS"),
             };
             let body = json!({ "method": method, "path": path, "integration": integration });
-            let v = conn.client()?.json(Method::PUT, &format!("/v1/apis/{api}/routes"), Some(body))?;
+            let (status, v) = conn.client()?.json_status(Method::PUT, &format!("/v1/apis/{api}/routes"), Some(body))?;
+            if status == 200 {
+                eprintln!("note: replaced the draft's existing {method} {path} route (deploy to make it live)");
+            }
             output::object(conn.output, &v);
         }
         RouteCmd::List { api, conn } => {

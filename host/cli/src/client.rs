@@ -45,14 +45,21 @@ impl Client {
     }
 
     pub fn json(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        self.json_status(method, path, body).map(|(_, v)| v)
+    }
+
+    /// [`Client::json`] with the success status, for PUTs that answer 201 when they create
+    /// and 200 when they replace.
+    pub fn json_status(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
         let mut req = self.request(method, path);
         if let Some(b) = body {
             req = req.json(&b);
         }
         let resp = self.send(req)?;
+        let status = resp.status().as_u16();
         if resp.status() == reqwest::StatusCode::NO_CONTENT {
-            return Ok(Value::Null);
+            return Ok((status, Value::Null));
         }
-        resp.json().map_err(|e| anyhow!("invalid JSON from server: {e}"))
+        resp.json().map(|v| (status, v)).map_err(|e| anyhow!("invalid JSON from server: {e}"))
     }
 }

@@ -103,7 +103,14 @@ pub fn run(cmd: StageCmd) -> anyhow::Result<ExitCode> {
                 "variables": variables,
                 "description": description.unwrap_or_default(),
             });
-            let v = conn.client()?.json(Method::PUT, &format!("/v1/apis/{api}/stages/{stage}"), Some(body))?;
+            let path = format!("/v1/apis/{api}/stages/{stage}");
+            let (status, v) = conn.client()?.json_status(Method::PUT, &path, Some(body))?;
+            if status == 200 {
+                eprintln!(
+                    "note: stage {stage} existed: its deployment, variables and description were replaced \
+                     (its settings kept); `stage set-var` and `stage set-deployment` change one thing"
+                );
+            }
             show_stage(conn.output, &v);
         }
         StageCmd::Get { api, stage, conn } => {
