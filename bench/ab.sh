@@ -29,7 +29,6 @@ command -v wrk >/dev/null || { say "installing wrk"; apt-get install -y wrk >/de
 # shellcheck source=bench/lib.sh
 source "$here/lib.sh"
 declare -A bin=([base]="$BASE" [new]="$NEW") url pid
-wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 port=$PORT_BASE
 for s in base new; do
   admin=127.0.0.1:$port gw=127.0.0.1:$((port + 1))

@@ -74,12 +74,11 @@ pids+=($!); serve_pid=$!
   "$component" > "$work/tuned.log" 2>&1 &
 pids+=($!); tuned_pid=$!
 
-wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 wait_http "http://$admin/"
 export WAYGATE_ENDPOINT="http://$admin" WAYGATE_DATA_DIR="$work/data"
 wg() { "$waygate" "$@" --output json; }
-# shellcheck source=bench/lib.sh
-source "$here/lib.sh"
 api=$(deploy_hello)
 declare -A url=(
   [waygate]="http://$gw/$api/prod/hello?name=bench"

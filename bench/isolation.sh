@@ -70,12 +70,11 @@ admin=127.0.0.1:$PORT_BASE gw=127.0.0.1:$((PORT_BASE + 1))
 RUST_LOG=warn "$waygate" up --data-dir "$work/data" --admin-addr "$admin" --gateway-addr "$gw" --no-examples ${UP_FLAGS:-} \
   > "$work/waygate.log" 2>&1 &
 pids+=($!); wg_pid=$!
-wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 wait_http "http://$admin/"
 export WAYGATE_ENDPOINT="http://$admin" WAYGATE_DATA_DIR="$work/data"
 wg() { "$waygate" "$@" --output json; }
-# shellcheck source=bench/lib.sh
-source "$here/lib.sh"
 api=$(deploy_hello)
 for g in spin bomb flood; do
   memory=128; [ "$g" = bomb ] && memory=512
@@ -119,21 +118,7 @@ EOF
 dev_usage() { curl -s -H "authorization: Bearer $(cat "$work/data/admin.token")" "http://$admin/v1/runtime" \
   | python3 -c 'import json,sys; v=json.load(sys.stdin); d=[s for s in v["stages"] if s["stage"]=="dev"][0]; print(d["invocations"], int(d["cpu_seconds"]*1000))'; }
 
-hz=$(getconf CLK_TCK)
-measure() { # scenario round
-  local before after out rps reqs p50 p99 errs cpu_us
-  before=$(cpu_ticks "$wg_pid")
-  out=$(wrk -t1 -c"$CONCURRENCY" -d"${DURATION}s" --latency "$prod")
-  after=$(cpu_ticks "$wg_pid")
-  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-  errs=$(awk '/Non-2xx|Socket errors/ {e = 1} END {print e + 0}' <<<"$out")
-  cpu_us=$(awk -v a="$after" -v b="$before" -v n="$reqs" -v hz="$hz" 'BEGIN { printf "%.1f", (a - b) / hz * 1e6 / n }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$CONCURRENCY" "$2" "$1" "$rps" "$p50" "$p99" "$cpu_us" "$errs" >> "$work/results.tsv"
-  echo "== round $2 $1: $rps req/s p50 ${p50} ms p99 ${p99} ms$([ "$errs" = 1 ] && echo ' (ERRORS)')" >&2
-}
+measure() { wrk_row "$CONCURRENCY" "$2" "$1" "$prod" "$wg_pid"; } # scenario round
 
 wrk -t1 -c"$CONCURRENCY" -d2s "$prod" >/dev/null # warm-up
 declare -A ran cpu

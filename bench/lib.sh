@@ -1,5 +1,5 @@
-# Shared by compare.sh and ab.sh: alternating wrk rounds over several servers and the
-# median report. The caller sets ROUNDS, DURATION, CONCURRENCY, `work` (a temp dir) and
+# Shared by compare.sh, ab.sh and isolation.sh: waiting for a server, one measured wrk
+# run as a results row, alternating wrk rounds over several servers and the median report. The caller sets ROUNDS, DURATION, CONCURRENCY, `work` (a temp dir) and
 # the associative arrays `url` and `pid` (server name → URL / server process id).
 
 # deploy_hello: with the caller's `wg` (the waygate CLI pointed at one server), registers
@@ -18,6 +18,9 @@ deploy_hello() {
   echo "$api"
 }
 
+# wait_http URL: until it answers (10 s at most; then the script ends).
+wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 to_ms() { # wrk prints 512.00us / 1.23ms / 1.02s
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
@@ -27,26 +30,31 @@ to_ms() { # wrk prints 512.00us / 1.23ms / 1.02s
 # (same load, so machine noise hits all alike); one line per run in $work/results.tsv:
 # c, round, server, req/s, p50 ms, p99 ms, server CPU µs per request, error flag.
 run_rounds() {
-  local hz c r s before after out rps reqs p50 p99 errs cpu_us
-  hz=$(getconf CLK_TCK)
+  local c r s
   for c in $CONCURRENCY; do
     for s in "$@"; do wrk -t1 -c"$c" -d1s "${url[$s]}" >/dev/null; done # warm-up
     for r in $(seq 1 "$ROUNDS"); do
-      for s in "$@"; do
-        before=$(cpu_ticks "${pid[$s]}")
-        out=$(wrk -t1 -c"$c" -d"${DURATION}s" --latency "${url[$s]}")
-        after=$(cpu_ticks "${pid[$s]}")
-        rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-        reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-        p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-        p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-        errs=$(awk '/Non-2xx|Socket errors/ {e = 1} END {print e + 0}' <<<"$out")
-        cpu_us=$(awk -v a="$after" -v b="$before" -v n="$reqs" -v hz="$hz" 'BEGIN { printf "%.1f", (a - b) / hz * 1e6 / n }')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "$s" "$rps" "$p50" "$p99" "$cpu_us" "$errs" >> "$work/results.tsv"
-        echo "== c=$c round $r $s: $rps req/s p50 ${p50} ms p99 ${p99} ms cpu/req ${cpu_us} µs$([ "$errs" = 1 ] && echo ' (ERRORS)')" >&2
-      done
+      for s in "$@"; do wrk_row "$c" "$r" "$s" "${url[$s]}" "${pid[$s]}"; done
     done
   done
+}
+
+# wrk_row C ROUND NAME URL PID: one wrk run of DURATION seconds at concurrency C against
+# URL (served by process PID), appended to $work/results.tsv as the row run_rounds writes.
+wrk_row() {
+  local c=$1 r=$2 s=$3 url=$4 pid=$5 hz before after out rps reqs p50 p99 errs cpu_us
+  hz=$(getconf CLK_TCK)
+  before=$(cpu_ticks "$pid")
+  out=$(wrk -t1 -c"$c" -d"${DURATION}s" --latency "$url")
+  after=$(cpu_ticks "$pid")
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  errs=$(awk '/Non-2xx|Socket errors/ {e = 1} END {print e + 0}' <<<"$out")
+  cpu_us=$(awk -v a="$after" -v b="$before" -v n="$reqs" -v hz="$hz" 'BEGIN { printf "%.1f", (a - b) / hz * 1e6 / n }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "$s" "$rps" "$p50" "$p99" "$cpu_us" "$errs" >> "$work/results.tsv"
+  echo "== c=$c round $r $s: $rps req/s p50 ${p50} ms p99 ${p99} ms cpu/req ${cpu_us} µs$([ "$errs" = 1 ] && echo ' (ERRORS)')" >&2
 }
 
 # report NAME...: the medians per concurrency and server; fills `med[c,server,rps|p50|p99|cpu]`

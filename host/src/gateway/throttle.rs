@@ -4,8 +4,6 @@
 
 use crate::model::stage::RateLimit;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use parking_lot::{Mutex, MutexGuard};
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,41 +57,12 @@ impl BucketKey {
     }
 }
 
-/// Every live bucket, by key.
-#[derive(Default)]
-pub struct Buckets(Mutex<HashMap<BucketKey, Arc<Limiter>>>);
+/// Every live bucket, by key; buckets not asked for again by a rebuild are dropped.
+pub type Buckets = crate::live::Renewable<BucketKey, Arc<Limiter>>;
 
-impl Buckets {
-    /// Starts handing out buckets for a new snapshot; buckets not asked for again are
-    /// dropped when the renewal ends. Rebuilds are serialised by the platform.
-    pub fn renew(&self) -> Renewal<'_> {
-        let mut live = self.0.lock();
-        let old = std::mem::take(&mut *live);
-        Renewal { live, old }
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-pub struct Renewal<'a> {
-    live: MutexGuard<'a, HashMap<BucketKey, Arc<Limiter>>>,
-    old: HashMap<BucketKey, Arc<Limiter>>,
-}
-
-impl Renewal<'_> {
+impl crate::live::Renewal<'_, BucketKey, Arc<Limiter>> {
     pub fn bucket(&mut self, key: BucketKey, limit: RateLimit) -> Arc<Limiter> {
-        if let Some(b) = self.live.get(&key) {
-            return b.clone();
-        }
-        let b = self.old.remove(&key).unwrap_or_else(|| Arc::new(Limiter::new(limit)));
-        self.live.insert(key, b.clone());
-        b
+        self.carry(key, |b| b.unwrap_or_else(|| Arc::new(Limiter::new(limit))))
     }
 }
 

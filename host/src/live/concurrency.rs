@@ -2,8 +2,6 @@
 //! together), as Lambda's PutFunctionConcurrency. The in-flight counter is keyed by
 //! function name and outlives snapshot rebuilds, so changing the limit keeps the count.
 
-use parking_lot::{Mutex, MutexGuard};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -32,30 +30,13 @@ impl Reserved {
     }
 }
 
-/// In-flight counters by function name.
-#[derive(Default)]
-pub struct InFlight(Mutex<HashMap<String, Arc<AtomicU32>>>);
+/// In-flight counters by function name; counters of functions that lost their limit (or
+/// were deleted) are dropped when a rebuild's renewal ends.
+pub type InFlight = super::Renewable<String, Arc<AtomicU32>>;
 
-impl InFlight {
-    /// Starts handing out counters for a new snapshot; counters of functions that lost
-    /// their limit (or were deleted) are dropped when the renewal ends.
-    pub fn renew(&self) -> Renewal<'_> {
-        let mut live = self.0.lock();
-        let old = std::mem::take(&mut *live);
-        Renewal { live, old }
-    }
-}
-
-pub struct Renewal<'a> {
-    live: MutexGuard<'a, HashMap<String, Arc<AtomicU32>>>,
-    old: HashMap<String, Arc<AtomicU32>>,
-}
-
-impl Renewal<'_> {
+impl super::Renewal<'_, String, Arc<AtomicU32>> {
     pub fn reserved(&mut self, function: &str, limit: u32) -> Reserved {
-        let counter = self.old.remove(function).unwrap_or_default();
-        self.live.insert(function.to_string(), counter.clone());
-        Reserved { limit, in_flight: counter }
+        Reserved { limit, in_flight: self.carry(function.to_string(), Option::unwrap_or_default) }
     }
 }
 

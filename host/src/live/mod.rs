@@ -11,6 +11,9 @@ use crate::gateway::cache::ResponseCache;
 use crate::gateway::throttle::Buckets;
 use crate::observe::stage_metrics::StageMetrics;
 use concurrency::InFlight;
+use parking_lot::{Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::hash::Hash;
 use usage::UsageBoard;
 
 pub struct LiveState {
@@ -20,6 +23,56 @@ pub struct LiveState {
     pub metrics: StageMetrics,
     /// Running instances, CPU time, queue wait and yields per class and stage.
     pub usage: UsageBoard,
+}
+
+/// Handles keyed by their settings that outlive snapshot rebuilds (throttle buckets,
+/// in-flight counters, stage counters, stage usage). A rebuild [`Renewable::renew`]s the
+/// map: what it asks for again is carried over, the rest is dropped when the renewal
+/// ends. Rebuilds are serialised by the platform, so the lock is held for one build.
+pub struct Renewable<K, V>(Mutex<HashMap<K, V>>);
+
+impl<K, V> Default for Renewable<K, V> {
+    fn default() -> Self {
+        Renewable(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Renewable<K, V> {
+    pub fn renew(&self) -> Renewal<'_, K, V> {
+        let mut live = self.0.lock();
+        let old = std::mem::take(&mut *live);
+        Renewal { live, old }
+    }
+
+    /// The live handles (for views).
+    pub fn lock(&self) -> MutexGuard<'_, HashMap<K, V>> {
+        self.0.lock()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One rebuild's hand-out of handles; see [`Renewable`].
+pub struct Renewal<'a, K, V> {
+    live: MutexGuard<'a, HashMap<K, V>>,
+    old: HashMap<K, V>,
+}
+
+impl<K: Eq + Hash, V: Clone> Renewal<'_, K, V> {
+    /// The handle for `key`: `make` gets the previous one (asked for earlier in this
+    /// build, or in the previous build), or `None`, and returns the one to keep.
+    pub fn carry(&mut self, key: K, make: impl FnOnce(Option<V>) -> V) -> V {
+        let previous = self.live.remove(&key).or_else(|| self.old.remove(&key));
+        let v = make(previous);
+        self.live.insert(key, v.clone());
+        v
+    }
 }
 
 impl LiveState {

@@ -8,12 +8,11 @@
 //! summed when read (its direct invokes plus the stages now in that class). Read by
 //! `GET /v1/runtime` and exported to `/metrics`.
 
+use super::{Renewable, Renewal};
 use crate::model::stage::PriorityClass;
 use crate::observe::metrics::Metrics;
 use crate::runtime::Timing;
-use parking_lot::{Mutex, MutexGuard};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,7 +129,7 @@ type Key = (String, String);
 pub struct UsageBoard {
     /// Direct invokes, per class (they have no stage).
     direct: [Usage; 2],
-    stages: Mutex<HashMap<Key, StageCapacity>>,
+    stages: Renewable<Key, StageCapacity>,
 }
 
 impl UsageBoard {
@@ -152,11 +151,9 @@ impl UsageBoard {
     }
 
     /// Starts handing out stage counters for a new snapshot; those of removed stages are
-    /// dropped when the renewal ends. Rebuilds are serialised.
-    pub fn renew(&self) -> Renewal<'_> {
-        let mut live = self.stages.lock();
-        let old = std::mem::take(&mut *live);
-        Renewal { live, old }
+    /// dropped when the renewal ends.
+    pub fn renew(&self) -> Renewal<'_, Key, StageCapacity> {
+        self.stages.renew()
     }
 
     /// `{classes: {production: {...}, development: {...}}, stages: [...]}`.
@@ -197,12 +194,7 @@ impl UsageBoard {
     }
 }
 
-pub struct Renewal<'a> {
-    live: MutexGuard<'a, HashMap<Key, StageCapacity>>,
-    old: HashMap<Key, StageCapacity>,
-}
-
-impl Renewal<'_> {
+impl Renewal<'_, Key, StageCapacity> {
     /// The stage's capacity under its current settings; its counters carry over.
     pub fn stage(
         &mut self,
@@ -211,11 +203,11 @@ impl Renewal<'_> {
         class: PriorityClass,
         max_concurrency: Option<u32>,
     ) -> StageCapacity {
-        let key = (api.to_string(), stage.to_string());
-        let usage = self.old.remove(&key).map(|c| c.usage).unwrap_or_default();
-        let c = StageCapacity { class, max_concurrency, usage };
-        self.live.insert(key, c.clone());
-        c
+        self.carry((api.to_string(), stage.to_string()), |previous| StageCapacity {
+            class,
+            max_concurrency,
+            usage: previous.map(|c| c.usage).unwrap_or_default(),
+        })
     }
 }
 

@@ -2,9 +2,8 @@
 //! (API Gateway gives a canary its own metrics). Atomics behind an `Arc` in each side of
 //! the stage snapshot: recording is a few relaxed adds, no lock, no lookup.
 
-use parking_lot::{Mutex, MutexGuard};
+use crate::live::{Renewable, Renewal};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -50,17 +49,14 @@ impl SideCounters {
 /// (api, stage, is canary) → counters.
 type Key = (String, String, bool);
 
-/// Counters of every stage side, outliving snapshot rebuilds.
+/// Counters of every stage side, outliving snapshot rebuilds; those of removed stages (or
+/// canaries) are dropped when a rebuild's renewal ends.
 #[derive(Default)]
-pub struct StageMetrics(Mutex<HashMap<Key, Arc<SideCounters>>>);
+pub struct StageMetrics(Renewable<Key, Arc<SideCounters>>);
 
 impl StageMetrics {
-    /// Starts handing out counters for a new snapshot; those of removed stages (or
-    /// canaries) are dropped when the renewal ends. Rebuilds are serialised.
-    pub fn renew(&self) -> Renewal<'_> {
-        let mut live = self.0.lock();
-        let old = std::mem::take(&mut *live);
-        Renewal { live, old }
+    pub fn renew(&self) -> Renewal<'_, Key, Arc<SideCounters>> {
+        self.0.renew()
     }
 
     /// `{stage: {...}, canary: {...} | null}`.
@@ -71,16 +67,8 @@ impl StageMetrics {
     }
 }
 
-pub struct Renewal<'a> {
-    live: MutexGuard<'a, HashMap<Key, Arc<SideCounters>>>,
-    old: HashMap<Key, Arc<SideCounters>>,
-}
-
-impl Renewal<'_> {
+impl Renewal<'_, Key, Arc<SideCounters>> {
     pub fn counters(&mut self, api: &str, stage: &str, canary: bool) -> Arc<SideCounters> {
-        let key = (api.to_string(), stage.to_string(), canary);
-        let c = self.old.remove(&key).unwrap_or_default();
-        self.live.insert(key, c.clone());
-        c
+        self.carry((api.to_string(), stage.to_string(), canary), Option::unwrap_or_default)
     }
 }
