@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum KeyCmd {
-    /// Create an API key; the key is printed once (only its hash is stored):
-    /// `waygate key create ci-dev --policy @ci-dev.json`.
+    /// Create an API key; the key is printed once (only its hash is stored). `--output id`
+    /// prints the key alone: `KEY=$(waygate key create ci-dev --policy "$POLICY" --output id)`.
     Create {
         /// The key's name.
         name: String,

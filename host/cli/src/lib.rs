@@ -97,9 +97,15 @@ enum Command {
     Stage(stage::StageCmd),
     /// API keys with policies (who may do what on which resource).
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  KEY=$(waygate key create ci-dev --policy \"$POLICY\" --output id)\n  waygate key delete ci-dev"
+    )]
     Key(key::KeyCmd),
     /// Secrets per environment, referenced from env vars as `secret:NAME`.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  printf %s \"prod-pass\" | waygate secret put prod db-password\n  waygate secret list prod"
+    )]
     Secret(secret::SecretCmd),
     /// The audit log of mutating management calls.
     Audit(audit::AuditArgs),
@@ -146,8 +152,9 @@ pub struct Conn {
         global = true
     )]
     token_dir: PathBuf,
-    /// Output: text (tables), json (the server's reply as is) or id (only what identifies the
-    /// result — an id, name or version — one per line, for scripts).
+    /// Output: text (or table: tables and `key  value` lines), json (the server's reply as
+    /// is) or id (only what identifies the result — an id, name or version, or a new key
+    /// itself — one per line, for scripts).
     #[arg(long, value_enum, default_value = "text", global = true)]
     output: Output,
 }

@@ -1,22 +1,25 @@
 //! Rendering of management API replies: `--output json` prints them as the server sent
 //! them; text prints objects as aligned `key  value` lines and lists as tables; `id`
 //! prints only what identifies the result (an API's or deployment's id, a function's or
-//! alias's name, a version number), one per line, for scripts:
-//! `ID=$(waygate api create shop --output id)`.
+//! alias's name, a version number; a new key itself), one per line, for scripts:
+//! `ID=$(waygate api create shop --output id)`. `table` is another name for `text`.
 
 use clap::ValueEnum;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
+    #[value(alias = "table")]
     Text,
     Json,
     Id,
 }
 
-/// What identifies a reply: its first field among these, as text.
+/// What identifies a reply: its first field among these, as text. A reply that mints a
+/// credential (`key create`, `cache issue-key`) carries it as `key`, and that comes first:
+/// it is what a script needs and the only time it is shown.
 pub fn id_of(v: &Value) -> Option<String> {
-    ["id", "name", "version", "statement_id", "code_hash"]
+    ["key", "id", "name", "version", "statement_id", "code_hash"]
         .iter()
         .find_map(|k| v.get(*k).filter(|x| !x.is_null()))
         .map(cell)
@@ -92,5 +95,20 @@ pub fn list(out: Output, v: &Value, key: &str, columns: &[&str]) {
 pub fn done(out: Output, message: &str) {
     if out == Output::Text {
         println!("{message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn id_of_prefers_a_new_key_then_the_id() {
+        assert_eq!(id_of(&json!({"name": "ci-dev", "key": "wgk_x", "policy": []})).as_deref(), Some("wgk_x"));
+        assert_eq!(id_of(&json!({"id": "abc", "name": "shop"})).as_deref(), Some("abc"));
+        assert_eq!(id_of(&json!({"name": "ci-dev", "created_at": "t"})).as_deref(), Some("ci-dev"));
+        assert_eq!(id_of(&json!({"version": 3})).as_deref(), Some("3"));
+        assert_eq!(id_of(&json!({"other": 1})), None);
     }
 }
