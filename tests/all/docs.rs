@@ -43,6 +43,7 @@ const PAGES: &[&str] = &[
     "docs/gateway.md",
     "docs/functions.md",
     "docs/management-api.md",
+    "docs/cli.md",
     "docs/access-control.md",
     "docs/secrets.md",
     "docs/stages.md",

@@ -288,6 +288,22 @@ mod tests {
         assert!(checked >= 10, "only {checked} help examples");
     }
 
+    /// docs/cli.md's table of commands names every command the CLI has.
+    #[test]
+    fn the_cli_page_lists_every_command() {
+        use clap::CommandFactory;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let page = std::fs::read_to_string(root.join("docs/cli.md")).expect("docs/cli.md");
+        let table: Vec<&str> = page.lines().filter(|l| l.starts_with("| `")).collect();
+        for cmd in super::Cli::command().get_subcommands() {
+            let name = format!("`{}`", cmd.get_name());
+            assert!(
+                table.iter().any(|row| row.split('|').nth(1).is_some_and(|c| c.contains(&name))),
+                "docs/cli.md's command table lacks {name}"
+            );
+        }
+    }
+
     /// Every command and argument of the CLI says what it is for: walks the clap tree and
     /// lists each command without an `about`, each pair of sibling commands with the same
     /// `about`, and each argument without help.
