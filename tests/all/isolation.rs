@@ -125,8 +125,12 @@ async fn spinning_dev_guests_run_low_priority_and_prod_keeps_serving() {
     let settings = json!({ "throttle": { "rate_per_second": 2.0, "burst": 4 }, "capacity": { "max_concurrency": 2 } });
     let (st, v) = s.call(Method::PATCH, &format!("/v1/apis/{api}/stages/dev"), Some(settings)).await;
     assert_eq!(st, 200, "{v}");
+    // Spinning for 3 s, so that on a loaded machine they still run when the third request
+    // comes (with 1 s, CI once saw them time out first: 502 instead of 429).
+    let (st, v) = s.call(Method::PATCH, "/v1/functions/spin/config", Some(json!({ "timeout_ms": 3000 }))).await;
+    assert_eq!(st, 200, "{v}");
 
-    // Two dev guests spinning (1 s each) fill the stage's max_concurrency…
+    // Two dev guests spinning (3 s each) fill the stage's max_concurrency…
     let spin = |s: Arc<TestServer>, path: String| {
         tokio::spawn(async move { s.gw(Method::GET, &path).send().await.map(|r| r.status().as_u16()) })
     };
@@ -155,7 +159,7 @@ async fn spinning_dev_guests_run_low_priority_and_prod_keeps_serving() {
     assert_eq!(dev["class"], "development", "{dev}");
     assert_eq!((dev["invocations"].as_u64(), dev["refused"].as_u64()), (Some(2), Some(1)), "{dev}");
     assert!(during["running"].as_u64() <= Some(2), "{during}");
-    // Spinning for a second is CPU time and hundreds of yields at a 1 ms tick.
+    // Spinning for seconds is CPU time and hundreds of yields at a 1 ms tick.
     assert!(dev["cpu_seconds"].as_f64().unwrap_or(0.0) > 0.05, "{dev}");
     assert!(dev["yields"].as_u64().unwrap_or(0) >= 10, "{dev}");
     assert_eq!(dev["running"], 0, "{dev}");
