@@ -8,8 +8,8 @@
 #   WASMTIME=/path/to/wasmtime bash bench/compare.sh
 #
 # Needs: Debian's wrk; the guest toolchain of guest-examples/install-toolchain.sh (rustc-web,
-# rust-web-src, lld-22, wasi-libc); installs wasmtime-cli 48.0.8 and wasm-component-ld
-# with cargo when missing (≈ 12 min and ≈ 1 min on 2 cores).
+# rust-web-src, lld-22, wasi-libc) for the p1 examples; installs wasmtime-cli 48.0.8
+# with cargo when missing (≈ 12 min on 2 cores).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -32,24 +32,10 @@ if ! "$WASMTIME" --version 2>/dev/null | grep -q '48\.0\.8'; then
   WASMTIME="$HOME/.cargo/bin/wasmtime"
 fi
 command -v wrk >/dev/null || { say "installing wrk"; apt-get install -y wrk >/dev/null; }
-WCL=${WASM_COMPONENT_LD:-$(command -v wasm-component-ld || echo "$HOME/.cargo/bin/wasm-component-ld")}
-if [ ! -x "$WCL" ]; then
-  say "installing wasm-component-ld"
-  cargo install wasm-component-ld --locked
-  WCL="$HOME/.cargo/bin/wasm-component-ld"
-fi
 
 # --- guests ------------------------------------------------------------------------------
-say "building hello as a wasi:http proxy component"
-(
-  cd "$here/hello-http"
-  unset RUSTFLAGS CARGO_BUILD_TARGET CARGO_TARGET_DIR
-  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-  CARGO_TARGET_WASM32_WASIP2_LINKER="$WCL" \
-  CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C link-arg=--wasm-ld-path=/usr/bin/wasm-ld-22 -C link-arg=--wasi-adapter=proxy" \
-    cargo build --release --target wasm32-wasip2 -Zbuild-std=std,panic_abort -q
-)
-component="$here/hello-http/target/wasm32-wasip2/release/hello_http.wasm"
+# hello as a wasi:http proxy component: guest-examples/hello-http, prebuilt (build.sh).
+component="$repo/guest-examples/prebuilt/hello-http.wasm"
 module="$repo/guest-examples/prebuilt/hello.wasm"
 if [ ! -f "$module" ]; then
   say "building the guest examples (wasm32-wasip1)"

@@ -20,4 +20,8 @@ for t in wasm32-wasip1 wasm32-wasip2; do
   mkdir -p /usr/lib/rustlib/$t/lib
   ln -sfn /usr/lib/wasm32-wasi /usr/lib/rustlib/$t/lib/self-contained
 done
+# Links wasm32-wasip2 builds into components (the wasi:http examples).
+if ! command -v wasm-component-ld >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/wasm-component-ld" ]; then
+  cargo install wasm-component-ld --version 0.5.31 --locked
+fi
 echo "guest toolchain ready: $(/usr/bin/rustc --version)"

@@ -8,6 +8,10 @@ pub enum GuestKind {
     /// the proxy response (or result) on stdout.
     #[default]
     StdioProxy,
+    /// A WebAssembly component exporting `wasi:http/incoming-handler@0.2.x` (the
+    /// `wasi:http/proxy` world): the gateway's request is its incoming request, its
+    /// response the gateway's.
+    WasiHttp,
 }
 
 impl GuestKind {
@@ -15,12 +19,14 @@ impl GuestKind {
     pub fn as_str(self) -> &'static str {
         match self {
             GuestKind::StdioProxy => "stdio",
+            GuestKind::WasiHttp => "wasi-http",
         }
     }
 
     pub fn parse(s: &str) -> Result<Self, super::Invalid> {
         match s {
             "stdio" => Ok(GuestKind::StdioProxy),
+            "wasi-http" => Ok(GuestKind::WasiHttp),
             other => Err(super::Invalid::new(format!("unknown guest kind '{other}'"))),
         }
     }
@@ -39,6 +45,7 @@ mod tests {
     #[test]
     fn names_round_trip() {
         assert_eq!(GuestKind::parse(GuestKind::StdioProxy.as_str()), Ok(GuestKind::StdioProxy));
-        assert!(GuestKind::parse("wasi-http").is_err());
+        assert_eq!(GuestKind::parse(GuestKind::WasiHttp.as_str()), Ok(GuestKind::WasiHttp));
+        assert!(GuestKind::parse("handler").is_err());
     }
 }

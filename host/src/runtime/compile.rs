@@ -25,33 +25,32 @@ pub struct Compiled {
     pub artifact: Vec<u8>,
 }
 
-/// Recognises `wasm` as code of a guest kind the host runs (today: a WASI preview1 command
-/// module) and hands it to that kind's executor, which checks it can run it and compiles it
+/// Recognises `wasm` as code of a guest kind the host runs (a WASI preview1 command module,
+/// or a wasi:http component) and hands it to that kind's executor, which checks it can run it and compiles it
 /// (`Executor::compile`). CPU-heavy: call it off the async reactor. `Runtime::compile` for
 /// the runtime's engine and linker; the loader calls it directly when it repairs an
 /// artifact off the reactor.
 pub(crate) fn compile_with(
     engine: &wasmtime::Engine,
-    linker: &wasmtime::Linker<super::host_state::HostState>,
+    linkers: &executor::Linkers,
     wasm: &[u8],
 ) -> Result<Compiled, CompileError> {
     let kind = recognise(wasm)?;
-    let artifact = executor::compile(kind, &PrepareCx { engine, linker }, wasm)?;
+    let cx: PrepareCx<'_> = linkers.cx(engine);
+    let artifact = executor::compile(kind, &cx, wasm)?;
     Ok(Compiled { kind, artifact })
 }
 
 /// The guest kind of a binary, from its header: the binary's version/layer field tells a
-/// core module (a stdio proxy) from a component (wasi:http, when it has an executor).
+/// core module (a stdio proxy) from a component (wasi:http; its executor checks the
+/// component's exports and names what is missing).
 fn recognise(wasm: &[u8]) -> Result<GuestKind, CompileError> {
     if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
         return Err(bad("Code is not a WebAssembly binary: it does not start with the \\0asm magic bytes"));
     }
     match &wasm[4..8] {
         [1, 0, 0, 0] => Ok(GuestKind::StdioProxy),
-        [_, _, 1, 0] => {
-            Err(bad("Code is a WebAssembly component, which is not supported yet: upload a WASI preview1 \
-                 core module (built for wasm32-wasip1)"))
-        }
+        [_, _, 1, 0] => Ok(GuestKind::WasiHttp),
         v => Err(bad(format!("Unsupported WebAssembly binary version {v:?}: expected a core module (version 1)"))),
     }
 }
@@ -67,8 +66,7 @@ mod tests {
         assert!(not_wasm.contains("magic bytes"), "{not_wasm}");
         let short = recognise(b"\0asm").unwrap_err().0;
         assert!(short.contains("magic bytes"), "{short}");
-        let component = recognise(b"\0asm\x0d\0\x01\0").unwrap_err().0;
-        assert!(component.contains("component"), "{component}");
+        assert!(matches!(recognise(b"\0asm\x0d\0\x01\0"), Ok(GuestKind::WasiHttp)));
         let version = recognise(b"\0asm\x02\0\0\0").unwrap_err().0;
         assert!(version.contains("version"), "{version}");
     }

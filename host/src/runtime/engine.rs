@@ -2,14 +2,13 @@
 //! per-request cost is set here, with the reason and the figure it was measured at
 //! (ARCHITECTURE.md "Runtime choices" collects them).
 
-use super::host_state::HostState;
 use super::loader::Loader;
 use crate::store::layout::DataDir;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// The wasmtime release the artifacts are compiled with (pinned in host/Cargo.toml). Part
 /// of the engine fingerprint, so an upgrade recompiles instead of loading stale code.
@@ -81,7 +80,7 @@ impl Default for RuntimeConfig {
 
 pub struct Runtime {
     pub(crate) engine: Engine,
-    pub(crate) linker: Linker<HostState>,
+    pub(crate) linkers: super::executor::Linkers,
     pub(crate) fingerprint: String,
     pub(crate) loader: Loader,
     pub(crate) slots: Arc<tokio::sync::Semaphore>,
@@ -113,11 +112,9 @@ impl Runtime {
             },
             false => (Engine::new(&engine_config(&config, false))?, false),
         };
-        let mut linker: Linker<HostState> = Linker::new(&engine);
-        super::wasi_p1::add_to_linker(&mut linker)
-            .map_err(|e| anyhow::anyhow!("adding WASI preview1 to the linker: {e:#}"))?;
+        let linkers = super::executor::Linkers::new(&engine)?;
         let fingerprint = fingerprint(&engine);
-        let loader = Loader::new(engine.clone(), linker.clone(), data, fingerprint.clone(), config.loaded_modules);
+        let loader = Loader::new(engine.clone(), linkers.clone(), data, fingerprint.clone(), config.loaded_modules);
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick);
         let development_share =
             config.development_instances.unwrap_or(config.max_instances / 2).min(config.max_instances);
@@ -127,7 +124,7 @@ impl Runtime {
             development_share,
             production: super::priority::ProductionActivity::new(config.epoch_tick),
             engine,
-            linker,
+            linkers,
             fingerprint,
             loader,
             config,
@@ -167,9 +164,12 @@ impl Runtime {
     /// Validates and compiles uploaded code ([`super::compile::compile_with`]): the guest
     /// kind and the artifact bytes. CPU-heavy: call it off the async reactor.
     pub fn compile(&self, wasm: &[u8]) -> Result<super::compile::Compiled, super::compile::CompileError> {
-        super::compile::compile_with(&self.engine, &self.linker, wasm)
+        super::compile::compile_with(&self.engine, &self.linkers, wasm)
     }
 }
+
+/// Core instances (and tables) the pool holds per instance slot, for components.
+const COMPONENT_CORE_INSTANCES: u32 = 4;
 
 fn engine_config(rc: &RuntimeConfig, pooling: bool) -> Config {
     let mut c = Config::new();
@@ -185,14 +185,20 @@ fn engine_config(rc: &RuntimeConfig, pooling: bool) -> Config {
     }
     // Copy-on-write memory images: instantiation maps the data segments instead of copying.
     c.memory_init_cow(true);
+    // wasi:http components (runtime/executor/wasi_http.rs).
+    c.wasm_component_model(true);
     if pooling {
         let mut p = PoolingAllocationConfig::new();
-        p.total_core_instances(rc.max_instances)
-            .total_memories(rc.max_instances)
-            .total_tables(rc.max_instances)
+        p.total_memories(rc.max_instances)
             .total_stacks(rc.max_instances)
-            // No components run yet (p1 modules only).
-            .total_component_instances(0)
+            // A component is several core instances (its modules, the shims its toolchain
+            // adds) and tables, usually one memory: instance and table slots cost only
+            // their metadata, so the pool has four of each per slot; memories, the costly
+            // reservation, stay one per slot, so a component with more memories than that
+            // waits for (or is refused) like any guest beyond the pool.
+            .total_component_instances(rc.max_instances)
+            .total_core_instances(rc.max_instances.saturating_mul(COMPONENT_CORE_INSTANCES))
+            .total_tables(rc.max_instances.saturating_mul(COMPONENT_CORE_INSTANCES))
             .max_memory_size((rc.max_memory_mb as usize) << 20)
             // The decisive knob on this kernel: scan the page map and memset resident
             // pages back instead of madvise + refault. Halves per-call cost; needs a

@@ -297,7 +297,7 @@ impl Runtime {
     /// deadline the epoch callback checks.
     fn store(&self, wasi: Wasi, memory_mb: usize, deadline: Deadline) -> Store<HostState> {
         let limiter = MemoryLimiter { limit_bytes: memory_mb << 20, peak_bytes: 0 };
-        let mut store = Store::new(&self.engine, HostState { wasi, limiter, deadline });
+        let mut store = Store::new(&self.engine, HostState::new(wasi, limiter, deadline));
         store.limiter(|s| &mut s.limiter);
         store
     }

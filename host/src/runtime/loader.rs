@@ -12,8 +12,7 @@
 //! `Module::deserialize_file`, which would mmap the file again): nothing can change the
 //! code between the check and its use. The cost is one copy, ≈ the same as the mmap.
 
-use super::executor::{PrepareCx, Prepared};
-use super::host_state::HostState;
+use super::executor::{Linkers, PrepareCx, Prepared};
 use crate::model::{CodeHash, GuestKind};
 use crate::store::{artifacts, blobs, layout::DataDir, ArtifactRecord};
 use lru::LruCache;
@@ -22,7 +21,7 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use wasmtime::{Engine, Linker};
+use wasmtime::Engine;
 
 /// What the routing snapshot knows about a version's code: enough to load it without
 /// asking the database.
@@ -61,7 +60,7 @@ pub trait ArtifactLedger: Send + Sync {
 
 struct Inner {
     engine: Engine,
-    linker: Linker<HostState>,
+    linkers: Linkers,
     data: DataDir,
     fingerprint: String,
     cache: Mutex<LruCache<(CodeHash, GuestKind), Prepared>>,
@@ -86,7 +85,7 @@ pub enum Lookup {
 impl Loader {
     pub(crate) fn new(
         engine: Engine,
-        linker: Linker<HostState>,
+        linkers: Linkers,
         data: DataDir,
         fingerprint: String,
         capacity: usize,
@@ -95,7 +94,7 @@ impl Loader {
         Loader {
             inner: Arc::new(Inner {
                 engine,
-                linker,
+                linkers,
                 data,
                 fingerprint,
                 cache: Mutex::new(LruCache::new(cap)),
@@ -153,7 +152,7 @@ impl Loader {
             tracing::error!(code_hash = %hash, error = %format!("{e:#}"), "artifact unusable ({why}) and its blob failed its integrity check; refusing to run it");
             format!("{e:#}")
         })?;
-        let compiled = super::compile::compile_with(&inner.engine, &inner.linker, &wasm)
+        let compiled = super::compile::compile_with(&inner.engine, &inner.linkers, &wasm)
             .map_err(|e| format!("code {hash} could not be recompiled: {e}"))?;
         if compiled.kind != code.kind {
             return Err(format!(
@@ -205,7 +204,7 @@ impl Loader {
     /// `bytes` must be what this engine's compiler produced for `code` (verified against
     /// the recorded artifact hash, or just compiled).
     fn prepare(&self, code: &CodeHash, kind: GuestKind, bytes: &[u8]) -> Result<Prepared, String> {
-        let cx = PrepareCx { engine: &self.inner.engine, linker: &self.inner.linker };
+        let cx: PrepareCx<'_> = self.inner.linkers.cx(&self.inner.engine);
         // SAFETY: the executor maps these bytes as executable code. They are exactly the
         // bytes wasmtime produced at compile time for this engine fingerprint: either the
         // blake3 check of `load` proves they were not altered since, or they never left

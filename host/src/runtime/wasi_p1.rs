@@ -114,6 +114,11 @@ impl Strings {
         self.buf.push('\0');
     }
 
+    /// The entries, without their NUL terminators.
+    fn entries(&self) -> impl Iterator<Item = &str> {
+        self.buf.split_terminator('\0')
+    }
+
     /// `*_sizes_get`: the entry count and the buffer size.
     fn sizes(&self, mem: &mut [u8], count_ptr: u32, size_ptr: u32) -> WasiResult {
         put_u32(mem, count_ptr, self.starts.len() as u32)?;
@@ -168,6 +173,27 @@ impl Wasi {
         // Writing to a String cannot fail.
         let _ = write!(self.env.buf, "{key}={value}\0");
         self
+    }
+
+    /// The argv entries, in order (for an executor that builds another WASI context).
+    pub fn args(&self) -> impl Iterator<Item = &str> {
+        self.args.entries()
+    }
+
+    /// The environment as `(key, value)` pairs, in order.
+    pub fn envs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.entries().map(|e| e.split_once('=').unwrap_or((e, "")))
+    }
+
+    /// The stdout cap (the response limit) and the log cap this context was made with.
+    pub fn caps(&self) -> (usize, usize) {
+        (self.stdout_cap, self.log_cap)
+    }
+
+    /// Records a log another executor captured, as if written to stderr here.
+    pub fn set_log(&mut self, log: Vec<u8>, truncated: bool) {
+        self.log = log;
+        self.log_truncated = truncated;
     }
 
     /// Replaces stdin (before the guest runs): the executor puts its input there.

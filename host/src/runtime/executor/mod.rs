@@ -25,7 +25,7 @@
 //! invocation carry anyway, so the seam costs nothing per request. The [`Executor`] trait
 //! is the contract each executor file implements; nothing calls it through a pointer.
 //!
-//! Adding a kind (wasi:http next) is one new file implementing [`Executor`] plus its
+//! Adding a kind is one new file implementing [`Executor`] plus its
 //! registration here: a variant in `model::GuestKind` (and its stored name), one variant
 //! in each of the three enums and one arm in each dispatch `match` below (all
 //! exhaustive, so the compiler lists every place), and `compile.rs` recognising the
@@ -33,6 +33,7 @@
 //! [`Executor::compile`], in its own file.
 
 pub mod stdio_proxy;
+pub mod wasi_http;
 
 use super::compile::CompileError;
 use super::host_state::HostState;
@@ -46,6 +47,7 @@ use wasmtime::{Engine, Linker, Store};
 
 pub use crate::model::GuestKind;
 use stdio_proxy::StdioProxy;
+use wasi_http::WasiHttp;
 
 /// What one guest ABI does with a call. Implemented by a unit type per kind and called
 /// statically from the dispatch functions of this module.
@@ -105,7 +107,32 @@ pub trait Executor {
 /// What compiling and preparing a template need from the runtime.
 pub struct PrepareCx<'a> {
     pub engine: &'a Engine,
+    /// Core modules' imports (WASI preview1, `wasi_p1.rs`).
     pub linker: &'a Linker<HostState>,
+    /// Components' imports (WASI 0.2 and wasi:http, from wasmtime-wasi and
+    /// wasmtime-wasi-http).
+    pub component_linker: &'a wasmtime::component::Linker<HostState>,
+}
+
+/// The runtime's two linkers, made once per engine.
+#[derive(Clone)]
+pub struct Linkers {
+    pub core: Linker<HostState>,
+    pub component: wasmtime::component::Linker<HostState>,
+}
+
+impl Linkers {
+    pub fn new(engine: &Engine) -> anyhow::Result<Self> {
+        let mut core: Linker<HostState> = Linker::new(engine);
+        super::wasi_p1::add_to_linker(&mut core)
+            .map_err(|e| anyhow::anyhow!("adding WASI preview1 to the linker: {e:#}"))?;
+        let component = wasi_http::linker(engine)?;
+        Ok(Linkers { core, component })
+    }
+
+    pub fn cx<'a>(&'a self, engine: &'a Engine) -> PrepareCx<'a> {
+        PrepareCx { engine, linker: &self.core, component_linker: &self.component }
+    }
 }
 
 /// What a caller hands to a guest.
@@ -150,7 +177,7 @@ pub enum EncodeError {
 }
 
 /// A guest's answer as HTTP.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct HttpReply {
     pub status: StatusCode,
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -208,6 +235,7 @@ impl<O> Ran<O> {
 pub(crate) fn compile(kind: GuestKind, cx: &PrepareCx<'_>, wasm: &[u8]) -> Result<Vec<u8>, CompileError> {
     match kind {
         GuestKind::StdioProxy => StdioProxy::compile(cx, wasm),
+        GuestKind::WasiHttp => WasiHttp::compile(cx, wasm),
     }
 }
 
@@ -215,6 +243,7 @@ pub(crate) fn compile(kind: GuestKind, cx: &PrepareCx<'_>, wasm: &[u8]) -> Resul
 #[derive(Clone)]
 pub enum Prepared {
     StdioProxy(<StdioProxy as Executor>::Template),
+    WasiHttp(<WasiHttp as Executor>::Template),
 }
 
 impl Prepared {
@@ -229,12 +258,15 @@ impl Prepared {
         match kind {
             // SAFETY: forwarded contract.
             GuestKind::StdioProxy => unsafe { StdioProxy::prepare(cx, code, artifact) }.map(Prepared::StdioProxy),
+            // SAFETY: forwarded contract.
+            GuestKind::WasiHttp => unsafe { WasiHttp::prepare(cx, code, artifact) }.map(Prepared::WasiHttp),
         }
     }
 
     pub fn kind(&self) -> GuestKind {
         match self {
             Prepared::StdioProxy(_) => StdioProxy::KIND,
+            Prepared::WasiHttp(_) => WasiHttp::KIND,
         }
     }
 }
@@ -242,18 +274,21 @@ impl Prepared {
 /// A request encoded for one kind (see [`encode`]).
 pub enum GuestInput {
     StdioProxy(<StdioProxy as Executor>::Input),
+    WasiHttp(<WasiHttp as Executor>::Input),
 }
 
 /// Encodes `req` for code of `kind`.
 pub fn encode(kind: GuestKind, req: GuestRequest<'_>, max_payload_bytes: usize) -> Result<GuestInput, EncodeError> {
     match kind {
         GuestKind::StdioProxy => StdioProxy::encode(req, max_payload_bytes).map(GuestInput::StdioProxy),
+        GuestKind::WasiHttp => WasiHttp::encode(req, max_payload_bytes).map(GuestInput::WasiHttp),
     }
 }
 
 /// What a guest produced, per kind.
 pub enum GuestOutput {
     StdioProxy(<StdioProxy as Executor>::Output),
+    WasiHttp(<WasiHttp as Executor>::Output),
 }
 
 impl Default for GuestOutput {
@@ -267,6 +302,7 @@ impl std::fmt::Debug for GuestOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GuestOutput::StdioProxy(b) => write!(f, "StdioProxy({} bytes)", b.len()),
+            GuestOutput::WasiHttp(r) => write!(f, "WasiHttp({:?})", r.as_ref().map(|r| r.status)),
         }
     }
 }
@@ -276,6 +312,7 @@ impl GuestOutput {
     pub fn http(&self) -> Result<HttpReply, String> {
         match self {
             GuestOutput::StdioProxy(o) => StdioProxy::http(o),
+            GuestOutput::WasiHttp(o) => WasiHttp::http(o),
         }
     }
 
@@ -283,6 +320,7 @@ impl GuestOutput {
     pub fn raw(&self) -> Bytes {
         match self {
             GuestOutput::StdioProxy(o) => StdioProxy::raw(o),
+            GuestOutput::WasiHttp(o) => WasiHttp::raw(o),
         }
     }
 }
@@ -299,6 +337,17 @@ pub(crate) async fn run(
         (Prepared::StdioProxy(t), GuestInput::StdioProxy(i)) => {
             StdioProxy::run(t, store, i, started).await.map(GuestOutput::StdioProxy)
         }
+        (Prepared::WasiHttp(t), GuestInput::WasiHttp(i)) => {
+            WasiHttp::run(t, store, i, started).await.map(GuestOutput::WasiHttp)
+        }
+        // The loader and `encode` were given the same kind; a mismatch is a host bug and
+        // ends as a function error rather than a crash.
+        _ => Ran {
+            instantiate: Duration::ZERO,
+            result: Err(wasmtime::Error::msg("the request was encoded for another guest kind")),
+            output: GuestOutput::default(),
+            output_overflow: false,
+        },
     }
 }
 
@@ -306,5 +355,6 @@ pub(crate) async fn run(
 pub(crate) async fn warm(prepared: &Prepared, store: &mut Store<HostState>) -> wasmtime::Result<()> {
     match prepared {
         Prepared::StdioProxy(t) => StdioProxy::warm(t, store).await,
+        Prepared::WasiHttp(t) => WasiHttp::warm(t, store).await,
     }
 }

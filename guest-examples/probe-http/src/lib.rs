@@ -1,0 +1,114 @@
+//! probe-http: a wasi:http proxy component that answers what it got — method, path and
+//! query, headers (Waygate's `x-waygate-*` context among them), body, environment — or
+//! misbehaves when the path asks, as the `fail` example does for modules:
+//!
+//! | path | does |
+//! |---|---|
+//! | `/status/N` | answers status N with an empty body |
+//! | `/big?bytes=N` | a body of N bytes (`x`) |
+//! | `/log?bytes=N` | writes N bytes to stderr, then answers |
+//! | `/panic` | panics (a trap) before answering |
+//! | `/loop` | spins forever |
+//! | `/alloc` | allocates until it fails |
+//! | `/no-response` | returns without setting a response |
+//! | anything else | the echo |
+
+use serde_json::{json, Map, Value};
+use std::io::Write;
+use wasip2::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
+
+wasip2::http::proxy::export!(Probe);
+
+struct Probe;
+
+fn param(query: &str, key: &str) -> Option<usize> {
+    query.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+}
+
+fn answer(out: ResponseOutparam, status: u16, content_type: &str, body: &[u8]) {
+    let headers = Fields::new();
+    let _ = headers.set("content-type", &[content_type.as_bytes().to_vec()]);
+    let _ = headers.set("x-probe", &[b"1".to_vec()]);
+    let resp = OutgoingResponse::new(headers);
+    let _ = resp.set_status_code(status);
+    let Ok(outgoing) = resp.body() else { return };
+    ResponseOutparam::set(out, Ok(resp));
+    if let Ok(stream) = outgoing.write() {
+        // blocking_write_and_flush takes at most 4096 bytes per call.
+        for chunk in body.chunks(4096) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                return;
+            }
+        }
+        drop(stream);
+    }
+    let _ = OutgoingBody::finish(outgoing, None);
+}
+
+impl wasip2::exports::http::incoming_handler::Guest for Probe {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let target = request.path_with_query().unwrap_or_default();
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        match path {
+            p if p.starts_with("/status/") => {
+                let status = p["/status/".len()..].parse().unwrap_or(500);
+                return answer(out, status, "text/plain", b"");
+            }
+            "/big" => return answer(out, 200, "text/plain", &vec![b'x'; param(query, "bytes").unwrap_or(0)]),
+            "/log" => {
+                let _ = std::io::stderr().write_all(&vec![b'l'; param(query, "bytes").unwrap_or(0)]);
+            }
+            "/panic" => panic!("probe asked to panic"),
+            "/loop" => {
+                let mut n = 0u64;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "/alloc" => {
+                let mut held: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    held.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&held);
+                }
+            }
+            "/no-response" => return,
+            _ => {}
+        }
+        let mut headers = Map::new();
+        for (k, v) in request.headers().entries() {
+            headers.insert(k, Value::from(String::from_utf8_lossy(&v).into_owned()));
+        }
+        let mut body = Vec::new();
+        if let Ok(incoming) = request.consume() {
+            if let Ok(stream) = incoming.stream() {
+                while let Ok(chunk) = stream.blocking_read(65536) {
+                    body.extend_from_slice(&chunk);
+                }
+            }
+        }
+        let env: Map<String, Value> = std::env::vars().map(|(k, v)| (k, Value::from(v))).collect();
+        use wasip2::http::types::Method;
+        let method = match request.method() {
+            Method::Get => "GET".to_string(),
+            Method::Head => "HEAD".into(),
+            Method::Post => "POST".into(),
+            Method::Put => "PUT".into(),
+            Method::Delete => "DELETE".into(),
+            Method::Connect => "CONNECT".into(),
+            Method::Options => "OPTIONS".into(),
+            Method::Trace => "TRACE".into(),
+            Method::Patch => "PATCH".into(),
+            Method::Other(m) => m,
+        };
+        let echo = json!({
+            "method": method,
+            "path": path,
+            "query": query,
+            "headers": headers,
+            "body": String::from_utf8_lossy(&body),
+            "env": env,
+        });
+        answer(out, 200, "application/json", echo.to_string().as_bytes());
+    }
+}
