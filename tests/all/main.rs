@@ -12,6 +12,7 @@ mod canary;
 mod cli;
 mod code;
 mod commit;
+mod components;
 mod connections;
 mod crash;
 mod docs;

@@ -16,6 +16,8 @@ use serde::Serialize;
 pub struct UploadResult {
     code_hash: CodeHash,
     size: u64,
+    /// The guest kind the upload was recognised as (`stdio`, `wasi-http`).
+    kind: Option<&'static str>,
     function: FunctionView,
 }
 
@@ -41,7 +43,8 @@ pub async fn upload(
     })?;
     let size = wasm.len() as u64;
     let (hash, rec) = crate::ops::code::upload(&p, name, wasm).await?;
-    Ok(Json(UploadResult { code_hash: hash, size, function: rec.into() }))
+    let function = FunctionView::new(&p, rec);
+    Ok(Json(UploadResult { code_hash: hash, size, kind: function.kind(), function }))
 }
 
 fn too_large(limit: usize) -> ApiError {

@@ -28,6 +28,8 @@ pub struct FunctionView {
     name: FunctionName,
     code_hash: Option<crate::model::CodeHash>,
     code_size: Option<u64>,
+    /// The guest kind of the code (`stdio`, `wasi-http`): how it is run.
+    kind: Option<&'static str>,
     config: crate::model::FunctionConfig,
     reserved_concurrency: Option<u32>,
     revision_id: String,
@@ -36,12 +38,20 @@ pub struct FunctionView {
     version: &'static str,
 }
 
-impl From<FunctionRecord> for FunctionView {
-    fn from(r: FunctionRecord) -> Self {
+impl FunctionView {
+    /// The record, with its code's kind read from the current snapshot.
+    pub fn new(p: &AppState, r: FunctionRecord) -> Self {
+        let kind = p
+            .snapshot()
+            .functions
+            .get(&r.name)
+            .and_then(|f| f.latest.as_ref().map(|l| l.code.kind.as_str()))
+            .filter(|_| r.code_hash.is_some());
         FunctionView {
             name: r.name,
             code_hash: r.code_hash,
             code_size: r.code_size,
+            kind,
             config: r.config,
             reserved_concurrency: r.reserved_concurrency,
             revision_id: r.revision_id,
@@ -49,6 +59,10 @@ impl From<FunctionRecord> for FunctionView {
             updated_at: r.updated_at,
             version: "$LATEST",
         }
+    }
+
+    pub fn kind(&self) -> Option<&'static str> {
+        self.kind
     }
 }
 
@@ -64,17 +78,18 @@ pub async fn create(
         description: req.description,
     };
     let rec = ops::functions::create(&p, name, patch).await?;
-    Ok((StatusCode::CREATED, Json(rec.into())))
+    Ok((StatusCode::CREATED, Json(FunctionView::new(&p, rec))))
 }
 
 pub async fn list(State(p): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    let functions: Vec<FunctionView> = ops::functions::list(&p).await?.into_iter().map(Into::into).collect();
+    let functions: Vec<FunctionView> =
+        ops::functions::list(&p).await?.into_iter().map(|r| FunctionView::new(&p, r)).collect();
     Ok(Json(serde_json::json!({ "functions": functions })))
 }
 
 pub async fn get(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<FunctionView>> {
     let name = FunctionName::parse(&name)?;
-    Ok(Json(ops::functions::get(&p, name).await?.into()))
+    Ok(Json(FunctionView::new(&p, ops::functions::get(&p, name).await?)))
 }
 
 pub async fn delete(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
@@ -89,5 +104,5 @@ pub async fn update_config(
     JsonBody(patch): JsonBody<FunctionConfigPatch>,
 ) -> ApiResult<Json<FunctionView>> {
     let name = FunctionName::parse(&name)?;
-    Ok(Json(ops::functions::update_config(&p, name, patch).await?.into()))
+    Ok(Json(FunctionView::new(&p, ops::functions::update_config(&p, name, patch).await?)))
 }

@@ -24,18 +24,27 @@ pub struct VersionView {
     function: FunctionName,
     version: String,
     code_hash: CodeHash,
+    /// The guest kind of the code (`stdio`, `wasi-http`).
+    kind: Option<&'static str>,
     version_hash: String,
     config: crate::model::FunctionConfig,
     description: String,
     created_at: String,
 }
 
-impl From<VersionRecord> for VersionView {
-    fn from(v: VersionRecord) -> Self {
+impl VersionView {
+    /// The record, with its code's kind read from the current snapshot.
+    fn new(p: &AppState, v: VersionRecord) -> Self {
+        let kind = p
+            .snapshot()
+            .functions
+            .get(&v.function)
+            .and_then(|f| f.versions.get(&v.version).map(|s| s.code.kind.as_str()));
         VersionView {
             function: v.function,
             version: v.version.to_string(),
             code_hash: v.code_hash,
+            kind,
             version_hash: v.version_hash,
             config: v.config,
             description: v.description,
@@ -57,12 +66,13 @@ pub async fn publish(
     };
     let (v, created) = ops::versions::publish(&p, name, input).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(v.into())))
+    Ok((status, Json(VersionView::new(&p, v))))
 }
 
 pub async fn list(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {
     let name = FunctionName::parse(&name)?;
-    let versions: Vec<VersionView> = ops::versions::list(&p, name).await?.into_iter().map(Into::into).collect();
+    let versions: Vec<VersionView> =
+        ops::versions::list(&p, name).await?.into_iter().map(|v| VersionView::new(&p, v)).collect();
     Ok(Json(serde_json::json!({ "versions": versions })))
 }
 
@@ -81,7 +91,7 @@ pub async fn get(
 ) -> ApiResult<Json<VersionView>> {
     let name = FunctionName::parse(&name)?;
     let n = number(&version)?;
-    Ok(Json(ops::versions::get(&p, name, n).await?.into()))
+    Ok(Json(VersionView::new(&p, ops::versions::get(&p, name, n).await?)))
 }
 
 pub async fn delete(State(p): State<AppState>, Path((name, version)): Path<(String, String)>) -> ApiResult<StatusCode> {

@@ -83,13 +83,7 @@ pub enum Lookup {
 }
 
 impl Loader {
-    pub(crate) fn new(
-        engine: Engine,
-        linkers: Linkers,
-        data: DataDir,
-        fingerprint: String,
-        capacity: usize,
-    ) -> Self {
+    pub(crate) fn new(engine: Engine, linkers: Linkers, data: DataDir, fingerprint: String, capacity: usize) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Loader {
             inner: Arc::new(Inner {

@@ -70,9 +70,24 @@ impl Executor for WasiHttp {
     type Output = Option<HttpReply>;
 
     fn compile(cx: &PrepareCx<'_>, wasm: &[u8]) -> Result<Vec<u8>, CompileError> {
-        let component = Component::new(cx.engine, wasm)
-            .map_err(|e| bad(format!("Component could not be compiled: {e:#}")))?;
+        let component =
+            Component::new(cx.engine, wasm).map_err(|e| bad(format!("Component could not be compiled: {e:#}")))?;
         let ty = component.component_type();
+        let refused: Vec<String> = ty
+            .imports(cx.engine)
+            .filter_map(|(name, _)| {
+                REFUSED_IMPORTS
+                    .iter()
+                    .find(|(prefix, _)| name.starts_with(prefix))
+                    .map(|(_, why)| format!("{name} ({why})"))
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(bad(format!("Component imports what Waygate does not provide: {}", refused.join(", "))));
+        }
+        // Names an import the host lacks, or one whose types differ.
+        let pre =
+            cx.component_linker.instantiate_pre(&component).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
         let exports: Vec<String> = ty.exports(cx.engine).map(|(name, _)| name.to_string()).collect();
         if !exports.iter().any(|e| e.starts_with(INCOMING_HANDLER)) {
             return Err(bad(format!(
@@ -81,17 +96,6 @@ impl Executor for WasiHttp {
                 exports.join(", ")
             )));
         }
-        let refused: Vec<String> = ty
-            .imports(cx.engine)
-            .filter_map(|(name, _)| {
-                REFUSED_IMPORTS.iter().find(|(prefix, _)| name.starts_with(prefix)).map(|(_, why)| format!("{name} ({why})"))
-            })
-            .collect();
-        if !refused.is_empty() {
-            return Err(bad(format!("Component imports what Waygate does not provide: {}", refused.join(", "))));
-        }
-        // Names an import the host lacks, or one whose types differ.
-        let pre = cx.component_linker.instantiate_pre(&component).map_err(|e| bad(format!("Unsupported import: {e:#}")))?;
         ProxyPre::new(pre).map_err(|e| bad(format!("Component's wasi:http/incoming-handler does not match: {e:#}")))?;
         component.serialize().map_err(|e| bad(format!("Component could not be serialized: {e:#}")))
     }
@@ -396,7 +400,10 @@ impl tokio::io::AsyncWrite for LogPipe {
         self.push(buf);
         std::task::Poll::Ready(Ok(buf.len()))
     }
-    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
     fn poll_shutdown(
