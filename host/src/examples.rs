@@ -16,6 +16,8 @@ pub const HELLO: &[u8] = include_bytes!("../../guest-examples/prebuilt/hello.was
 pub const ECHO: &[u8] = include_bytes!("../../guest-examples/prebuilt/echo.wasm");
 pub const ORDERS: &[u8] = include_bytes!("../../guest-examples/prebuilt/orders.wasm");
 pub const FAIL: &[u8] = include_bytes!("../../guest-examples/prebuilt/fail.wasm");
+/// hello as a wasi:http proxy component.
+pub const HELLO_HTTP: &[u8] = include_bytes!("../../guest-examples/prebuilt/hello-http.wasm");
 
 pub struct Report {
     lines: Vec<String>,
@@ -72,13 +74,15 @@ async fn function(
     Ok(name)
 }
 
-/// Creates hello, echo, fail and orders; publishes orders as version 1 and points
+/// Creates hello, hello-http, echo, fail and orders; publishes orders as version 1 and points
 /// STABLE → 1 and EXPERIMENTAL → $LATEST (the study guide's setup). Everything goes
 /// through the use cases (`ops`), as a user's calls would.
 pub async fn register(p: &Arc<Platform>) -> anyhow::Result<Report> {
     let mut lines = Vec::new();
     function(p, "hello", &[("GREETING", "Hello from Waygate")], HELLO).await?;
     lines.push("hello: greets (uses env GREETING)".to_string());
+    function(p, "hello-http", &[], HELLO_HTTP).await?;
+    lines.push("hello-http: hello as a wasi:http component (GET ?name=you)".to_string());
     function(p, "echo", &[], ECHO).await?;
     lines.push("echo: returns the event and environment it got".to_string());
     function(p, "fail", &[], FAIL).await?;

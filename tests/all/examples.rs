@@ -21,6 +21,15 @@ async fn hello_greets_with_its_env() {
 }
 
 #[tokio::test]
+async fn hello_http_is_a_component_that_greets() {
+    let s = with_examples().await;
+    let (_, f) = s.call(Method::GET, "/v1/functions/hello-http", None).await;
+    assert_eq!(f["kind"], "wasi-http", "{f}");
+    let out = s.invoke("hello-http", "").await;
+    assert_eq!(out.json(), json!({ "message": "Hello, world!", "greeting_from": "Waygate", "version": "1" }));
+}
+
+#[tokio::test]
 async fn orders_reports_version_alias_and_environment() {
     let s = with_examples().await;
     let order = r#"{"order_id":"A1","items":[{"sku":"x","qty":2}]}"#;
