@@ -274,14 +274,15 @@ impl Prepared {
 /// A request encoded for one kind (see [`encode`]).
 pub enum GuestInput {
     StdioProxy(<StdioProxy as Executor>::Input),
-    WasiHttp(<WasiHttp as Executor>::Input),
+    /// Boxed: an `http::Request` is 256 bytes, eight times a module's input.
+    WasiHttp(Box<<WasiHttp as Executor>::Input>),
 }
 
 /// Encodes `req` for code of `kind`.
 pub fn encode(kind: GuestKind, req: GuestRequest<'_>, max_payload_bytes: usize) -> Result<GuestInput, EncodeError> {
     match kind {
         GuestKind::StdioProxy => StdioProxy::encode(req, max_payload_bytes).map(GuestInput::StdioProxy),
-        GuestKind::WasiHttp => WasiHttp::encode(req, max_payload_bytes).map(GuestInput::WasiHttp),
+        GuestKind::WasiHttp => WasiHttp::encode(req, max_payload_bytes).map(|r| GuestInput::WasiHttp(Box::new(r))),
     }
 }
 
@@ -338,7 +339,7 @@ pub(crate) async fn run(
             StdioProxy::run(t, store, i, started).await.map(GuestOutput::StdioProxy)
         }
         (Prepared::WasiHttp(t), GuestInput::WasiHttp(i)) => {
-            WasiHttp::run(t, store, i, started).await.map(GuestOutput::WasiHttp)
+            WasiHttp::run(t, store, *i, started).await.map(GuestOutput::WasiHttp)
         }
         // The loader and `encode` were given the same kind; a mismatch is a host bug and
         // ends as a function error rather than a crash.
