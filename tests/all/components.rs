@@ -28,21 +28,12 @@ async fn allow_qualifier(s: &TestServer, function: &str, api: &str, qualifier: &
     assert_eq!(st, 201, "{v}");
 }
 
-/// An API whose one route sends everything to `target`, deployed to stage `dev` with
-/// `variables`.
+/// `crate::canary::api_for`'s API deployed to stage `dev`, with stage `variables`.
 async fn stage(s: &TestServer, target: &str, variables: Value) -> String {
-    let (st, api) = s.call(Method::POST, "/v1/apis", Some(json!({ "name": "c" }))).await;
-    assert_eq!(st, 201, "{api}");
-    let id = api["id"].as_str().unwrap().to_string();
-    let route =
-        json!({ "method": "ANY", "path": "/{proxy+}", "integration": { "type": "function", "target": target } });
-    let (st, v) = s.call(Method::PUT, &format!("/v1/apis/{id}/routes"), Some(route)).await;
-    assert_eq!(st, 201, "{v}");
-    let (st, d) = s.call(Method::POST, &format!("/v1/apis/{id}/deployments"), Some(json!({}))).await;
-    assert_eq!(st, 201, "{d}");
-    let body = json!({ "deployment_id": d["id"], "variables": variables });
-    let (st, v) = s.call(Method::PUT, &format!("/v1/apis/{id}/stages/dev"), Some(body)).await;
-    assert!(st == 200 || st == 201, "{v}");
+    let (id, _) = crate::canary::api_for(s, target, "probe", "dev").await;
+    let (st, v) =
+        s.call(Method::PATCH, &format!("/v1/apis/{id}/stages/dev"), Some(json!({ "variables": variables }))).await;
+    assert_eq!(st, 200, "{v}");
     id
 }
 
@@ -164,7 +155,6 @@ async fn hostile_components_end_as_function_errors() {
     let s = TestServer::start().await;
     probe(&s, "probe", json!({ "timeout_ms": 1000, "memory_mb": 64 })).await;
     let api = stage(&s, "probe", json!({})).await;
-    crate::canary::allow(&s, "probe", &api).await;
     let get = |path: &str| s.gw(Method::GET, &format!("/{api}/dev{path}")).send();
 
     for path in ["/loop", "/alloc", "/panic", "/no-response", "/big?bytes=7000000"] {

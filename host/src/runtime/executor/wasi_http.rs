@@ -179,10 +179,8 @@ impl Executor for WasiHttp {
         store.data_mut().component = Some(Box::new(component_state(&store.data().wasi, &log)));
         let mut instantiate = Duration::ZERO;
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        // The body is read while the guest writes it (the guest's writes wait for room);
-        // what was read stays here if the guest stops midway.
-        let collected = Arc::new(Mutex::new(Collected::default()));
-        let collect = collect(receiver, response_cap, collected.clone());
+        // The body is read while the guest writes it (the guest's writes wait for room).
+        let collect = collect(receiver, response_cap);
         let guest = async {
             let req = store.data_mut().http().new_incoming_request(Scheme::Http, input.map(Full::new))?;
             let out = store.data_mut().http().new_response_outparam(sender)?;
@@ -191,26 +189,26 @@ impl Executor for WasiHttp {
             proxy.wasi_http_incoming_handler().call_handle(&mut *store, req, out).await
         };
         let mut collect = std::pin::pin!(collect);
-        let mut collected_all = false;
+        let mut collected = None;
         let result = {
             let mut guest = std::pin::pin!(guest);
             loop {
                 tokio::select! {
                     biased;
                     r = &mut guest => break r,
-                    () = &mut collect, if !collected_all => collected_all = true,
+                    c = &mut collect, if collected.is_none() => collected = Some(c),
                 }
             }
         };
         // The guest returned (or trapped): its resources go, so a body it never finished
         // ends now instead of keeping the reader waiting.
         drop(store.data_mut().component.take());
-        if !collected_all {
-            collect.await;
-        }
+        let c = match collected {
+            Some(c) => c,
+            None => collect.await,
+        };
         let (log_bytes, truncated) = log.take();
         store.data_mut().wasi.set_log(log_bytes, truncated);
-        let c = std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
         let result = match (result, c.error) {
             (Ok(()), Some(why)) if !c.overflow => Err(wasmtime::Error::msg(why)),
             (r, _) => r,
@@ -260,17 +258,12 @@ struct Collected {
 type ResponseResult = Result<hyper::Response<HyperOutgoingBody>, ErrorCode>;
 
 /// Waits for the response the guest sets and reads its body, up to `cap` bytes.
-async fn collect(receiver: tokio::sync::oneshot::Receiver<ResponseResult>, cap: usize, into: Arc<Mutex<Collected>>) {
-    let set = |f: &dyn Fn(&mut Collected)| f(&mut into.lock().unwrap_or_else(|p| p.into_inner()));
+async fn collect(receiver: tokio::sync::oneshot::Receiver<ResponseResult>, cap: usize) -> Collected {
+    let failed = |why: String| Collected { error: Some(why), ..Collected::default() };
     let response = match receiver.await {
         Ok(Ok(r)) => r,
-        Ok(Err(code)) => {
-            let why = format!("the component answered with error-code {code:?}");
-            return set(&|c| c.error = Some(why.clone()));
-        }
-        Err(_) => {
-            return set(&|c| c.error = Some("the component did not set a response (response-outparam::set)".into()))
-        }
+        Ok(Err(code)) => return failed(format!("the component answered with error-code {code:?}")),
+        Err(_) => return failed("the component did not set a response (response-outparam::set)".into()),
     };
     let (parts, mut body) = response.into_parts();
     let mut buf = BytesMut::new();
@@ -279,14 +272,11 @@ async fn collect(receiver: tokio::sync::oneshot::Receiver<ResponseResult>, cap: 
             Ok(frame) => {
                 let Ok(data) = frame.into_data() else { continue };
                 if buf.len().saturating_add(data.len()) > cap {
-                    return set(&|c| c.overflow = true);
+                    return Collected { overflow: true, ..Collected::default() };
                 }
                 buf.extend_from_slice(&data);
             }
-            Err(e) => {
-                let why = format!("the response body ended early: {e}");
-                return set(&|c| c.error = Some(why.clone()));
-            }
+            Err(e) => return failed(format!("the response body ended early: {e}")),
         }
     }
     let mut headers = Vec::with_capacity(parts.headers.len());
@@ -299,8 +289,7 @@ async fn collect(receiver: tokio::sync::oneshot::Receiver<ResponseResult>, cap: 
             headers.push((super::remap(n.clone()), value));
         }
     }
-    let reply = HttpReply { status: parts.status, headers, body: buf.freeze() };
-    set(&|c| c.reply = Some(reply.clone()));
+    Collected { reply: Some(HttpReply { status: parts.status, headers, body: buf.freeze() }), ..Collected::default() }
 }
 
 /// Outgoing HTTP is refused at upload; a request that gets here anyway is denied.
