@@ -7,7 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 examples=(echo fail hello orders)
-components=(hello-http probe-http)
+components=(hello-http probe-http probe-handler)
 
 if [ "${1:-}" = "--check" ]; then
   (cd prebuilt && b3sum --check MANIFEST)

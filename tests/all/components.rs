@@ -21,7 +21,7 @@ async fn probe(s: &TestServer, name: &str, config: Value) {
 }
 
 /// Allows `api`'s stages to invoke `function:qualifier`.
-async fn allow_qualifier(s: &TestServer, function: &str, api: &str, qualifier: &str) {
+pub(crate) async fn allow_qualifier(s: &TestServer, function: &str, api: &str, qualifier: &str) {
     let statement = json!({ "statement_id": format!("{api}-{qualifier}"), "principal": format!("api:{api}"),
         "source": format!("{api}/*/*/*"), "qualifier": qualifier });
     let (st, v) = s.call(Method::POST, &format!("/v1/functions/{function}/permissions"), Some(statement)).await;
@@ -29,7 +29,7 @@ async fn allow_qualifier(s: &TestServer, function: &str, api: &str, qualifier: &
 }
 
 /// `crate::canary::api_for`'s API deployed to stage `dev`, with stage `variables`.
-async fn stage(s: &TestServer, target: &str, variables: Value) -> String {
+pub(crate) async fn stage(s: &TestServer, target: &str, variables: Value) -> String {
     let (id, _) = crate::canary::api_for(s, target, "probe", "dev").await;
     let (st, v) =
         s.call(Method::PATCH, &format!("/v1/apis/{id}/stages/dev"), Some(json!({ "variables": variables }))).await;
@@ -50,12 +50,15 @@ async fn upload_recognises_components_and_refuses_what_they_cannot_have() {
             r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#,
             "wasi:http/outgoing-handler@0.2.0 (outgoing HTTP",
         ),
+        ("(component)", "exports neither of the worlds Waygate runs"),
         (
-            r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#,
-            "wasi:sockets/tcp@0.2.0 (functions get no network",
+            r#"(component
+                (import "example:thing/api" (instance (export "f" (func))))
+                (core module $m (func (export "h")))
+                (core instance $i (instantiate $m))
+                (func (export "handler") (canon lift (core func $i "h"))))"#,
+            "example:thing/api",
         ),
-        ("(component)", "does not export wasi:http/incoming-handler@0.2.x"),
-        (r#"(component (import "example:thing/api" (instance (export "f" (func)))))"#, "example:thing/api"),
     ] {
         let (st, v) = s.upload("probe", &wat::parse_str(wat).expect("component WAT")).await;
         assert_eq!(st, 400, "{wat}: {v}");
@@ -157,7 +160,7 @@ async fn hostile_components_end_as_function_errors() {
     let api = stage(&s, "probe", json!({})).await;
     let get = |path: &str| s.gw(Method::GET, &format!("/{api}/dev{path}")).send();
 
-    for path in ["/loop", "/alloc", "/panic", "/no-response", "/big?bytes=7000000"] {
+    for path in ["/loop", "/alloc", "/panic", "/recurse", "/no-response", "/big?bytes=7000000"] {
         let r = get(path).await.unwrap();
         assert_eq!(r.status().as_u16(), 502, "{path}");
         assert_eq!(r.json::<Value>().await.unwrap(), json!({ "message": "Internal server error" }), "{path}");
@@ -166,6 +169,16 @@ async fn hostile_components_end_as_function_errors() {
     let r = get("/big?bytes=100000").await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.bytes().await.unwrap().len(), 100_000);
+    // wasi:sockets links (CPython needs it) but reaches nothing: a listener on loopback
+    // sees no connection.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let r = get(&format!("/connect?port={port}")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let how = r.text().await.unwrap();
+    assert!(how.starts_with("refused: ") && how.contains("access-denied"), "{how}");
+    assert!(listener.accept().is_err(), "the guest reached the listener");
     // A log past its limit is cut, never an error.
     assert_eq!(get("/log?bytes=400000").await.unwrap().status().as_u16(), 200);
 

@@ -22,6 +22,7 @@ mod fixtures;
 mod functions;
 mod gateway;
 mod gateway_cli;
+mod handlers;
 mod harness;
 mod hostile;
 mod invoke;

@@ -11,6 +11,8 @@
 //! | `/loop` | spins forever |
 //! | `/alloc` | allocates until it fails |
 //! | `/no-response` | returns without setting a response |
+//! | `/recurse` | recurses until the stack overflows |
+//! | `/connect?port=N` | tries a TCP connection to 127.0.0.1:N and answers how it went |
 //! | anything else | the echo |
 
 use serde_json::{json, Map, Value};
@@ -20,6 +22,32 @@ use wasip2::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingRespons
 wasip2::http::proxy::export!(Probe);
 
 struct Probe;
+
+/// A TCP connection to 127.0.0.1:`port` through wasi:sockets (Debian's wasi-libc has no
+/// sockets for std::net): "connected", or the step that failed and why.
+fn connect(port: u16) -> String {
+    use wasip2::sockets::network::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+    let network = wasip2::sockets::instance_network::instance_network();
+    let socket = match wasip2::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4) {
+        Ok(s) => s,
+        Err(e) => return format!("refused: create-tcp-socket: {e:?}"),
+    };
+    let addr = IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: (127, 0, 0, 1) });
+    if let Err(e) = socket.start_connect(&network, addr) {
+        return format!("refused: start-connect: {e:?}");
+    }
+    socket.subscribe().block();
+    match socket.finish_connect() {
+        Ok(_) => "connected".into(),
+        Err(e) => format!("refused: finish-connect: {e:?}"),
+    }
+}
+
+#[allow(unconditional_recursion)] // the point: it ends when the stack does
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    recurse(depth + 1).wrapping_add(frame[7])
+}
 
 fn param(query: &str, key: &str) -> Option<usize> {
     query.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
@@ -73,6 +101,12 @@ impl wasip2::exports::http::incoming_handler::Guest for Probe {
                 }
             }
             "/no-response" => return,
+            "/recurse" => return answer(out, 200, "text/plain", recurse(0).to_string().as_bytes()),
+            "/connect" => {
+                let port = param(query, "port").unwrap_or(0) as u16;
+                let how = connect(port);
+                return answer(out, 200, "text/plain", how.as_bytes());
+            }
             _ => {}
         }
         let mut headers = Map::new();

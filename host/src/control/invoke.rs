@@ -10,7 +10,8 @@ use crate::invoke::{self, CallContext};
 use crate::model::stage::PriorityClass;
 use crate::model::{FunctionName, Qualifier, VersionId};
 use crate::observe;
-use crate::runtime::{executor, GuestRequest, InvokeError};
+use crate::runtime::executor::{self, EncodeError};
+use crate::runtime::{GuestRequest, InvokeError};
 use axum::body::Body;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -80,8 +81,12 @@ pub async fn invoke(
         }),
         capacity: None,
     };
-    let input = executor::encode(resolved.version.code.kind, GuestRequest::Direct(payload), limit)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("invoke payload could not be encoded: {e}")))?;
+    let input = executor::encode(resolved.version.code.kind, GuestRequest::Direct(payload), limit).map_err(|e| match e {
+        EncodeError::NotText => ApiError::BadRequest(format!(
+            "Could not parse request body: the function's code is a handler component, whose event is text, and {e}"
+        )),
+        e => ApiError::Internal(anyhow::anyhow!("invoke payload could not be encoded: {e}")),
+    })?;
     let outcome = dp.invoke(&resolved, ctx, input).await.map_err(|e| match e {
         InvokeError::Throttled | InvokeError::DevelopmentShare | InvokeError::StageConcurrency => {
             ApiError::TooManyRequests

@@ -291,7 +291,8 @@ async fn integrate(
         executor::encode(resolved.version.code.kind, GuestRequest::Gateway(&request), p.config.max_payload_bytes)
             .map_err(|e| match e {
                 EncodeError::TooLarge => GatewayError::RequestTooLong,
-                EncodeError::Internal => GatewayError::Internal,
+                // The proxy event is JSON, so always text.
+                EncodeError::Internal | EncodeError::NotText => GatewayError::Internal,
             })?;
 
     let ctx = CallContext {

@@ -12,6 +12,10 @@ pub enum GuestKind {
     /// `wasi:http/proxy` world): the gateway's request is its incoming request, its
     /// response the gateway's.
     WasiHttp,
+    /// A WebAssembly component of Waygate's `waygate:function/handler` world
+    /// (`wit/handler.wit`): a Lambda-style `handler(event, context)` function, in any
+    /// language with a component toolchain.
+    Handler,
 }
 
 impl GuestKind {
@@ -20,6 +24,7 @@ impl GuestKind {
         match self {
             GuestKind::StdioProxy => "stdio",
             GuestKind::WasiHttp => "wasi-http",
+            GuestKind::Handler => "handler",
         }
     }
 
@@ -27,6 +32,7 @@ impl GuestKind {
         match s {
             "stdio" => Ok(GuestKind::StdioProxy),
             "wasi-http" => Ok(GuestKind::WasiHttp),
+            "handler" => Ok(GuestKind::Handler),
             other => Err(super::Invalid::new(format!("unknown guest kind '{other}'"))),
         }
     }
@@ -46,6 +52,7 @@ mod tests {
     fn names_round_trip() {
         assert_eq!(GuestKind::parse(GuestKind::StdioProxy.as_str()), Ok(GuestKind::StdioProxy));
         assert_eq!(GuestKind::parse(GuestKind::WasiHttp.as_str()), Ok(GuestKind::WasiHttp));
-        assert!(GuestKind::parse("handler").is_err());
+        assert_eq!(GuestKind::parse(GuestKind::Handler.as_str()), Ok(GuestKind::Handler));
+        assert!(GuestKind::parse("command").is_err());
     }
 }

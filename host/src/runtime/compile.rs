@@ -6,7 +6,7 @@
 //! request path only to repair a missing or corrupt artifact from its verified blob (off
 //! the reactor, logged as an error).
 
-use super::executor::{self, PrepareCx};
+use super::executor::{self, component, Code, PrepareCx};
 use crate::model::GuestKind;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +25,9 @@ pub struct Compiled {
     pub artifact: Vec<u8>,
 }
 
-/// Recognises `wasm` as code of a guest kind the host runs (a WASI preview1 command module,
-/// or a wasi:http component) and hands it to that kind's executor, which checks it can run it and compiles it
+/// Recognises `wasm` as code of a guest kind the host runs — a WASI preview1 command module,
+/// or a component whose exported world (wasi:http proxy or Waygate handler) decides its
+/// kind — and hands it to that kind's executor, which checks it can run it and compiles it
 /// (`Executor::compile`). CPU-heavy: call it off the async reactor. `Runtime::compile` for
 /// the runtime's engine and linker; the loader calls it directly when it repairs an
 /// artifact off the reactor.
@@ -35,22 +36,39 @@ pub(crate) fn compile_with(
     linkers: &executor::Linkers,
     wasm: &[u8],
 ) -> Result<Compiled, CompileError> {
-    let kind = recognise(wasm)?;
     let cx: PrepareCx<'_> = linkers.cx(engine);
-    let artifact = executor::compile(kind, &cx, wasm)?;
-    Ok(Compiled { kind, artifact })
+    match recognise(wasm)? {
+        Binary::Module => {
+            let kind = GuestKind::StdioProxy;
+            Ok(Compiled { kind, artifact: executor::compile(kind, &cx, Code::Module(wasm))? })
+        }
+        Binary::Component => {
+            // Compiled once (seconds for a JavaScript or Python engine): its exports then
+            // tell the kind.
+            let component = wasmtime::component::Component::new(engine, wasm)
+                .map_err(|e| bad(format!("Component could not be compiled: {e:#}")))?;
+            let kind = component::kind_of(engine, &component)?;
+            Ok(Compiled { kind, artifact: executor::compile(kind, &cx, Code::Component(&component))? })
+        }
+    }
 }
 
-/// The guest kind of a binary, from its header: the binary's version/layer field tells a
-/// core module (a stdio proxy) from a component (wasi:http; its executor checks the
-/// component's exports and names what is missing).
-fn recognise(wasm: &[u8]) -> Result<GuestKind, CompileError> {
+/// What a binary's header says it is.
+#[derive(Debug, PartialEq)]
+enum Binary {
+    Module,
+    Component,
+}
+
+/// The binary's version/layer field tells a core module (a stdio proxy) from a component
+/// (whose exports then decide its kind).
+fn recognise(wasm: &[u8]) -> Result<Binary, CompileError> {
     if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
         return Err(bad("Code is not a WebAssembly binary: it does not start with the \\0asm magic bytes"));
     }
     match &wasm[4..8] {
-        [1, 0, 0, 0] => Ok(GuestKind::StdioProxy),
-        [_, _, 1, 0] => Ok(GuestKind::WasiHttp),
+        [1, 0, 0, 0] => Ok(Binary::Module),
+        [_, _, 1, 0] => Ok(Binary::Component),
         v => Err(bad(format!("Unsupported WebAssembly binary version {v:?}: expected a core module (version 1)"))),
     }
 }
@@ -61,12 +79,12 @@ mod tests {
 
     #[test]
     fn recognises_kinds_by_header() {
-        assert!(matches!(recognise(b"\0asm\x01\0\0\0"), Ok(GuestKind::StdioProxy)));
+        assert_eq!(recognise(b"\0asm\x01\0\0\0").ok(), Some(Binary::Module));
         let not_wasm = recognise(b"\x7fELF\x02\x01\x01\0").unwrap_err().0;
         assert!(not_wasm.contains("magic bytes"), "{not_wasm}");
         let short = recognise(b"\0asm").unwrap_err().0;
         assert!(short.contains("magic bytes"), "{short}");
-        assert!(matches!(recognise(b"\0asm\x0d\0\x01\0"), Ok(GuestKind::WasiHttp)));
+        assert_eq!(recognise(b"\0asm\x0d\0\x01\0").ok(), Some(Binary::Component));
         let version = recognise(b"\0asm\x02\0\0\0").unwrap_err().0;
         assert!(version.contains("version"), "{version}");
     }

@@ -27,7 +27,7 @@ pub struct ComponentState {
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
     pub table: ResourceTable,
-    pub hooks: super::executor::wasi_http::Hooks,
+    pub hooks: super::executor::component::Hooks,
 }
 
 impl HostState {
@@ -53,7 +53,7 @@ impl ComponentState {
             wasi: WasiCtx::builder().build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: super::executor::wasi_http::Hooks,
+            hooks: super::executor::component::Hooks,
         }
     }
 }

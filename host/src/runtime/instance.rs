@@ -315,6 +315,11 @@ fn classify(e: wasmtime::Error, request_id: &str, timeout: Duration) -> Option<F
             code => err("Runtime.ExitError", format!("Runtime exited with error: exit status {code}")),
         };
     }
+    if let Some(failed) = e.downcast_ref::<executor::handler::HandlerFailed>() {
+        // The handler's own error (`err(message)`): its message as it wrote it, like a
+        // Lambda handler's thrown error.
+        return Some(FunctionError { error_type: "Function.Error".into(), error_message: failed.0.clone() });
+    }
     if e.downcast_ref::<TimedOut>().is_some() {
         return err("Sandbox.Timedout", format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()));
     }

@@ -32,6 +32,8 @@
 //! binary (a component's layer byte) as that kind. The kind's upload checks are its
 //! [`Executor::compile`], in its own file.
 
+pub mod component;
+pub mod handler;
 pub mod stdio_proxy;
 pub mod wasi_http;
 
@@ -46,6 +48,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Engine, Linker, Store};
 
 pub use crate::model::GuestKind;
+use handler::Handler;
 use stdio_proxy::StdioProxy;
 use wasi_http::WasiHttp;
 
@@ -60,10 +63,10 @@ pub trait Executor {
     /// What the guest produced (for stdio: its stdout).
     type Output: Send;
 
-    /// Checks that `wasm` (recognised as this kind by `compile.rs`) is code the host can
+    /// Checks that `code` (recognised as this kind by `compile.rs`) is code the host can
     /// run — its entry point, its imports — and compiles it to an artifact. Every refusal
     /// names the problem (the upload answers 400 with it). CPU-heavy: off the reactor.
-    fn compile(cx: &PrepareCx<'_>, wasm: &[u8]) -> Result<Vec<u8>, CompileError>;
+    fn compile(cx: &PrepareCx<'_>, code: Code<'_>) -> Result<Vec<u8>, CompileError>;
 
     /// Deserializes and pre-links an artifact of this kind.
     ///
@@ -104,6 +107,13 @@ pub trait Executor {
     fn raw(output: &Self::Output) -> Bytes;
 }
 
+/// Uploaded code as `compile.rs` hands it to an executor: a core module's bytes, or a
+/// component already compiled (its exports decided its kind, so it is compiled once).
+pub enum Code<'a> {
+    Module(&'a [u8]),
+    Component(&'a wasmtime::component::Component),
+}
+
 /// What compiling and preparing a template need from the runtime.
 pub struct PrepareCx<'a> {
     pub engine: &'a Engine,
@@ -126,7 +136,7 @@ impl Linkers {
         let mut core: Linker<HostState> = Linker::new(engine);
         super::wasi_p1::add_to_linker(&mut core)
             .map_err(|e| anyhow::anyhow!("adding WASI preview1 to the linker: {e:#}"))?;
-        let component = wasi_http::linker(engine)?;
+        let component = component::linker(engine)?;
         Ok(Linkers { core, component })
     }
 
@@ -172,6 +182,9 @@ pub enum EncodeError {
     /// The encoded input is larger than the invoke payload limit.
     #[error("the request does not fit the payload limit")]
     TooLarge,
+    /// The guest takes text (a handler's event) and the payload is not UTF-8.
+    #[error("the payload is not UTF-8 text")]
+    NotText,
     #[error("the request could not be encoded")]
     Internal,
 }
@@ -231,11 +244,12 @@ impl<O> Ran<O> {
     }
 }
 
-/// Compiles `wasm`, recognised as `kind`, with that kind's executor.
-pub(crate) fn compile(kind: GuestKind, cx: &PrepareCx<'_>, wasm: &[u8]) -> Result<Vec<u8>, CompileError> {
+/// Compiles `code`, recognised as `kind`, with that kind's executor.
+pub(crate) fn compile(kind: GuestKind, cx: &PrepareCx<'_>, code: Code<'_>) -> Result<Vec<u8>, CompileError> {
     match kind {
-        GuestKind::StdioProxy => StdioProxy::compile(cx, wasm),
-        GuestKind::WasiHttp => WasiHttp::compile(cx, wasm),
+        GuestKind::StdioProxy => StdioProxy::compile(cx, code),
+        GuestKind::WasiHttp => WasiHttp::compile(cx, code),
+        GuestKind::Handler => Handler::compile(cx, code),
     }
 }
 
@@ -244,6 +258,7 @@ pub(crate) fn compile(kind: GuestKind, cx: &PrepareCx<'_>, wasm: &[u8]) -> Resul
 pub enum Prepared {
     StdioProxy(<StdioProxy as Executor>::Template),
     WasiHttp(<WasiHttp as Executor>::Template),
+    Handler(<Handler as Executor>::Template),
 }
 
 impl Prepared {
@@ -260,6 +275,8 @@ impl Prepared {
             GuestKind::StdioProxy => unsafe { StdioProxy::prepare(cx, code, artifact) }.map(Prepared::StdioProxy),
             // SAFETY: forwarded contract.
             GuestKind::WasiHttp => unsafe { WasiHttp::prepare(cx, code, artifact) }.map(Prepared::WasiHttp),
+            // SAFETY: forwarded contract.
+            GuestKind::Handler => unsafe { Handler::prepare(cx, code, artifact) }.map(Prepared::Handler),
         }
     }
 
@@ -267,6 +284,7 @@ impl Prepared {
         match self {
             Prepared::StdioProxy(_) => StdioProxy::KIND,
             Prepared::WasiHttp(_) => WasiHttp::KIND,
+            Prepared::Handler(_) => Handler::KIND,
         }
     }
 }
@@ -276,6 +294,7 @@ pub enum GuestInput {
     StdioProxy(<StdioProxy as Executor>::Input),
     /// Boxed: an `http::Request` is 256 bytes, eight times a module's input.
     WasiHttp(Box<<WasiHttp as Executor>::Input>),
+    Handler(<Handler as Executor>::Input),
 }
 
 /// Encodes `req` for code of `kind`.
@@ -283,6 +302,7 @@ pub fn encode(kind: GuestKind, req: GuestRequest<'_>, max_payload_bytes: usize) 
     match kind {
         GuestKind::StdioProxy => StdioProxy::encode(req, max_payload_bytes).map(GuestInput::StdioProxy),
         GuestKind::WasiHttp => WasiHttp::encode(req, max_payload_bytes).map(|r| GuestInput::WasiHttp(Box::new(r))),
+        GuestKind::Handler => Handler::encode(req, max_payload_bytes).map(GuestInput::Handler),
     }
 }
 
@@ -290,6 +310,7 @@ pub fn encode(kind: GuestKind, req: GuestRequest<'_>, max_payload_bytes: usize) 
 pub enum GuestOutput {
     StdioProxy(<StdioProxy as Executor>::Output),
     WasiHttp(<WasiHttp as Executor>::Output),
+    Handler(<Handler as Executor>::Output),
 }
 
 impl Default for GuestOutput {
@@ -304,6 +325,7 @@ impl std::fmt::Debug for GuestOutput {
         match self {
             GuestOutput::StdioProxy(b) => write!(f, "StdioProxy({} bytes)", b.len()),
             GuestOutput::WasiHttp(r) => write!(f, "WasiHttp({:?})", r.as_ref().map(|r| r.status)),
+            GuestOutput::Handler(b) => write!(f, "Handler({} bytes)", b.len()),
         }
     }
 }
@@ -314,6 +336,7 @@ impl GuestOutput {
         match self {
             GuestOutput::StdioProxy(o) => StdioProxy::http(o),
             GuestOutput::WasiHttp(o) => WasiHttp::http(o),
+            GuestOutput::Handler(o) => Handler::http(o),
         }
     }
 
@@ -322,6 +345,7 @@ impl GuestOutput {
         match self {
             GuestOutput::StdioProxy(o) => StdioProxy::raw(o),
             GuestOutput::WasiHttp(o) => WasiHttp::raw(o),
+            GuestOutput::Handler(o) => Handler::raw(o),
         }
     }
 }
@@ -341,6 +365,9 @@ pub(crate) async fn run(
         (Prepared::WasiHttp(t), GuestInput::WasiHttp(i)) => {
             WasiHttp::run(t, store, *i, started).await.map(GuestOutput::WasiHttp)
         }
+        (Prepared::Handler(t), GuestInput::Handler(i)) => {
+            Handler::run(t, store, i, started).await.map(GuestOutput::Handler)
+        }
         // The loader and `encode` were given the same kind; a mismatch is a host bug and
         // ends as a function error rather than a crash.
         _ => Ran {
@@ -357,5 +384,6 @@ pub(crate) async fn warm(prepared: &Prepared, store: &mut Store<HostState>) -> w
     match prepared {
         Prepared::StdioProxy(t) => StdioProxy::warm(t, store).await,
         Prepared::WasiHttp(t) => WasiHttp::warm(t, store).await,
+        Prepared::Handler(t) => Handler::warm(t, store).await,
     }
 }

@@ -6,7 +6,7 @@
 pub mod event;
 pub mod response;
 
-use super::{EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
+use super::{Code, EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
 use crate::model::CodeHash;
 use crate::runtime::compile::{bad, CompileError};
 use crate::runtime::host_state::HostState;
@@ -28,7 +28,8 @@ impl Executor for StdioProxy {
 
     /// A command module: a `_start` of type [] -> [] and nothing imported but WASI
     /// preview1 functions the host defines with the signatures it defines.
-    fn compile(cx: &PrepareCx<'_>, wasm: &[u8]) -> Result<Vec<u8>, CompileError> {
+    fn compile(cx: &PrepareCx<'_>, code: Code<'_>) -> Result<Vec<u8>, CompileError> {
+        let Code::Module(wasm) = code else { return Err(bad("a stdio proxy is a core module")) };
         Module::validate(cx.engine, wasm).map_err(|e| bad(format!("Invalid WebAssembly module: {e:#}")))?;
         let module = Module::new(cx.engine, wasm).map_err(|e| bad(format!("Module could not be compiled: {e:#}")))?;
         match module.get_export("_start") {

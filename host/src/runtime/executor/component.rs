@@ -1,0 +1,253 @@
+//! What the component kinds share (`wasi_http.rs`, `handler.rs`): the linker (WASI 0.2
+//! and wasi:http from wasmtime-wasi and wasmtime-wasi-http), the upload checks every
+//! component passes whatever its world — which world it exports decides its kind, no
+//! network import, every import one the host links — loading a compiled component, and
+//! the per-invocation WASI 0.2 context with the function's log.
+
+use super::GuestKind;
+use crate::model::CodeHash;
+use crate::runtime::compile::{bad, CompileError};
+use crate::runtime::host_state::{ComponentState, HostState};
+use bytes::Bytes;
+use std::sync::{Arc, Mutex};
+use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::Engine;
+
+/// The component linker: all of WASI 0.2 (`wasi:cli`, clocks, random, io, filesystem and
+/// sockets — the context grants no directory and no network) and `wasi:http`.
+pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+    let mut l = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut l).map_err(|e| anyhow::anyhow!("adding WASI 0.2: {e:#}"))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)
+        .map_err(|e| anyhow::anyhow!("adding wasi:http: {e:#}"))?;
+    Ok(l)
+}
+
+/// Imports a function may not have: outgoing HTTP. Matched as prefixes of the import's
+/// name (`wasi:http/outgoing-handler@0.2.3`). `wasi:sockets` may be imported — CPython's
+/// libc links it into every componentize-py component — but the context denies every
+/// use ([`component_state`]).
+const REFUSED_IMPORTS: [(&str, &str); 1] =
+    [("wasi:http/outgoing-handler", "outgoing HTTP requests are not offered to functions")];
+
+/// The export that makes a component a wasi:http proxy (any 0.2.x).
+pub(super) const INCOMING_HANDLER: &str = "wasi:http/incoming-handler@0.2.";
+
+/// The export that makes a component a Waygate handler (`wit/handler.wit`).
+pub(super) const HANDLER_EXPORT: &str = "handler";
+
+/// The kind of a compiled component, from the world it exports: `wasi:http/proxy`
+/// (`wasi:http/incoming-handler@0.2.x`) or Waygate's `handler` world (a `handler`
+/// function). Refused first: imports of what no function gets (named, with why); then a
+/// component exporting neither world (with the exports it has).
+pub(crate) fn kind_of(engine: &Engine, component: &Component) -> Result<GuestKind, CompileError> {
+    let refused: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .filter_map(|(name, _)| {
+            REFUSED_IMPORTS
+                .iter()
+                .find(|(prefix, _)| name.starts_with(prefix))
+                .map(|(_, why)| format!("{name} ({why})"))
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(bad(format!("Component imports what Waygate does not provide: {}", refused.join(", "))));
+    }
+    let exports: Vec<String> = component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
+    if exports.iter().any(|e| e.starts_with(INCOMING_HANDLER)) {
+        return Ok(GuestKind::WasiHttp);
+    }
+    if exports.iter().any(|e| e == HANDLER_EXPORT) {
+        return Ok(GuestKind::Handler);
+    }
+    Err(bad(format!(
+        "Component exports neither of the worlds Waygate runs: wasi:http/proxy (an export \
+         wasi:http/incoming-handler@0.2.x) or waygate:function/handler@0.1.0 (an export `handler`); \
+         its exports: [{}]",
+        exports.join(", ")
+    )))
+}
+
+/// The upload check every component passes once its kind is known: every import is one
+/// the host links with the same types (wasmtime names the first that is not). The result
+/// is the pre-linked component, for the kind's export check.
+pub(super) fn link(
+    linker: &Linker<HostState>,
+    component: &Component,
+) -> Result<InstancePre<HostState>, CompileError> {
+    linker.instantiate_pre(component).map_err(|e| bad(format!("Unsupported import: {e:#}")))
+}
+
+/// The artifact of a checked component.
+pub(super) fn serialize(component: &Component) -> Result<Vec<u8>, CompileError> {
+    component.serialize().map_err(|e| bad(format!("Component could not be serialized: {e:#}")))
+}
+
+/// Deserializes and pre-links a component's artifact, its copy-on-write memory images
+/// built now rather than by the first request.
+///
+/// # Safety
+/// As `Executor::prepare`: `artifact` is this engine's verified output for `code`.
+pub(super) unsafe fn load(
+    linker: &Linker<HostState>,
+    engine: &Engine,
+    code: &CodeHash,
+    artifact: &[u8],
+) -> Result<InstancePre<HostState>, String> {
+    // SAFETY: forwarded contract (see stdio_proxy.rs for what deserialize maps).
+    let component = unsafe { Component::deserialize(engine, artifact) }
+        .map_err(|e| format!("compiled artifact for code {code} could not be loaded: {e:#}"))?;
+    component
+        .initialize_copy_on_write_image()
+        .map_err(|e| format!("memory image for code {code} could not be built: {e:#}"))?;
+    linker.instantiate_pre(&component).map_err(|e| format!("code {code} could not be linked: {e:#}"))
+}
+
+/// A component's WASI 0.2 context, from the invocation's preview1 one (`instance.rs` put
+/// the args and the environment there): no stdin, stdout and stderr into `log`, no
+/// preopened directory, no network (wasmtime-wasi's defaults).
+pub(super) fn component_state(wasi: &crate::runtime::wasi_p1::Wasi, log: &LogPipe) -> ComponentState {
+    let mut b = wasmtime_wasi::WasiCtx::builder();
+    for a in wasi.args() {
+        b.arg(a);
+    }
+    for (k, v) in wasi.envs() {
+        b.env(k, v);
+    }
+    b.stdout(log.clone()).stderr(log.clone());
+    // No network: no TCP, no UDP, no name lookup (and wasmtime-wasi's default address
+    // check refuses every address besides).
+    b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+    ComponentState { wasi: b.build(), ..ComponentState::empty() }
+}
+
+
+/// Outgoing HTTP is refused at upload; a request that gets here anyway is denied.
+pub struct Hooks;
+
+impl wasmtime_wasi_http::WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+/// A component's stdout and stderr: keeps the first `cap` bytes and drops the rest
+/// without an error, like a module's log (`wasi_p1.rs`). wasmtime-wasi's
+/// `MemoryOutputPipe` fails a write past its capacity instead, which a Rust guest's
+/// `eprintln!` turns into a panic; no crate offers the truncating pipe.
+#[derive(Clone)]
+pub(super) struct LogPipe {
+    inner: Arc<Mutex<(Vec<u8>, bool)>>,
+    cap: usize,
+}
+
+impl LogPipe {
+    pub(super) fn new(cap: usize) -> Self {
+        LogPipe { inner: Arc::new(Mutex::new((Vec::new(), false))), cap }
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let room = self.cap.saturating_sub(g.0.len());
+        if bytes.len() > room {
+            g.1 = true;
+        }
+        g.0.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// The log and whether some was dropped.
+    pub(super) fn take(&self) -> (Vec<u8>, bool) {
+        std::mem::take(&mut *self.inner.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for LogPipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for LogPipe {
+    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi::p2::OutputStream for LogPipe {
+    fn write(&mut self, bytes: Bytes) -> wasmtime_wasi::p2::StreamResult<()> {
+        self.push(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> wasmtime_wasi::p2::StreamResult<()> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> wasmtime_wasi::p2::StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi::p2::Pollable for LogPipe {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for LogPipe {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.push(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Gives the store a fresh component state — the invocation's WASI 0.2 context, its
+/// stdout and stderr into the returned log pipe — before the component is instantiated.
+pub(super) fn begin(store: &mut wasmtime::Store<HostState>) -> LogPipe {
+    let (_, log_cap) = store.data().wasi.caps();
+    let log = LogPipe::new(log_cap);
+    let state = component_state(&store.data().wasi, &log);
+    store.data_mut().component = Some(Box::new(state));
+    log
+}
+
+/// After the guest returned (or trapped): its resources go (a body it never finished ends
+/// now) and its log becomes the invocation's.
+pub(super) fn end(store: &mut wasmtime::Store<HostState>, log: &LogPipe) {
+    drop(store.data_mut().component.take());
+    let (bytes, truncated) = log.take();
+    store.data_mut().wasi.set_log(bytes, truncated);
+}
