@@ -11,6 +11,10 @@ command -v /usr/bin/rustc >/dev/null 2>&1 || need+=(rustc-web)
 command -v wasm-ld-22 >/dev/null 2>&1 || need+=(lld-22)
 [ -d /usr/lib/wasm32-wasi ] || need+=(wasi-libc)
 command -v b3sum >/dev/null 2>&1 || need+=(b3sum)
+# The JavaScript and Python examples: Node.js with npm (componentize-js), Python with venv
+# (componentize-py). Machines that already have them (from elsewhere than Debian) keep theirs.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"

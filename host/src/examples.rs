@@ -2,7 +2,10 @@
 //! `guest-examples/prebuilt/*.wasm`), registered by `waygate up` on an empty data
 //! directory so a first-time user has something to call: the functions, and the study
 //! guide's scenario — one API whose `dev` and `prod` stages run different aliases of
-//! `orders` through `orders:${stageVariables.alias}`.
+//! `orders` through `orders:${stageVariables.alias}`. The JavaScript and Python examples
+//! are too large to commit: `guest-examples/build.sh` builds them into
+//! `guest-examples/built/`, and [`register_built`] registers those it finds there
+//! (`orders-js` with the same scenario as `orders`).
 
 use crate::model::api::{Integration, Method, RoutePath, StageName};
 use crate::model::{AliasName, AliasTarget, FunctionConfigPatch, FunctionName};
@@ -57,11 +60,15 @@ impl Report {
     }
 }
 
+/// Where `guest-examples/build.sh` puts the JavaScript and Python examples (a path of this
+/// checkout: `cargo run -- up` finds them; an installed binary elsewhere does not).
+pub const BUILT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-examples/built");
+
 async fn function(
     p: &Arc<Platform>,
     name: &str,
     env: &[(&str, &str)],
-    wasm: &'static [u8],
+    wasm: impl Into<bytes::Bytes>,
 ) -> anyhow::Result<FunctionName> {
     let name = FunctionName::parse(name)?;
     let patch = FunctionConfigPatch {
@@ -70,7 +77,7 @@ async fn function(
         ..FunctionConfigPatch::default()
     };
     ops::functions::create(p, name.clone(), patch).await?;
-    ops::code::upload(p, name.clone(), bytes::Bytes::from_static(wasm)).await?;
+    ops::code::upload(p, name.clone(), wasm.into()).await?;
     Ok(name)
 }
 
@@ -88,6 +95,60 @@ pub async fn register(p: &Arc<Platform>) -> anyhow::Result<Report> {
     function(p, "fail", &[], FAIL).await?;
     lines.push("fail: fails on request ({\"mode\":\"panic\"} or {\"mode\":\"exit\",\"code\":3})".to_string());
     let orders = function(p, "orders", &[("ORDERS_ENV", "stable"), ("ORDERS_TABLE", "orders-v1")], ORDERS).await?;
+    lines.push(format!("orders: {}", release(p, &orders).await?));
+    let (api_id, stages) = orders_api(p, &orders, "orders").await?;
+    lines.push(format!("API {api_id} \"orders\": stages dev (alias=EXPERIMENTAL) and prod (alias=STABLE)"));
+    Ok(Report { lines, stages, api_id })
+}
+
+/// Registers the JavaScript and Python examples that `guest-examples/build.sh` built
+/// (each compiles for seconds: the three compile at once), with `orders-js` released and
+/// served by its own API as `orders` is. Returns a line per example, registered or not.
+pub async fn register_built(p: &Arc<Platform>) -> anyhow::Result<Vec<String>> {
+    let dir = std::path::Path::new(BUILT_DIR);
+    let read = |file: &str| std::fs::read(dir.join(file)).ok();
+    let (hello_js, hello_py, orders_js) = (read("hello-js.wasm"), read("hello-py.wasm"), read("orders-js.wasm"));
+    let mut lines = Vec::new();
+    let skipped =
+        |name: &str| format!("{name}: not built (guest-examples/build.sh builds it; needs Node.js and Python)");
+    let hello = |name: &'static str, wasm: Option<Vec<u8>>| async move {
+        match wasm {
+            Some(w) => function(p, name, &[("GREETING", "Hello from Waygate")], w).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let orders = async {
+        match orders_js {
+            Some(w) => {
+                function(p, "orders-js", &[("ORDERS_ENV", "stable"), ("ORDERS_TABLE", "orders-v1")], w).await.map(Some)
+            }
+            None => Ok(None),
+        }
+    };
+    let (js, py, orders) = tokio::join!(hello("hello-js", hello_js), hello("hello-py", hello_py), orders);
+    lines.push(match js? {
+        Some(_) => "hello-js: hello as a JavaScript handler (componentize-js)".to_string(),
+        None => skipped("hello-js"),
+    });
+    lines.push(match py? {
+        Some(_) => "hello-py: hello as a Python handler (componentize-py)".to_string(),
+        None => skipped("hello-py"),
+    });
+    match orders? {
+        Some(orders) => {
+            lines.push(format!("orders-js (JavaScript): {}", release(p, &orders).await?));
+            let (api_id, stages) = orders_api(p, &orders, "orders-js").await?;
+            let urls: Vec<String> = stages.iter().map(|(s, u)| format!("{s} {u}")).collect();
+            lines.push(format!("API {api_id} \"orders-js\": {}", urls.join(", ")));
+        }
+        None => lines.push(skipped("orders-js")),
+    }
+    Ok(lines)
+}
+
+/// Publishes `orders` as version 1 and points STABLE → 1 and EXPERIMENTAL → $LATEST, whose
+/// environment then moves on (the study guide's setup). Returns the report line.
+async fn release(p: &Arc<Platform>, orders: &FunctionName) -> anyhow::Result<String> {
     let publish = ops::versions::Publish {
         expected_code_hash: None,
         expected_revision: None,
@@ -107,23 +168,21 @@ pub async fn register(p: &Arc<Platform>) -> anyhow::Result<Report> {
         };
         ops::aliases::put(p, orders.clone(), AliasName::parse(alias)?, input).await?;
     }
-    lines.push(format!(
-        "orders: version {} published; aliases STABLE → {}, EXPERIMENTAL → $LATEST",
-        v1.version, v1.version
-    ));
-    let (api_id, stages) = orders_api(p, &orders).await?;
-    lines.push(format!("API {api_id} \"orders\": stages dev (alias=EXPERIMENTAL) and prod (alias=STABLE)"));
-    Ok(Report { lines, stages, api_id })
+    Ok(format!("version {} published; aliases STABLE → {}, EXPERIMENTAL → $LATEST", v1.version, v1.version))
 }
 
 /// The study guide's worked example: one API, one route whose target picks the alias
 /// from a stage variable, `dev` → EXPERIMENTAL and `prod` → STABLE, and the permissions
 /// that let the API invoke both aliases.
-async fn orders_api(p: &Arc<Platform>, orders: &FunctionName) -> anyhow::Result<(String, Vec<(String, String)>)> {
+async fn orders_api(
+    p: &Arc<Platform>,
+    orders: &FunctionName,
+    api_name: &str,
+) -> anyhow::Result<(String, Vec<(String, String)>)> {
     let api =
-        ops::apis::create(p, "orders".into(), "the study guide's ProcessOrder API (bundled example)".into()).await?;
+        ops::apis::create(p, api_name.into(), "the study guide's ProcessOrder API (bundled example)".into()).await?;
     let id = api.id.clone();
-    let integration = Integration::Function { target: "orders:${stageVariables.alias}".into(), timeout_ms: None };
+    let integration = Integration::Function { target: format!("{orders}:${{stageVariables.alias}}"), timeout_ms: None };
     ops::apis::put_route(p, id.clone(), Method::Any, RoutePath::parse("/{proxy+}")?, integration).await?;
     let deploy = ops::deployments::Deploy {
         description: "bundled example".into(),
@@ -141,7 +200,7 @@ async fn orders_api(p: &Arc<Platform>, orders: &FunctionName) -> anyhow::Result<
         };
         ops::stages::put(p, id.clone(), StageName::parse(stage)?, put).await?;
         let statement = ops::permissions::AddPermission {
-            statement_id: format!("orders-api-{stage}"),
+            statement_id: format!("{api_name}-api-{stage}"),
             principal: format!("api:{id}"),
             source: format!("{id}/{stage}/*/*"),
             qualifier: Some(alias.to_string()),

@@ -160,3 +160,57 @@ async fn handler_errors_and_hostile_handlers_end_as_function_errors() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// The JavaScript and Python examples, registered as `waygate up` does: direct invoke,
+/// the environment, the context, a thrown error, the log, and orders-js's dev and prod
+/// stages (the study guide's scenario in JavaScript). They are built by
+/// guest-examples/build.sh (CI does); without them this test says so and checks nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_and_python_examples_run_as_handlers() {
+    let dir = std::path::Path::new(waygate::examples::BUILT_DIR);
+    let missing: Vec<&str> =
+        ["hello-js.wasm", "hello-py.wasm", "orders-js.wasm"].into_iter().filter(|f| !dir.join(f).exists()).collect();
+    if !missing.is_empty() {
+        eprintln!("SKIPPED: {missing:?} not built in {}: run guest-examples/build.sh", dir.display());
+        return;
+    }
+    let s = TestServer::start().await;
+    let lines = waygate::examples::register_built(&s.platform()).await.expect("register the built examples");
+    assert!(!lines.iter().any(|l| l.contains("not built")), "{lines:?}");
+
+    for (name, lang) in [("hello-js", "javascript"), ("hello-py", "python")] {
+        let (_, f) = s.call(Method::GET, &format!("/v1/functions/{name}"), None).await;
+        assert_eq!(f["kind"], "handler", "{f}");
+        let out = s.invoke(name, r#"{"name":"ann"}"#).await;
+        assert_eq!(out.status, 200, "{name}: {}", out.text());
+        let v = out.json();
+        assert_eq!(v["message"], "Hello, ann!", "{name}: {v}");
+        assert_eq!(v["greeting_from"], "Hello from Waygate", "{name}: the environment: {v}");
+        assert_eq!((v["lang"].as_str(), v["version"].as_str()), (Some(lang), Some("$LATEST")), "{v}");
+        assert_eq!(v["request_id"], out.request_id.as_str(), "{name}: the context: {v}");
+        // What the handler threw is the function error's message.
+        let message = s.invoke(name, "not json").await.expect_error("Function.Error");
+        assert!(message.contains("Error"), "{name}: {message}");
+        let (_, logs) = s.call(Method::GET, &format!("/v1/functions/{name}/logs?limit=100"), None).await;
+        let greeted = format!("{name} greeted ann");
+        assert!(logs["events"].as_array().unwrap().iter().any(|e| e["message"] == greeted.as_str()), "{logs}");
+    }
+
+    let (_, apis) = s.call(Method::GET, "/v1/apis", None).await;
+    let api = apis["apis"].as_array().unwrap().iter().find(|a| a["name"] == "orders-js").expect("orders-js API");
+    let api = api["id"].as_str().unwrap();
+    let order = r#"{"order_id":"A1","items":[{"sku":"x","qty":2}]}"#;
+    for (stage, alias, version, environment) in
+        [("dev", "EXPERIMENTAL", "$LATEST", "experimental"), ("prod", "STABLE", "1", "stable")]
+    {
+        let r = s.gw(Method::POST, &format!("/{api}/{stage}/orders")).body(order).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{stage}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!((v["message"].as_str(), v["item_count"].as_u64()), (Some("Order processed"), Some(1)), "{v}");
+        let by = &v["processed_by"];
+        assert_eq!((by["alias"].as_str(), by["version"].as_str()), (Some(alias), Some(version)), "{v}");
+        assert_eq!((by["stage"].as_str(), v["environment"].as_str()), (Some(stage), Some(environment)), "{v}");
+        let r = s.gw(Method::POST, &format!("/{api}/{stage}/orders")).body("{\"nope\":1}").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{stage}: an invalid order");
+    }
+}

@@ -163,6 +163,10 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
         if p.first_start && !a.no_examples {
             let report = waygate::examples::register(&p).await?;
             println!("{}", report.render(&server.admin_url(), &a.data_dir));
+            println!("The JavaScript and Python examples (compiling them takes a few seconds):");
+            for line in waygate::examples::register_built(&p).await? {
+                println!("  - {line}");
+            }
         }
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {

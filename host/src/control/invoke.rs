@@ -81,12 +81,13 @@ pub async fn invoke(
         }),
         capacity: None,
     };
-    let input = executor::encode(resolved.version.code.kind, GuestRequest::Direct(payload), limit).map_err(|e| match e {
-        EncodeError::NotText => ApiError::BadRequest(format!(
+    let input =
+        executor::encode(resolved.version.code.kind, GuestRequest::Direct(payload), limit).map_err(|e| match e {
+            EncodeError::NotText => ApiError::BadRequest(format!(
             "Could not parse request body: the function's code is a handler component, whose event is text, and {e}"
         )),
-        e => ApiError::Internal(anyhow::anyhow!("invoke payload could not be encoded: {e}")),
-    })?;
+            e => ApiError::Internal(anyhow::anyhow!("invoke payload could not be encoded: {e}")),
+        })?;
     let outcome = dp.invoke(&resolved, ctx, input).await.map_err(|e| match e {
         InvokeError::Throttled | InvokeError::DevelopmentShare | InvokeError::StageConcurrency => {
             ApiError::TooManyRequests

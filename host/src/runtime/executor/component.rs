@@ -72,10 +72,7 @@ pub(crate) fn kind_of(engine: &Engine, component: &Component) -> Result<GuestKin
 /// The upload check every component passes once its kind is known: every import is one
 /// the host links with the same types (wasmtime names the first that is not). The result
 /// is the pre-linked component, for the kind's export check.
-pub(super) fn link(
-    linker: &Linker<HostState>,
-    component: &Component,
-) -> Result<InstancePre<HostState>, CompileError> {
+pub(super) fn link(linker: &Linker<HostState>, component: &Component) -> Result<InstancePre<HostState>, CompileError> {
     linker.instantiate_pre(component).map_err(|e| bad(format!("Unsupported import: {e:#}")))
 }
 
@@ -121,7 +118,6 @@ pub(super) fn component_state(wasi: &crate::runtime::wasi_p1::Wasi, log: &LogPip
     b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
     ComponentState { wasi: b.build(), ..ComponentState::empty() }
 }
-
 
 /// Outgoing HTTP is refused at upload; a request that gets here anyway is denied.
 pub struct Hooks;

@@ -76,7 +76,12 @@ impl Executor for Handler {
         String::from_utf8(Vec::from(bytes)).map_err(|_| EncodeError::NotText)
     }
 
-    async fn run(template: &Self::Template, store: &mut Store<HostState>, input: String, started: Instant) -> Ran<Bytes> {
+    async fn run(
+        template: &Self::Template,
+        store: &mut Store<HostState>,
+        input: String,
+        started: Instant,
+    ) -> Ran<Bytes> {
         let (response_cap, _) = store.data().wasi.caps();
         let context = context(store.data());
         let log = component::begin(store);

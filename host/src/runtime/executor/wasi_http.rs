@@ -219,4 +219,3 @@ async fn collect(receiver: tokio::sync::oneshot::Receiver<ResponseResult>, cap: 
     }
     Collected { reply: Some(HttpReply { status: parts.status, headers, body: buf.freeze() }), ..Collected::default() }
 }
-
