@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Same-run comparison of Waygate with `wasmtime serve` on loopback, A B C A B C … rounds
-# with the same load tool (wrk) and settings. Waygate is driven through its full path:
-# gateway stage → route → alias → version → fresh instance. Prints req/s, p50, p99 and
-# server CPU per request for each, and Waygate's ratios against both peers.
+# Same-run comparison of Waygate with `wasmtime serve` on loopback, A B C D A B C D …
+# rounds with the same load tool (wrk) and settings. Waygate is driven through its full
+# path: gateway stage → route → alias → version → fresh instance, once with the wasi:http
+# hello component that wasmtime serves (`waygate-http`: the same binary on both) and once
+# with the p1 module hello (`waygate`). Prints req/s, p50, p99 and server CPU per request
+# for each, and Waygate's ratios against both peers.
 #
 #   bash bench/compare.sh                   # ROUNDS=5 DURATION=5 CONCURRENCY="8 32"
 #   WASMTIME=/path/to/wasmtime bash bench/compare.sh
@@ -66,25 +68,37 @@ wait_http "http://$admin/"
 export WAYGATE_ENDPOINT="http://$admin" WAYGATE_DATA_DIR="$work/data"
 wg() { "$waygate" "$@" --output json; }
 api=$(deploy_hello)
+# The same component wasmtime serves, through the same path (its own function and API).
+wg function create hello-http >/dev/null
+wg function upload hello-http "$component" >/dev/null
+wg version publish hello-http >/dev/null
+wg alias set hello-http live 1 >/dev/null
+api_http=$(wg api create bench-http | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+wg route put "$api_http" GET /hello --function hello-http:live >/dev/null
+wg permission add hello-http bench-api --principal "api:$api_http" --source "$api_http/*/*/*" --qualifier live >/dev/null
+wg deploy "$api_http" --stage prod >/dev/null
 declare -A url=(
+  [waygate-http]="http://$gw/$api_http/prod/hello?name=bench"
   [waygate]="http://$gw/$api/prod/hello?name=bench"
   [serve]="http://$serve/hello?name=bench"
   [tuned]="http://$tuned/hello?name=bench"
 )
-declare -A pid=([waygate]=$wg_pid [serve]=$serve_pid [tuned]=$tuned_pid)
-for s in waygate serve tuned; do
+declare -A pid=([waygate-http]=$wg_pid [waygate]=$wg_pid [serve]=$serve_pid [tuned]=$tuned_pid)
+for s in waygate-http waygate serve tuned; do
   wait_http "${url[$s]}"
   say "$s: $(curl -s "${url[$s]}")"
 done
 
 # --- load --------------------------------------------------------------------------------
-run_rounds waygate serve tuned
+run_rounds waygate-http waygate serve tuned
 
 # --- report ------------------------------------------------------------------------------
 declare -A med
-report waygate serve tuned
+report waygate-http waygate serve tuned
 for c in $CONCURRENCY; do
-  awk -v c="$c" -v w="${med[$c,waygate,rps]}" -v d="${med[$c,serve,rps]}" -v t="${med[$c,tuned,rps]}" \
-      -v wp="${med[$c,waygate,p99]}" -v dp="${med[$c,serve,p99]}" -v tp="${med[$c,tuned,p99]}" \
-    'BEGIN { printf "c=%s: waygate/serve req/s %.2fx, waygate/tuned req/s %.2fx; p99 waygate/serve %.2fx, waygate/tuned %.2fx\n", c, w / d, w / t, wp / dp, wp / tp }'
+  for w in waygate-http waygate; do
+    awk -v c="$c" -v n="$w" -v w="${med[$c,$w,rps]}" -v d="${med[$c,serve,rps]}" -v t="${med[$c,tuned,rps]}" \
+        -v wp="${med[$c,$w,p99]}" -v dp="${med[$c,serve,p99]}" -v tp="${med[$c,tuned,p99]}" \
+      'BEGIN { printf "c=%s: %s/serve req/s %.2fx, %s/tuned req/s %.2fx; p99 %s/serve %.2fx, %s/tuned %.2fx\n", c, n, w / d, n, w / t, n, wp / dp, n, wp / tp }'
+  done
 done

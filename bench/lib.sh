@@ -63,7 +63,7 @@ report() {
   local c s col i k
   echo
   echo "Medians of $ROUNDS alternating rounds, wrk -t1 -d${DURATION}s, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load generator on the same machine"
-  printf '%-4s %-8s %12s %10s %10s %14s\n' c server req/s p50_ms p99_ms cpu_us_per_req
+  printf '%-4s %-12s %12s %10s %10s %14s\n' c server req/s p50_ms p99_ms cpu_us_per_req
   for c in $CONCURRENCY; do
     for s in "$@"; do
       for col in 4:rps 5:p50 6:p99 7:cpu; do
@@ -71,7 +71,7 @@ report() {
         med[$c,$s,$k]=$(awk -F'\t' -v c="$c" -v s="$s" -v i="$i" '$1 == c && $3 == s {print $i}' "$work/results.tsv" \
           | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
       done
-      printf '%-4s %-8s %12.0f %10.3f %10.3f %14.1f\n' "$c" "$s" "${med[$c,$s,rps]}" "${med[$c,$s,p50]}" "${med[$c,$s,p99]}" "${med[$c,$s,cpu]}"
+      printf '%-4s %-12s %12.0f %10.3f %10.3f %14.1f\n' "$c" "$s" "${med[$c,$s,rps]}" "${med[$c,$s,p50]}" "${med[$c,$s,p99]}" "${med[$c,$s,cpu]}"
     done
   done
   echo

@@ -35,11 +35,12 @@ pub enum FunctionCmd {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Upload a wasm module as `$LATEST`'s code.
+    /// Upload `$LATEST`'s code: a WASI preview1 module, or a component (wasi:http proxy or
+    /// Waygate handler). Answers when it is compiled (a progress line shows on a terminal).
     Upload {
         /// The function's name.
         name: String,
-        /// The compiled WebAssembly module (.wasm file) to upload.
+        /// The WebAssembly module or component (.wasm file) to upload.
         file: PathBuf,
         #[command(flatten)]
         conn: Conn,
@@ -130,9 +131,12 @@ pub fn run(cmd: FunctionCmd) -> anyhow::Result<ExitCode> {
                 .request(Method::PUT, &format!("/v1/functions/{name}/code"))
                 .header("content-type", "application/wasm")
                 .body(bytes);
-            let v: Value = client.send(req)?.json()?;
-            let shown =
-                json!({ "code_hash": v["code_hash"], "size": v["size"], "revision_id": v["function"]["revision_id"] });
+            // The server answers once the code is compiled (seconds for a JS or Python engine).
+            let v: Value = output::with_progress(&format!("uploading and compiling {}", file.display()), || {
+                client.send(req).and_then(|r| Ok(r.json()?))
+            })?;
+            let shown = json!({ "code_hash": v["code_hash"], "kind": v["kind"], "size": v["size"],
+                "revision_id": v["function"]["revision_id"] });
             output::object(conn.output, if conn.output == output::Output::Json { &v } else { &shown });
         }
         FunctionCmd::Config { name, config, clear_env, env_set, env_unset, conn } => {

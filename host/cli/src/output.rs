@@ -112,3 +112,35 @@ mod tests {
         assert_eq!(id_of(&json!({"other": 1})), None);
     }
 }
+
+/// Runs `work` (a blocking call) while telling a person at a terminal that it is still
+/// going: after a second, `what… Ns` on stderr, updated each second, erased when done.
+/// Nothing is written when stderr is not a terminal (scripts, tests, pipes). For a code
+/// upload, which answers when the code is compiled: seconds for a JavaScript or Python
+/// component on two cores.
+pub fn with_progress<T>(what: &str, work: impl FnOnce() -> T) -> T {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stderr().is_terminal() {
+        return work();
+    }
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let what = what.to_string();
+    let ticker = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let mut shown = false;
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(std::time::Duration::from_secs(1))
+        {
+            shown = true;
+            eprint!("\r{what}… {}s", started.elapsed().as_secs());
+            let _ = std::io::stderr().flush();
+        }
+        if shown {
+            eprint!("\r\x1b[2K");
+            let _ = std::io::stderr().flush();
+        }
+    });
+    let out = work();
+    drop(done);
+    let _ = ticker.join();
+    out
+}
