@@ -98,21 +98,6 @@ pub fn done(out: Output, message: &str) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn id_of_prefers_a_new_key_then_the_id() {
-        assert_eq!(id_of(&json!({"name": "ci-dev", "key": "wgk_x", "policy": []})).as_deref(), Some("wgk_x"));
-        assert_eq!(id_of(&json!({"id": "abc", "name": "shop"})).as_deref(), Some("abc"));
-        assert_eq!(id_of(&json!({"name": "ci-dev", "created_at": "t"})).as_deref(), Some("ci-dev"));
-        assert_eq!(id_of(&json!({"version": 3})).as_deref(), Some("3"));
-        assert_eq!(id_of(&json!({"other": 1})), None);
-    }
-}
-
 /// Runs `work` (a blocking call) while telling a person at a terminal that it is still
 /// going: after a second, `what… Ns` on stderr, updated each second, erased when done.
 /// Nothing is written when stderr is not a terminal (scripts, tests, pipes). For a code
@@ -143,4 +128,19 @@ pub fn with_progress<T>(what: &str, work: impl FnOnce() -> T) -> T {
     drop(done);
     let _ = ticker.join();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn id_of_prefers_a_new_key_then_the_id() {
+        assert_eq!(id_of(&json!({"name": "ci-dev", "key": "wgk_x", "policy": []})).as_deref(), Some("wgk_x"));
+        assert_eq!(id_of(&json!({"id": "abc", "name": "shop"})).as_deref(), Some("abc"));
+        assert_eq!(id_of(&json!({"name": "ci-dev", "created_at": "t"})).as_deref(), Some("ci-dev"));
+        assert_eq!(id_of(&json!({"version": 3})).as_deref(), Some("3"));
+        assert_eq!(id_of(&json!({"other": 1})), None);
+    }
 }
