@@ -60,7 +60,7 @@ async fn bad_code_is_rejected_with_a_reason_and_nothing_is_stored() {
                 .unwrap(),
             "wasi_snapshot_preview1::launch",
         ),
-        ("component without the wasi:http export", component, "does not export wasi:http/incoming-handler@0.2.x"),
+        ("component exporting no world", component, "exports neither of the worlds Waygate runs"),
         ("no _start", wat::parse_str(fixtures::no_start()).unwrap(), "does not export a `_start` function"),
         ("empty", vec![], "Code is empty"),
     ];
