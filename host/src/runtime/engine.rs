@@ -168,8 +168,16 @@ impl Runtime {
     }
 }
 
-/// Core instances (and tables) the pool holds per instance slot, for components.
-const COMPONENT_CORE_INSTANCES: u32 = 4;
+/// Core instances the pool holds per instance slot, for components: each instantiated core
+/// module of a component takes one. Measured (`jco print`, counting `instantiate`): a Rust
+/// wasip2 component 3, componentize-js 3, componentize-py 13 (CPython's shared libraries
+/// and their shims), so 16 lets every slot run a Python handler at once. A core instance
+/// slot is bookkeeping only (its vmctx is allocated when used), so this costs a module
+/// nothing.
+const COMPONENT_CORE_INSTANCES: u32 = 16;
+/// Tables per instance slot: every component measured needs 2 (`resources_required`); a
+/// table slot reserves address space (20,000 elements), so it stays at 4.
+const COMPONENT_TABLES: u32 = 4;
 
 fn engine_config(rc: &RuntimeConfig, pooling: bool) -> Config {
     let mut c = Config::new();
@@ -192,13 +200,13 @@ fn engine_config(rc: &RuntimeConfig, pooling: bool) -> Config {
         p.total_memories(rc.max_instances)
             .total_stacks(rc.max_instances)
             // A component is several core instances (its modules, the shims its toolchain
-            // adds) and tables, usually one memory: instance and table slots cost only
-            // their metadata, so the pool has four of each per slot; memories, the costly
-            // reservation, stay one per slot, so a component with more memories than that
-            // waits for (or is refused) like any guest beyond the pool.
+            // adds) and tables, and one memory (every one measured, JS and Python
+            // included): core instances and tables are sized per slot above; memories,
+            // the costly reservation, stay one per slot, so a component with more memories
+            // than that waits for (or is refused) like any guest beyond the pool.
             .total_component_instances(rc.max_instances)
             .total_core_instances(rc.max_instances.saturating_mul(COMPONENT_CORE_INSTANCES))
-            .total_tables(rc.max_instances.saturating_mul(COMPONENT_CORE_INSTANCES))
+            .total_tables(rc.max_instances.saturating_mul(COMPONENT_TABLES))
             .max_memory_size((rc.max_memory_mb as usize) << 20)
             // The decisive knob on this kernel: scan the page map and memset resident
             // pages back instead of madvise + refault. Halves per-call cost; needs a
