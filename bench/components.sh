@@ -7,7 +7,7 @@
 # of its instantiate and run phases (server-timing) — and RSS per in-flight instance: the
 # server's peak RSS under c=32 less its RSS before, over 32.
 #
-#   bash bench/components.sh          # DURATION=5
+#   bash bench/components.sh          # DURATION=5; WAYGATE=/path/to/waygate to use that build
 #
 # Needs: guest-examples/built/ (guest-examples/build.sh) for the JS and Python handlers;
 # builds waygate (release).
@@ -22,9 +22,11 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 say() { echo "== $*" >&2; }
 
-say "building waygate (release)"
-(cd "$repo" && cargo build --release --bin waygate -q)
-waygate="$repo/target/release/waygate"
+if [ -z "${WAYGATE:-}" ]; then
+  say "building waygate (release)"
+  (cd "$repo" && cargo build --release --bin waygate -q)
+fi
+waygate="${WAYGATE:-$repo/target/release/waygate}"
 admin=127.0.0.1:$PORT_BASE gw=127.0.0.1:$((PORT_BASE + 1))
 RUST_LOG=warn "$waygate" up --data-dir "$work/data" --admin-addr "$admin" --gateway-addr "$gw" --no-examples \
   > "$work/waygate.log" 2>&1 &
@@ -53,7 +55,7 @@ for f in "${names[@]}"; do
   t0=$(date +%s%N)
   kind=$("$waygate" function upload "$f" "${file[$f]}" --output json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kind"])')
   ready=$(( ($(date +%s%N) - t0) / 1000000 ))
-  "$waygate" invoke "$f" --payload '{"name":"bench"}' >/dev/null # loads the code
+  "$waygate" invoke "$f" --payload '{"name":"bench"}' >/dev/null 2>&1 # loads the code
   for c in 1 8; do
     "$waygate" bench "$f" -d "$DURATION" -c "$c" --payload '{"name":"bench"}' --output json > "$work/$f-$c.json"
     python3 - "$work/$f-$c.json" "$f" "$kind" "$ready" "$c" <<'PY'

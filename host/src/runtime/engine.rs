@@ -175,6 +175,16 @@ impl Runtime {
 /// slot is bookkeeping only (its vmctx is allocated when used), so this costs a module
 /// nothing.
 const COMPONENT_CORE_INSTANCES: u32 = 16;
+/// Bytes of a pool slot's linear memory kept resident between instances: reset in place
+/// (with `pagemap_scan`, only the pages the last instance dirtied) instead of discarded and
+/// faulted in again by the next one. A module dirties a few pages, so this changes nothing
+/// for it; a JavaScript or Python engine touches megabytes per request, and refaulting them
+/// was a third of a JS handler's time. Same-sitting A/B, 64 KiB → 8 MiB, 3 rounds each
+/// (`waygate bench` direct invoke): hello-js p50 1.17–1.20 → 0.83–0.95 ms at c=1 and
+/// 450–527 → 602–989 req/s at c=8; hello-py p50 1.96–2.10 → 1.75–1.79 ms (one outlier
+/// 2.46) at c=1, 336–404 → 407–492 req/s at c=8; the p1 hello the same within noise. The
+/// cost: a slot that ran such an engine keeps up to this much resident until reused.
+const KEEP_RESIDENT: usize = 8 << 20;
 /// Tables per instance slot: every component measured needs 2 (`resources_required`); a
 /// table slot reserves address space (20,000 elements), so it stays at 4.
 const COMPONENT_TABLES: u32 = 4;
@@ -210,10 +220,11 @@ fn engine_config(rc: &RuntimeConfig, pooling: bool) -> Config {
             .max_memory_size((rc.max_memory_mb as usize) << 20)
             // The decisive knob on this kernel: scan the page map and memset resident
             // pages back instead of madvise + refault. Halves per-call cost; needs a
-            // non-zero keep-resident size (64 KiB measured best). Auto = only where the
-            // kernel supports PAGEMAP_SCAN (Linux ≥ 6.7).
+            // non-zero keep-resident size (64 KiB was enough for modules; 8 MiB for the
+            // JS/Python engines, see KEEP_RESIDENT). Auto = only where the kernel
+            // supports PAGEMAP_SCAN (Linux ≥ 6.7).
             .pagemap_scan(Enabled::Auto)
-            .linear_memory_keep_resident(64 * 1024)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(64 * 1024);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
     }
