@@ -55,9 +55,10 @@ serve=127.0.0.1:$((PORT_BASE + 2)) tuned=127.0.0.1:$((PORT_BASE + 3))
 RUST_LOG=warn "$waygate" up --data-dir "$work/data" --admin-addr "$admin" --gateway-addr "$gw" --no-examples \
   > "$work/waygate.log" 2>&1 &
 pids+=($!); wg_pid=$!
-"$WASMTIME" serve --addr "$serve" "$component" > "$work/serve.log" 2>&1 &
+# `-S cli`: the component imports wasi:cli (its environment), which serve links only then.
+"$WASMTIME" serve -S cli --addr "$serve" "$component" > "$work/serve.log" 2>&1 &
 pids+=($!); serve_pid=$!
-"$WASMTIME" serve --addr "$tuned" \
+"$WASMTIME" serve -S cli --addr "$tuned" \
   -O pooling-allocator=y,pooling-memory-keep-resident=65536,pooling-table-keep-resident=65536,pooling-pagemap-scan=y \
   "$component" > "$work/tuned.log" 2>&1 &
 pids+=($!); tuned_pid=$!
