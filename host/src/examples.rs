@@ -105,35 +105,31 @@ pub async fn register(p: &Arc<Platform>) -> anyhow::Result<Report> {
 /// (each compiles for seconds: the three compile at once), with `orders-js` released and
 /// served by its own API as `orders` is. Returns a line per example, registered or not.
 pub async fn register_built(p: &Arc<Platform>) -> anyhow::Result<Vec<String>> {
-    let dir = std::path::Path::new(BUILT_DIR);
-    let read = |file: &str| std::fs::read(dir.join(file)).ok();
-    let (hello_js, hello_py, orders_js) = (read("hello-js.wasm"), read("hello-py.wasm"), read("orders-js.wasm"));
-    let mut lines = Vec::new();
+    // Registers `name` from built/ if it is there (`None` when it is not).
+    let built = |name: &'static str, env: &'static [(&'static str, &'static str)]| async move {
+        match std::fs::read(std::path::Path::new(BUILT_DIR).join(format!("{name}.wasm"))) {
+            Ok(wasm) => function(p, name, env, wasm).await.map(Some),
+            Err(_) => Ok(None),
+        }
+    };
+    let greeting: &[(&str, &str)] = &[("GREETING", "Hello from Waygate")];
+    let (js, py, orders) = tokio::join!(
+        built("hello-js", greeting),
+        built("hello-py", greeting),
+        built("orders-js", &[("ORDERS_ENV", "stable"), ("ORDERS_TABLE", "orders-v1")]),
+    );
     let skipped =
         |name: &str| format!("{name}: not built (guest-examples/build.sh builds it; needs Node.js and Python)");
-    let hello = |name: &'static str, wasm: Option<Vec<u8>>| async move {
-        match wasm {
-            Some(w) => function(p, name, &[("GREETING", "Hello from Waygate")], w).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let orders = async {
-        match orders_js {
-            Some(w) => {
-                function(p, "orders-js", &[("ORDERS_ENV", "stable"), ("ORDERS_TABLE", "orders-v1")], w).await.map(Some)
-            }
-            None => Ok(None),
-        }
-    };
-    let (js, py, orders) = tokio::join!(hello("hello-js", hello_js), hello("hello-py", hello_py), orders);
-    lines.push(match js? {
-        Some(_) => "hello-js: hello as a JavaScript handler (componentize-js)".to_string(),
-        None => skipped("hello-js"),
-    });
-    lines.push(match py? {
-        Some(_) => "hello-py: hello as a Python handler (componentize-py)".to_string(),
-        None => skipped("hello-py"),
-    });
+    let mut lines = Vec::new();
+    for (done, name, what) in [
+        (js?, "hello-js", "a JavaScript handler (componentize-js)"),
+        (py?, "hello-py", "a Python handler (componentize-py)"),
+    ] {
+        lines.push(match done {
+            Some(_) => format!("{name}: hello as {what}"),
+            None => skipped(name),
+        });
+    }
     match orders? {
         Some(orders) => {
             lines.push(format!("orders-js (JavaScript): {}", release(p, &orders).await?));

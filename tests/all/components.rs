@@ -21,7 +21,7 @@ async fn probe(s: &TestServer, name: &str, config: Value) {
 }
 
 /// Allows `api`'s stages to invoke `function:qualifier`.
-pub(crate) async fn allow_qualifier(s: &TestServer, function: &str, api: &str, qualifier: &str) {
+async fn allow_qualifier(s: &TestServer, function: &str, api: &str, qualifier: &str) {
     let statement = json!({ "statement_id": format!("{api}-{qualifier}"), "principal": format!("api:{api}"),
         "source": format!("{api}/*/*/*"), "qualifier": qualifier });
     let (st, v) = s.call(Method::POST, &format!("/v1/functions/{function}/permissions"), Some(statement)).await;
@@ -35,6 +35,57 @@ pub(crate) async fn stage(s: &TestServer, target: &str, variables: Value) -> Str
         s.call(Method::PATCH, &format!("/v1/apis/{id}/stages/dev"), Some(json!({ "variables": variables }))).await;
     assert_eq!(st, 200, "{v}");
     id
+}
+
+/// `name` (created with env `GREETING=one`) published as version 1, then with
+/// `GREETING=two` as version 2 (both reporting `kind`), behind alias LIVE weighted 50/50,
+/// served by stage `dev` as `name:${stageVariables.alias}` with `alias=LIVE`. Returns the
+/// API id.
+pub(crate) async fn two_versions_behind_live(s: &TestServer, name: &str, kind: &str) -> String {
+    let (st, v) = s.publish(name, json!({})).await;
+    assert_eq!((st, v["kind"].as_str()), (201, Some(kind)), "{v}");
+    let (st, v) = s
+        .call(Method::PATCH, &format!("/v1/functions/{name}/config"), Some(json!({ "env": { "GREETING": "two" } })))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.publish(name, json!({})).await;
+    assert_eq!((st, v["version"].as_str()), (201, Some("2")), "{v}");
+    let alias = json!({ "version": "1", "routing": { "2": 0.5 } });
+    let (st, v) = s.call(Method::PUT, &format!("/v1/functions/{name}/aliases/LIVE"), Some(alias)).await;
+    assert_eq!(st, 201, "{v}");
+    let api = stage(s, &format!("{name}:${{stageVariables.alias}}"), json!({ "alias": "LIVE" })).await;
+    allow_qualifier(s, name, &api, "LIVE").await;
+    api
+}
+
+/// The weighted alias picks both versions (40 requests through `api`'s dev stage: both at
+/// 50 %).
+pub(crate) async fn weighted_alias_serves_both(s: &TestServer, api: &str) {
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let r = s.gw(Method::GET, &format!("/{api}/dev/w")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        seen.insert(r.headers()["x-waygate-executed-version"].to_str().unwrap().to_string());
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["1", "2"]);
+}
+
+/// The messages of `name`'s last 1000 log lines.
+pub(crate) async fn log_lines(s: &TestServer, name: &str) -> Vec<String> {
+    let (_, logs) = s.call(Method::GET, &format!("/v1/functions/{name}/logs?limit=1000"), None).await;
+    logs["events"].as_array().unwrap().iter().filter_map(|e| e["message"].as_str().map(str::to_string)).collect()
+}
+
+/// Every instance is gone again (torn down just after each response; bounded wait).
+pub(crate) async fn pool_drains(s: &TestServer) {
+    for attempt in 0.. {
+        let (_, rt) = s.call(Method::GET, "/v1/runtime", None).await;
+        if rt["pool"]["in_use"] == 0 {
+            break;
+        }
+        assert!(attempt < 100, "instances left in the pool: {rt}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,20 +130,7 @@ async fn upload_recognises_components_and_refuses_what_they_cannot_have() {
 async fn components_run_through_stages_aliases_and_versions() {
     let s = TestServer::start().await;
     probe(&s, "probe", json!({ "env": { "GREETING": "one" } })).await;
-    let (st, v) = s.publish("probe", json!({})).await;
-    assert_eq!(st, 201, "{v}");
-    assert_eq!(v["kind"], "wasi-http", "{v}");
-    let (st, v) =
-        s.call(Method::PATCH, "/v1/functions/probe/config", Some(json!({ "env": { "GREETING": "two" } }))).await;
-    assert_eq!(st, 200, "{v}");
-    let (st, v) = s.publish("probe", json!({})).await;
-    assert_eq!((st, v["version"].as_str()), (201, Some("2")), "{v}");
-    let alias = json!({ "version": "1", "routing": { "2": 0.5 } });
-    let (st, v) = s.call(Method::PUT, "/v1/functions/probe/aliases/LIVE", Some(alias)).await;
-    assert_eq!(st, 201, "{v}");
-
-    let api = stage(&s, "probe:${stageVariables.alias}", json!({ "alias": "LIVE" })).await;
-    allow_qualifier(&s, "probe", &api, "LIVE").await;
+    let api = two_versions_behind_live(&s, "probe", "wasi-http").await;
 
     // The request as the component sees it: below the stage, with the gateway's context
     // (a client's x-waygate-* headers removed), the version's environment.
@@ -129,14 +167,7 @@ async fn components_run_through_stages_aliases_and_versions() {
     assert_eq!(v["env"]["GREETING"], greeting, "{v}");
     assert_eq!((v["env"]["WAYGATE_ALIAS"].as_str(), v["env"]["WAYGATE_STAGE"].as_str()), (Some("LIVE"), Some("dev")));
 
-    // The weighted alias picks both versions (40 requests: both at 50 %).
-    let mut seen = std::collections::BTreeSet::new();
-    for _ in 0..40 {
-        let r = s.gw(Method::GET, &format!("/{api}/dev/w")).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        seen.insert(r.headers()["x-waygate-executed-version"].to_str().unwrap().to_string());
-    }
-    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["1", "2"]);
+    weighted_alias_serves_both(&s, &api).await;
 
     // The component's status passes as it is.
     let r = s.gw(Method::GET, &format!("/{api}/dev/status/418")).send().await.unwrap();
@@ -182,8 +213,7 @@ async fn hostile_components_end_as_function_errors() {
     // A log past its limit is cut, never an error.
     assert_eq!(get("/log?bytes=400000").await.unwrap().status().as_u16(), 200);
 
-    let (_, logs) = s.call(Method::GET, "/v1/functions/probe/logs?limit=1000", None).await;
-    let lines: Vec<&str> = logs["events"].as_array().unwrap().iter().filter_map(|e| e["message"].as_str()).collect();
+    let lines = log_lines(&s, "probe").await;
     let has = |text: &str| lines.iter().any(|l| l.contains(text));
     assert!(has("probe asked to panic"), "the panic message is logged: {lines:?}");
     assert!(has("Max Memory Used: 64 MB"), "the memory bomb met its limit: {lines:?}");
@@ -193,13 +223,5 @@ async fn hostile_components_end_as_function_errors() {
         .filter_map(|l| l.split("\tDuration: ").nth(1)?.split(' ').next()?.parse::<f64>().ok())
         .fold(0.0, f64::max);
     assert!(longest >= 1000.0, "the loop ran to its 1 s timeout: {lines:?}");
-    // Every instance is gone again (torn down just after each response; bounded wait).
-    for attempt in 0.. {
-        let (_, rt) = s.call(Method::GET, "/v1/runtime", None).await;
-        if rt["pool"]["in_use"] == 0 {
-            break;
-        }
-        assert!(attempt < 100, "instances left in the pool: {rt}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    pool_drains(&s).await;
 }

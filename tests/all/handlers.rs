@@ -6,7 +6,7 @@
 //! by guest-examples/build.sh (too large to commit), and their tests say so and pass
 //! without checking anything when they were not built.
 
-use crate::components::{allow_qualifier, stage};
+use crate::components::{log_lines, pool_drains, stage, two_versions_behind_live, weighted_alias_serves_both};
 use crate::harness::TestServer;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -49,18 +49,7 @@ async fn upload_recognises_handlers_and_refuses_a_wrong_signature() {
 async fn handlers_run_through_stages_aliases_and_versions() {
     let s = TestServer::start().await;
     probe(&s, "probe", json!({ "env": { "GREETING": "one" }, "memory_mb": 96 })).await;
-    let (st, v) = s.publish("probe", json!({})).await;
-    assert_eq!((st, v["kind"].as_str()), (201, Some("handler")), "{v}");
-    let (st, v) =
-        s.call(Method::PATCH, "/v1/functions/probe/config", Some(json!({ "env": { "GREETING": "two" } }))).await;
-    assert_eq!(st, 200, "{v}");
-    let (st, v) = s.publish("probe", json!({})).await;
-    assert_eq!((st, v["version"].as_str()), (201, Some("2")), "{v}");
-    let alias = json!({ "version": "1", "routing": { "2": 0.5 } });
-    let (st, v) = s.call(Method::PUT, "/v1/functions/probe/aliases/LIVE", Some(alias)).await;
-    assert_eq!(st, 201, "{v}");
-    let api = stage(&s, "probe:${stageVariables.alias}", json!({ "alias": "LIVE" })).await;
-    allow_qualifier(&s, "probe", &api, "LIVE").await;
+    let api = two_versions_behind_live(&s, "probe", "handler").await;
 
     // Through a route: the proxy event (stage variables, path parameters, body), the
     // context, the version's environment; the proxy response is the answer.
@@ -86,14 +75,7 @@ async fn handlers_run_through_stages_aliases_and_versions() {
     assert_eq!(v["env"]["GREETING"], if executed == "1" { "one" } else { "two" }, "{v}");
     assert_eq!((v["env"]["WAYGATE_ALIAS"].as_str(), v["env"]["WAYGATE_STAGE"].as_str()), (Some("LIVE"), Some("dev")));
 
-    // The weighted alias picks both versions (40 requests: both at 50 %).
-    let mut seen = std::collections::BTreeSet::new();
-    for _ in 0..40 {
-        let r = s.gw(Method::GET, &format!("/{api}/dev/w")).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        seen.insert(r.headers()["x-waygate-executed-version"].to_str().unwrap().to_string());
-    }
-    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["1", "2"]);
+    weighted_alias_serves_both(&s, &api).await;
 
     // Direct invoke: the payload is the event, the answer the result; the log has what
     // the handler printed.
@@ -102,9 +84,9 @@ async fn handlers_run_through_stages_aliases_and_versions() {
     let v = out.json();
     assert_eq!(v["event"], json!({ "a": 1 }), "{v}");
     assert_eq!(v["env"]["GREETING"], "two", "{v}");
-    let (_, logs) = s.call(Method::GET, "/v1/functions/probe/logs?limit=1000", None).await;
     let printed = format!("probe-handler: \"{}\"", out.request_id);
-    assert!(logs["events"].as_array().unwrap().iter().any(|e| e["message"] == printed.as_str()), "{logs}");
+    let lines = log_lines(&s, "probe").await;
+    assert!(lines.contains(&printed), "{lines:?}");
 
     // A payload that is not text can't be a handler's event: 400, and nothing runs.
     let out = s.invoke("probe:2", vec![0xff, 0xfe, 0x00]).await;
@@ -145,20 +127,12 @@ async fn handler_errors_and_hostile_handlers_end_as_function_errors() {
     assert_eq!(r.bytes().await.unwrap().len(), 100_000);
     assert_eq!(get("/log?bytes=400000").await.unwrap().status().as_u16(), 200, "a log past its limit is cut");
 
-    let (_, logs) = s.call(Method::GET, "/v1/functions/probe/logs?limit=1000", None).await;
-    let lines: Vec<&str> = logs["events"].as_array().unwrap().iter().filter_map(|e| e["message"].as_str()).collect();
+    let lines = log_lines(&s, "probe").await;
     let has = |text: &str| lines.iter().any(|l| l.contains(text));
     assert!(has("probe asked to panic"), "the panic message is logged: {lines:?}");
     assert!(has("Max Memory Used: 64 MB"), "the memory bomb met its limit: {lines:?}");
     assert!(has("log truncated"), "{lines:?}");
-    for attempt in 0.. {
-        let (_, rt) = s.call(Method::GET, "/v1/runtime", None).await;
-        if rt["pool"]["in_use"] == 0 {
-            break;
-        }
-        assert!(attempt < 100, "instances left in the pool: {rt}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    pool_drains(&s).await;
 }
 
 /// The JavaScript and Python examples, registered as `waygate up` does: direct invoke,
@@ -191,9 +165,9 @@ async fn javascript_and_python_examples_run_as_handlers() {
         // What the handler threw is the function error's message.
         let message = s.invoke(name, "not json").await.expect_error("Function.Error");
         assert!(message.contains("Error"), "{name}: {message}");
-        let (_, logs) = s.call(Method::GET, &format!("/v1/functions/{name}/logs?limit=100"), None).await;
         let greeted = format!("{name} greeted ann");
-        assert!(logs["events"].as_array().unwrap().iter().any(|e| e["message"] == greeted.as_str()), "{logs}");
+        let lines = log_lines(&s, name).await;
+        assert!(lines.contains(&greeted), "{lines:?}");
     }
 
     let (_, apis) = s.call(Method::GET, "/v1/apis", None).await;

@@ -12,7 +12,7 @@
 //! time left. The environment (`wasi:cli/environment`) and the log (stdout, stderr) are as
 //! for every component (`component.rs`).
 
-use super::stdio_proxy::{event, response};
+use super::stdio_proxy::StdioProxy;
 use super::{component, Code, EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
 use crate::model::CodeHash;
 use crate::runtime::compile::{bad, CompileError};
@@ -67,12 +67,9 @@ impl Executor for Handler {
     }
 
     fn encode(req: GuestRequest<'_>, max_payload_bytes: usize) -> Result<String, EncodeError> {
-        let bytes = match req {
-            GuestRequest::Direct(payload) => payload,
-            GuestRequest::Gateway(g) => event::encode(g, max_payload_bytes)?,
-        };
-        // The event is JSON from the gateway; a direct payload is whatever was sent, and a
-        // WIT string must be UTF-8.
+        // A stdio module's input, as text: the event is JSON from the gateway; a direct
+        // payload is whatever was sent, and a WIT string must be UTF-8.
+        let bytes = StdioProxy::encode(req, max_payload_bytes)?;
         String::from_utf8(Vec::from(bytes)).map_err(|_| EncodeError::NotText)
     }
 
@@ -110,12 +107,13 @@ impl Executor for Handler {
         template.instantiate_async(store).await.map(drop)
     }
 
+    /// Read as a stdio module's stdout is.
     fn http(output: &Bytes) -> Result<HttpReply, String> {
-        response::parse(output).map_err(|why| format!("Malformed Lambda proxy response ({why})"))
+        StdioProxy::http(output)
     }
 
     fn raw(output: &Bytes) -> Bytes {
-        output.clone()
+        StdioProxy::raw(output)
     }
 }
 
