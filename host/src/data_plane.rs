@@ -32,6 +32,8 @@ pub struct DataPlane {
     /// Log buffers and metrics.
     pub observe: Arc<Observer>,
     pub config: DataPlaneConfig,
+    /// The outbound HTTP client (HTTP proxy integrations, functions' outbound requests).
+    pub backends: Arc<crate::backend::Backends>,
     /// Low-priority workers for development work ([`crate::runtime::priority`]).
     development: DevelopmentPool,
 }
@@ -43,13 +45,14 @@ impl DataPlane {
         runtime: Arc<Runtime>,
         observe: Arc<Observer>,
         config: DataPlaneConfig,
+        backends: Arc<crate::backend::Backends>,
     ) -> anyhow::Result<Self> {
         let threads = runtime
             .config()
             .development_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let development = DevelopmentPool::new(threads, runtime.config().lower_development_priority)?;
-        Ok(DataPlane { snapshot, live, runtime, observe, config, development })
+        Ok(DataPlane { snapshot, live, runtime, observe, config, backends, development })
     }
 
     /// The current routing state. Cheap: one atomic load.

@@ -5,6 +5,7 @@
 //! `waygate-cli` package (host/cli).
 
 pub mod access;
+pub mod backend;
 pub mod body_limit;
 pub mod connections;
 pub mod control;

@@ -32,6 +32,8 @@ pub struct PlatformConfig {
     pub log_buffer_lines: usize,
     /// Connection caps and timeouts of both listeners (`--max-gateway-connections` etc.).
     pub connections: crate::connections::ConnectionLimits,
+    /// The outbound HTTP client's CA bundle, timeouts and pool (`--backend-ca-file` etc.).
+    pub backend: crate::backend::BackendConfig,
 }
 
 impl PlatformConfig {
@@ -47,6 +49,7 @@ impl PlatformConfig {
             cache_max_bytes: 64 * 1024 * 1024,
             log_buffer_lines: crate::observe::logs::DEFAULT_LINES,
             connections: crate::connections::ConnectionLimits::default(),
+            backend: crate::backend::BackendConfig::default(),
         }
     }
 }
@@ -119,6 +122,7 @@ impl Platform {
             runtime.clone(),
             observe.clone(),
             crate::data_plane::DataPlaneConfig { max_payload_bytes: config.max_payload_bytes },
+            crate::backend::Backends::new(&config.backend)?,
         )?);
         Ok(Arc::new(Platform {
             store,

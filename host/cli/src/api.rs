@@ -53,10 +53,14 @@ pub enum RouteCmd {
         path: String,
         /// Proxy integration target: `name`, `name:7`, `name:ALIAS`, with
         /// `${stageVariables.NAME}` anywhere.
-        #[arg(long, conflicts_with = "mock_status")]
+        #[arg(long, conflicts_with_all = ["mock_status", "http_proxy"])]
         function: Option<String>,
+        /// HTTP proxy integration URL: `http://${stageVariables.backendHost}/orders/{proxy}`
+        /// (stage variables in the host, path and query; the route's `{params}` in the path).
+        #[arg(long, conflicts_with = "mock_status")]
+        http_proxy: Option<String>,
         /// Integration timeout in ms (50–29000, default 29000).
-        #[arg(long, requires = "function")]
+        #[arg(long)]
         timeout_ms: Option<u32>,
         /// A mock integration answering this status.
         #[arg(long)]
@@ -124,20 +128,23 @@ pub fn run_api(cmd: ApiCmd) -> anyhow::Result<ExitCode> {
 
 pub fn run_route(cmd: RouteCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        RouteCmd::Put { api, method, path, function, timeout_ms, mock_status, mock_body, conn } => {
-            let integration = match (function, mock_status) {
-                (Some(target), _) => {
-                    let mut i = json!({ "type": "function", "target": target });
-                    if let Some(t) = timeout_ms {
-                        i["timeout_ms"] = t.into();
-                    }
-                    i
-                }
-                (None, Some(status)) => {
+        RouteCmd::Put { api, method, path, function, http_proxy, timeout_ms, mock_status, mock_body, conn } => {
+            let mut integration = match (function, http_proxy, mock_status) {
+                (Some(target), _, _) => json!({ "type": "function", "target": target }),
+                (None, Some(url), _) => json!({ "type": "http_proxy", "url": url }),
+                (None, None, Some(status)) => {
                     json!({ "type": "mock", "status": status, "body": mock_body.unwrap_or_default() })
                 }
-                (None, None) => anyhow::bail!("give the integration: --function TARGET or --mock-status STATUS"),
+                (None, None, None) => {
+                    anyhow::bail!("give the integration: --function TARGET, --http-proxy URL or --mock-status STATUS")
+                }
             };
+            if let Some(t) = timeout_ms {
+                if integration["type"] == "mock" {
+                    anyhow::bail!("--timeout-ms applies to --function and --http-proxy integrations");
+                }
+                integration["timeout_ms"] = t.into();
+            }
             let body = json!({ "method": method, "path": path, "integration": integration });
             let (status, v) = conn.client()?.json_status(Method::PUT, &format!("/v1/apis/{api}/routes"), Some(body))?;
             if status == 200 {
@@ -170,6 +177,7 @@ fn describe_integration(i: &Value) -> String {
     match i["type"].as_str() {
         Some("function") => format!("function {}", i["target"].as_str().unwrap_or("?")),
         Some("mock") => format!("mock {}", i["status"]),
+        Some("http_proxy") => format!("http_proxy {}", i["url"].as_str().unwrap_or("?")),
         _ => i.to_string(),
     }
 }

@@ -77,6 +77,16 @@ pub struct UpArgs {
     /// few CLI calls and scrapers. Same behaviour at the cap as the gateway.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     max_admin_connections: u64,
+    /// PEM file of CA certificates trusted for `https` backends (HTTP proxy integrations),
+    /// besides the system's (/etc/ssl/certs): for a private CA.
+    #[arg(long, env = "WAYGATE_BACKEND_CA_FILE")]
+    backend_ca_file: Option<PathBuf>,
+    /// Milliseconds to wait for a backend's TCP connection and TLS handshake; then 502.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    backend_connect_timeout_ms: u64,
+    /// Idle connections kept open per backend (scheme, host and port) for reuse.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    backend_pool_idle: u64,
     /// Server log format on stderr: `text` (coloured only on a terminal, and never with
     /// NO_COLOR set) or `json` (one object per line, for log collectors).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -131,6 +141,12 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     config.master_key_hex = std::env::var("WAYGATE_MASTER_KEY").ok().map(zeroize::Zeroizing::new);
     config.cache_max_bytes = a.cache_max_mb * 1024 * 1024;
     config.log_buffer_lines = a.log_buffer_lines as usize;
+    config.backend = waygate::backend::BackendConfig {
+        ca_file: a.backend_ca_file,
+        connect_timeout: Duration::from_millis(a.backend_connect_timeout_ms),
+        pool_max_idle_per_host: a.backend_pool_idle as usize,
+        ..Default::default()
+    };
     config.connections = ConnectionLimits {
         header_read_timeout: Duration::from_secs(a.header_timeout_s),
         idle_timeout: Duration::from_secs(a.idle_timeout_s),

@@ -14,6 +14,7 @@ use std::time::Duration;
 pub enum ResolvedIntegration {
     Mock { status: u16, body: Bytes, headers: Vec<(HeaderName, HeaderValue)> },
     Function(Result<FunctionTarget, String>),
+    HttpProxy(Result<super::http_proxy::ProxyTarget, String>),
 }
 
 pub struct FunctionTarget {
@@ -60,6 +61,12 @@ pub fn resolve(
                 })
                 .collect(),
         },
+        Integration::HttpProxy { url, timeout_ms } => ResolvedIntegration::HttpProxy(super::http_proxy::resolve(
+            url,
+            Duration::from_millis(timeout_ms.unwrap_or(MAX_INTEGRATION_TIMEOUT_MS).into()),
+            vars,
+            stage,
+        )),
         Integration::Function { target, timeout_ms } => ResolvedIntegration::Function(function_target(
             api_id,
             stage,

@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod canary;
 pub mod error;
+pub mod http_proxy;
 pub mod integration;
 pub mod listener;
 pub mod route;
@@ -82,7 +83,7 @@ async fn handle(State(p): State<Arc<DataPlane>>, ConnectInfo(peer): ConnectInfo<
 struct Produced {
     status: StatusCode,
     headers: Vec<(http::HeaderName, HeaderValue)>,
-    body: bytes::Bytes,
+    body: http_proxy::AnswerBody,
     version: Option<String>,
     timing: String,
 }
@@ -174,19 +175,27 @@ async fn serve(
         request_id,
         header_bytes,
     };
-    let produced = integrate(p, &snapshot, &parts, body, ctx, method, started, route_time).await?;
-    if let cache::Lookup::Fetch { key, ttl, max_bytes, .. } =
-        lookup.filter_cacheable(produced.status, produced.body.len())
-    {
-        let entry = cache::CachedResponse {
-            status: produced.status,
-            headers: produced.headers.clone(),
-            body: produced.body.clone(),
-            ttl,
-        };
-        cache::store(&p.live.cache, key, ttl, max_bytes, entry);
-    }
-    let mut r = (produced.status, Body::from(produced.body)).into_response();
+    let buffer = matches!(lookup, cache::Lookup::Fetch { .. });
+    let produced = integrate(p, &snapshot, &parts, body, ctx, method, started, route_time, buffer).await?;
+    let body = match produced.body {
+        http_proxy::AnswerBody::Full(body) => {
+            if let cache::Lookup::Fetch { key, ttl, max_bytes, .. } =
+                lookup.filter_cacheable(produced.status, body.len())
+            {
+                let entry = cache::CachedResponse {
+                    status: produced.status,
+                    headers: produced.headers.clone(),
+                    body: body.clone(),
+                    ttl,
+                };
+                cache::store(&p.live.cache, key, ttl, max_bytes, entry);
+            }
+            Body::from(body)
+        }
+        // Only when the route isn't cached (else the proxy reads the whole body).
+        http_proxy::AnswerBody::Stream(body) => body,
+    };
+    let mut r = (produced.status, body).into_response();
     for (k, v) in produced.headers {
         r.headers_mut().append(k, v);
     }
@@ -229,6 +238,7 @@ async fn integrate(
     method: Method,
     started: Instant,
     route_time: std::time::Duration,
+    buffer: bool,
 ) -> Result<Produced, GatewayError> {
     let Ctx { stage, serving, is_canary, route: found, target_path, host, peer, request_id, header_bytes } = cx;
     let route = &serving.deployment.routes[found.route];
@@ -238,12 +248,42 @@ async fn integrate(
             return Ok(Produced {
                 status: StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
                 headers: headers.clone(),
-                body: body.clone(),
+                body: http_proxy::AnswerBody::Full(body.clone()),
                 version: None,
                 timing,
             });
         }
-        ResolvedIntegration::Function(Err(reason)) => {
+        ResolvedIntegration::HttpProxy(Ok(t)) => {
+            let body = read_body(body).await?;
+            let f = http_proxy::Forward {
+                parts,
+                body,
+                params: &found.params,
+                peer,
+                request_id,
+                max_response_bytes: p.config.max_payload_bytes,
+                buffer,
+            };
+            let (api, name) = (stage.api_id.as_str(), stage.name.as_str());
+            let a = match http_proxy::forward(&p.backends, t, f).await {
+                Ok(a) => a,
+                Err((e, why)) => {
+                    let outcome = if matches!(e, GatewayError::IntegrationTimeout) { "timeout" } else { "error" };
+                    p.observe.metrics.backend(api, name, is_canary, outcome, started.elapsed());
+                    tracing::warn!(api, stage = name, canary = is_canary, request_id, backend = %t.origin, "Execution failed: HTTP proxy integration: {why}");
+                    return Err(e);
+                }
+            };
+            p.observe.metrics.backend(api, name, is_canary, "ok", a.backend_time);
+            let timing = format!(
+                "route;dur={}, backend;dur={}, total;dur={}",
+                Ms(route_time),
+                Ms(a.backend_time),
+                Ms(started.elapsed())
+            );
+            return Ok(Produced { status: a.status, headers: a.headers, body: a.body, version: None, timing });
+        }
+        ResolvedIntegration::Function(Err(reason)) | ResolvedIntegration::HttpProxy(Err(reason)) => {
             tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "{reason}");
             return Err(GatewayError::Internal);
         }
@@ -265,11 +305,7 @@ async fn integrate(
         GatewayError::Internal
     })?;
 
-    let body = crate::body_limit::read_limited(body, MAX_REQUEST_BYTES).await.map_err(|e| match e {
-        BodyError::TooLarge => GatewayError::RequestTooLong,
-        BodyError::TimedOut => GatewayError::RequestTimeout,
-        BodyError::Read(_) => GatewayError::BadRequest,
-    })?;
+    let body = read_body(body).await?;
     let request = GatewayRequest {
         parts,
         body: &body,
@@ -346,7 +382,17 @@ async fn integrate(
         GatewayError::BadGateway
     })?;
     let timing = crate::observe::server_timing(Some(route_time), &outcome, started.elapsed());
-    Ok(Produced { status: proxy.status, headers: proxy.headers, body: proxy.body, version: Some(version), timing })
+    let body = http_proxy::AnswerBody::Full(proxy.body);
+    Ok(Produced { status: proxy.status, headers: proxy.headers, body, version: Some(version), timing })
+}
+
+/// The request body, up to [`MAX_REQUEST_BYTES`].
+async fn read_body(body: Body) -> Result<bytes::Bytes, GatewayError> {
+    crate::body_limit::read_limited(body, MAX_REQUEST_BYTES).await.map_err(|e| match e {
+        BodyError::TooLarge => GatewayError::RequestTooLong,
+        BodyError::TimedOut => GatewayError::RequestTimeout,
+        BodyError::Read(_) => GatewayError::BadRequest,
+    })
 }
 
 fn decorate(mut r: Response, request_id: &str, deployment: &str, version: Option<&str>, timing: &str) -> Response {

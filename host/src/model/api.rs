@@ -393,6 +393,140 @@ pub fn parse_target(s: &str) -> Result<(FunctionName, Qualifier), Invalid> {
     Ok((FunctionName::parse(f)?, Qualifier::parse(q)?))
 }
 
+/// A piece of an HTTP proxy integration's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlPart {
+    Text(String),
+    /// `${stageVariables.NAME}`
+    Var(String),
+    /// `{name}` (or `{name+}`): the route's path parameter, raw as the request had it.
+    Param(String),
+}
+
+/// Longest HTTP proxy integration URL (API Gateway's integration URI limit).
+pub const MAX_BACKEND_URL_CHARS: usize = 2048;
+
+/// An HTTP proxy integration's URL template:
+/// `http[s]://HOST[:PORT]/PATH[?QUERY]`. The scheme is literal (`http` or `https`); stage
+/// variables (`${stageVariables.NAME}`) may form the host (their value may carry a
+/// port, `127.0.0.1:8081`), the path and the query, but can't stand alone for the port;
+/// the route's path parameters (`{name}`) may appear only in the path. No user info.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUrl {
+    pub https: bool,
+    /// Index in `parts` where the path (or query) begins; before it, the authority.
+    pub path_start: usize,
+    pub parts: Vec<UrlPart>,
+}
+
+impl BackendUrl {
+    pub fn parse(url: &str) -> Result<Self, Invalid> {
+        let bad = |why: &str| Invalid::new(format!("Invalid integration URL '{}': {why}", truncate(url)));
+        if url.len() > MAX_BACKEND_URL_CHARS {
+            return Err(bad(&format!("it is longer than {MAX_BACKEND_URL_CHARS} characters")));
+        }
+        let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(bad("it must start with http:// or https:// (a stage variable can't stand for the scheme)"));
+        };
+        if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("it must not contain spaces or control characters"));
+        }
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(split);
+        if authority.is_empty() {
+            return Err(bad("it has no host"));
+        }
+        if authority.contains('@') {
+            return Err(bad("user info (user@host) is not allowed"));
+        }
+        let mut parts = Self::split(authority, false).map_err(|e| bad(&e))?;
+        for w in parts.windows(2) {
+            if let [UrlPart::Text(t), UrlPart::Var(v)] = w {
+                if t.ends_with(':') && !t.ends_with("::") {
+                    return Err(bad(&format!("a stage variable (${{stageVariables.{v}}}) can't stand for the port; put the port in the host variable's value")));
+                }
+            }
+        }
+        if let [UrlPart::Text(t)] = parts.as_slice() {
+            let a: http::uri::Authority = t.parse().map_err(|_| bad("the host is not a valid host[:port]"))?;
+            if a.host().is_empty() || (a.as_str() != a.host() && a.port_u16().is_none()) {
+                return Err(bad("the host is not a valid host[:port]"));
+            }
+        }
+        let path_start = parts.len();
+        let (path, query) = match tail.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (tail, None),
+        };
+        parts.extend(Self::split(path, true).map_err(|e| bad(&e))?);
+        if let Some(q) = query {
+            if q.contains('#') {
+                return Err(bad("a fragment (#) is not allowed"));
+            }
+            parts.push(UrlPart::Text("?".into()));
+            parts.extend(Self::split(q, false).map_err(|e| bad(&e))?);
+        }
+        if path.contains('#') {
+            return Err(bad("a fragment (#) is not allowed"));
+        }
+        Ok(BackendUrl { https, path_start, parts })
+    }
+
+    /// Text, `${stageVariables.NAME}` and (where `params`) `{name}` / `{name+}`.
+    fn split(s: &str, params: bool) -> Result<Vec<UrlPart>, String> {
+        let mut out = Vec::new();
+        let mut text = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find(['$', '{', '}']) {
+            text.push_str(&rest[..i]);
+            let at = &rest[i..];
+            let (part, len) = if let Some(inner) = at.strip_prefix(VAR_PREFIX) {
+                let end = inner.find('}').ok_or("unclosed ${")?;
+                let name = &inner[..end];
+                validate_variable_name(name).map_err(|e| e.0)?;
+                (UrlPart::Var(name.to_string()), VAR_PREFIX.len() + end + 1)
+            } else if at.starts_with("${") {
+                return Err("only ${stageVariables.NAME} may be substituted".into());
+            } else if at.starts_with('$') {
+                text.push('$');
+                rest = &at[1..];
+                continue;
+            } else if let Some(inner) = at.strip_prefix('{') {
+                let end = inner.find('}').ok_or("unclosed {")?;
+                let name = inner[..end].strip_suffix('+').unwrap_or(&inner[..end]);
+                if !params {
+                    return Err("path parameters ({name}) may appear only in the path".into());
+                }
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(format!("'{{{}}}' is not a path parameter", &inner[..end]));
+                }
+                (UrlPart::Param(name.to_string()), end + 2)
+            } else {
+                return Err("unbalanced }".into());
+            };
+            if !text.is_empty() {
+                out.push(UrlPart::Text(std::mem::take(&mut text)));
+            }
+            out.push(part);
+            rest = &at[len..];
+        }
+        text.push_str(rest);
+        if !text.is_empty() {
+            out.push(UrlPart::Text(text));
+        }
+        Ok(out)
+    }
+
+    /// The path parameters it uses.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| if let UrlPart::Param(n) = p { Some(n.as_str()) } else { None })
+    }
+}
+
 /// What a route does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
@@ -400,6 +534,14 @@ pub enum Integration {
     /// Lambda proxy integration.
     Function {
         target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u32>,
+    },
+    /// HTTP proxy integration (API Gateway's `HTTP_PROXY`): the request goes to `url`
+    /// (see [`BackendUrl`]) and the backend's response comes back as it is.
+    #[serde(rename = "http_proxy")]
+    HttpProxy {
+        url: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u32>,
     },
@@ -417,17 +559,62 @@ pub enum Integration {
 pub const MIN_INTEGRATION_TIMEOUT_MS: u32 = 50;
 pub const MAX_INTEGRATION_TIMEOUT_MS: u32 = 29_000;
 
+fn check_timeout(timeout_ms: &Option<u32>) -> Result<(), Invalid> {
+    match timeout_ms {
+        Some(t) if !(MIN_INTEGRATION_TIMEOUT_MS..=MAX_INTEGRATION_TIMEOUT_MS).contains(t) => Err(Invalid::new(format!(
+            "Integration timeout_ms {t} is out of range: it must be between {MIN_INTEGRATION_TIMEOUT_MS} and {MAX_INTEGRATION_TIMEOUT_MS}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl Integration {
+    /// Checks the integration on its own and against the route's path `path` (the path
+    /// parameters an HTTP proxy URL uses must be the route's).
+    pub fn validate_for(&self, path: &RoutePath) -> Result<(), Invalid> {
+        self.validate()?;
+        if let Integration::HttpProxy { url, .. } = self {
+            let parsed = BackendUrl::parse(url)?;
+            for name in parsed.params() {
+                let declared =
+                    path.segments().iter().any(|s| matches!(s, Segment::Param(n) | Segment::Greedy(n) if n == name));
+                if !declared {
+                    return Err(Invalid::new(format!(
+                        "Invalid integration URL '{}': path parameter {{{name}}} is not a variable of the route path {}",
+                        truncate(url),
+                        path.as_str()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stage variables the integration uses (for an HTTP proxy: every one of them
+    /// must be set on a stage that serves it).
+    pub fn stage_variables(&self) -> Vec<String> {
+        let parts = match self {
+            Integration::HttpProxy { url, .. } => match BackendUrl::parse(url) {
+                Ok(u) => u.parts,
+                Err(_) => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        let mut names: Vec<String> =
+            parts.into_iter().filter_map(|p| if let UrlPart::Var(v) = p { Some(v) } else { None }).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     pub fn validate(&self) -> Result<(), Invalid> {
         match self {
+            Integration::HttpProxy { url, timeout_ms } => {
+                check_timeout(timeout_ms)?;
+                BackendUrl::parse(url).map(drop)
+            }
             Integration::Function { target, timeout_ms } => {
-                if let Some(t) = timeout_ms {
-                    if !(MIN_INTEGRATION_TIMEOUT_MS..=MAX_INTEGRATION_TIMEOUT_MS).contains(t) {
-                        return Err(Invalid::new(format!(
-                            "Integration timeout_ms {t} is out of range: it must be between {MIN_INTEGRATION_TIMEOUT_MS} and {MAX_INTEGRATION_TIMEOUT_MS}"
-                        )));
-                    }
-                }
+                check_timeout(timeout_ms)?;
                 let tpl = Template::parse(target)?;
                 if !tpl.has_variables() {
                     parse_target(target)?;
@@ -498,5 +685,45 @@ mod tests {
         assert!(Integration::Function { target: "f:${stageVariables.a}".into(), timeout_ms: Some(10) }
             .validate()
             .is_err());
+    }
+
+    #[test]
+    fn backend_urls() {
+        let u = BackendUrl::parse("http://${stageVariables.backendHost}/orders/{proxy}?v=${stageVariables.v}").unwrap();
+        assert!(!u.https);
+        assert_eq!(u.path_start, 1);
+        assert_eq!(
+            u.parts,
+            vec![
+                UrlPart::Var("backendHost".into()),
+                UrlPart::Text("/orders/".into()),
+                UrlPart::Param("proxy".into()),
+                UrlPart::Text("?".into()),
+                UrlPart::Text("v=".into()),
+                UrlPart::Var("v".into()),
+            ]
+        );
+        assert!(BackendUrl::parse("https://api.example.com").is_ok());
+        assert!(BackendUrl::parse("https://127.0.0.1:8443/x/{id+}").is_ok());
+        let err = |u: &str| BackendUrl::parse(u).map(|_| panic!("{u} parses")).unwrap_err().0;
+        assert!(err("${stageVariables.scheme}://x/").contains("can't stand for the scheme"));
+        assert!(err("ftp://x/").contains("must start with http"));
+        assert!(err("http://x:${stageVariables.port}/").contains("can't stand for the port"));
+        assert!(err("http://user@x/").contains("user info"));
+        assert!(err("http:///path").contains("no host"));
+        assert!(err("http://:80/").contains("not a valid host"));
+        assert!(err("http://{host}/").contains("only in the path"));
+        assert!(err("http://x/a#frag").contains("fragment"));
+        assert!(err("http://x/${env.y}").contains("only ${stageVariables.NAME}"));
+        assert!(err("http://x:notaport/").contains("not a valid host"));
+        let path = RoutePath::parse("/orders/{proxy+}").unwrap();
+        let i = |url: &str| Integration::HttpProxy { url: url.into(), timeout_ms: None };
+        assert!(i("http://h/o/{proxy}").validate_for(&path).is_ok());
+        assert!(i("http://h/o/{id}").validate_for(&path).unwrap_err().0.contains("{id} is not a variable"));
+        assert_eq!(
+            i("http://${stageVariables.a}/${stageVariables.b}/${stageVariables.a}").stage_variables(),
+            vec!["a", "b"]
+        );
+        assert!(Integration::HttpProxy { url: "http://h/".into(), timeout_ms: Some(30_000) }.validate().is_err());
     }
 }

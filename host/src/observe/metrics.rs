@@ -25,6 +25,8 @@ pub const LOADS: &str = "waygate_loads_total";
 pub const DURATION: &str = "waygate_invocation_duration_seconds";
 pub const INSTANTIATE: &str = "waygate_instantiate_duration_seconds";
 pub const LOAD_DURATION: &str = "waygate_load_duration_seconds";
+pub const BACKEND_REQUESTS: &str = "waygate_backend_requests_total";
+pub const BACKEND_DURATION: &str = "waygate_backend_duration_seconds";
 
 /// Seconds; from 10 µs (a warm instantiate) to 10 s.
 const BUCKETS: &[f64] = &[
@@ -80,7 +82,7 @@ static META: Metadata<'static> = Metadata::new("waygate", Level::INFO, Some(modu
 impl Metrics {
     pub fn new() -> Arc<Self> {
         let builder = PrometheusBuilder::new();
-        let builder = [DURATION, INSTANTIATE, LOAD_DURATION].iter().fold(builder, |b, name| {
+        let builder = [DURATION, INSTANTIATE, LOAD_DURATION, BACKEND_DURATION].iter().fold(builder, |b, name| {
             b.set_buckets_for_metric(Matcher::Full(name.to_string()), BUCKETS).expect("static, non-empty bucket list")
             // constant input, cannot fail
         });
@@ -97,6 +99,10 @@ impl Metrics {
             (CACHE_HITS, "Stage cache hits"),
             (CACHE_MISSES, "Stage cache misses"),
             (LOADS, "Cold starts: invocations that had to load (verify + deserialize + pre-link) the code"),
+            (
+                BACKEND_REQUESTS,
+                "HTTP proxy integration requests by outcome (ok, timeout, error: unreachable, refused, broken or too large)",
+            ),
         ] {
             recorder.describe_counter(name.into(), None, help.into());
         }
@@ -104,6 +110,10 @@ impl Metrics {
             (DURATION, "Instantiate + run, as REPORT's Duration"),
             (INSTANTIATE, "Instantiation of the fresh instance"),
             (LOAD_DURATION, "Loading the code (REPORT's Init Duration)"),
+            (
+                BACKEND_DURATION,
+                "HTTP proxy integrations: until the backend's response head (the whole body when cached)",
+            ),
         ] {
             recorder.describe_histogram(name.into(), Some(metrics::Unit::Seconds), help.into());
         }
@@ -178,6 +188,21 @@ impl Metrics {
     pub fn cache_miss(&self, api: &str, stage: &str) {
         self.counter(CACHE_MISSES, vec![Label::new("api", api.to_string()), Label::new("stage", stage.to_string())])
             .increment(1);
+    }
+
+    /// One HTTP proxy integration request; `outcome` is `ok`, `timeout` or `error`.
+    pub fn backend(&self, api: &str, stage: &str, canary: bool, outcome: &'static str, took: Duration) {
+        let labels = vec![
+            Label::new("api", api.to_string()),
+            Label::new("stage", stage.to_string()),
+            Label::new("canary", if canary { "true" } else { "false" }),
+        ];
+        let mut with_outcome = labels.clone();
+        with_outcome.push(Label::new("outcome", outcome));
+        self.counter(BACKEND_REQUESTS, with_outcome).increment(1);
+        if outcome == "ok" {
+            self.histogram(BACKEND_DURATION, labels).record(took.as_secs_f64());
+        }
     }
 
     /// Sets a gauge (values kept elsewhere and exported at scrape, e.g. `live::usage`).

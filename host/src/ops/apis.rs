@@ -67,7 +67,7 @@ pub fn put_route_in(
     path: RoutePath,
     integration: Integration,
 ) -> Result<(RouteRecord, bool)> {
-    integration.validate()?;
+    integration.validate_for(&path)?;
     {
         check_target_exists(tx, &integration)?;
         let routes = list_routes_in(tx, id)?;

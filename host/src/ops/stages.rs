@@ -117,6 +117,7 @@ pub fn put_in(tx: &dyn Tx, id: &ApiId, name: &StageName, input: PutStage) -> Res
             secret_environment: input.secret_environment,
         },
     };
+    check_backend_variables(tx, &rec)?;
     tx.write_stage(&rec)?;
     Ok((stage(tx, id, name)?, existing.is_none()))
 }
@@ -193,6 +194,7 @@ pub(super) fn patch_in(tx: &dyn Tx, id: &ApiId, name: &StageName, patch: &StageP
     if let Some(c) = &patch.capacity {
         s.capacity = c.clone().validated()?;
     }
+    check_backend_variables(tx, &s)?;
     tx.write_stage(&s)?;
     stage(tx, id, name)
 }
@@ -220,6 +222,30 @@ fn routes_exist<'k>(tx: &dyn Tx, s: &StageRecord, setting: &str, keys: impl Iter
     Ok(())
 }
 
+/// Every stage variable an HTTP proxy integration URL of the stage's deployment (or its
+/// canary's, with the canary's overrides) uses must be set: a backend URL is never left
+/// to fail per request for a missing variable (unlike a function target, as API Gateway).
+fn check_backend_variables(tx: &dyn Tx, s: &StageRecord) -> Result<()> {
+    let sides = std::iter::once((&s.deployment_id, s.variables.clone(), ""))
+        .chain(s.canary.as_ref().map(|c| (&c.deployment_id, c.variables(&s.variables), "canary ")));
+    for (deployment, vars, side) in sides {
+        for r in super::deployments::deployment(tx, &s.api_id, deployment)?.routes {
+            let missing: Vec<String> =
+                r.integration.stage_variables().into_iter().filter(|v| !vars.contains_key(v)).collect();
+            if !missing.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "Stage {}: the integration URL of {side}route {} {} uses stage variables that are not set: {}",
+                    s.name,
+                    r.method.as_str(),
+                    r.path.as_str(),
+                    missing.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What would fail on a stage as it is served now (main side and canary): for each
 /// function route, a target its variables can't resolve, a function or alias that does
 /// not exist, or a target whose resource policy does not let this stage invoke it. Read
@@ -236,8 +262,10 @@ pub fn warnings(p: &Platform, api: &str, stage: &str) -> Vec<String> {
         for (route, integration) in serving.deployment.routes.iter().zip(&serving.integrations) {
             let at = format!("{side} {} {}", route.method.as_str(), route.path.as_str());
             match integration {
-                ResolvedIntegration::Mock { .. } => {}
-                ResolvedIntegration::Function(Err(reason)) => out.push(format!("{at}: {reason}")),
+                ResolvedIntegration::Mock { .. } | ResolvedIntegration::HttpProxy(Ok(_)) => {}
+                ResolvedIntegration::Function(Err(reason)) | ResolvedIntegration::HttpProxy(Err(reason)) => {
+                    out.push(format!("{at}: {reason}"))
+                }
                 ResolvedIntegration::Function(Ok(t)) => {
                     let target = format!("{}:{}", t.function, t.qualifier_text);
                     let missing = match (snapshot.functions.get(t.function.as_str()), &t.qualifier) {
@@ -301,6 +329,7 @@ pub async fn promote_canary(p: &Arc<Platform>, id: ApiId, name: StageName) -> Re
         s.deployment_id = canary.deployment_id.clone();
         s.variables = variables;
         canary.percent_traffic = 0.0;
+        check_backend_variables(tx, &s)?;
         tx.write_stage(&s)?;
         stage(tx, &id, &name)
     })
