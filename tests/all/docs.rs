@@ -41,6 +41,7 @@ fn runnable_blocks(markdown: &str, track: &str) -> Vec<(usize, String)> {
 const PAGES: &[&str] = &[
     "README.md",
     "docs/gateway.md",
+    "docs/backends.md",
     "docs/functions.md",
     "docs/management-api.md",
     "docs/cli.md",
