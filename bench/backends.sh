@@ -41,7 +41,7 @@ export WAYGATE_ENDPOINT="http://$admin" WAYGATE_DATA_DIR="$work/data"
 wg() { "$waygate" "$@" --output json; }
 api=$(wg api create bench-backend | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
 wg route put "$api" GET /hello --http-proxy 'http://${stageVariables.backendHost}/hello' >/dev/null
-dep=$(wg deploy "$api" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+dep=$("$waygate" deploy "$api" --output id)
 wg stage put "$api" prod --deployment "$dep" --var "backendHost=$backend" >/dev/null
 declare -A url=([waygate]="http://$gw/$api/prod/hello" [direct]="http://$backend/hello")
 declare -A pid=([waygate]=$wg_pid [direct]=$backend_pid)
