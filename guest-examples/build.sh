@@ -11,7 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 examples=(echo fail hello orders)
-components=(hello-http probe-http probe-handler)
+components=(hello-http probe-http probe-handler fetch-http)
 
 if [ "${1:-}" = "--check" ]; then
   (cd prebuilt && b3sum --check MANIFEST)

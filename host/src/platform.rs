@@ -110,6 +110,8 @@ impl Platform {
         }
         let runtime = Arc::new(Runtime::new(config.runtime.clone(), data.clone())?);
         runtime.loader().attach_ledger(Arc::new(ArtifactRecorder(store.clone())));
+        let backends = crate::backend::Backends::new(&config.backend)?;
+        runtime.attach_backends(backends.clone());
         let corrupt = prepare_code(store.as_ref(), &data, &runtime)?;
         let master_key = load_master_key(&config, &data)?;
         let live = Arc::new(crate::live::LiveState::new(config.cache_max_bytes));
@@ -122,7 +124,7 @@ impl Platform {
             runtime.clone(),
             observe.clone(),
             crate::data_plane::DataPlaneConfig { max_payload_bytes: config.max_payload_bytes },
-            crate::backend::Backends::new(&config.backend)?,
+            backends,
         )?);
         Ok(Arc::new(Platform {
             store,

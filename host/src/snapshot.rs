@@ -21,6 +21,9 @@ pub struct Snapshot {
     pub access: crate::access::AccessSnapshot,
     /// Decrypted secrets per environment.
     pub secrets: crate::secrets::SecretsSnapshot,
+    /// Environment values (name → value) per environment: what a version's outbound
+    /// allow-list `${environment.NAME}` placeholders are filled from.
+    pub values: HashMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 pub struct FunctionSnapshot {
@@ -106,6 +109,10 @@ impl Snapshot {
             ),
             access: crate::access::AccessSnapshot::build(state.keys, inputs.admin_token),
             secrets: crate::secrets::SecretsSnapshot::build(state.secrets, inputs.master_key),
+            values: state.values.into_iter().fold(HashMap::new(), |mut m, v| {
+                m.entry(v.environment).or_default().insert(v.name, v.value);
+                m
+            }),
         }
     }
 }

@@ -97,10 +97,6 @@ async fn upload_recognises_components_and_refuses_what_they_cannot_have() {
     let hash = f["code_hash"].clone();
 
     for (wat, says) in [
-        (
-            r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#,
-            "wasi:http/outgoing-handler@0.2.0 (outgoing HTTP",
-        ),
         ("(component)", "exports neither of the worlds Waygate runs"),
         (
             r#"(component

@@ -30,6 +30,7 @@ mod invoke;
 mod isolation;
 mod malformed;
 mod observe;
+mod outbound;
 mod throttle;
 mod versions;
 mod wasi;

@@ -80,6 +80,13 @@ pub struct ConfigArgs {
     /// A free-text description (up to 256 characters).
     #[arg(long)]
     description: Option<String>,
+    /// Where its outbound HTTP requests may go: `SCHEME://HOST[:PORT]` with
+    /// `${environment.NAME}` placeholders; repeat for more. Replaces the whole list.
+    #[arg(long)]
+    outbound: Vec<String>,
+    /// Remove every outbound entry (no outbound requests).
+    #[arg(long, conflicts_with = "outbound")]
+    clear_outbound: bool,
 }
 
 impl ConfigArgs {
@@ -97,6 +104,9 @@ impl ConfigArgs {
         }
         if let Some(v) = &self.description {
             m.insert("description".into(), v.clone().into());
+        }
+        if !self.outbound.is_empty() || self.clear_outbound {
+            m.insert("outbound".into(), self.outbound.clone().into());
         }
         m
     }
@@ -135,8 +145,11 @@ pub fn run(cmd: FunctionCmd) -> anyhow::Result<ExitCode> {
             let v: Value = output::with_progress(&format!("uploading and compiling {}", file.display()), || {
                 client.send(req).and_then(|r| Ok(r.json()?))
             })?;
-            let shown = json!({ "code_hash": v["code_hash"], "kind": v["kind"], "size": v["size"],
+            let mut shown = json!({ "code_hash": v["code_hash"], "kind": v["kind"], "size": v["size"],
                 "revision_id": v["function"]["revision_id"] });
+            if let Some(note) = v["outbound"]["note"].as_str() {
+                shown["outbound"] = note.into();
+            }
             output::object(conn.output, if conn.output == output::Output::Json { &v } else { &shown });
         }
         FunctionCmd::Config { name, config, clear_env, env_set, env_unset, conn } => {

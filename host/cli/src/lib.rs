@@ -22,6 +22,7 @@ mod secret;
 mod stage;
 mod throttle;
 mod up;
+mod value;
 mod version;
 
 use crate::client::Client;
@@ -107,6 +108,13 @@ enum Command {
         after_help = "Examples (from the docs):\n  printf %s \"prod-pass\" | waygate secret put prod db-password\n  waygate secret list prod"
     )]
     Secret(secret::SecretCmd),
+    /// Environment values: non-secret settings per environment, filled into versions'
+    /// outbound allow-lists as `${environment.NAME}`.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate value set dev paymentsHost 127.0.0.1:8081\n  waygate value list dev"
+    )]
+    Value(value::ValueCmd),
     /// The audit log of mutating management calls.
     Audit(audit::AuditArgs),
     /// A stage's canary: a share of its traffic on another deployment; promote or remove it.
@@ -219,6 +227,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Stage(c) => stage::run(c),
         Command::Key(c) => key::run(c),
         Command::Secret(c) => secret::run(c),
+        Command::Value(c) => value::run(c),
         Command::Audit(a) => audit::run(a),
         Command::Canary(c) => canary::run(c),
         Command::Cache(c) => cache::run(c),

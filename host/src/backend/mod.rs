@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body of every outbound request.
-pub type OutBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+/// The body of every outbound request (not `Sync`: a guest's wasi:http body isn't).
+pub type OutBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
 /// Knobs of the backend client (`waygate up` flags).
 #[derive(Debug, Clone)]
@@ -188,5 +188,88 @@ pub fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     let hop: Vec<http::HeaderName> = headers.keys().filter(|k| is_hop_by_hop(k)).cloned().collect();
     for n in hop {
         headers.remove(n);
+    }
+}
+
+/// A response body read under bounds: at most `limit` bytes in all (counted into a shared
+/// total, so several bodies of one invocation share one budget), and no wait for the next
+/// piece past the timer — reset to `idle` after each piece, or fixed at a deadline when
+/// `idle` is `None`. Past a bound the body ends with an error, which a proxied client sees
+/// as a cut-off response and a guest as a failed read. A body type of our own:
+/// http-body-util has a per-body limit, but neither a shared one nor a timer.
+pub struct Bounded<B> {
+    inner: B,
+    total: Arc<std::sync::atomic::AtomicU64>,
+    limit: u64,
+    idle: Option<Duration>,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+/// The error a [`Bounded`] body ends with past its byte limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the response is larger than {0} bytes")]
+pub struct TooLarge(pub u64);
+
+/// The error a [`Bounded`] body ends with when its timer fires.
+#[derive(Debug, thiserror::Error)]
+#[error("the backend stopped sending the response")]
+pub struct Stalled;
+
+impl<B> Bounded<B> {
+    /// Bounds `inner` by `limit` bytes counted into `total`, and by `idle` between pieces
+    /// (or the fixed `deadline` when `idle` is `None`).
+    pub fn new(
+        inner: B,
+        total: Arc<std::sync::atomic::AtomicU64>,
+        limit: u64,
+        idle: Option<Duration>,
+        deadline: tokio::time::Instant,
+    ) -> Self {
+        Bounded { inner, total, limit, idle, sleep: Box::pin(tokio::time::sleep_until(deadline)) }
+    }
+}
+
+impl<B> hyper::body::Body for Bounded<B>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                let total = this.total.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+                if total > this.limit {
+                    return Poll::Ready(Some(Err(Box::new(TooLarge(this.limit)))));
+                }
+                if let Some(idle) = this.idle {
+                    this.sleep.as_mut().reset(tokio::time::Instant::now() + idle);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match this.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(Stalled)))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -18,7 +18,35 @@ pub struct UploadResult {
     size: u64,
     /// The guest kind the upload was recognised as (`stdio`, `wasi-http`).
     kind: Option<&'static str>,
+    /// Set when the code makes outbound HTTP requests (imports
+    /// `wasi:http/outgoing-handler`): where `$LATEST` lets them go, and what that means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outbound: Option<OutboundNote>,
     function: FunctionView,
+}
+
+#[derive(Serialize)]
+pub struct OutboundNote {
+    allow_list: Vec<String>,
+    note: String,
+}
+
+impl OutboundNote {
+    fn new(name: &FunctionName, allow_list: Vec<String>) -> Self {
+        let note = if allow_list.is_empty() {
+            format!(
+                "This code makes outbound HTTP requests, but {name} declares no outbound hosts: every request \
+                 will be refused. Set \"outbound\" in its configuration (PATCH /v1/functions/{name}/config)."
+            )
+        } else {
+            format!(
+                "Outbound HTTP requests may go to {} (placeholders filled from the invoking environment's values); \
+                 any other request is refused.",
+                allow_list.join(", ")
+            )
+        };
+        OutboundNote { allow_list, note }
+    }
 }
 
 pub async fn upload(
@@ -42,9 +70,10 @@ pub async fn upload(
         other => other,
     })?;
     let size = wasm.len() as u64;
-    let (hash, rec) = crate::ops::code::upload(&p, name, wasm).await?;
+    let (hash, rec, outgoing_http) = crate::ops::code::upload(&p, name.clone(), wasm).await?;
+    let outbound = outgoing_http.then(|| OutboundNote::new(&name, rec.config.outbound.clone()));
     let function = FunctionView::new(&p, rec);
-    Ok(Json(UploadResult { code_hash: hash, size, kind: function.kind(), function }))
+    Ok(Json(UploadResult { code_hash: hash, size, kind: function.kind(), outbound, function }))
 }
 
 fn too_large(limit: usize) -> ApiError {

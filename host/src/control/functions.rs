@@ -20,6 +20,7 @@ pub struct CreateFunction {
     memory_mb: Option<u32>,
     timeout_ms: Option<u32>,
     description: Option<String>,
+    outbound: Option<Vec<String>>,
 }
 
 /// `$LATEST` as the API shows it (the API's shape, apart from the store's record).
@@ -76,6 +77,7 @@ pub async fn create(
         memory_mb: req.memory_mb,
         timeout_ms: req.timeout_ms,
         description: req.description,
+        outbound: req.outbound,
     };
     let rec = ops::functions::create(&p, name, patch).await?;
     Ok((StatusCode::CREATED, Json(FunctionView::new(&p, rec))))

@@ -26,6 +26,7 @@ pub mod secrets;
 pub mod stage_cache;
 pub mod stage_metrics;
 pub mod stages;
+pub mod values;
 pub mod versions;
 
 use crate::platform::Platform;

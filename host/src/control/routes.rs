@@ -11,7 +11,7 @@
 
 use super::access::{rule, Refine, Rule};
 use super::{aliases, apis, audit, canary, code, concurrency, deployments, functions, invoke, keys, logs};
-use super::{metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, versions, AppState};
+use super::{metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, values, versions, AppState};
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
@@ -128,6 +128,11 @@ pub const ROUTES: &[Route] = &[
         rule("secret:Put", "secret/{environment}/{name}")),
     route!(DELETE "/v1/secrets/{environment}/{name}" => secrets::delete,
         rule("secret:Delete", "secret/{environment}/{name}")),
+    route!(GET "/v1/environments/{environment}/values" => values::list, rule("value:List", "value/{environment}/*")),
+    route!(PUT "/v1/environments/{environment}/values/{name}" => values::put,
+        rule("value:Put", "value/{environment}/{name}")),
+    route!(DELETE "/v1/environments/{environment}/values/{name}" => values::delete,
+        rule("value:Delete", "value/{environment}/{name}")),
     route!(GET "/v1/audit" => audit::list, rule("audit:Read", "audit")),
     route!(GET "/metrics" => metrics::metrics, rule("metrics:Read", "metrics")),
 ];

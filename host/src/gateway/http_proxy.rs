@@ -15,10 +15,7 @@ use http::uri::{Authority, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use http_body_util::BodyExt;
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// A stage's HTTP proxy target, variables substituted.
@@ -169,7 +166,7 @@ pub async fn forward(backends: &Backends, t: &ProxyTarget, f: Forward<'_>) -> Re
     if let Some(h) = req.headers_mut() {
         *h = headers;
     }
-    let body: OutBody = http_body_util::Full::new(f.body).map_err(|never| match never {}).boxed();
+    let body: OutBody = http_body_util::Full::new(f.body).map_err(|never| match never {}).boxed_unsync();
     let req = req.body(body).map_err(|e| (GatewayError::BadRequest, e.to_string()))?;
     let deadline = tokio::time::Instant::now() + t.timeout;
     let resp = match tokio::time::timeout_at(deadline, backends.send(req, t.literal_host)).await {
@@ -206,15 +203,18 @@ pub async fn forward(backends: &Backends, t: &ProxyTarget, f: Forward<'_>) -> Re
             backend_time: started.elapsed(),
         });
     }
-    let guarded = Guarded {
-        inner: http_body_util::Limited::new(body, f.max_response_bytes),
-        idle: t.timeout,
-        sleep: Box::pin(tokio::time::sleep(t.timeout)),
-    };
+    // Streamed: cut off past the limit, or when no piece arrives for the timeout.
+    let limit = f.max_response_bytes as u64;
+    let first = tokio::time::Instant::now() + t.timeout;
+    let bounded = backend::Bounded::new(body, Default::default(), limit, Some(t.timeout), first);
+    let logged = bounded.map_err(|e| {
+        tracing::warn!(error = %e, "backend response cut off");
+        e
+    });
     Ok(Answer {
         status: head.status,
         headers,
-        body: AnswerBody::Stream(axum::body::Body::new(guarded)),
+        body: AnswerBody::Stream(axum::body::Body::new(logged)),
         backend_time: started.elapsed(),
     })
 }
@@ -252,52 +252,6 @@ fn header_pairs(h: HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
         }
     }
     out
-}
-
-/// A streamed backend body, cut off when it exceeds the response limit or when no data
-/// arrives for the integration timeout (the client then sees the response end early).
-/// A body type of our own: http-body-util has the limit but no idle timeout.
-struct Guarded {
-    inner: http_body_util::Limited<hyper::body::Incoming>,
-    idle: Duration,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl hyper::body::Body for Guarded {
-    type Data = Bytes;
-    type Error = backend::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                let next = tokio::time::Instant::now() + this.idle;
-                this.sleep.as_mut().reset(next);
-                if let Some(Err(e)) = &frame {
-                    tracing::warn!(error = %e, "backend response cut off");
-                }
-                Poll::Ready(frame)
-            }
-            Poll::Pending => match this.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    tracing::warn!("backend response cut off: no data within the integration timeout");
-                    Poll::Ready(Some(Err("the backend stopped sending the response".into())))
-                }
-                Poll::Pending => Poll::Pending,
-            },
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 #[cfg(test)]

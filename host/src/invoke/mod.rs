@@ -24,12 +24,37 @@ pub struct Resolved {
     /// invoking environment ([`with_secrets`]); `None`: run `version.config` as is.
     pub config: Option<Arc<crate::model::FunctionConfig>>,
     pub reserved: Option<crate::live::concurrency::Reserved>,
+    /// The version's outbound allow-list filled with `environment`'s values
+    /// ([`with_secrets`]); `None`: the version declares none (every request refused).
+    pub outbound: Option<Arc<crate::model::outbound::AllowList>>,
 }
 
-/// Resolves the version's secret references for `environment` from the snapshot's
-/// decrypted secrets. `Err` names the missing secret (a function configuration error).
+/// Resolves what depends on the invoking `environment`: the version's secret references
+/// (from the snapshot's decrypted secrets; `Err` names a missing secret, a function
+/// configuration error) and its outbound allow-list's `${environment.NAME}` values (an
+/// entry whose value is missing stays unusable, and a request it would allow is refused
+/// naming it).
 pub fn with_secrets(snapshot: &Snapshot, mut resolved: Resolved, environment: &str) -> Result<Resolved, String> {
+    use crate::model::outbound;
     resolved.config = snapshot.secrets.resolve(&resolved.version.config, environment)?;
+    let values = snapshot.values.get(environment);
+    // Env values may use `${environment.NAME}` too (`https://payments.${environment.paymentsHost}`).
+    let config = resolved.config.as_deref().unwrap_or(&resolved.version.config);
+    if config.env.values().any(|v| outbound::has_placeholders(v)) {
+        let mut filled = config.clone();
+        for (var, value) in filled.env.iter_mut() {
+            if outbound::has_placeholders(value) {
+                *value = outbound::fill_placeholders(value, values).map_err(|why| {
+                    format!("environment variable {var}: {why} in environment '{environment}' (PUT /v1/environments/{environment}/values/NAME)")
+                })?;
+            }
+        }
+        resolved.config = Some(Arc::new(filled));
+    }
+    let entries = &resolved.version.config.outbound;
+    if !entries.is_empty() {
+        resolved.outbound = Some(Arc::new(outbound::AllowList::resolve(entries, values)));
+    }
     Ok(resolved)
 }
 
@@ -58,7 +83,7 @@ pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Re
         VersionId::Latest => ResolveError::NoCode { function: function.to_string() },
         VersionId::Number(n) => not_found(Some(&n.to_string())),
     })?;
-    Ok(Resolved { version, alias, config: None, reserved: f.reserved.clone() })
+    Ok(Resolved { version, alias, config: None, reserved: f.reserved.clone(), outbound: None })
 }
 
 /// Context of one call besides the payload.
@@ -161,6 +186,7 @@ pub async fn run(
                     input,
                     cut_off: ctx.cut_off,
                     class: ctx.class,
+                    outbound: resolved.outbound.clone(),
                 })
                 .await
         }

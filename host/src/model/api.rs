@@ -491,9 +491,9 @@ impl BackendUrl {
                 (UrlPart::Var(name.to_string()), VAR_PREFIX.len() + end + 1)
             } else if at.starts_with("${") {
                 return Err("only ${stageVariables.NAME} may be substituted".into());
-            } else if at.starts_with('$') {
+            } else if let Some(after) = at.strip_prefix('$') {
                 text.push('$');
-                rest = &at[1..];
+                rest = after;
                 continue;
             } else if let Some(inner) = at.strip_prefix('{') {
                 let end = inner.find('}').ok_or("unclosed {")?;

@@ -73,6 +73,11 @@ pub struct FunctionConfig {
     pub memory_mb: u32,
     pub timeout_ms: u32,
     pub description: String,
+    /// Where its outbound HTTP requests may go (`crate::backend::allow_list`): entries
+    /// `SCHEME://HOST[:PORT]` with `${environment.NAME}` placeholders. Empty: nowhere.
+    /// Left out of the JSON when empty, so versions published before it keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbound: Vec<String>,
 }
 
 impl Default for FunctionConfig {
@@ -82,6 +87,7 @@ impl Default for FunctionConfig {
             memory_mb: DEFAULT_MEMORY_MB,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             description: String::new(),
+            outbound: Vec::new(),
         }
     }
 }
@@ -95,6 +101,8 @@ pub struct FunctionConfigPatch {
     pub memory_mb: Option<u32>,
     pub timeout_ms: Option<u32>,
     pub description: Option<String>,
+    /// Replaces the whole allow-list (`[]` clears it).
+    pub outbound: Option<Vec<String>>,
 }
 
 impl FunctionConfig {
@@ -104,6 +112,7 @@ impl FunctionConfig {
             memory_mb: patch.memory_mb.unwrap_or(self.memory_mb),
             timeout_ms: patch.timeout_ms.unwrap_or(self.timeout_ms),
             description: patch.description.unwrap_or_else(|| self.description.clone()),
+            outbound: patch.outbound.unwrap_or_else(|| self.outbound.clone()),
         };
         next.validate(limits)?;
         Ok(next)
@@ -143,6 +152,17 @@ impl FunctionConfig {
             )));
         }
         super::validate_text("description", &self.description)?;
+        use super::outbound as allow_list;
+        if self.outbound.len() > allow_list::MAX_ENTRIES {
+            return Err(Invalid::new(format!(
+                "outbound has {} entries: at most {} are allowed",
+                self.outbound.len(),
+                allow_list::MAX_ENTRIES
+            )));
+        }
+        for entry in &self.outbound {
+            allow_list::validate(entry).map_err(Invalid::new)?;
+        }
         let reserved: Vec<&str> = self.env.keys().map(String::as_str).filter(|k| is_reserved(k)).collect();
         if !reserved.is_empty() {
             return Err(Invalid::new(format!(

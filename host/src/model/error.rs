@@ -26,6 +26,7 @@ pub enum Kind {
     Key,
     /// `id` is `environment/name`.
     Secret,
+    Value,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +99,7 @@ fn not_found(kind: Kind, id: &str) -> String {
         Kind::Statement => format!("Statement {id} is not found in resource policy."),
         Kind::Key => format!("Key not found: {id}"),
         Kind::Secret => format!("Secret not found: {id}"),
+        Kind::Value => format!("Environment value not found: {id}"),
     }
 }
 

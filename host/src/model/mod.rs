@@ -44,6 +44,7 @@ pub mod error;
 pub mod guest;
 pub mod hash;
 pub mod names;
+pub mod outbound;
 pub mod policy;
 pub mod qualifier;
 pub mod stage;

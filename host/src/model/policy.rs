@@ -33,6 +33,9 @@ pub const ACTIONS: &[&str] = &[
     "secret:Delete",
     "secret:List",
     "secret:Use",
+    "value:Put",
+    "value:Delete",
+    "value:List",
     "key:Manage",
     "audit:Read",
     "metrics:Read",
@@ -41,7 +44,7 @@ pub const ACTIONS: &[&str] = &[
 ];
 
 /// The first segment of every resource (`function/NAME/...`, `api/ID/...`, ...).
-pub const RESOURCE_TYPES: &[&str] = &["function", "api", "secret", "key", "audit", "metrics", "runtime"];
+pub const RESOURCE_TYPES: &[&str] = &["function", "api", "secret", "value", "key", "audit", "metrics", "runtime"];
 
 /// Bounds on a policy: keep evaluation cheap (it runs on every management request).
 pub const MAX_STATEMENTS: usize = 32;

@@ -99,7 +99,12 @@ pub fn server_timing(route: Option<Duration>, outcome: &Outcome, total: Duration
     if let Some(load) = t.load {
         let _ = write!(s, "load;dur={}, ", Ms(load));
     }
-    let _ = write!(s, "instantiate;dur={}, run;dur={}, total;dur={}", Ms(t.instantiate), Ms(t.run), Ms(total));
+    let _ = write!(s, "instantiate;dur={}, run;dur={}, ", Ms(t.instantiate), Ms(t.run));
+    // Part of `run`: the function waiting for its outbound requests' responses.
+    if t.outbound.requests > 0 {
+        let _ = write!(s, "outbound;dur={}, ", Ms(t.outbound.waited));
+    }
+    let _ = write!(s, "total;dur={}", Ms(total));
     s
 }
 
@@ -129,6 +134,8 @@ pub struct Report {
     pub used_mb: usize,
     /// Init Duration: only when this request loaded the code.
     pub init: Option<Duration>,
+    /// Outbound HTTP requests made, and the time spent waiting for their responses.
+    pub outbound: crate::runtime::outbound::OutboundUse,
 }
 
 impl Line {
@@ -151,6 +158,15 @@ impl Line {
                 );
                 if let Some(load) = r.init {
                     let _ = write!(report, "\tInit Duration: {:.2} ms", ms(load));
+                }
+                if r.outbound.requests > 0 {
+                    let _ = write!(
+                        report,
+                        "\tOutbound Requests: {}\tOutbound Duration: {:.2} ms\tOutbound Bytes: {}",
+                        r.outbound.requests,
+                        ms(r.outbound.waited),
+                        r.outbound.bytes
+                    );
                 }
                 report
             }
@@ -177,6 +193,7 @@ pub fn lines(rec: &InvocationRecord<'_>) -> Vec<Line> {
         memory_mb: rec.memory_mb,
         used_mb: o.max_memory_bytes.div_ceil(1 << 20),
         init: t.load,
+        outbound: t.outbound,
     }));
     lines
 }

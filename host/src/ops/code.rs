@@ -25,7 +25,7 @@ pub async fn upload(
     p: &Arc<Platform>,
     name: FunctionName,
     wasm: bytes::Bytes,
-) -> std::result::Result<(CodeHash, FunctionRecord), UploadError> {
+) -> std::result::Result<(CodeHash, FunctionRecord, bool), UploadError> {
     if wasm.is_empty() {
         return Err(Error::Invalid("Code is empty: send the wasm module as the request body".into()).into());
     }
@@ -43,10 +43,11 @@ pub async fn upload(
         if let Err(e) = this.runtime.loader().insert_compiled(&hash, &compiled) {
             tracing::warn!(code_hash = %hash, error = %e, "could not preload uploaded code");
         }
-        Ok(artifact)
+        Ok((artifact, compiled.outgoing_http))
     })
     .await
     .map_err(|e| Error::internal(format!("compile task failed: {e}")))??;
+    let (artifact, outgoing_http) = artifact;
     let code =
         crate::runtime::CodeRef { code_hash: hash, kind: artifact.kind, artifact: Ok(artifact.artifact_hash.clone()) };
     let rec = p
@@ -58,5 +59,5 @@ pub async fn upload(
         })
         .await?;
     p.runtime.warm(&code).await;
-    Ok((hash, rec))
+    Ok((hash, rec, outgoing_http))
 }

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod permissions;
 pub mod secrets;
 pub mod stages;
+pub mod values;
 pub mod versions;
 
 pub use crate::model::error::{Error, Kind, Result};

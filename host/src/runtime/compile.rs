@@ -23,6 +23,8 @@ pub(crate) fn bad(msg: impl Into<String>) -> CompileError {
 pub struct Compiled {
     pub kind: GuestKind,
     pub artifact: Vec<u8>,
+    /// The code imports `wasi:http/outgoing-handler` (makes outbound HTTP requests).
+    pub outgoing_http: bool,
 }
 
 /// Recognises `wasm` as code of a guest kind the host runs — a WASI preview1 command module,
@@ -40,7 +42,7 @@ pub(crate) fn compile_with(
     match recognise(wasm)? {
         Binary::Module => {
             let kind = GuestKind::StdioProxy;
-            Ok(Compiled { kind, artifact: executor::compile(kind, &cx, Code::Module(wasm))? })
+            Ok(Compiled { kind, artifact: executor::compile(kind, &cx, Code::Module(wasm))?, outgoing_http: false })
         }
         Binary::Component => {
             // Compiled once (seconds for a JavaScript or Python engine): its exports then
@@ -48,7 +50,8 @@ pub(crate) fn compile_with(
             let component = wasmtime::component::Component::new(engine, wasm)
                 .map_err(|e| bad(format!("Component could not be compiled: {e:#}")))?;
             let kind = component::kind_of(engine, &component)?;
-            Ok(Compiled { kind, artifact: executor::compile(kind, &cx, Code::Component(&component))? })
+            let outgoing_http = component::imports_outgoing_http(engine, &component);
+            Ok(Compiled { kind, artifact: executor::compile(kind, &cx, Code::Component(&component))?, outgoing_http })
         }
     }
 }

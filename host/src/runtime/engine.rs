@@ -90,6 +90,8 @@ pub struct Runtime {
     pub(crate) production: Arc<super::priority::ProductionActivity>,
     pub(crate) config: RuntimeConfig,
     pub(crate) pooling: bool,
+    /// The outbound HTTP client functions' requests go through (set once at start).
+    pub(crate) backends: std::sync::OnceLock<Arc<crate::backend::Backends>>,
     _ticker: EpochTicker,
 }
 
@@ -129,8 +131,15 @@ impl Runtime {
             loader,
             config,
             pooling,
+            backends: std::sync::OnceLock::new(),
             _ticker: ticker,
         })
+    }
+
+    /// Gives functions' outbound requests their client. Only the first call has an
+    /// effect; without it, every outbound request is refused.
+    pub fn attach_backends(&self, backends: Arc<crate::backend::Backends>) {
+        let _ = self.backends.set(backends);
     }
 
     /// Identifies the compiled-code format: artifacts are stored per fingerprint.

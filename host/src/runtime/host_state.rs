@@ -20,6 +20,8 @@ pub struct HostState {
     /// The WASI 0.2 and wasi:http state of a component; `None` for a module (built only by
     /// the component executors, so a module's store pays nothing for it).
     pub(super) component: Option<Box<ComponentState>>,
+    /// The invocation's outbound HTTP (allow-list, budget); `None` outside an invocation.
+    pub(super) outbound: Option<std::sync::Arc<super::outbound::Outbound>>,
 }
 
 /// What a component's imports (wasmtime-wasi, wasmtime-wasi-http) work on.
@@ -32,7 +34,7 @@ pub struct ComponentState {
 
 impl HostState {
     pub(super) fn new(wasi: Wasi, limiter: MemoryLimiter, deadline: Deadline) -> Self {
-        HostState { wasi, limiter, deadline, component: None }
+        HostState { wasi, limiter, deadline, component: None, outbound: None }
     }
 
     /// The component state. Only a component's imports call this, and a component runs
@@ -53,7 +55,7 @@ impl ComponentState {
             wasi: WasiCtx::builder().build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: super::executor::component::Hooks,
+            hooks: super::executor::component::Hooks::default(),
         }
     }
 }

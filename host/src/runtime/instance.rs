@@ -12,6 +12,7 @@ use super::{CodeRef, InvokeError, Runtime};
 use crate::model::stage::PriorityClass;
 use crate::model::{FunctionConfig, VersionId};
 use bytes::Bytes;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
@@ -36,6 +37,9 @@ pub struct Invocation<'a> {
     pub cut_off: Option<Duration>,
     /// Development invocations draw from development's share of the pool.
     pub class: PriorityClass,
+    /// The version's outbound allow-list for the invocation's environment (components'
+    /// outgoing HTTP); `None`: every request is refused.
+    pub outbound: Option<Arc<crate::model::outbound::AllowList>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -49,6 +53,8 @@ pub struct Timing {
     /// How many times the guest gave its worker back before it finished (epoch ticks
     /// and waits).
     pub yields: u32,
+    /// Its outbound HTTP requests (components only; zero when none were made).
+    pub outbound: super::outbound::OutboundUse,
 }
 
 /// The function failed (Lambda's "Unhandled" function error).
@@ -166,6 +172,12 @@ impl Runtime {
             wasi.env("WAYGATE_STAGE", stage);
         }
         let mut store = self.store(wasi, inv.config.memory_mb as usize, deadline);
+        // Components may make outbound requests: their budget, allow-list and deadline.
+        if inv.code.kind != crate::model::GuestKind::StdioProxy {
+            let allow = inv.outbound.clone().unwrap_or_default();
+            let backends = self.backends.get().cloned();
+            store.data_mut().outbound = Some(Arc::new(super::outbound::Outbound::new(allow, backends, deadline.0)));
+        }
         store.set_epoch_deadline(1);
         match inv.class {
             PriorityClass::Production => {
@@ -234,6 +246,7 @@ impl Runtime {
                 run: total.saturating_sub(instantiate),
                 cpu,
                 yields: polls.saturating_sub(1),
+                outbound: store.data().outbound.as_ref().map(|o| o.usage()).unwrap_or_default(),
             },
             max_memory_bytes,
             retired: Some(Retired { _store: store, _slot: slot, _share: share }),

@@ -11,6 +11,7 @@ pub mod host_state;
 pub mod instance;
 pub mod limits;
 pub mod loader;
+pub mod outbound;
 pub mod priority;
 pub mod wasi_p1;
 

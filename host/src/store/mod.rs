@@ -31,6 +31,7 @@ pub mod policies;
 pub mod secrets;
 pub mod sqlite;
 pub mod sweep;
+pub mod values;
 
 pub use apis::{ApiRecord, ApiStore, DeploymentRecord, GatewayState, RouteRecord, StageRecord};
 pub use audit::{AuditEntry, AuditLog, AuditQuery};
@@ -39,6 +40,7 @@ pub use functions::{AliasRecord, FunctionRecord, FunctionState, FunctionStore, N
 pub use keys::{KeyRecord, KeyStore};
 pub use policies::{PermissionRecord, PolicyStore};
 pub use secrets::{SecretMeta, SecretRow, SecretStore};
+pub use values::{ValueRecord, ValueStore};
 
 use crate::model::{CodeHash, FunctionConfig};
 use serde::Serialize;
@@ -49,7 +51,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// One transaction over every domain. Obtained from [`Store::write`] or [`Store::read`];
 /// its changes are committed together or not at all.
-pub trait Tx: FunctionStore + CodeStore + ApiStore + PolicyStore + KeyStore + SecretStore {
+pub trait Tx: FunctionStore + CodeStore + ApiStore + PolicyStore + KeyStore + SecretStore + ValueStore {
     /// The change sequence as of this transaction (after its own write, in a write).
     fn change_seq(&self) -> StoreResult<u64>;
 }
@@ -96,6 +98,7 @@ pub struct RoutingState {
     pub artifacts: Vec<ArtifactRecord>,
     pub keys: Vec<KeyRecord>,
     pub secrets: Vec<SecretRow>,
+    pub values: Vec<ValueRecord>,
 }
 
 /// Reads the [`RoutingState`] for an engine `fingerprint` in one consistent view.
@@ -108,6 +111,7 @@ pub fn load_routing_state(store: &dyn Store, fingerprint: &str) -> StoreResult<R
             artifacts: tx.artifacts(fingerprint)?,
             keys: tx.list_keys()?,
             secrets: tx.load_secrets()?,
+            values: tx.load_values()?,
         })
     })
 }

@@ -8,6 +8,7 @@ use super::GuestKind;
 use crate::model::CodeHash;
 use crate::runtime::compile::{bad, CompileError};
 use crate::runtime::host_state::{ComponentState, HostState};
+use crate::runtime::outbound::Outbound;
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, InstancePre, Linker};
@@ -23,12 +24,21 @@ pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     Ok(l)
 }
 
-/// Imports a function may not have: outgoing HTTP. Matched as prefixes of the import's
-/// name (`wasi:http/outgoing-handler@0.2.3`). `wasi:sockets` may be imported — CPython's
-/// libc links it into every componentize-py component — but the context denies every
-/// use ([`component_state`]).
-const REFUSED_IMPORTS: [(&str, &str); 1] =
-    [("wasi:http/outgoing-handler", "outgoing HTTP requests are not offered to functions")];
+/// Imports a function may not have, matched as prefixes of the import's name. None
+/// today: `wasi:http/outgoing-handler` is linked and each call is checked against the
+/// version's allow-list ([`Hooks`]); `wasi:sockets` may be imported — CPython's libc
+/// links it into every componentize-py component — but the context denies every use
+/// ([`component_state`]). Kept so a future refusal has one place.
+const REFUSED_IMPORTS: [(&str, &str); 0] = [];
+
+/// The import through which a component makes outbound HTTP requests.
+pub(crate) const OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler";
+
+/// Whether a compiled component imports outgoing HTTP (the upload answer says what its
+/// calls will meet).
+pub(crate) fn imports_outgoing_http(engine: &Engine, component: &Component) -> bool {
+    component.component_type().imports(engine).any(|(name, _)| name.starts_with(OUTGOING_HANDLER))
+}
 
 /// The export that makes a component a wasi:http proxy (any 0.2.x).
 pub(super) const INCOMING_HANDLER: &str = "wasi:http/incoming-handler@0.2.";
@@ -104,7 +114,11 @@ pub(super) unsafe fn load(
 /// A component's WASI 0.2 context, from the invocation's preview1 one (`instance.rs` put
 /// the args and the environment there): no stdin, stdout and stderr into `log`, no
 /// preopened directory, no network (wasmtime-wasi's defaults).
-pub(super) fn component_state(wasi: &crate::runtime::wasi_p1::Wasi, log: &LogPipe) -> ComponentState {
+pub(super) fn component_state(
+    wasi: &crate::runtime::wasi_p1::Wasi,
+    log: &LogPipe,
+    outbound: &Option<Arc<Outbound>>,
+) -> ComponentState {
     let mut b = wasmtime_wasi::WasiCtx::builder();
     for a in wasi.args() {
         b.arg(a);
@@ -116,16 +130,23 @@ pub(super) fn component_state(wasi: &crate::runtime::wasi_p1::Wasi, log: &LogPip
     // No network: no TCP, no UDP, no name lookup (and wasmtime-wasi's default address
     // check refuses every address besides).
     b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-    ComponentState { wasi: b.build(), ..ComponentState::empty() }
+    let hooks = Hooks { outbound: outbound.clone(), log: Some(log.clone()) };
+    ComponentState { wasi: b.build(), hooks, ..ComponentState::empty() }
 }
 
-/// Outgoing HTTP is refused at upload; a request that gets here anyway is denied.
-pub struct Hooks;
+/// A component's outgoing HTTP: each request goes to the invocation's [`Outbound`]
+/// (allow-list, budget, deadline); without one (a state built outside an invocation)
+/// every request is denied. Refusals are written to the function's log.
+#[derive(Default)]
+pub struct Hooks {
+    outbound: Option<Arc<Outbound>>,
+    log: Option<LogPipe>,
+}
 
 impl wasmtime_wasi_http::WasiHttpHooks for Hooks {
     fn send_request(
         &mut self,
-        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
         _options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> Box<
@@ -139,7 +160,20 @@ impl wasmtime_wasi_http::WasiHttpHooks for Hooks {
                 >,
             > + Send,
     > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+        let (outbound, log) = (self.outbound.clone(), self.log.clone());
+        Box::new(async move {
+            let Some(outbound) = outbound else { return Err(wasmtime_wasi_http::Error::HttpRequestDenied) };
+            let note = move |line: String| {
+                tracing::debug!("{line}");
+                if let Some(log) = &log {
+                    log.push(format!("{line}\n").as_bytes());
+                }
+            };
+            let response = outbound.send(request, &note).await?;
+            let io: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, io))
+        })
     }
 }
 
@@ -235,7 +269,7 @@ impl tokio::io::AsyncWrite for LogPipe {
 pub(super) fn begin(store: &mut wasmtime::Store<HostState>) -> LogPipe {
     let (_, log_cap) = store.data().wasi.caps();
     let log = LogPipe::new(log_cap);
-    let state = component_state(&store.data().wasi, &log);
+    let state = component_state(&store.data().wasi, &log, &store.data().outbound);
     store.data_mut().component = Some(Box::new(state));
     log
 }

@@ -5,6 +5,7 @@
 use super::SqliteTx;
 use crate::store::{
     now_rfc3339, AuditEntry, AuditQuery, KeyRecord, KeyStore, SecretMeta, SecretRow, SecretStore, StoreResult,
+    ValueRecord, ValueStore,
 };
 use rusqlite::{params, OptionalExtension};
 
@@ -133,5 +134,55 @@ impl SecretStore for SqliteTx<'_> {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+}
+
+impl ValueStore for SqliteTx<'_> {
+    fn put_value(&self, environment: &str, name: &str, value: &str) -> StoreResult<bool> {
+        let now = now_rfc3339();
+        let updated = self.execute(
+            "UPDATE environment_values SET value = ?3, updated_at = ?4 WHERE environment = ?1 AND name = ?2",
+            params![environment, name, value, now],
+        )?;
+        if updated == 0 {
+            self.execute(
+                "INSERT INTO environment_values (environment, name, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![environment, name, value, now],
+            )?;
+        }
+        Ok(updated == 0)
+    }
+
+    fn list_values(&self, environment: &str) -> StoreResult<Vec<ValueRecord>> {
+        Ok(self.all_values(Some(environment))?)
+    }
+
+    fn delete_value(&self, environment: &str, name: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM environment_values WHERE environment = ?1 AND name = ?2", [environment, name])?
+            > 0)
+    }
+
+    fn load_values(&self) -> StoreResult<Vec<ValueRecord>> {
+        Ok(self.all_values(None)?)
+    }
+}
+
+impl SqliteTx<'_> {
+    /// One environment's values, or every environment's.
+    fn all_values(&self, environment: Option<&str>) -> rusqlite::Result<Vec<ValueRecord>> {
+        let mut stmt = self.prepare(
+            "SELECT environment, name, value, created_at, updated_at FROM environment_values \
+             WHERE ?1 IS NULL OR environment = ?1 ORDER BY environment, name",
+        )?;
+        let rows = stmt.query_map([environment], |r| {
+            Ok(ValueRecord {
+                environment: r.get(0)?,
+                name: r.get(1)?,
+                value: r.get(2)?,
+                created_at: r.get(3)?,
+                updated_at: r.get(4)?,
+            })
+        })?;
+        rows.collect()
     }
 }

@@ -139,6 +139,15 @@ CREATE TABLE IF NOT EXISTS secrets (
     updated_at  TEXT NOT NULL,
     PRIMARY KEY (environment, name)
 );
+-- Environment values: non-secret settings per environment, in the clear.
+CREATE TABLE IF NOT EXISTS environment_values (
+    environment TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (environment, name)
+);
 "#;
 
 /// The change sequence: one row, advanced by every write transaction.
