@@ -50,6 +50,7 @@ async fn in_process(rt: &Runtime, code: &CodeRef, config: &FunctionConfig, iters
                 input: executor::encode(code.kind, GuestRequest::Direct(payload.clone()), usize::MAX).expect("input"),
                 cut_off: None,
                 class: waygate::model::stage::PriorityClass::Production,
+                outbound: None,
             })
             .await
             .expect("invoke");

@@ -112,7 +112,7 @@ enum Command {
     /// outbound allow-lists as `${environment.NAME}`.
     #[command(subcommand)]
     #[command(
-        after_help = "Examples (from the docs):\n  waygate value set dev paymentsHost 127.0.0.1:8081\n  waygate value list dev"
+        after_help = "Examples (from the docs):\n  waygate value set prod paymentsDomain example.com\n  waygate value list prod"
     )]
     Value(value::ValueCmd),
     /// The audit log of mutating management calls.
