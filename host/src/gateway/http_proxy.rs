@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// Responses that declare at most this many bytes are read whole rather than streamed.
+const SMALL_RESPONSE_BYTES: u64 = 64 * 1024;
+
 /// A stage's HTTP proxy target, variables substituted.
 #[derive(Debug)]
 pub struct ProxyTarget {
@@ -186,7 +189,10 @@ pub async fn forward(backends: &Backends, t: &ProxyTarget, f: Forward<'_>) -> Re
     let mut out_headers = head.headers;
     backend::strip_hop_by_hop(&mut out_headers);
     let headers = header_pairs(out_headers);
-    if f.buffer {
+    // Read whole when the stage caches the route, and when the backend declared a small
+    // body: it is (nearly) all there already, and one write of head and body beats a
+    // streamed body's separate writes.
+    if f.buffer || declared.is_some_and(|n| n <= SMALL_RESPONSE_BYTES) {
         let limited = http_body_util::Limited::new(body, f.max_response_bytes);
         let bytes = match tokio::time::timeout_at(deadline, limited.collect()).await {
             Err(_) => {

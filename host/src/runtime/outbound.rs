@@ -31,6 +31,12 @@ pub struct Outbound {
     waited_ns: AtomicU64,
 }
 
+/// A guest body's error as the client's error type (a named fn: a closure here trips
+/// the compiler's higher-ranked `Send` check of the future it is used in).
+fn boxed(e: Error) -> backend::BoxError {
+    Box::new(std::io::Error::other(e.to_string()))
+}
+
 /// What an invocation's outbound requests came to (REPORT, server-timing).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboundUse {
@@ -91,11 +97,24 @@ impl Outbound {
         let Some(backends) = &self.backends else {
             return refuse("this server has no outbound client".into(), Error::HttpRequestDenied);
         };
-        let budget = (self.bytes.clone(), MAX_BYTES);
-        let request = request.map(|b| {
-            let b = b.map_err(|e| -> backend::BoxError { e.to_string().into() });
-            backend::Bounded::new(b, budget.0.clone(), budget.1, None, self.deadline).boxed_unsync() as OutBody
-        });
+        // The guest's body is read whole (within the budget and the deadline) and sent with
+        // its length: a body of unknown length would go chunked, its end in a write — and
+        // a packet — of its own, which costs a loopback round trip more per request.
+        let (parts, body) = request.into_parts();
+        let body = body.map_err(boxed);
+        let bounded = backend::Bounded::new(body, self.bytes.clone(), MAX_BYTES, None, self.deadline);
+        let body = match bounded.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<backend::TooLarge>() => {
+                return refuse(
+                    format!("the request body is over the {MAX_BYTES}-byte budget"),
+                    Error::HttpRequestBodySize(None),
+                )
+            }
+            Err(e) => return refuse(format!("reading the request body: {e}"), Error::HttpRequestDenied),
+        };
+        let body: OutBody = http_body_util::Full::new(body).map_err(|never| match never {}).boxed_unsync();
+        let request = http::Request::from_parts(parts, body);
         let started = std::time::Instant::now();
         let sent = tokio::time::timeout_at(self.deadline, backends.send(request, named_literal)).await;
         self.waited_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
