@@ -192,7 +192,15 @@ async fn hostile_components_end_as_function_errors() {
         assert_eq!(r.status().as_u16(), 502, "{path}");
         assert_eq!(r.json::<Value>().await.unwrap(), json!({ "message": "Internal server error" }), "{path}");
     }
+    // A wait in the host (the clock), where no wasm runs for the epoch to stop, still ends
+    // at the 1 s timeout: 502 well before the 10 s sleep would.
+    let started = std::time::Instant::now();
+    let r = get("/sleep?ms=10000").await.unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(5), "a 10 s host wait held a 1 s function for {took:?}");
     // Within the limits, the same component answers.
+    assert_eq!(get("/sleep?ms=10").await.unwrap().text().await.unwrap(), "slept");
     let r = get("/big?bytes=100000").await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.bytes().await.unwrap().len(), 100_000);

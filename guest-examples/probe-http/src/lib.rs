@@ -13,6 +13,7 @@
 //! | `/no-response` | returns without setting a response |
 //! | `/recurse` | recurses until the stack overflows |
 //! | `/connect?port=N` | tries a TCP connection to 127.0.0.1:N and answers how it went |
+//! | `/sleep?ms=N` | waits N ms on the clock (a host wait, no wasm running), then answers |
 //! | anything else | the echo |
 
 use serde_json::{json, Map, Value};
@@ -101,6 +102,11 @@ impl wasip2::exports::http::incoming_handler::Guest for Probe {
                 }
             }
             "/no-response" => return,
+            "/sleep" => {
+                let ms = param(query, "ms").unwrap_or(0) as u64;
+                wasip2::clocks::monotonic_clock::subscribe_duration(ms * 1_000_000).block();
+                return answer(out, 200, "text/plain", b"slept");
+            }
             "/recurse" => return answer(out, 200, "text/plain", recurse(0).to_string().as_bytes()),
             "/connect" => {
                 let port = param(query, "port").unwrap_or(0) as u16;

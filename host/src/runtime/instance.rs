@@ -205,15 +205,29 @@ impl Runtime {
             }
         }
 
-        // No outer timer: the epoch callback stops the guest's code at the deadline, and
-        // the only host call that can wait (`poll_oneoff`) wakes at the deadline and traps.
+        // The epoch callback stops the guest's code at the deadline, and a module's only
+        // waiting host call (`poll_oneoff`) wakes at the deadline and traps. A component
+        // can wait in the host where no wasm runs (a clock or stream poll, a response not
+        // yet there): the run is also raced against the deadline (plus a tick, so the
+        // epoch path ends what it can) and dropped when that fires — wasmtime unwinds the
+        // suspended fiber — ending as a timeout.
         let mut cpu = Duration::ZERO;
         let mut polls = 0u32;
         let ran = {
             let guest = std::pin::pin!(executor::run(&pre, &mut store, inv.input, started));
             let thread_clock = inv.class == PriorityClass::Development;
-            Metered { inner: guest, cpu: &mut cpu, polls: &mut polls, thread_clock }.await
+            let metered = Metered { inner: guest, cpu: &mut cpu, polls: &mut polls, thread_clock };
+            tokio::time::timeout_at((deadline.0 + self.config.epoch_tick).into(), metered).await.ok()
         };
+        let ran = ran.unwrap_or_else(|| {
+            executor::component::abandon(&mut store);
+            executor::Ran {
+                instantiate: Duration::ZERO,
+                result: Err(TimedOut.into()),
+                output: Default::default(),
+                output_overflow: false,
+            }
+        });
         let total = started.elapsed();
         let max_memory_bytes = store.data().limiter.peak_bytes;
         let (logs, logs_truncated) = store.data_mut().wasi.take_log();

@@ -281,3 +281,14 @@ pub(super) fn end(store: &mut wasmtime::Store<HostState>, log: &LogPipe) {
     let (bytes, truncated) = log.take();
     store.data_mut().wasi.set_log(bytes, truncated);
 }
+
+/// After a run was abandoned at its deadline while the guest waited in the host (no
+/// wasm running for the epoch to stop): as [`end`], with the log pipe the hooks hold.
+pub(crate) fn abandon(store: &mut wasmtime::Store<HostState>) {
+    if let Some(state) = store.data_mut().component.take() {
+        if let Some(log) = &state.hooks.log {
+            let (bytes, truncated) = log.take();
+            store.data_mut().wasi.set_log(bytes, truncated);
+        }
+    }
+}
