@@ -217,7 +217,12 @@ impl Runtime {
             let guest = std::pin::pin!(executor::run(&pre, &mut store, inv.input, started));
             let thread_clock = inv.class == PriorityClass::Development;
             let metered = Metered { inner: guest, cpu: &mut cpu, polls: &mut polls, thread_clock };
-            tokio::time::timeout_at((deadline.0 + self.config.epoch_tick).into(), metered).await.ok()
+            if inv.code.kind == crate::model::GuestKind::StdioProxy {
+                // A module needs no timer (above): its hot path keeps none.
+                Some(metered.await)
+            } else {
+                tokio::time::timeout_at((deadline.0 + self.config.epoch_tick).into(), metered).await.ok()
+            }
         };
         let ran = ran.unwrap_or_else(|| {
             executor::component::abandon(&mut store);
