@@ -51,6 +51,7 @@ async fn in_process(rt: &Runtime, code: &CodeRef, config: &FunctionConfig, iters
                 cut_off: None,
                 class: waygate::model::stage::PriorityClass::Production,
                 outbound: None,
+                files: None,
             })
             .await
             .expect("invoke");

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod backend;
 pub mod body_limit;
+pub mod configuration;
 pub mod connections;
 pub mod control;
 pub mod data_plane;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod observe;
 pub mod ops;
 pub mod platform;
+pub mod rollout;
 pub mod runtime;
 pub mod secrets;
 pub mod server;

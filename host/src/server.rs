@@ -49,11 +49,13 @@ impl Server {
         tracing::info!(gateway_cap, admin_cap, nofile, "connection caps");
         let admin_app = crate::control::app(platform.clone());
         let gateway_app = crate::gateway::app(platform.data_plane().clone());
+        let rollouts = crate::rollout::run(platform.clone(), rx.clone());
         let task = tokio::spawn(async move {
             use crate::connections::serve;
             tokio::join!(
                 serve("admin", admin, admin_app, admin_cap, limits.clone(), rx.clone()),
                 serve("gateway", gateway, gateway_app, gateway_cap, limits, rx),
+                rollouts,
             );
         });
         Ok(Server { admin_addr, gateway_addr, platform, shutdown: Some(tx), task })

@@ -24,6 +24,8 @@ pub struct Snapshot {
     /// Environment values (name → value) per environment: what a version's outbound
     /// allow-list `${environment.NAME}` placeholders are filled from.
     pub values: HashMap<String, std::collections::BTreeMap<String, String>>,
+    /// Deployed configuration per environment and profile, with rollouts in progress.
+    pub config: crate::configuration::ConfigSnapshot,
 }
 
 pub struct FunctionSnapshot {
@@ -113,6 +115,7 @@ impl Snapshot {
                 m.entry(v.environment).or_default().insert(v.name, v.value);
                 m
             }),
+            config: crate::configuration::ConfigSnapshot::build(state.config),
         }
     }
 }

@@ -214,3 +214,45 @@ pub fn wasi_without_memory() -> String {
   (func (export "_start") (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0)))))"#
         .to_string()
 }
+
+/// Reads the file named on stdin under `/config` (descriptor 3, the preopen) and copies
+/// it to stdout; a failure prints `E` and the errno as two digits (`E44`: no such file).
+/// A stdin starting with `!` opens the rest of it for truncation (a write).
+pub fn read_config() -> String {
+    format!(
+        r#"(module {IMPORTS}
+          (import "wasi_snapshot_preview1" "path_open"
+             (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+          (memory (export "memory") 2)
+          {}
+          (func (export "_start")
+            (local $n i32) (local $err i32) (local $fd i32) (local $path i32) (local $oflags i32)
+            (i32.store (i32.const 0) (i32.const 2048))
+            (i32.store (i32.const 4) (i32.const 256))
+            (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (local.set $n (i32.load (i32.const 8)))
+            (local.set $path (i32.const 2048))
+            (if (i32.eq (i32.load8_u (i32.const 2048)) (i32.const 33))
+              (then (local.set $oflags (i32.const 8))
+                    (local.set $path (i32.const 2049))
+                    (local.set $n (i32.sub (local.get $n) (i32.const 1)))))
+            (local.set $err (call $path_open (i32.const 3) (i32.const 1) (local.get $path) (local.get $n)
+              (local.get $oflags) (i64.const 6) (i64.const 0) (i32.const 0) (i32.const 16)))
+            (if (local.get $err) (then
+              (i32.store8 (i32.const 100) (i32.const 69))
+              (i32.store8 (i32.const 101) (i32.add (i32.const 48) (i32.div_u (local.get $err) (i32.const 10))))
+              (i32.store8 (i32.const 102) (i32.add (i32.const 48) (i32.rem_u (local.get $err) (i32.const 10))))
+              (call $write (i32.const 1) (i32.const 100) (i32.const 3))
+              (return)))
+            (local.set $fd (i32.load (i32.const 16)))
+            (block $done (loop $l
+              (i32.store (i32.const 0) (i32.const 4096))
+              (i32.store (i32.const 4) (i32.const 60000))
+              (br_if $done (call $fd_read (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8)))
+              (br_if $done (i32.eqz (i32.load (i32.const 8))))
+              (i32.store (i32.const 4) (i32.load (i32.const 8)))
+              (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 12)))
+              (br $l)))))"#,
+        write_fn()
+    )
+}

@@ -7,6 +7,7 @@ use waygate_cli as _;
 
 mod access;
 mod aliases;
+mod appconfig;
 mod backends;
 mod cache;
 mod canary;

@@ -87,6 +87,13 @@ pub struct ConfigArgs {
     /// Remove every outbound entry (no outbound requests).
     #[arg(long, conflicts_with = "outbound")]
     clear_outbound: bool,
+    /// A configuration profile it may read, APP/PROFILE (at /config/APP/PROFILE); repeat
+    /// for more. Replaces the whole list.
+    #[arg(long = "config", value_name = "APP/PROFILE")]
+    config_profiles: Vec<String>,
+    /// Read no configuration profiles.
+    #[arg(long, conflicts_with = "config_profiles")]
+    clear_config: bool,
 }
 
 impl ConfigArgs {
@@ -107,6 +114,9 @@ impl ConfigArgs {
         }
         if !self.outbound.is_empty() || self.clear_outbound {
             m.insert("outbound".into(), self.outbound.clone().into());
+        }
+        if !self.config_profiles.is_empty() || self.clear_config {
+            m.insert("config".into(), self.config_profiles.clone().into());
         }
         m
     }

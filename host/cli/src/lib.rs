@@ -12,6 +12,7 @@ mod bench;
 mod cache;
 mod canary;
 pub mod client;
+mod config;
 mod function;
 mod invoke;
 mod key;
@@ -115,6 +116,12 @@ enum Command {
         after_help = "Examples (from the docs):\n  waygate value set prod paymentsDomain example.com\n  waygate value list prod"
     )]
     Value(value::ValueCmd),
+    /// Configuration per environment (AppConfig): profiles, versions, gradual deployments.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate config put-version shop flags --file flags-v2.json\n  waygate config deploy shop prod --profile flags --version 2 --strategy Linear20PercentEvery2Seconds --wait"
+    )]
+    Config(config::ConfigCmd),
     /// The audit log of mutating management calls.
     Audit(audit::AuditArgs),
     /// A stage's canary: a share of its traffic on another deployment; promote or remove it.
@@ -228,6 +235,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Key(c) => key::run(c),
         Command::Secret(c) => secret::run(c),
         Command::Value(c) => value::run(c),
+        Command::Config(c) => config::run(c),
         Command::Audit(a) => audit::run(a),
         Command::Canary(c) => canary::run(c),
         Command::Cache(c) => cache::run(c),

@@ -17,9 +17,10 @@ pub enum Output {
 
 /// What identifies a reply: its first field among these, as text. A reply that mints a
 /// credential (`key create`, `cache issue-key`) carries it as `key`, and that comes first:
-/// it is what a script needs and the only time it is shown.
+/// it is what a script needs and the only time it is shown. A configuration deployment is
+/// identified by its `number` (it also names the version it deploys).
 pub fn id_of(v: &Value) -> Option<String> {
-    ["key", "id", "name", "version", "statement_id", "code_hash"]
+    ["key", "id", "name", "number", "version", "statement_id", "code_hash"]
         .iter()
         .find_map(|k| v.get(*k).filter(|x| !x.is_null()))
         .map(cell)

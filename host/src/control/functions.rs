@@ -21,6 +21,7 @@ pub struct CreateFunction {
     timeout_ms: Option<u32>,
     description: Option<String>,
     outbound: Option<Vec<String>>,
+    config: Option<Vec<String>>,
 }
 
 /// `$LATEST` as the API shows it (the API's shape, apart from the store's record).
@@ -78,6 +79,7 @@ pub async fn create(
         timeout_ms: req.timeout_ms,
         description: req.description,
         outbound: req.outbound,
+        config: req.config,
     };
     let rec = ops::functions::create(&p, name, patch).await?;
     Ok((StatusCode::CREATED, Json(FunctionView::new(&p, rec))))

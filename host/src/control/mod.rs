@@ -7,6 +7,7 @@
 pub mod access;
 pub mod aliases;
 pub mod apis;
+pub mod appconfig;
 pub mod audit;
 pub mod body;
 pub mod canary;

@@ -10,7 +10,7 @@
 //! [`super::access::FIELD_RULES`], which applies to every route and method alike.
 
 use super::access::{rule, Refine, Rule};
-use super::{aliases, apis, audit, canary, code, concurrency, deployments, functions, invoke, keys, logs};
+use super::{aliases, apis, appconfig, audit, canary, code, concurrency, deployments, functions, invoke, keys, logs};
 use super::{metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, values, versions, AppState};
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
@@ -133,6 +133,51 @@ pub const ROUTES: &[Route] = &[
         rule("value:Put", "value/{environment}/{name}")),
     route!(DELETE "/v1/environments/{environment}/values/{name}" => values::delete,
         rule("value:Delete", "value/{environment}/{name}")),
+    // Configuration (AppConfig): a key scoped to `config/shop/environment/dev` deploys to dev only.
+    route!(POST "/v1/applications" => appconfig::create_application, rule("config:Create", "config/*")),
+    route!(GET "/v1/applications" => appconfig::list_applications, rule("config:Read", "config/*")),
+    route!(GET "/v1/applications/{application}" => appconfig::get_application,
+        rule("config:Read", "config/{application}")),
+    route!(DELETE "/v1/applications/{application}" => appconfig::delete_application,
+        rule("config:Delete", "config/{application}")),
+    route!(POST "/v1/applications/{application}/environments" => appconfig::create_environment,
+        rule("config:Create", "config/{application}")),
+    route!(GET "/v1/applications/{application}/environments" => appconfig::list_environments,
+        rule("config:Read", "config/{application}")),
+    route!(GET "/v1/applications/{application}/environments/{environment}" => appconfig::get_environment,
+        rule("config:Read", "config/{application}/environment/{environment}")),
+    route!(DELETE "/v1/applications/{application}/environments/{environment}" => appconfig::delete_environment,
+        rule("config:Delete", "config/{application}/environment/{environment}")),
+    route!(POST "/v1/applications/{application}/profiles" => appconfig::create_profile,
+        rule("config:Create", "config/{application}")),
+    route!(GET "/v1/applications/{application}/profiles" => appconfig::list_profiles,
+        rule("config:Read", "config/{application}")),
+    route!(GET "/v1/applications/{application}/profiles/{profile}" => appconfig::get_profile,
+        rule("config:Read", "config/{application}/profile/{profile}")),
+    route!(DELETE "/v1/applications/{application}/profiles/{profile}" => appconfig::delete_profile,
+        rule("config:Delete", "config/{application}/profile/{profile}")),
+    route!(POST "/v1/applications/{application}/profiles/{profile}/versions" => appconfig::create_version,
+        rule("config:CreateVersion", "config/{application}/profile/{profile}").raw()),
+    route!(GET "/v1/applications/{application}/profiles/{profile}/versions" => appconfig::list_versions,
+        rule("config:Read", "config/{application}/profile/{profile}")),
+    route!(GET "/v1/applications/{application}/profiles/{profile}/versions/{version}" => appconfig::get_version,
+        rule("config:Read", "config/{application}/profile/{profile}")),
+    route!(DELETE "/v1/applications/{application}/profiles/{profile}/versions/{version}" => appconfig::delete_version,
+        rule("config:DeleteVersion", "config/{application}/profile/{profile}")),
+    route!(POST "/v1/applications/{application}/environments/{environment}/deployments" => appconfig::start_deployment,
+        rule("config:Deploy", "config/{application}/environment/{environment}")),
+    route!(GET "/v1/applications/{application}/environments/{environment}/deployments" => appconfig::list_deployments,
+        rule("config:Read", "config/{application}/environment/{environment}")),
+    route!(GET "/v1/applications/{application}/environments/{environment}/deployments/{deployment}" =>
+        appconfig::get_deployment, rule("config:Read", "config/{application}/environment/{environment}")),
+    route!(DELETE "/v1/applications/{application}/environments/{environment}/deployments/{deployment}" =>
+        appconfig::stop_deployment, rule("config:Deploy", "config/{application}/environment/{environment}")),
+    route!(POST "/v1/deployment-strategies" => appconfig::create_strategy, rule("strategy:Create", "strategy/*")),
+    route!(GET "/v1/deployment-strategies" => appconfig::list_strategies, rule("strategy:Read", "strategy/*")),
+    route!(GET "/v1/deployment-strategies/{strategy}" => appconfig::get_strategy,
+        rule("strategy:Read", "strategy/{strategy}")),
+    route!(DELETE "/v1/deployment-strategies/{strategy}" => appconfig::delete_strategy,
+        rule("strategy:Delete", "strategy/{strategy}")),
     route!(GET "/v1/audit" => audit::list, rule("audit:Read", "audit")),
     route!(GET "/metrics" => metrics::metrics, rule("metrics:Read", "metrics")),
 ];

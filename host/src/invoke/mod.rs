@@ -27,6 +27,9 @@ pub struct Resolved {
     /// The version's outbound allow-list filled with `environment`'s values
     /// ([`with_secrets`]); `None`: the version declares none (every request refused).
     pub outbound: Option<Arc<crate::model::outbound::AllowList>>,
+    /// The configuration profiles the version may read, as deployed to the invoking
+    /// environment ([`with_secrets`]): the files under `/config`.
+    pub files: Vec<Arc<crate::model::appconfig::ConfigFile>>,
 }
 
 /// Resolves what depends on the invoking `environment`: the version's secret references
@@ -50,6 +53,11 @@ pub fn with_secrets(snapshot: &Snapshot, mut resolved: Resolved, environment: &s
             }
         }
         resolved.config = Some(Arc::new(filled));
+    }
+    let profiles = &resolved.version.config.config;
+    if !profiles.is_empty() {
+        let now = crate::configuration::now_ms();
+        resolved.files = snapshot.config.files(profiles, environment, now, &mut rand::rng());
     }
     let entries = &resolved.version.config.outbound;
     if !entries.is_empty() {
@@ -83,7 +91,7 @@ pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Re
         VersionId::Latest => ResolveError::NoCode { function: function.to_string() },
         VersionId::Number(n) => not_found(Some(&n.to_string())),
     })?;
-    Ok(Resolved { version, alias, config: None, reserved: f.reserved.clone(), outbound: None })
+    Ok(Resolved { version, alias, config: None, reserved: f.reserved.clone(), outbound: None, files: Vec::new() })
 }
 
 /// Context of one call besides the payload.
@@ -187,6 +195,7 @@ pub async fn run(
                     cut_off: ctx.cut_off,
                     class: ctx.class,
                     outbound: resolved.outbound.clone(),
+                    files: (!resolved.version.config.config.is_empty()).then_some(&resolved.files[..]),
                 })
                 .await
         }

@@ -78,6 +78,11 @@ pub struct FunctionConfig {
     /// Left out of the JSON when empty, so versions published before it keep their hash.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbound: Vec<String>,
+    /// The configuration profiles it may read (`APP/PROFILE`), as files under `/config`;
+    /// which version it sees is the invoking environment's. Left out of the JSON when
+    /// empty, like `outbound`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config: Vec<String>,
 }
 
 impl Default for FunctionConfig {
@@ -88,6 +93,7 @@ impl Default for FunctionConfig {
             timeout_ms: DEFAULT_TIMEOUT_MS,
             description: String::new(),
             outbound: Vec::new(),
+            config: Vec::new(),
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct FunctionConfigPatch {
     pub description: Option<String>,
     /// Replaces the whole allow-list (`[]` clears it).
     pub outbound: Option<Vec<String>>,
+    /// Replaces the whole list of configuration profiles (`[]` clears it).
+    pub config: Option<Vec<String>>,
 }
 
 impl FunctionConfig {
@@ -113,6 +121,7 @@ impl FunctionConfig {
             timeout_ms: patch.timeout_ms.unwrap_or(self.timeout_ms),
             description: patch.description.unwrap_or_else(|| self.description.clone()),
             outbound: patch.outbound.unwrap_or_else(|| self.outbound.clone()),
+            config: patch.config.unwrap_or_else(|| self.config.clone()),
         };
         next.validate(limits)?;
         Ok(next)
@@ -162,6 +171,20 @@ impl FunctionConfig {
         }
         for entry in &self.outbound {
             allow_list::validate(entry).map_err(Invalid::new)?;
+        }
+        use super::appconfig;
+        if self.config.len() > appconfig::MAX_FUNCTION_PROFILES {
+            return Err(Invalid::new(format!(
+                "config names {} profiles: at most {} are allowed",
+                self.config.len(),
+                appconfig::MAX_FUNCTION_PROFILES
+            )));
+        }
+        for (i, profile) in self.config.iter().enumerate() {
+            appconfig::parse_profile_ref(profile)?;
+            if self.config[..i].contains(profile) {
+                return Err(Invalid::new(format!("config names profile {profile} twice")));
+            }
         }
         let reserved: Vec<&str> = self.env.keys().map(String::as_str).filter(|k| is_reserved(k)).collect();
         if !reserved.is_empty() {

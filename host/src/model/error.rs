@@ -27,6 +27,9 @@ pub enum Kind {
     /// `id` is `environment/name`.
     Secret,
     Value,
+    /// Configuration (AppConfig) resources: `id` names the kind and the path
+    /// (`application shop`, `version shop/flags/3`): "Application shop not found".
+    Config,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,13 @@ fn not_found(kind: Kind, id: &str) -> String {
         Kind::Key => format!("Key not found: {id}"),
         Kind::Secret => format!("Secret not found: {id}"),
         Kind::Value => format!("Environment value not found: {id}"),
+        Kind::Config => {
+            let mut text = id.to_string();
+            if let Some(first) = text.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            format!("{text} not found")
+        }
     }
 }
 

@@ -28,6 +28,11 @@ impl CodeHash {
     }
 }
 
+/// blake3 of any content (configuration versions), as 64 lowercase hex characters.
+pub fn content_hash_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
 impl fmt::Display for CodeHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())

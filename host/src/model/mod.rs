@@ -39,6 +39,7 @@ macro_rules! string_newtype_impls {
 
 pub mod alias;
 pub mod api;
+pub mod appconfig;
 pub mod config;
 pub mod error;
 pub mod guest;

@@ -36,6 +36,15 @@ pub const ACTIONS: &[&str] = &[
     "value:Put",
     "value:Delete",
     "value:List",
+    "config:Create",
+    "config:Read",
+    "config:Delete",
+    "config:CreateVersion",
+    "config:DeleteVersion",
+    "config:Deploy",
+    "strategy:Create",
+    "strategy:Read",
+    "strategy:Delete",
     "key:Manage",
     "audit:Read",
     "metrics:Read",
@@ -44,7 +53,8 @@ pub const ACTIONS: &[&str] = &[
 ];
 
 /// The first segment of every resource (`function/NAME/...`, `api/ID/...`, ...).
-pub const RESOURCE_TYPES: &[&str] = &["function", "api", "secret", "value", "key", "audit", "metrics", "runtime"];
+pub const RESOURCE_TYPES: &[&str] =
+    &["function", "api", "secret", "value", "config", "strategy", "key", "audit", "metrics", "runtime"];
 
 /// Bounds on a policy: keep evaluation cheap (it runs on every management request).
 pub const MAX_STATEMENTS: usize = 32;

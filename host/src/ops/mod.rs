@@ -14,6 +14,7 @@
 
 pub mod aliases;
 pub mod apis;
+pub mod appconfig;
 pub mod audit;
 pub mod code;
 pub mod deployments;

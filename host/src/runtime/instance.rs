@@ -40,6 +40,9 @@ pub struct Invocation<'a> {
     /// The version's outbound allow-list for the invocation's environment (components'
     /// outgoing HTTP); `None`: every request is refused.
     pub outbound: Option<Arc<crate::model::outbound::AllowList>>,
+    /// The configuration files it may read under `/config` (WASI preview1 modules);
+    /// `None`: the version reads no profiles, and no directory is preopened.
+    pub files: Option<&'a [Arc<crate::model::appconfig::ConfigFile>]>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -170,6 +173,9 @@ impl Runtime {
         }
         if let Some(stage) = inv.stage {
             wasi.env("WAYGATE_STAGE", stage);
+        }
+        if let Some(files) = inv.files {
+            wasi.mount_config(files);
         }
         let mut store = self.store(wasi, inv.config.memory_mb as usize, deadline);
         // Components may make outbound requests: their budget, allow-list and deadline.

@@ -5,6 +5,7 @@
 //! WASI preview1 imports are [`wasi_p1`]'s.
 
 pub mod compile;
+pub mod config_fs;
 pub mod engine;
 pub mod executor;
 pub mod host_state;

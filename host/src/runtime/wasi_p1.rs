@@ -3,11 +3,13 @@
 //! The world a function sees is small and fixed: stdin holds the event, stdout collects the
 //! response, stderr the log; arguments and environment come from the version's
 //! configuration; clocks, randomness, `sched_yield`, `poll_oneoff` (sleeping, and readiness
-//! of the three streams) and `proc_exit` work. There is no filesystem (no preopened
-//! directories) and no sockets, so every other call answers `EBADF`, as wasmtime-wasi does
-//! for a descriptor that is not a file, directory or socket — except positioned I/O on a
-//! stream (`fd_seek`, `fd_tell`, `fd_pread`, `fd_pwrite`: `ESPIPE`) and `proc_raise`
-//! (`ENOTSUP`), again as wasmtime-wasi answers. All 46 preview1 functions are defined, so
+//! of the three streams) and `proc_exit` work. A version that reads configuration
+//! profiles gets one preopened, read-only directory, `/config` (descriptor 3,
+//! [`super::config_fs`]); otherwise there is no file system. There are no sockets. Every
+//! other call answers `EBADF`, as wasmtime-wasi does for a descriptor that is not a file,
+//! directory or socket — except positioned I/O on a stream (`fd_seek`, `fd_tell`,
+//! `fd_pread`, `fd_pwrite`: `ESPIPE`) and `proc_raise` (`ENOTSUP`), again as wasmtime-wasi
+//! answers. All 46 preview1 functions are defined, so
 //! any WASI preview1 module links. Checked against the preview1 witx (signatures, struct
 //! layouts, constants) and wasmtime-wasi 48's behaviour for piped stdio.
 //!
@@ -41,9 +43,17 @@ pub enum Errno {
     Badf = 8,
     Fault = 21,
     Fbig = 22,
+    Ilseq = 25,
     Inval = 28,
+    Isdir = 31,
+    Mfile = 33,
+    Nametoolong = 37,
+    Noent = 44,
+    Notdir = 54,
     Notsup = 58,
+    Rofs = 69,
     Spipe = 70,
+    Notcapable = 76,
 }
 
 /// Most iovecs one `fd_read`/`fd_write` takes (POSIX `IOV_MAX`; more is `EINVAL`, as
@@ -54,7 +64,7 @@ pub const MAX_IOVECS: u32 = 1024;
 /// one call allocates, which the function's memory limit does not count.
 pub const MAX_SUBSCRIPTIONS: u32 = 4096;
 
-type WasiResult = Result<(), Errno>;
+pub(super) type WasiResult = Result<(), Errno>;
 
 /// Raised (as a trap) by `proc_exit`: how the guest ended, with its exit status (a u32
 /// in preview1).
@@ -84,6 +94,8 @@ pub struct Wasi {
     args: Strings,
     env: Strings,
     fds: [Option<Stdio>; 3],
+    /// `/config`, when the version reads configuration: descriptors 3 and up.
+    fs: Option<Box<super::config_fs::ConfigFs>>,
     /// The instance's exported memory, found on the first call that needs it.
     memory: Option<Memory>,
 }
@@ -153,7 +165,22 @@ impl Wasi {
             args: Strings::default(),
             env: Strings::default(),
             fds: [Some(Stdio::In), Some(Stdio::Out), Some(Stdio::Err)],
+            fs: None,
             memory: None,
+        }
+    }
+
+    /// Preopens `/config` (descriptor 3) with these files.
+    pub fn mount_config(&mut self, files: &[std::sync::Arc<crate::model::appconfig::ConfigFile>]) -> &mut Self {
+        self.fs = Some(Box::new(super::config_fs::ConfigFs::new(files)));
+        self
+    }
+
+    /// `/config`, if `fd` is one of its descriptors (otherwise `EBADF`).
+    fn fs(&mut self, fd: i32) -> Result<&mut super::config_fs::ConfigFs, Errno> {
+        match &mut self.fs {
+            Some(fs) if super::config_fs::ConfigFs::owns(fd) => Ok(fs),
+            _ => Err(Errno::Badf),
         }
     }
 
@@ -281,27 +308,27 @@ impl Wasi {
 
 // ---- linear memory access, bounds-checked ----
 
-fn slice(mem: &[u8], ptr: u32, len: u32) -> Result<&[u8], Errno> {
+pub(super) fn slice(mem: &[u8], ptr: u32, len: u32) -> Result<&[u8], Errno> {
     let start = ptr as usize;
     mem.get(start..start.checked_add(len as usize).ok_or(Errno::Fault)?).ok_or(Errno::Fault)
 }
 
-fn slice_mut(mem: &mut [u8], ptr: u32, len: u32) -> Result<&mut [u8], Errno> {
+pub(super) fn slice_mut(mem: &mut [u8], ptr: u32, len: u32) -> Result<&mut [u8], Errno> {
     let start = ptr as usize;
     mem.get_mut(start..start.checked_add(len as usize).ok_or(Errno::Fault)?).ok_or(Errno::Fault)
 }
 
-fn get_u32(mem: &[u8], ptr: u32) -> Result<u32, Errno> {
+pub(super) fn get_u32(mem: &[u8], ptr: u32) -> Result<u32, Errno> {
     let b = slice(mem, ptr, 4)?;
     Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-fn put_u32(mem: &mut [u8], ptr: u32, v: u32) -> WasiResult {
+pub(super) fn put_u32(mem: &mut [u8], ptr: u32, v: u32) -> WasiResult {
     slice_mut(mem, ptr, 4)?.copy_from_slice(&v.to_le_bytes());
     Ok(())
 }
 
-fn put_u64(mem: &mut [u8], ptr: u32, v: u64) -> WasiResult {
+pub(super) fn put_u64(mem: &mut [u8], ptr: u32, v: u64) -> WasiResult {
     slice_mut(mem, ptr, 8)?.copy_from_slice(&v.to_le_bytes());
     Ok(())
 }
@@ -311,7 +338,7 @@ fn put_u64(mem: &mut [u8], ptr: u32, v: u64) -> WasiResult {
 /// it moved and whether to go on; a failure after some bytes moved is a short transfer
 /// (the count says what was moved), before any it is the error. The count never wraps: an
 /// iovec that would take it past `u32::MAX` ends the transfer.
-fn each_iovec(
+pub(super) fn each_iovec(
     mem: &mut [u8],
     iovs: u32,
     iovs_len: u32,
@@ -531,7 +558,7 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
     })?;
     linker.func_wrap(MODULE, "fd_read", |mut c: Caller<'_, T>, fd: i32, iovs: u32, n: u32, out: u32| {
         with(&mut c, |m, w| {
-            let read = w.read(m, fd, iovs, n)?;
+            let read = if fd >= 3 { w.fs(fd)?.read(m, fd, iovs, n)? } else { w.read(m, fd, iovs, n)? };
             put_u32(m, out, read)
         })
     })?;
@@ -542,11 +569,14 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
         })
     })?;
     linker.func_wrap(MODULE, "fd_fdstat_get", |mut c: Caller<'_, T>, fd: i32, out: u32| {
-        with(&mut c, |m, w| w.fdstat(m, fd, out))
+        with(&mut c, |m, w| if fd >= 3 { w.fs(fd)?.fdstat(m, fd, out) } else { w.fdstat(m, fd, out) })
     })?;
     linker.func_wrap(MODULE, "fd_filestat_get", |mut c: Caller<'_, T>, fd: i32, out: u32| {
         // A stream's filestat: all zero (filetype `unknown`), as wasmtime-wasi reports.
         with(&mut c, |m, w| {
+            if fd >= 3 {
+                return w.fs(fd)?.fd_filestat(m, fd, out);
+            }
             w.stdio(fd)?;
             slice_mut(m, out, 64)?.fill(0);
             Ok(())
@@ -554,6 +584,9 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
     })?;
     linker.func_wrap(MODULE, "fd_close", |mut c: Caller<'_, T>, fd: i32| -> i32 {
         let w = c.data_mut().wasi();
+        if fd >= 3 {
+            return errno(w.fs(fd).and_then(|fs| fs.close(fd)));
+        }
         errno(w.stdio(fd).map(|_| w.fds[fd as usize] = None))
     })?;
     linker.func_wrap(MODULE, "fd_renumber", |mut c: Caller<'_, T>, from: i32, to: i32| -> i32 {
@@ -605,42 +638,129 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
             })
         },
     )?;
-    // Positioned I/O on a stream: `ESPIPE` (what a pipe answers); no such descriptor: `EBADF`.
+    // Positioned I/O on a stream: `ESPIPE` (what a pipe answers); on a `/config` file it
+    // works (`fd_pwrite`: `EBADF`, no write right); no such descriptor: `EBADF`.
     let spipe = |w: &mut Wasi, fd: i32| errno(w.stdio(fd).and(Err(Errno::Spipe)));
-    linker.func_wrap(MODULE, "fd_seek", move |mut c: Caller<'_, T>, fd: i32, _: i64, _: i32, _: i32| {
-        spipe(c.data_mut().wasi(), fd)
+    linker.func_wrap(MODULE, "fd_seek", move |mut c: Caller<'_, T>, fd: i32, off: i64, whence: i32, out: u32| {
+        if fd < 3 {
+            return Ok(spipe(c.data_mut().wasi(), fd));
+        }
+        with(&mut c, |m, w| {
+            let pos = w.fs(fd)?.seek(fd, off, u8::try_from(whence).map_err(|_| Errno::Inval)?)?;
+            put_u64(m, out, pos)
+        })
     })?;
-    linker.func_wrap(MODULE, "fd_tell", move |mut c: Caller<'_, T>, fd: i32, _: i32| spipe(c.data_mut().wasi(), fd))?;
-    linker.func_wrap(MODULE, "fd_pread", move |mut c: Caller<'_, T>, fd: i32, _: i32, _: i32, _: i64, _: i32| {
-        spipe(c.data_mut().wasi(), fd)
+    linker.func_wrap(MODULE, "fd_tell", move |mut c: Caller<'_, T>, fd: i32, out: u32| {
+        if fd < 3 {
+            return Ok(spipe(c.data_mut().wasi(), fd));
+        }
+        with(&mut c, |m, w| {
+            let pos = w.fs(fd)?.seek(fd, 0, 1)?;
+            put_u64(m, out, pos)
+        })
     })?;
+    linker.func_wrap(
+        MODULE,
+        "fd_pread",
+        move |mut c: Caller<'_, T>, fd: i32, iovs: u32, n: u32, offset: i64, out: u32| {
+            if fd < 3 {
+                return Ok(spipe(c.data_mut().wasi(), fd));
+            }
+            with(&mut c, |m, w| {
+                let read = w.fs(fd)?.pread(m, fd, iovs, n, offset as u64)?;
+                put_u32(m, out, read)
+            })
+        },
+    )?;
     linker.func_wrap(MODULE, "fd_pwrite", move |mut c: Caller<'_, T>, fd: i32, _: i32, _: i32, _: i64, _: i32| {
-        spipe(c.data_mut().wasi(), fd)
+        let w = c.data_mut().wasi();
+        if fd < 3 {
+            return spipe(w, fd);
+        }
+        errno(w.fs(fd).and(Err(Errno::Badf)))
     })?;
-    // No files, directories or sockets: descriptors 0–2 are streams, nothing else exists.
+    // `/config`: its preopen, opening, listing and stat-ing; everything that would change it
+    // is `EROFS`.
+    linker.func_wrap(MODULE, "fd_prestat_get", |mut c: Caller<'_, T>, fd: i32, out: u32| {
+        with(&mut c, |m, w| w.fs(fd)?.prestat(m, fd, out))
+    })?;
+    linker.func_wrap(MODULE, "fd_prestat_dir_name", |mut c: Caller<'_, T>, fd: i32, path: u32, len: u32| {
+        with(&mut c, |m, w| w.fs(fd)?.prestat_dir_name(m, fd, path, len))
+    })?;
+    #[allow(clippy::too_many_arguments)]
+    fn path_open<T: WasiView>(
+        mut c: Caller<'_, T>,
+        fd: i32,
+        _lookup: i32,
+        path: u32,
+        len: u32,
+        oflags: i32,
+        rights: i64,
+        _inheriting: i64,
+        fdflags: i32,
+        out: u32,
+    ) -> wasmtime::Result<i32> {
+        with(&mut c, |m, w| w.fs(fd)?.path_open(m, fd, path, len, oflags as u16, rights as u64, fdflags as u16, out))
+    }
+    linker.func_wrap(MODULE, "path_open", path_open::<T>)?;
+    linker.func_wrap(
+        MODULE,
+        "fd_readdir",
+        |mut c: Caller<'_, T>, fd: i32, buf: u32, len: u32, cookie: i64, out: u32| {
+            with(&mut c, |m, w| {
+                let used = w.fs(fd)?.readdir(m, fd, buf, len, cookie as u64)?;
+                put_u32(m, out, used)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "path_filestat_get",
+        |mut c: Caller<'_, T>, fd: i32, _flags: i32, path: u32, len: u32, out: u32| {
+            with(&mut c, |m, w| w.fs(fd)?.path_filestat(m, fd, path, len, out))
+        },
+    )?;
+    // Nothing to do for a read-only file; `EBADF` for a stream or nothing.
+    for name in ["fd_sync", "fd_datasync"] {
+        linker.func_wrap(MODULE, name, |mut c: Caller<'_, T>, fd: i32| -> i32 {
+            errno(c.data_mut().wasi().fs(fd).and_then(|fs| fs.nothing_to_do(fd)))
+        })?;
+    }
+    linker.func_wrap(MODULE, "fd_advise", |mut c: Caller<'_, T>, fd: i32, _: i64, _: i64, _: i32| -> i32 {
+        errno(c.data_mut().wasi().fs(fd).and_then(|fs| fs.nothing_to_do(fd)))
+    })?;
+    macro_rules! rofs {
+        ($($name:literal ($($arg:ty),*)),* $(,)?) => {
+            $( linker.func_wrap(MODULE, $name, |mut c: Caller<'_, T>, fd: i32, $(_: $arg),*| -> i32 {
+                errno(c.data_mut().wasi().fs(fd).and_then(|fs| fs.refuse_write(fd)))
+            })?; )*
+        };
+    }
+    rofs!(
+        "fd_allocate"(i64, i64),
+        "fd_filestat_set_size"(i64),
+        "fd_filestat_set_times"(i64, i64, i32),
+        "fd_fdstat_set_flags"(i32),
+        "fd_fdstat_set_rights"(i64, i64),
+        "path_create_directory"(i32, i32),
+        "path_filestat_set_times"(i32, i32, i32, i64, i64, i32),
+        "path_link"(i32, i32, i32, i32, i32, i32),
+        "path_readlink"(i32, i32, i32, i32, i32),
+        "path_remove_directory"(i32, i32),
+        "path_rename"(i32, i32, i32, i32, i32),
+        "path_unlink_file"(i32, i32),
+    );
+    // `path_symlink(old_path, old_len, fd, new_path, new_len)`: the descriptor is third.
+    linker.func_wrap(
+        MODULE,
+        "path_symlink",
+        |mut c: Caller<'_, T>, _: i32, _: i32, fd: i32, _: i32, _: i32| -> i32 {
+            errno(c.data_mut().wasi().fs(fd).and_then(|fs| fs.refuse_write(fd)))
+        },
+    )?;
+    // No sockets.
     badf!(
         linker,
-        "fd_advise"(i32, i64, i64, i32),
-        "fd_allocate"(i32, i64, i64),
-        "fd_datasync"(i32),
-        "fd_fdstat_set_flags"(i32, i32),
-        "fd_fdstat_set_rights"(i32, i64, i64),
-        "fd_filestat_set_size"(i32, i64),
-        "fd_filestat_set_times"(i32, i64, i64, i32),
-        "fd_prestat_get"(i32, i32),
-        "fd_prestat_dir_name"(i32, i32, i32),
-        "fd_readdir"(i32, i32, i32, i64, i32),
-        "fd_sync"(i32),
-        "path_create_directory"(i32, i32, i32),
-        "path_filestat_get"(i32, i32, i32, i32, i32),
-        "path_filestat_set_times"(i32, i32, i32, i32, i64, i64, i32),
-        "path_link"(i32, i32, i32, i32, i32, i32, i32),
-        "path_open"(i32, i32, i32, i32, i32, i64, i64, i32, i32),
-        "path_readlink"(i32, i32, i32, i32, i32, i32),
-        "path_remove_directory"(i32, i32, i32),
-        "path_rename"(i32, i32, i32, i32, i32, i32),
-        "path_symlink"(i32, i32, i32, i32, i32),
-        "path_unlink_file"(i32, i32, i32),
         "sock_accept"(i32, i32, i32),
         "sock_recv"(i32, i32, i32, i32, i32, i32),
         "sock_send"(i32, i32, i32, i32, i32),

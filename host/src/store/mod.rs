@@ -19,6 +19,7 @@
 //! crash in between leaves only an unreferenced, content-addressed file behind.
 
 pub mod apis;
+pub mod appconfig;
 pub mod artifacts;
 pub mod audit;
 pub mod blobs;
@@ -34,6 +35,7 @@ pub mod sweep;
 pub mod values;
 
 pub use apis::{ApiRecord, ApiStore, DeploymentRecord, GatewayState, RouteRecord, StageRecord};
+pub use appconfig::{ConfigStore, DeployedProfile};
 pub use audit::{AuditEntry, AuditLog, AuditQuery};
 pub use code::{ArtifactRecord, CodeStore};
 pub use functions::{AliasRecord, FunctionRecord, FunctionState, FunctionStore, NewVersion, VersionRecord};
@@ -51,7 +53,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// One transaction over every domain. Obtained from [`Store::write`] or [`Store::read`];
 /// its changes are committed together or not at all.
-pub trait Tx: FunctionStore + CodeStore + ApiStore + PolicyStore + KeyStore + SecretStore + ValueStore {
+pub trait Tx:
+    FunctionStore + CodeStore + ApiStore + PolicyStore + KeyStore + SecretStore + ValueStore + ConfigStore
+{
     /// The change sequence as of this transaction (after its own write, in a write).
     fn change_seq(&self) -> StoreResult<u64>;
 }
@@ -99,6 +103,8 @@ pub struct RoutingState {
     pub keys: Vec<KeyRecord>,
     pub secrets: Vec<SecretRow>,
     pub values: Vec<ValueRecord>,
+    /// What each environment serves of each configuration profile.
+    pub config: Vec<DeployedProfile>,
 }
 
 /// Reads the [`RoutingState`] for an engine `fingerprint` in one consistent view.
@@ -112,6 +118,7 @@ pub fn load_routing_state(store: &dyn Store, fingerprint: &str) -> StoreResult<R
             keys: tx.list_keys()?,
             secrets: tx.load_secrets()?,
             values: tx.load_values()?,
+            config: appconfig::load_deployed(tx)?,
         })
     })
 }

@@ -150,6 +150,64 @@ CREATE TABLE IF NOT EXISTS environment_values (
 );
 "#;
 
+/// Configuration per environment: applications, environments, profiles, versions
+/// (content with its blake3 hash; rows inserted and deleted, never updated), custom
+/// strategies, deployments (written at start and at end).
+const APPCONFIG: &str = r#"
+CREATE TABLE IF NOT EXISTS config_applications (
+    name        TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS config_environments (
+    application     TEXT NOT NULL REFERENCES config_applications(name) ON DELETE CASCADE,
+    name            TEXT NOT NULL,
+    monitors        TEXT NOT NULL DEFAULT '[]',
+    next_deployment INTEGER NOT NULL DEFAULT 1,
+    created_at      TEXT NOT NULL,
+    PRIMARY KEY (application, name)
+);
+CREATE TABLE IF NOT EXISTS config_profiles (
+    application  TEXT NOT NULL REFERENCES config_applications(name) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    validators   TEXT NOT NULL,
+    next_version INTEGER NOT NULL DEFAULT 1,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (application, name)
+);
+CREATE TABLE IF NOT EXISTS config_versions (
+    application  TEXT NOT NULL,
+    profile      TEXT NOT NULL,
+    number       INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    content      BLOB NOT NULL,
+    content_hash TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (application, profile, number),
+    FOREIGN KEY (application, profile) REFERENCES config_profiles(application, name) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS deployment_strategies (
+    name        TEXT PRIMARY KEY,
+    definition  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS config_deployments (
+    application   TEXT NOT NULL,
+    environment   TEXT NOT NULL,
+    number        INTEGER NOT NULL,
+    profile       TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    strategy      TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    started_at_ms INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    ended_at_ms   INTEGER,
+    reason        TEXT,
+    PRIMARY KEY (application, environment, number),
+    FOREIGN KEY (application, environment) REFERENCES config_environments(application, name) ON DELETE CASCADE
+);
+"#;
+
 /// The change sequence: one row, advanced by every write transaction.
 const CHANGE_SEQ: &str = r#"
 CREATE TABLE IF NOT EXISTS change_seq (
@@ -160,7 +218,7 @@ INSERT OR IGNORE INTO change_seq (id, seq) VALUES (1, 0);
 "#;
 
 pub fn run(conn: &Connection) -> rusqlite::Result<()> {
-    for schema in [FUNCTIONS, APIS, ACCESS, CHANGE_SEQ] {
+    for schema in [FUNCTIONS, APIS, ACCESS, APPCONFIG, CHANGE_SEQ] {
         conn.execute_batch(schema)?;
     }
     migrate(conn)

@@ -6,6 +6,7 @@
 
 mod access;
 mod apis;
+mod appconfig;
 mod code;
 mod functions;
 pub mod migrations;

@@ -1,0 +1,38 @@
+//! The rollout task: records configuration deployments whose time is up as `COMPLETE`
+//! ([`crate::ops::appconfig::finish_due`]). Requests don't wait for it — the data plane
+//! computes a rollout's percentage from the clock, so each step takes effect at its
+//! scheduled time — but the durable record does: it is what the next deployment, a
+//! restart and `GET …/deployments` build on. It wakes when the next deployment is due,
+//! at least every [`MAX_SLEEP`], and ends with the server.
+
+use crate::platform::Platform;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest sleep between two looks (a deployment started meanwhile is found by then).
+pub const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+pub async fn run(p: Arc<Platform>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let sleep = match crate::ops::appconfig::finish_due(&p).await {
+            Ok((finished, next)) => {
+                if finished > 0 {
+                    tracing::info!(finished, "configuration deployments completed");
+                }
+                let now = crate::configuration::now_ms();
+                next.map_or(MAX_SLEEP, |t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)).min(MAX_SLEEP))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the rollout task could not record finished deployments");
+                MAX_SLEEP
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! [`ConfigStore`] on SQLite.
+
+use super::rows::{conv, json, parse_json};
+use super::SqliteTx;
+use crate::model::appconfig::Strategy;
+use crate::model::appconfig::Validator;
+use crate::store::appconfig::{
+    ApplicationRecord, ConfigDeploymentRecord, ConfigStore, ConfigVersionMeta, ConfigVersionRecord, DeploymentEnd,
+    EnvironmentRecord, NewConfigDeployment, ProfileRecord,
+};
+use crate::store::{now_rfc3339, StoreResult};
+use rusqlite::{params, OptionalExtension, Row};
+
+/// An INSERT that may hit the primary key: `false` instead of an error when it does.
+fn inserted(r: rusqlite::Result<usize>) -> StoreResult<bool> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+const VERSION_META: &str = "application, profile, number, content_type, content_hash, length(content), created_at";
+
+fn version_meta(r: &Row<'_>) -> rusqlite::Result<ConfigVersionMeta> {
+    Ok(ConfigVersionMeta {
+        application: r.get(0)?,
+        profile: r.get(1)?,
+        number: r.get(2)?,
+        content_type: r.get(3)?,
+        content_hash: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        created_at: r.get(6)?,
+    })
+}
+
+impl ConfigStore for SqliteTx<'_> {
+    fn insert_application(&self, name: &str, description: &str) -> StoreResult<bool> {
+        inserted(self.execute(
+            "INSERT INTO config_applications (name, description, created_at) VALUES (?1, ?2, ?3)",
+            params![name, description, now_rfc3339()],
+        ))
+    }
+
+    fn list_applications(&self) -> StoreResult<Vec<ApplicationRecord>> {
+        let mut stmt = self.prepare("SELECT name, description, created_at FROM config_applications ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ApplicationRecord { name: r.get(0)?, description: r.get(1)?, created_at: r.get(2)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_application(&self, name: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM config_applications WHERE name = ?1", [name])? > 0)
+    }
+
+    fn insert_environment(&self, application: &str, name: &str) -> StoreResult<bool> {
+        inserted(self.execute(
+            "INSERT INTO config_environments (application, name, created_at) VALUES (?1, ?2, ?3)",
+            params![application, name, now_rfc3339()],
+        ))
+    }
+
+    fn list_environments(&self, application: &str) -> StoreResult<Vec<EnvironmentRecord>> {
+        let mut stmt = self.prepare(
+            "SELECT application, name, created_at FROM config_environments WHERE application = ?1 ORDER BY name",
+        )?;
+        let rows = stmt.query_map([application], |r| {
+            Ok(EnvironmentRecord { application: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_environment(&self, application: &str, name: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM config_environments WHERE application = ?1 AND name = ?2", [application, name])?
+            > 0)
+    }
+
+    fn insert_profile(&self, application: &str, name: &str, validators: &[Validator]) -> StoreResult<bool> {
+        inserted(self.execute(
+            "INSERT INTO config_profiles (application, name, validators, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![application, name, json(&validators)?, now_rfc3339()],
+        ))
+    }
+
+    fn list_profiles(&self, application: &str) -> StoreResult<Vec<ProfileRecord>> {
+        let mut stmt = self.prepare(
+            "SELECT application, name, validators, created_at FROM config_profiles WHERE application = ?1 ORDER BY name",
+        )?;
+        let rows = stmt.query_map([application], |r| {
+            Ok(ProfileRecord {
+                application: r.get(0)?,
+                name: r.get(1)?,
+                validators: parse_json(&r.get::<_, String>(2)?)?,
+                created_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_profile(&self, application: &str, name: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM config_profiles WHERE application = ?1 AND name = ?2", [application, name])? > 0)
+    }
+
+    fn insert_config_version(
+        &self,
+        application: &str,
+        profile: &str,
+        content_type: &str,
+        content: &[u8],
+        content_hash: &str,
+    ) -> StoreResult<u32> {
+        let number: u32 = self.query_row(
+            "UPDATE config_profiles SET next_version = next_version + 1 WHERE application = ?1 AND name = ?2 \
+             RETURNING next_version - 1",
+            [application, profile],
+            |r| r.get(0),
+        )?;
+        self.execute(
+            "INSERT INTO config_versions (application, profile, number, content_type, content, content_hash, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![application, profile, number, content_type, content, content_hash, now_rfc3339()],
+        )?;
+        Ok(number)
+    }
+
+    fn list_config_versions(&self, application: &str, profile: &str) -> StoreResult<Vec<ConfigVersionMeta>> {
+        let mut stmt = self.prepare(&format!(
+            "SELECT {VERSION_META} FROM config_versions WHERE application = ?1 AND profile = ?2 ORDER BY number DESC"
+        ))?;
+        let rows = stmt.query_map([application, profile], version_meta)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn get_config_version(
+        &self,
+        application: &str,
+        profile: &str,
+        number: u32,
+    ) -> StoreResult<Option<ConfigVersionRecord>> {
+        Ok(self
+            .query_row(
+                &format!(
+                    "SELECT {VERSION_META}, content FROM config_versions \
+                     WHERE application = ?1 AND profile = ?2 AND number = ?3"
+                ),
+                params![application, profile, number],
+                |r| Ok(ConfigVersionRecord { meta: version_meta(r)?, content: r.get(7)? }),
+            )
+            .optional()?)
+    }
+
+    fn delete_config_version(&self, application: &str, profile: &str, number: u32) -> StoreResult<bool> {
+        Ok(self.execute(
+            "DELETE FROM config_versions WHERE application = ?1 AND profile = ?2 AND number = ?3",
+            params![application, profile, number],
+        )? > 0)
+    }
+
+    fn insert_strategy(&self, strategy: &Strategy) -> StoreResult<bool> {
+        inserted(self.execute(
+            "INSERT INTO deployment_strategies (name, definition, created_at) VALUES (?1, ?2, ?3)",
+            params![strategy.name, json(strategy)?, now_rfc3339()],
+        ))
+    }
+
+    fn list_strategies(&self) -> StoreResult<Vec<Strategy>> {
+        let mut stmt = self.prepare("SELECT definition FROM deployment_strategies ORDER BY name")?;
+        let rows = stmt.query_map([], |r| parse_json(&r.get::<_, String>(0)?))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_strategy(&self, name: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM deployment_strategies WHERE name = ?1", [name])? > 0)
+    }
+
+    fn insert_config_deployment(&self, d: &NewConfigDeployment<'_>) -> StoreResult<u32> {
+        let number: u32 = self.query_row(
+            "UPDATE config_environments SET next_deployment = next_deployment + 1 \
+             WHERE application = ?1 AND name = ?2 RETURNING next_deployment - 1",
+            [d.application, d.environment],
+            |r| r.get(0),
+        )?;
+        self.execute(
+            "INSERT INTO config_deployments (application, environment, number, profile, version, strategy, \
+             description, started_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                d.application,
+                d.environment,
+                number,
+                d.profile,
+                d.version,
+                json(d.strategy)?,
+                d.description,
+                d.started_at_ms,
+                DeploymentEnd::Active.as_str()
+            ],
+        )?;
+        Ok(number)
+    }
+
+    fn list_config_deployments(
+        &self,
+        application: Option<&str>,
+        environment: Option<&str>,
+    ) -> StoreResult<Vec<ConfigDeploymentRecord>> {
+        let mut stmt = self.prepare(
+            "SELECT application, environment, number, profile, version, strategy, description, started_at_ms, state, \
+             ended_at_ms, reason FROM config_deployments \
+             WHERE (?1 IS NULL OR application = ?1) AND (?2 IS NULL OR environment = ?2) \
+             ORDER BY application, environment, number",
+        )?;
+        let rows = stmt.query_map(params![application, environment], |r| {
+            let state: String = r.get(8)?;
+            Ok(ConfigDeploymentRecord {
+                application: r.get(0)?,
+                environment: r.get(1)?,
+                number: r.get(2)?,
+                profile: r.get(3)?,
+                version: r.get(4)?,
+                strategy: parse_json(&r.get::<_, String>(5)?)?,
+                description: r.get(6)?,
+                started_at_ms: r.get(7)?,
+                end: conv(DeploymentEnd::parse(&state).ok_or(UnknownState(state)))?,
+                ended_at_ms: r.get(9)?,
+                reason: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn end_config_deployment(
+        &self,
+        application: &str,
+        environment: &str,
+        number: u32,
+        end: DeploymentEnd,
+        ended_at_ms: i64,
+        reason: Option<&str>,
+    ) -> StoreResult<bool> {
+        Ok(self.execute(
+            "UPDATE config_deployments SET state = ?4, ended_at_ms = ?5, reason = ?6 \
+             WHERE application = ?1 AND environment = ?2 AND number = ?3 AND state = 'ACTIVE'",
+            params![application, environment, number, end.as_str(), ended_at_ms, reason],
+        )? > 0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown deployment state {0}")]
+struct UnknownState(String);
