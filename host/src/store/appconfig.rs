@@ -181,8 +181,9 @@ pub struct DeployedProfile {
 /// deployment, with the contents the data plane serves.
 pub fn load_deployed(tx: &dyn ConfigStore) -> StoreResult<Vec<DeployedProfile>> {
     use std::collections::BTreeMap;
-    let mut by_profile: BTreeMap<(String, String, String), (Option<u32>, Option<ConfigDeploymentRecord>)> =
-        BTreeMap::new();
+    /// (application, environment, profile) → (newest completed version, active deployment).
+    type Serving = (Option<u32>, Option<ConfigDeploymentRecord>);
+    let mut by_profile: BTreeMap<(String, String, String), Serving> = BTreeMap::new();
     // Oldest first: a later completed deployment replaces an earlier one.
     for d in tx.list_config_deployments(None, None)? {
         let entry = by_profile.entry((d.application.clone(), d.environment.clone(), d.profile.clone())).or_default();
