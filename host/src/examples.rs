@@ -95,7 +95,11 @@ pub async fn register(p: &Arc<Platform>) -> anyhow::Result<Report> {
     function(p, "fail", &[], FAIL).await?;
     lines.push("fail: fails on request ({\"mode\":\"panic\"} or {\"mode\":\"exit\",\"code\":3})".to_string());
     let orders = function(p, "orders", &[("ORDERS_ENV", "stable"), ("ORDERS_TABLE", "orders-v1")], ORDERS).await?;
+    // orders reads its flags from configuration (`/config/orders/flags`), per environment.
+    let reads = FunctionConfigPatch { config: Some(vec!["orders/flags".into()]), ..Default::default() };
+    ops::functions::update_config(p, orders.clone(), reads).await?;
     lines.push(format!("orders: {}", release(p, &orders).await?));
+    lines.push(orders_flags(p).await?);
     let (api_id, stages) = orders_api(p, &orders, "orders").await?;
     lines.push(format!("API {api_id} \"orders\": stages dev (alias=EXPERIMENTAL) and prod (alias=STABLE)"));
     Ok(Report { lines, stages, api_id })
@@ -140,6 +144,50 @@ pub async fn register_built(p: &Arc<Platform>) -> anyhow::Result<Vec<String>> {
         None => lines.push(skipped("orders-js")),
     }
     Ok(lines)
+}
+
+/// The configuration `orders` reads: application `orders` with environments dev and prod
+/// (the stages' environments), profile `flags` whose schema bounds `discount_percent`,
+/// version 1 (no discount) deployed to prod and version 2 (10 %) to dev, by a strategy
+/// without growth or bake time (`AllAtOnceNoBake`), so a walk-through can deploy again at
+/// once. Returns the report line.
+async fn orders_flags(p: &Arc<Platform>) -> anyhow::Result<String> {
+    use crate::model::appconfig::{ContentType, GrowthType, Strategy, Validator};
+    use ops::appconfig as config;
+    config::create_application(p, "orders".into(), "feature flags of the orders function".into()).await?;
+    for env in ["dev", "prod"] {
+        config::create_environment(p, "orders".into(), env.into()).await?;
+    }
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"discount_percent": {"type": "integer", "minimum": 0, "maximum": 50}},
+        "required": ["discount_percent"],
+        "additionalProperties": false
+    });
+    config::create_profile(p, "orders".into(), "flags".into(), vec![Validator::JsonSchema { content: schema }]).await?;
+    for flags in [r#"{"discount_percent": 0}"#, r#"{"discount_percent": 10}"#] {
+        config::create_version(p, "orders".into(), "flags".into(), ContentType::Json, flags.as_bytes().to_vec())
+            .await?;
+    }
+    let instant = Strategy {
+        name: "AllAtOnceNoBake".into(),
+        description: "everything at once, nothing to watch: for demos and tests".into(),
+        growth_type: GrowthType::Linear,
+        growth_factor: 100.0,
+        duration_s: 0,
+        final_bake_time_s: 0,
+    };
+    config::create_strategy(p, instant).await?;
+    for (env, version) in [("prod", 1), ("dev", 2)] {
+        let req = config::StartDeployment {
+            profile: "flags".into(),
+            version,
+            strategy: "AllAtOnceNoBake".into(),
+            description: "bundled example".into(),
+        };
+        config::start_deployment(p, "orders".into(), env.into(), req).await?;
+    }
+    Ok("configuration orders/flags: version 1 (discount 0 %) on prod, version 2 (10 %) on dev".into())
 }
 
 /// Publishes `orders` as version 1 and points STABLE → 1 and EXPERIMENTAL → $LATEST, whose

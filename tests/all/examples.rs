@@ -77,3 +77,39 @@ async fn fail_fails_on_request() {
     let ok = s.invoke("fail", r#"{"mode":"stderr","lines":3}"#).await;
     assert_eq!(ok.json(), json!({ "ok": true }));
 }
+
+/// The study guide's scenario side by side: env vars frozen in the version, and the
+/// configuration deployed to each stage's environment (dev: 10 % discount, prod: none),
+/// read by the Rust guest with `std::fs` through wasi-libc's preopen of `/config`.
+#[tokio::test]
+async fn orders_reads_its_flags_per_environment() {
+    let s = TestServer::start().await;
+    let report = waygate::examples::register(&s.platform()).await.expect("examples register");
+    let mut seen = std::collections::BTreeMap::new();
+    for (stage, url) in &report.stages {
+        let r = reqwest::get(format!("{url}/orders")).await.expect("stage reachable");
+        assert_eq!(r.status(), 200, "{stage}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        seen.insert(stage.clone(), (v["flags"].clone(), v["environment"].clone()));
+    }
+    assert_eq!(seen["dev"], (json!({"discount_percent": 10}), json!("experimental")), "{seen:?}");
+    assert_eq!(seen["prod"], (json!({"discount_percent": 0}), json!("stable")), "{seen:?}");
+    // A direct invoke reads the environment it names; none deployed there: no flags.
+    let r = s
+        .req(Method::POST, "/v1/functions/orders/invoke")
+        .query(&[("qualifier", "STABLE"), ("environment", "dev")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["flags"], json!({"discount_percent": 10}));
+    assert_eq!(s.invoke("orders:STABLE", "").await.json()["flags"], serde_json::Value::Null);
+    // A schema violation is refused with where it is.
+    let r = s
+        .req(Method::POST, "/v1/applications/orders/profiles/flags/versions")
+        .header("content-type", "application/json")
+        .body(r#"{"discount_percent": 80}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

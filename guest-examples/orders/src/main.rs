@@ -1,5 +1,8 @@
 //! orders: the study guide's "ProcessOrder". Reports which version/alias/stage processed
-//! the order and reads per-environment settings (`ORDERS_ENV`, `ORDERS_TABLE`).
+//! the order and reads per-environment settings: env vars (`ORDERS_ENV`, `ORDERS_TABLE`)
+//! frozen in the version, and the configuration profile `orders/flags` deployed to the
+//! invoking environment (`/config/orders/flags`, e.g. `{"discount_percent": 10}`), which
+//! changes without publishing a version.
 //!
 //! - A body `{"order_id": "...", "items": [{"sku": "...", "qty": N}]}` is processed: 200.
 //! - GET (or an empty body): 200 with a summary and no order.
@@ -7,7 +10,7 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use waygate_sdk::{env, run, Invocation, Request, Response};
+use waygate_sdk::{config, env, run, Invocation, Request, Response};
 
 #[derive(Deserialize)]
 struct Order {
@@ -34,6 +37,10 @@ fn main() {
         });
         let environment = env("ORDERS_ENV").unwrap_or_else(|| "unset".into());
         let table = env("ORDERS_TABLE").unwrap_or_else(|| "orders".into());
+        // The flags as deployed here; content that is not JSON is shown as text.
+        let flags = config("orders/flags")
+            .map(|text| serde_json::from_str::<serde_json::Value>(&text).unwrap_or(json!(text)))
+            .unwrap_or(serde_json::Value::Null);
         match req.json::<Order>() {
             Some(order) => {
                 eprintln!("processing order {} ({} items)", order.order_id, order.items.len());
@@ -46,6 +53,7 @@ fn main() {
                         "processed_by": processed_by,
                         "environment": environment,
                         "table": table,
+                        "flags": flags,
                     }),
                 )
             }
@@ -56,6 +64,7 @@ fn main() {
                     "processed_by": processed_by,
                     "environment": environment,
                     "table": table,
+                    "flags": flags,
                 }),
             ),
             None => Response::json(400, &json!({ "message": "Invalid order: expected {\"order_id\": string, \"items\": [{\"sku\": string, \"qty\": number}]}" })),

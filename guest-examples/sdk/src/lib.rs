@@ -253,6 +253,13 @@ pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// A configuration profile the function's configuration lists (`"config": ["APP/PROFILE"]`),
+/// as deployed to the invoking environment: the file `/config/APP/PROFILE`. `None` when
+/// nothing is deployed there (or the function doesn't list it).
+pub fn config(profile: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/config/{profile}")).ok()
+}
+
 /// Decides whether stdin is a proxy event: a JSON object with `httpMethod` and
 /// `requestContext` whose usual fields have their usual types. Anything else (including
 /// malformed JSON that merely looks like an event) is a direct payload.
