@@ -223,6 +223,17 @@ async fn a_gradual_deployment_reaches_functions_through_config_files_and_can_be_
     assert_eq!(status, 201, "{d1}");
     assert_eq!((d1["number"].as_u64(), d1["state"].as_str()), (Some(1), Some("COMPLETE")), "{d1}");
     assert_eq!(read(&s, "prod", "shop/flags").await, r#"{"discount": 10}"#);
+    // The response and the REPORT line name the versions the invocation was given.
+    let r = s
+        .req(Method::POST, "/v1/functions/reader/invoke")
+        .query(&[("qualifier", "1"), ("environment", "prod")])
+        .body("shop/flags")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-waygate-config"], "shop/flags=1");
+    let (_, logs) = s.call(Method::GET, "/v1/functions/reader/logs", None).await;
+    assert!(logs.to_string().contains("Config: shop/flags=1"), "{logs}");
     assert_eq!(read(&s, "prod", "./shop/../shop/flags").await, r#"{"discount": 10}"#);
     assert_eq!(read(&s, "dev", "shop/flags").await, "E44", "dev has nothing deployed");
     // Read-only, and nothing outside the tree.

@@ -107,6 +107,11 @@ pub async fn invoke(
         }
     };
     let h = resp.headers_mut();
+    if !resolved.files.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&crate::model::appconfig::describe(&resolved.files)) {
+            h.insert(crate::model::appconfig::CONFIG_HEADER, v);
+        }
+    }
     for (k, v) in [
         ("x-waygate-executed-version", version),
         ("x-waygate-request-id", request_id.to_string()),

@@ -383,7 +383,14 @@ async fn integrate(
     })?;
     let timing = crate::observe::server_timing(Some(route_time), &outcome, started.elapsed());
     let body = http_proxy::AnswerBody::Full(proxy.body);
-    Ok(Produced { status: proxy.status, headers: proxy.headers, body, version: Some(version), timing })
+    let mut headers = proxy.headers;
+    if !resolved.files.is_empty() {
+        const CONFIG: http::HeaderName = http::HeaderName::from_static(crate::model::appconfig::CONFIG_HEADER);
+        if let Ok(v) = HeaderValue::from_str(&crate::model::appconfig::describe(&resolved.files)) {
+            headers.push((CONFIG, v));
+        }
+    }
+    Ok(Produced { status: proxy.status, headers, body, version: Some(version), timing })
 }
 
 /// The request body, up to [`MAX_REQUEST_BYTES`].

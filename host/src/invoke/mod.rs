@@ -211,6 +211,7 @@ pub async fn run(
         request_id: ctx.request_id,
         memory_mb: v.config.memory_mb,
         outcome,
+        config: &resolved.files,
     };
     if let Ok(outcome) = &mut result {
         // The caller answers first; the instance is torn down right after.

@@ -279,6 +279,22 @@ impl ConfigFile {
     }
 }
 
+/// The configuration versions an invocation was given, as its REPORT line and the
+/// `x-waygate-config` header name them: `shop/flags=2,shop/motd=1` (empty: none).
+pub fn describe(files: &[std::sync::Arc<ConfigFile>]) -> String {
+    let mut out = String::new();
+    for f in files {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(&format!("{}/{}={}", f.application, f.profile, f.version));
+    }
+    out
+}
+
+/// The response header naming the configuration versions an invocation saw.
+pub const CONFIG_HEADER: &str = "x-waygate-config";
+
 #[cfg(test)]
 mod tests {
     use super::*;

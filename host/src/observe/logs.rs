@@ -196,6 +196,7 @@ mod tests {
             request_id: "r",
             memory_mb: 128,
             outcome: &o,
+            config: &[],
         };
         book.push(&rec, lines.iter().map(|s| Line::Stderr(s.to_string())).collect());
     }

@@ -44,6 +44,8 @@ pub struct InvocationRecord<'a> {
     pub request_id: &'a str,
     pub memory_mb: u32,
     pub outcome: &'a Outcome,
+    /// The configuration versions it was given (`/config`).
+    pub config: &'a [std::sync::Arc<crate::model::appconfig::ConfigFile>],
 }
 
 impl InvocationRecord<'_> {
@@ -127,7 +129,7 @@ pub enum Line {
 }
 
 /// REPORT's figures.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Report {
     pub duration: Duration,
     pub memory_mb: u32,
@@ -136,6 +138,8 @@ pub struct Report {
     pub init: Option<Duration>,
     /// Outbound HTTP requests made, and the time spent waiting for their responses.
     pub outbound: crate::runtime::outbound::OutboundUse,
+    /// The configuration versions it was given: `shop/flags=2` (empty: none).
+    pub config: String,
 }
 
 impl Line {
@@ -168,6 +172,9 @@ impl Line {
                         r.outbound.bytes
                     );
                 }
+                if !r.config.is_empty() {
+                    let _ = write!(report, "\tConfig: {}", r.config);
+                }
                 report
             }
         }
@@ -194,6 +201,7 @@ pub fn lines(rec: &InvocationRecord<'_>) -> Vec<Line> {
         used_mb: o.max_memory_bytes.div_ceil(1 << 20),
         init: t.load,
         outbound: t.outbound,
+        config: crate::model::appconfig::describe(rec.config),
     }));
     lines
 }
@@ -235,6 +243,7 @@ mod tests {
             request_id: "r1",
             memory_mb: 128,
             outcome: o,
+            config: &[],
         }
     }
 
