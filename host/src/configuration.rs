@@ -4,6 +4,7 @@
 //! ([`crate::model::appconfig::Strategy::percent_at`]): a step takes effect at its
 //! scheduled time without any write, and a restart resumes where the clock says.
 
+use crate::live::windows::{Window, Windows};
 use crate::model::appconfig::{ConfigFile, Strategy};
 use crate::model::hash::content_hash_hex;
 use crate::store::appconfig::{ConfigVersionRecord, DeployedProfile};
@@ -28,6 +29,8 @@ struct Served {
 pub struct ConfigSnapshot {
     /// environment → `APP/PROFILE` → what it serves.
     by_environment: HashMap<String, HashMap<String, Served>>,
+    /// (function, environment) → the invocation window its monitors read.
+    windows: HashMap<(String, String), Arc<Window>>,
 }
 
 /// The record's content as a file, if its bytes still match their hash (a mismatch is
@@ -54,7 +57,15 @@ pub fn now_ms() -> i64 {
 }
 
 impl ConfigSnapshot {
-    pub fn build(deployed: Vec<DeployedProfile>) -> ConfigSnapshot {
+    pub fn build(deployed: Vec<DeployedProfile>, watched: Vec<(String, String)>, live: &Windows) -> ConfigSnapshot {
+        let mut renewal = live.renew();
+        let windows = watched
+            .into_iter()
+            .map(|key| {
+                let w = renewal.carry(key.clone(), |old| old.unwrap_or_default());
+                (key, w)
+            })
+            .collect();
         let mut by_environment: HashMap<String, HashMap<String, Served>> = HashMap::new();
         for d in deployed {
             let served = Served {
@@ -67,7 +78,15 @@ impl ConfigSnapshot {
             };
             by_environment.entry(d.environment).or_default().insert(format!("{}/{}", d.application, d.profile), served);
         }
-        ConfigSnapshot { by_environment }
+        ConfigSnapshot { by_environment, windows }
+    }
+
+    /// The window of `function`'s invocations in `environment`, if a monitor watches it.
+    pub fn window(&self, function: &str, environment: &str) -> Option<&Arc<Window>> {
+        if self.windows.is_empty() {
+            return None;
+        }
+        self.windows.get(&(function.to_string(), environment.to_string()))
     }
 
     /// The files an invocation in `environment` sees of the profiles it may read
@@ -147,13 +166,19 @@ mod tests {
             ended_at_ms: None,
             reason: None,
         };
-        let snap = ConfigSnapshot::build(vec![DeployedProfile {
-            application: "shop".into(),
-            environment: "prod".into(),
-            profile: "flags".into(),
-            settled: Some(version(1, "{\"on\":false}")),
-            rollout: Some((dep, version(2, "{\"on\":true}"))),
-        }]);
+        let windows = Windows::default();
+        let snap = ConfigSnapshot::build(
+            vec![DeployedProfile {
+                application: "shop".into(),
+                environment: "prod".into(),
+                profile: "flags".into(),
+                settled: Some(version(1, "{\"on\":false}")),
+                rollout: Some((dep, version(2, "{\"on\":true}"))),
+            }],
+            vec![("orders".into(), "prod".into())],
+            &windows,
+        );
+        assert!(snap.window("orders", "prod").is_some() && snap.window("orders", "dev").is_none());
         let refs = vec!["shop/flags".to_string(), "shop/other".to_string()];
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let share = |at: i64, rng: &mut rand::rngs::StdRng| {
@@ -169,13 +194,17 @@ mod tests {
         // A version whose bytes don't match its hash is not served.
         let mut bad = version(1, "{}");
         bad.content = b"{\"tampered\":1}".to_vec();
-        let snap = ConfigSnapshot::build(vec![DeployedProfile {
-            application: "shop".into(),
-            environment: "prod".into(),
-            profile: "flags".into(),
-            settled: Some(bad),
-            rollout: None,
-        }]);
+        let snap = ConfigSnapshot::build(
+            vec![DeployedProfile {
+                application: "shop".into(),
+                environment: "prod".into(),
+                profile: "flags".into(),
+                settled: Some(bad),
+                rollout: None,
+            }],
+            Vec::new(),
+            &windows,
+        );
         assert!(snap.files(&refs, "prod", 0, &mut rng).is_empty());
     }
 }

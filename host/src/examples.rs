@@ -156,7 +156,17 @@ async fn orders_flags(p: &Arc<Platform>) -> anyhow::Result<String> {
     use ops::appconfig as config;
     config::create_application(p, "orders".into(), "feature flags of the orders function".into()).await?;
     for env in ["dev", "prod"] {
-        config::create_environment(p, "orders".into(), env.into()).await?;
+        // prod rolls a deployment back when more than 5 % of orders' invocations there fail.
+        let monitors = match env {
+            "prod" => vec![crate::model::appconfig::Monitor::FunctionErrorRate {
+                function: "orders".into(),
+                threshold_percent: 5.0,
+                window_s: 30,
+                min_invocations: 1,
+            }],
+            _ => Vec::new(),
+        };
+        config::create_environment(p, "orders".into(), env.into(), monitors).await?;
     }
     let schema = serde_json::json!({
         "type": "object",

@@ -1,4 +1,6 @@
-//! The rollout task: records configuration deployments whose time is up as `COMPLETE`
+//! The rollout task: rolls back configuration deployments whose environment's monitors
+//! trip ([`crate::ops::appconfig::check_monitors`], every [`MONITOR_PERIOD`] while any
+//! runs) and records those whose time is up as `COMPLETE`
 //! ([`crate::ops::appconfig::finish_due`]). Requests don't wait for it — the data plane
 //! computes a rollout's percentage from the clock, so each step takes effect at its
 //! scheduled time — but the durable record does: it is what the next deployment, a
@@ -11,16 +13,25 @@ use std::time::Duration;
 
 /// Longest sleep between two looks (a deployment started meanwhile is found by then).
 pub const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// How often monitors are evaluated while a deployment runs.
+pub const MONITOR_PERIOD: Duration = Duration::from_millis(250);
 
 pub async fn run(p: Arc<Platform>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     loop {
+        match crate::ops::appconfig::check_monitors(&p).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rolled_back = n, "configuration deployments rolled back by their monitors"),
+            Err(e) => tracing::warn!(error = %e, "the rollout task could not evaluate monitors"),
+        }
         let sleep = match crate::ops::appconfig::finish_due(&p).await {
             Ok((finished, next)) => {
                 if finished > 0 {
                     tracing::info!(finished, "configuration deployments completed");
                 }
                 let now = crate::configuration::now_ms();
-                next.map_or(MAX_SLEEP, |t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)).min(MAX_SLEEP))
+                next.map_or(MAX_SLEEP, |t| {
+                    Duration::from_millis(u64::try_from(t - now).unwrap_or(0)).min(MONITOR_PERIOD)
+                })
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the rollout task could not record finished deployments");

@@ -115,7 +115,7 @@ impl Snapshot {
                 m.entry(v.environment).or_default().insert(v.name, v.value);
                 m
             }),
-            config: crate::configuration::ConfigSnapshot::build(state.config),
+            config: crate::configuration::ConfigSnapshot::build(state.config, state.watched, &inputs.live.windows),
         }
     }
 }

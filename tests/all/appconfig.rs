@@ -382,3 +382,70 @@ async fn function_validators_accept_reject_and_time_out() {
         .await;
     assert_eq!(status, 400, "{v}");
 }
+
+/// A monitor on prod rolls a deployment back by itself when the function fails there —
+/// and failures in dev, where the same bad version is deployed, don't count.
+#[tokio::test]
+async fn a_tripped_monitor_rolls_the_deployment_back() {
+    let s = TestServer::start().await;
+    let (status, _) = s.call(Method::POST, "/v1/applications", Some(json!({"name": "shop"}))).await;
+    assert_eq!(status, 201);
+    let monitor = json!({"metric": "function_error_rate", "function": "flaky", "threshold_percent": 5, "window_s": 60});
+    for (env, monitors) in [("dev", json!([])), ("prod", json!([monitor]))] {
+        let (status, v) = s
+            .call(Method::POST, "/v1/applications/shop/environments", Some(json!({"name": env, "monitors": monitors})))
+            .await;
+        assert_eq!(status, 201, "{v}");
+    }
+    for bad in [
+        json!({"metric": "function_error_rate", "function": "flaky", "threshold_percent": 100, "window_s": 60}),
+        json!({"metric": "function_error_rate", "function": "flaky", "threshold_percent": 5, "window_s": 0}),
+        json!({"metric": "function_latency_p99", "function": "a/b", "threshold_ms": 5, "window_s": 10}),
+        json!({"metric": "cpu", "function": "flaky", "window_s": 10}),
+    ] {
+        let (status, v) = s
+            .call(Method::POST, "/v1/applications/shop/environments", Some(json!({"name": "qa", "monitors": [bad]})))
+            .await;
+        assert_eq!(status, 400, "{v}");
+    }
+    let (status, _) = s.call(Method::POST, "/v1/applications/shop/profiles", Some(json!({"name": "flags"}))).await;
+    assert_eq!(status, 201);
+    post_version(&s, FLAGS, "text/plain", "Good").await;
+    post_version(&s, FLAGS, "text/plain", "Bad").await;
+    s.deploy("flaky", json!({"config": ["shop/flags"]}), &fixtures::fail_on_bad_config()).await;
+    strategy(&s, "Instant", 100.0, 0, 0).await;
+    strategy(&s, "Slowly", 50.0, 60, 60).await;
+    let invoke = |env: &'static str| {
+        let req = s.req(Method::POST, "/v1/functions/flaky/invoke").query(&[("environment", env)]);
+        async move { req.send().await.expect("invoke").headers().contains_key("x-waygate-function-error") }
+    };
+    // dev runs the bad version and fails every time: prod's monitor doesn't see it.
+    assert_eq!(deploy(&s, "dev", "flags", 2, "Instant").await.0, 201);
+    for _ in 0..5 {
+        assert!(invoke("dev").await, "the bad version fails");
+    }
+    assert_eq!(deploy(&s, "prod", "flags", 1, "Instant").await.0, 201);
+    let (status, d) = deploy(&s, "prod", "flags", 2, "Slowly").await;
+    assert_eq!(status, 201, "{d}");
+    let n = d["number"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_, now) = s.call(Method::GET, &format!("/v1/applications/shop/environments/prod/deployments/{n}"), None).await;
+    assert_eq!(now["state"], "DEPLOYING", "dev's failures don't roll prod back: {now}");
+    // At 50 %, prod's invocations fail half the time: the monitor trips.
+    let mut failed = 0;
+    for _ in 0..40 {
+        failed += u32::from(invoke("prod").await);
+        if failed >= 3 {
+            break;
+        }
+    }
+    assert!(failed >= 1);
+    let d = wait_for(&s, "prod", n, |v| v["state"] == "ROLLED_BACK").await;
+    let rollback = d["events"].as_array().unwrap().iter().find(|e| e["event_type"] == "ROLLBACK_STARTED").cloned();
+    let why = rollback.expect("a rollback event")["description"].as_str().unwrap().to_string();
+    assert!(why.contains("function_error_rate of flaky") && why.contains("% of"), "{why}");
+    // prod serves the good version again.
+    for _ in 0..10 {
+        assert!(!invoke("prod").await, "the good version is back");
+    }
+}

@@ -256,3 +256,27 @@ pub fn read_config() -> String {
         write_fn()
     )
 }
+
+/// Reads `/config/shop/flags` and answers its content, or traps when it starts with `B`
+/// (a "bad" configuration); answers `none` when nothing is deployed.
+pub fn fail_on_bad_config() -> String {
+    format!(
+        r#"(module {IMPORTS}
+          (import "wasi_snapshot_preview1" "path_open"
+             (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+          (memory (export "memory") 2)
+          (data (i32.const 2048) "shop/flags")
+          (data (i32.const 2100) "none")
+          {}
+          (func (export "_start")
+            (if (call $path_open (i32.const 3) (i32.const 1) (i32.const 2048) (i32.const 10)
+                  (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 16))
+              (then (call $write (i32.const 1) (i32.const 2100) (i32.const 4)) (return)))
+            (i32.store (i32.const 0) (i32.const 4096))
+            (i32.store (i32.const 4) (i32.const 60000))
+            (drop (call $fd_read (i32.load (i32.const 16)) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (if (i32.eq (i32.load8_u (i32.const 4096)) (i32.const 66)) (then unreachable))
+            (call $write (i32.const 1) (i32.const 4096) (i32.load (i32.const 8)))))"#,
+        write_fn()
+    )
+}

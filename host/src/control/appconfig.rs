@@ -41,12 +41,13 @@ impl From<ApplicationRecord> for ApplicationView {
 struct EnvironmentView {
     application: String,
     name: String,
+    monitors: Vec<appconfig::Monitor>,
     created_at: String,
 }
 
 impl From<EnvironmentRecord> for EnvironmentView {
     fn from(e: EnvironmentRecord) -> Self {
-        EnvironmentView { application: e.application, name: e.name, created_at: e.created_at }
+        EnvironmentView { application: e.application, name: e.name, monitors: e.monitors, created_at: e.created_at }
     }
 }
 
@@ -127,6 +128,8 @@ pub async fn delete_application(State(p): State<AppState>, Path(app): Path<Strin
 #[serde(deny_unknown_fields)]
 pub struct CreateEnvironment {
     name: String,
+    #[serde(default)]
+    monitors: Vec<appconfig::Monitor>,
 }
 
 pub async fn create_environment(
@@ -134,7 +137,7 @@ pub async fn create_environment(
     Path(app): Path<String>,
     JsonBody(req): JsonBody<CreateEnvironment>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let e = ops::create_environment(&p, app, req.name).await?;
+    let e = ops::create_environment(&p, app, req.name, req.monitors).await?;
     Ok((StatusCode::CREATED, Json(json!(EnvironmentView::from(e)))))
 }
 

@@ -62,7 +62,7 @@ pub async fn invoke(
     let dp = p.data_plane();
     let snapshot = dp.snapshot();
     let resolved = invoke::resolve(&snapshot, &name, &qualifier)?;
-    let resolved = invoke::with_secrets(&snapshot, resolved, &environment)
+    let resolved = invoke::with_secrets(&snapshot, resolved, &name, &environment)
         .map_err(|why| ApiError::FunctionConfiguration(format!("Function configuration error: {why}")))?;
     drop(snapshot);
     let route = started.elapsed();

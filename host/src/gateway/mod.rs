@@ -300,7 +300,7 @@ async fn integrate(
         tracing::warn!(api = %stage.api_id, stage = %stage.name, canary = is_canary, request_id, "Execution failed due to configuration error: {e}");
         GatewayError::Internal
     })?;
-    let resolved = invoke::with_secrets(snapshot, resolved, &stage.secret_environment).map_err(|why| {
+    let resolved = invoke::with_secrets(snapshot, resolved, &t.function, &stage.secret_environment).map_err(|why| {
         tracing::warn!(api = %stage.api_id, stage = %stage.name, request_id, "Execution failed due to configuration error: {why}");
         GatewayError::Internal
     })?;

@@ -13,6 +13,7 @@ use crate::observe::{InvocationRecord, Observer};
 use crate::runtime::{GuestInput, Invocation, InvokeError, Outcome, Runtime};
 use crate::snapshot::{Snapshot, VersionSnapshot};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A qualifier resolved against a snapshot.
 #[derive(Clone)]
@@ -30,6 +31,9 @@ pub struct Resolved {
     /// The configuration profiles the version may read, as deployed to the invoking
     /// environment ([`with_secrets`]): the files under `/config`.
     pub files: Vec<Arc<crate::model::appconfig::ConfigFile>>,
+    /// Where the invocation is counted for the invoking environment's deployment
+    /// monitors ([`with_secrets`]), if one watches this function there.
+    pub window: Option<Arc<crate::live::windows::Window>>,
 }
 
 /// Resolves what depends on the invoking `environment`: the version's secret references
@@ -37,7 +41,12 @@ pub struct Resolved {
 /// configuration error) and its outbound allow-list's `${environment.NAME}` values (an
 /// entry whose value is missing stays unusable, and a request it would allow is refused
 /// naming it).
-pub fn with_secrets(snapshot: &Snapshot, mut resolved: Resolved, environment: &str) -> Result<Resolved, String> {
+pub fn with_secrets(
+    snapshot: &Snapshot,
+    mut resolved: Resolved,
+    function: &str,
+    environment: &str,
+) -> Result<Resolved, String> {
     use crate::model::outbound;
     resolved.config = snapshot.secrets.resolve(&resolved.version.config, environment)?;
     let values = snapshot.values.get(environment);
@@ -54,6 +63,7 @@ pub fn with_secrets(snapshot: &Snapshot, mut resolved: Resolved, environment: &s
         }
         resolved.config = Some(Arc::new(filled));
     }
+    resolved.window = snapshot.config.window(function, environment).cloned();
     let profiles = &resolved.version.config.config;
     if !profiles.is_empty() {
         let now = crate::configuration::now_ms();
@@ -91,7 +101,15 @@ pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Re
         VersionId::Latest => ResolveError::NoCode { function: function.to_string() },
         VersionId::Number(n) => not_found(Some(&n.to_string())),
     })?;
-    Ok(Resolved { version, alias, config: None, reserved: f.reserved.clone(), outbound: None, files: Vec::new() })
+    Ok(Resolved {
+        version,
+        alias,
+        config: None,
+        reserved: f.reserved.clone(),
+        outbound: None,
+        files: Vec::new(),
+        window: None,
+    })
 }
 
 /// Context of one call besides the payload.
@@ -217,6 +235,13 @@ pub async fn run(
         // The caller answers first; the instance is torn down right after.
         if let Some(r) = outcome.retired.take() {
             r.release_later();
+        }
+    }
+    if let Some(w) = &resolved.window {
+        match &result {
+            Ok(o) => w.record(o.timing.instantiate + o.timing.run, o.error.is_some()),
+            Err(InvokeError::CodeUnavailable(_) | InvokeError::Internal(_)) => w.record(Duration::ZERO, true),
+            Err(_) => {}
         }
     }
     match &result {

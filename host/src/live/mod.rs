@@ -1,11 +1,13 @@
 //! Data-plane state that must outlive snapshot rebuilds: the stage response cache, the
 //! throttle buckets, the functions' in-flight counters, per-stage request counters and
-//! the usage of each priority class and stage.
+//! the usage of each priority class and stage, the invocation windows deployment monitors
+//! read.
 //! Owned by the platform; each snapshot build hands out handles into it, keyed so that a
 //! settings change takes effect.
 
 pub mod concurrency;
 pub mod usage;
+pub mod windows;
 
 use crate::gateway::cache::ResponseCache;
 use crate::gateway::throttle::Buckets;
@@ -23,6 +25,8 @@ pub struct LiveState {
     pub metrics: StageMetrics,
     /// Running instances, CPU time, queue wait and yields per class and stage.
     pub usage: UsageBoard,
+    /// Invocations per watched (function, environment), for deployment monitors.
+    pub windows: windows::Windows,
 }
 
 /// Handles keyed by their settings that outlive snapshot rebuilds (throttle buckets,
@@ -83,6 +87,7 @@ impl LiveState {
             in_flight: InFlight::default(),
             metrics: StageMetrics::default(),
             usage: UsageBoard::default(),
+            windows: windows::Windows::default(),
         }
     }
 }

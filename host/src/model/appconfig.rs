@@ -205,6 +205,73 @@ pub enum Validator {
     Function { target: String },
 }
 
+/// Monitors per environment (AWS: 5 alarms).
+pub const MAX_MONITORS: usize = 5;
+
+/// An alarm rule over Waygate's own metrics of one function's invocations in the
+/// environment that lists it: while a deployment there is `DEPLOYING` or `BAKING`, a rule
+/// that trips rolls it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "metric", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Monitor {
+    /// Trips when more than `threshold_percent` % of the function's invocations in the
+    /// last `window_s` seconds failed (function errors, timeouts, traps).
+    FunctionErrorRate {
+        function: String,
+        threshold_percent: f64,
+        window_s: u64,
+        /// Fewer invocations than this in the window never trip it (default 1).
+        #[serde(default = "one")]
+        min_invocations: u64,
+    },
+    /// Trips when the 99th percentile duration of the function's invocations in the last
+    /// `window_s` seconds is above `threshold_ms` (measured in √2-wide buckets).
+    FunctionLatencyP99 {
+        function: String,
+        threshold_ms: f64,
+        window_s: u64,
+        #[serde(default = "one")]
+        min_invocations: u64,
+    },
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl Monitor {
+    pub fn function(&self) -> &str {
+        match self {
+            Monitor::FunctionErrorRate { function, .. } | Monitor::FunctionLatencyP99 { function, .. } => function,
+        }
+    }
+
+    pub fn window_s(&self) -> u64 {
+        match self {
+            Monitor::FunctionErrorRate { window_s, .. } | Monitor::FunctionLatencyP99 { window_s, .. } => *window_s,
+        }
+    }
+
+    pub fn validate(&self, max_window_s: u64) -> Result<(), Invalid> {
+        super::FunctionName::parse(self.function())?;
+        if !(1..=max_window_s).contains(&self.window_s()) {
+            return Err(Invalid::new(format!(
+                "monitor window_s {} is out of range: it must be between 1 and {max_window_s}",
+                self.window_s()
+            )));
+        }
+        match self {
+            Monitor::FunctionErrorRate { threshold_percent: t, .. } if !(*t >= 0.0 && *t < 100.0) => {
+                Err(Invalid::new(format!("threshold_percent {t} is out of range: 0 to less than 100")))
+            }
+            Monitor::FunctionLatencyP99 { threshold_ms: t, .. } if !(*t > 0.0 && t.is_finite()) => {
+                Err(Invalid::new(format!("threshold_ms {t} is out of range: it must be above 0")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The media types a configuration version may have, by its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentType {

@@ -7,7 +7,7 @@
 //! deployments whose time is up as `COMPLETE`.
 
 use super::{Error, Platform, Result};
-use crate::model::appconfig::{self, ContentType, Phase, Strategy, Validator};
+use crate::model::appconfig::{self, ContentType, Monitor, Phase, Strategy, Validator};
 use crate::model::hash::content_hash_hex;
 use crate::store::appconfig::{
     ApplicationRecord, ConfigDeploymentRecord, ConfigVersionMeta, ConfigVersionRecord, DeploymentEnd,
@@ -46,7 +46,7 @@ fn application(tx: &dyn Tx, app: &str) -> Result<ApplicationRecord> {
 
 fn environment(tx: &dyn Tx, app: &str, env: &str) -> Result<EnvironmentRecord> {
     application(tx, app)?;
-    tx.list_environments(app)?
+    tx.list_environments(Some(app))?
         .into_iter()
         .find(|e| e.name == env)
         .ok_or_else(|| not_found("environment", format!("{app}/{env}")))
@@ -85,7 +85,7 @@ pub async fn get_application(
     app: String,
 ) -> Result<(ApplicationRecord, Vec<EnvironmentRecord>, Vec<ProfileRecord>)> {
     name("application", &app)?;
-    p.read(move |tx| Ok((application(tx, &app)?, tx.list_environments(&app)?, tx.list_profiles(&app)?))).await
+    p.read(move |tx| Ok((application(tx, &app)?, tx.list_environments(Some(&app))?, tx.list_profiles(&app)?))).await
 }
 
 /// Deployments that still serve something: active ones and each (environment, profile)'s
@@ -124,15 +124,26 @@ pub async fn delete_application(p: &Arc<Platform>, app: String) -> Result<()> {
 
 // ---- environments ----
 
-pub async fn create_environment(p: &Arc<Platform>, app: String, env: String) -> Result<EnvironmentRecord> {
+pub async fn create_environment(
+    p: &Arc<Platform>,
+    app: String,
+    env: String,
+    monitors: Vec<Monitor>,
+) -> Result<EnvironmentRecord> {
     name("application", &app)?;
     name("environment", &env)?;
+    if monitors.len() > appconfig::MAX_MONITORS {
+        return Err(Error::Invalid(format!("an environment can have at most {} monitors", appconfig::MAX_MONITORS)));
+    }
+    for m in &monitors {
+        m.validate(crate::live::windows::MAX_WINDOW_S)?;
+    }
     p.commit(move |tx| {
         application(tx, &app)?;
-        if tx.list_environments(&app)?.len() >= MAX_ENVIRONMENTS {
+        if tx.list_environments(Some(&app))?.len() >= MAX_ENVIRONMENTS {
             return Err(Error::Invalid(format!("an application can have at most {MAX_ENVIRONMENTS} environments")));
         }
-        if !tx.insert_environment(&app, &env)? {
+        if !tx.insert_environment(&app, &env, &monitors)? {
             return Err(Error::Conflict(format!("Environment {env} already exists in application {app}")));
         }
         environment(tx, &app, &env)
@@ -150,7 +161,7 @@ pub async fn list_environments(p: &Arc<Platform>, app: String) -> Result<Vec<Env
     name("application", &app)?;
     p.read(move |tx| {
         application(tx, &app)?;
-        tx.list_environments(&app)
+        tx.list_environments(Some(&app))
     })
     .await
 }
@@ -785,6 +796,80 @@ pub async fn finish_due(p: &Arc<Platform>) -> Result<(usize, Option<i64>)> {
         })
         .await?;
     Ok((finished, next))
+}
+
+/// Why `m` trips on what its window saw, if it does.
+fn tripped(m: &Monitor, s: &crate::live::windows::WindowStats) -> Option<String> {
+    match m {
+        Monitor::FunctionErrorRate { function, threshold_percent, window_s, min_invocations } => {
+            (s.invocations >= *min_invocations && s.error_percent() > *threshold_percent).then(|| {
+                format!(
+                    "Monitor function_error_rate of {function} tripped: {:.1} % of {} invocations failed in the \
+                     last {window_s} s (threshold {threshold_percent} %)",
+                    s.error_percent(),
+                    s.invocations
+                )
+            })
+        }
+        Monitor::FunctionLatencyP99 { function, threshold_ms, window_s, min_invocations } => {
+            (s.invocations >= *min_invocations && s.p99_ms > *threshold_ms).then(|| {
+                format!(
+                    "Monitor function_latency_p99 of {function} tripped: p99 {:.1} ms over {} invocations in the \
+                     last {window_s} s (threshold {threshold_ms} ms)",
+                    s.p99_ms, s.invocations
+                )
+            })
+        }
+    }
+}
+
+/// Evaluates the monitors of every environment with a deployment `DEPLOYING` or `BAKING`
+/// and rolls back each deployment whose environment has a monitor that trips, with the
+/// rule and the measured value as its reason. Returns how many were rolled back.
+pub async fn check_monitors(p: &Arc<Platform>) -> Result<usize> {
+    let now = crate::configuration::now_ms();
+    let (running, environments) = p
+        .read(|tx| {
+            let running: Vec<ConfigDeploymentRecord> = tx
+                .list_config_deployments(None, None)?
+                .into_iter()
+                .filter(|d| d.end == DeploymentEnd::Active)
+                .collect();
+            let environments = if running.is_empty() { Vec::new() } else { tx.list_environments(None)? };
+            Ok((running, environments))
+        })
+        .await?;
+    let mut trips = Vec::new();
+    {
+        let snapshot = p.data_plane().snapshot();
+        for d in running {
+            if !matches!(status(d.clone(), now).state, "DEPLOYING" | "BAKING") {
+                continue;
+            }
+            let Some(env) = environments.iter().find(|e| e.application == d.application && e.name == d.environment)
+            else {
+                continue;
+            };
+            let reason = env.monitors.iter().find_map(|m| {
+                let w = snapshot.config.window(m.function(), &d.environment)?;
+                tripped(m, &w.stats(m.window_s()))
+            });
+            if let Some(reason) = reason {
+                trips.push((d, reason));
+            }
+        }
+    }
+    let mut rolled_back = 0;
+    for (d, reason) in trips {
+        tracing::warn!(application = %d.application, environment = %d.environment, deployment = d.number, "{reason}: rolling back");
+        match stop_deployment(p, d.application, d.environment, d.number, reason).await {
+            Ok(_) => rolled_back += 1,
+            // Ended meanwhile (completed, or stopped by a user): nothing to roll back.
+            Err(Error::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(rolled_back)
 }
 
 #[cfg(test)]

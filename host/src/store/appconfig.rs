@@ -5,7 +5,7 @@
 //! between is a function of `started_at_ms` and its frozen strategy.
 
 use super::StoreResult;
-use crate::model::appconfig::{Strategy, Validator};
+use crate::model::appconfig::{Monitor, Strategy, Validator};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationRecord {
@@ -14,10 +14,11 @@ pub struct ApplicationRecord {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentRecord {
     pub application: String,
     pub name: String,
+    pub monitors: Vec<Monitor>,
     pub created_at: String,
 }
 
@@ -113,8 +114,9 @@ pub trait ConfigStore {
     /// Removes it with its environments, profiles, versions and deployments.
     fn delete_application(&self, name: &str) -> StoreResult<bool>;
 
-    fn insert_environment(&self, application: &str, name: &str) -> StoreResult<bool>;
-    fn list_environments(&self, application: &str) -> StoreResult<Vec<EnvironmentRecord>>;
+    fn insert_environment(&self, application: &str, name: &str, monitors: &[Monitor]) -> StoreResult<bool>;
+    /// One application's environments; every application's with `None`.
+    fn list_environments(&self, application: Option<&str>) -> StoreResult<Vec<EnvironmentRecord>>;
     fn delete_environment(&self, application: &str, name: &str) -> StoreResult<bool>;
 
     fn insert_profile(&self, application: &str, name: &str, validators: &[Validator]) -> StoreResult<bool>;

@@ -105,6 +105,8 @@ pub struct RoutingState {
     pub values: Vec<ValueRecord>,
     /// What each environment serves of each configuration profile.
     pub config: Vec<DeployedProfile>,
+    /// (function, environment) pairs that environments' monitors watch.
+    pub watched: Vec<(String, String)>,
 }
 
 /// Reads the [`RoutingState`] for an engine `fingerprint` in one consistent view.
@@ -119,6 +121,11 @@ pub fn load_routing_state(store: &dyn Store, fingerprint: &str) -> StoreResult<R
             secrets: tx.load_secrets()?,
             values: tx.load_values()?,
             config: appconfig::load_deployed(tx)?,
+            watched: tx
+                .list_environments(None)?
+                .into_iter()
+                .flat_map(|e| e.monitors.into_iter().map(move |m| (m.function().to_string(), e.name.clone())))
+                .collect(),
         })
     })
 }

@@ -3,7 +3,7 @@
 use super::rows::{conv, json, parse_json};
 use super::SqliteTx;
 use crate::model::appconfig::Strategy;
-use crate::model::appconfig::Validator;
+use crate::model::appconfig::{Monitor, Validator};
 use crate::store::appconfig::{
     ApplicationRecord, ConfigDeploymentRecord, ConfigStore, ConfigVersionMeta, ConfigVersionRecord, DeploymentEnd,
     EnvironmentRecord, NewConfigDeployment, ProfileRecord,
@@ -56,19 +56,25 @@ impl ConfigStore for SqliteTx<'_> {
         Ok(self.execute("DELETE FROM config_applications WHERE name = ?1", [name])? > 0)
     }
 
-    fn insert_environment(&self, application: &str, name: &str) -> StoreResult<bool> {
+    fn insert_environment(&self, application: &str, name: &str, monitors: &[Monitor]) -> StoreResult<bool> {
         inserted(self.execute(
-            "INSERT INTO config_environments (application, name, created_at) VALUES (?1, ?2, ?3)",
-            params![application, name, now_rfc3339()],
+            "INSERT INTO config_environments (application, name, monitors, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![application, name, json(&monitors)?, now_rfc3339()],
         ))
     }
 
-    fn list_environments(&self, application: &str) -> StoreResult<Vec<EnvironmentRecord>> {
+    fn list_environments(&self, application: Option<&str>) -> StoreResult<Vec<EnvironmentRecord>> {
         let mut stmt = self.prepare(
-            "SELECT application, name, created_at FROM config_environments WHERE application = ?1 ORDER BY name",
+            "SELECT application, name, monitors, created_at FROM config_environments \
+             WHERE ?1 IS NULL OR application = ?1 ORDER BY application, name",
         )?;
         let rows = stmt.query_map([application], |r| {
-            Ok(EnvironmentRecord { application: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? })
+            Ok(EnvironmentRecord {
+                application: r.get(0)?,
+                name: r.get(1)?,
+                monitors: parse_json(&r.get::<_, String>(2)?)?,
+                created_at: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
