@@ -170,7 +170,10 @@ async fn orders_flags(p: &Arc<Platform>) -> anyhow::Result<String> {
     }
     let schema = serde_json::json!({
         "type": "object",
-        "properties": {"discount_percent": {"type": "integer", "minimum": 0, "maximum": 50}},
+        "properties": {
+            "discount_percent": {"type": "integer", "minimum": 0, "maximum": 50},
+            "checkout_v2": {"type": "boolean"}
+        },
         "required": ["discount_percent"],
         "additionalProperties": false
     });

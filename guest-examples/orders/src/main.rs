@@ -2,7 +2,8 @@
 //! the order and reads per-environment settings: env vars (`ORDERS_ENV`, `ORDERS_TABLE`)
 //! frozen in the version, and the configuration profile `orders/flags` deployed to the
 //! invoking environment (`/config/orders/flags`, e.g. `{"discount_percent": 10}`), which
-//! changes without publishing a version.
+//! changes without publishing a version. The flag `checkout_v2: true` makes every order
+//! fail (an unfinished code path behind a flag), for the rollback walk-through.
 //!
 //! - A body `{"order_id": "...", "items": [{"sku": "...", "qty": N}]}` is processed: 200.
 //! - GET (or an empty body): 200 with a summary and no order.
@@ -44,6 +45,11 @@ fn main() {
         match req.json::<Order>() {
             Some(order) => {
                 eprintln!("processing order {} ({} items)", order.order_id, order.items.len());
+                // A feature flag whose code path is not ready: turning it on breaks every
+                // order (what a deployment monitor is there to catch).
+                if flags["checkout_v2"] == json!(true) {
+                    panic!("checkout_v2 is not implemented yet (order {})", order.order_id);
+                }
                 Response::json(
                     200,
                     &json!({
