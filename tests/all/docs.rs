@@ -1,7 +1,7 @@
 //! The docs run as written: every fenced block of README.md and the docs/ pages whose
 //! info string is `sh runnable` is executed, in reading order (`PAGES`), in one bash
 //! session (`set -euo pipefail`, and `curl` fails on an HTTP error, so a failing command
-//! fails the test) against a fresh `waygate up` — the real binary on port 0, found
+//! fails the test) against a fresh `waygate up` with its bundled examples — the real binary on port 0, found
 //! through `WAYGATE_DATA_DIR` — from the repository root, with `waygate` on the PATH.
 //!
 //! The docs show most steps twice, with curl and with the CLI, which can't both run in one
@@ -41,6 +41,7 @@ fn runnable_blocks(markdown: &str, track: &str) -> Vec<(usize, String)> {
 const PAGES: &[&str] = &[
     "README.md",
     "docs/gateway.md",
+    "docs/configuration.md",
     "docs/backends.md",
     "docs/functions.md",
     "docs/management-api.md",
@@ -97,7 +98,9 @@ fn run_track(track: &str) {
     assert!(blocks.len() >= 2, "the walk-throughs are marked runnable for {track}");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Spawned::start(&data, &dir.path().join("server.log"));
+    // With the bundled examples, as a reader's first `waygate up` (the configuration
+    // walk-through uses `orders`).
+    let server = Spawned::start_with_examples(&data, &dir.path().join("server.log"));
     // `curl` answers an HTTP error with a failure, as a reader would notice it.
     let mut script = String::from("set -euo pipefail\ncurl() { command curl --fail-with-body \"$@\"; }\n");
     for (line, text) in &blocks {

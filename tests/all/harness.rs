@@ -261,6 +261,16 @@ impl Spawned {
 
     /// [`Spawned::start`] with more arguments for `waygate up`.
     pub fn start_with(data_dir: &Path, log: &Path, extra: &[&str]) -> Self {
+        Self::spawn(data_dir, log, extra, false)
+    }
+
+    /// [`Spawned::start`] with the bundled examples registered, as a user's first
+    /// `waygate up` does (the docs' walk-throughs use them).
+    pub fn start_with_examples(data_dir: &Path, log: &Path) -> Self {
+        Self::spawn(data_dir, log, &[], true)
+    }
+
+    fn spawn(data_dir: &Path, log: &Path, extra: &[&str], examples: bool) -> Self {
         use std::io::{BufRead, Write};
         let open_log = || std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
         let (stdout, mut out) = (open_log(), open_log());
@@ -270,7 +280,11 @@ impl Spawned {
             .arg("umask 022 && exec \"$0\" \"$@\"")
             .arg(env!("CARGO_BIN_EXE_waygate"))
             .args(["up", "--admin-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
-            .args(["--no-examples", "--max-instances", "16"])
+            .args(if examples {
+                &["--max-instances", "16"][..]
+            } else {
+                &["--no-examples", "--max-instances", "16"][..]
+            })
             .args(extra)
             .arg("--data-dir")
             .arg(data_dir)

@@ -119,7 +119,7 @@ enum Command {
     /// Configuration per environment (AppConfig): profiles, versions, gradual deployments.
     #[command(subcommand)]
     #[command(
-        after_help = "Examples (from the docs):\n  waygate config put-version shop flags --file flags-v2.json\n  waygate config deploy shop prod --profile flags --version 2 --strategy Linear20PercentEvery2Seconds --wait"
+        after_help = "Examples (from the docs):\n  waygate config put-version orders flags --file /tmp/flags-v3.json\n  waygate config deploy orders prod --profile flags --version 3 --strategy Linear50PercentEvery2Seconds --wait"
     )]
     Config(config::ConfigCmd),
     /// The audit log of mutating management calls.
