@@ -81,6 +81,11 @@ impl ConfigSnapshot {
         ConfigSnapshot { by_environment, windows }
     }
 
+    /// Does any monitor watch anything? (Invocations skip the lookups when none does.)
+    pub fn watches_any(&self) -> bool {
+        !self.windows.is_empty()
+    }
+
     /// The window of `function`'s invocations in `environment`, if a monitor watches it.
     pub fn window(&self, function: &str, environment: &str) -> Option<&Arc<Window>> {
         if self.windows.is_empty() {

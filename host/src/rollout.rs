@@ -1,5 +1,6 @@
-//! The rollout task: rolls back configuration deployments whose environment's monitors
-//! trip ([`crate::ops::appconfig::check_monitors`], every [`MONITOR_PERIOD`] while any
+//! The rollout task, for configuration deployments and alias shifts alike: rolls back
+//! configuration deployments whose environment's monitors trip (and shifts whose monitors
+//! trip on their new version) ([`crate::ops::appconfig::check_monitors`], every [`MONITOR_PERIOD`] while any
 //! runs) and records those whose time is up as `COMPLETE`
 //! ([`crate::ops::appconfig::finish_due`]). Requests don't wait for it — the data plane
 //! computes a rollout's percentage from the clock, so each step takes effect at its
@@ -23,6 +24,23 @@ pub async fn run(p: Arc<Platform>, mut shutdown: tokio::sync::watch::Receiver<bo
             Ok(n) => tracing::info!(rolled_back = n, "configuration deployments rolled back by their monitors"),
             Err(e) => tracing::warn!(error = %e, "the rollout task could not evaluate monitors"),
         }
+        match crate::ops::alias_shifts::check_monitors(&p).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rolled_back = n, "alias shifts rolled back by their monitors"),
+            Err(e) => tracing::warn!(error = %e, "the rollout task could not evaluate shift monitors"),
+        }
+        let shifting = match crate::ops::alias_shifts::finish_due(&p).await {
+            Ok((finished, running)) => {
+                if finished > 0 {
+                    tracing::info!(finished, "alias shifts completed");
+                }
+                running
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the rollout task could not record finished alias shifts");
+                false
+            }
+        };
         let sleep = match crate::ops::appconfig::finish_due(&p).await {
             Ok((finished, next)) => {
                 if finished > 0 {
@@ -38,6 +56,7 @@ pub async fn run(p: Arc<Platform>, mut shutdown: tokio::sync::watch::Receiver<bo
                 MAX_SLEEP
             }
         };
+        let sleep = if shifting { sleep.min(MONITOR_PERIOD) } else { sleep };
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = shutdown.changed() => return,

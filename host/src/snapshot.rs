@@ -49,6 +49,16 @@ pub struct VersionSnapshot {
 pub struct AliasSnapshot {
     pub primary: VersionId,
     pub routing: Option<AliasRouting>,
+    /// A gradual shift in progress: its new version gets the strategy's percentage of the
+    /// traffic at the time of each request ([`crate::invoke::alias::pick`]).
+    pub shift: Option<ShiftSnapshot>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShiftSnapshot {
+    pub to: u32,
+    pub started_at_ms: i64,
+    pub strategy: Arc<crate::model::appconfig::Strategy>,
 }
 
 /// Why code can't run, known before any request: recorded in the snapshot so every
@@ -91,12 +101,21 @@ impl Snapshot {
             corrupt_blobs: inputs.corrupt_blobs.clone(),
         };
         let mut counters = inputs.live.in_flight.renew();
+        let mut shifts: HashMap<(String, String), ShiftSnapshot> = state
+            .shifts
+            .into_iter()
+            .map(|x| {
+                let shift =
+                    ShiftSnapshot { to: x.to_version, started_at_ms: x.started_at_ms, strategy: Arc::new(x.strategy) };
+                ((x.function, x.alias), shift)
+            })
+            .collect();
         let functions = state
             .functions
             .into_iter()
             .map(|s| {
                 let reserved = s.function.reserved_concurrency.map(|n| counters.reserved(s.function.name.as_str(), n));
-                (s.function.name.clone(), Arc::new(function_snapshot(s, &health, reserved)))
+                (s.function.name.clone(), Arc::new(function_snapshot(s, &health, reserved, &mut shifts)))
             })
             .collect();
         drop(counters);
@@ -120,7 +139,12 @@ impl Snapshot {
     }
 }
 
-fn function_snapshot(s: FunctionState, health: &CodeHealth, reserved: Option<Reserved>) -> FunctionSnapshot {
+fn function_snapshot(
+    s: FunctionState,
+    health: &CodeHealth,
+    reserved: Option<Reserved>,
+    shifts: &mut HashMap<(String, String), ShiftSnapshot>,
+) -> FunctionSnapshot {
     let latest = s.function.code_hash.map(|h| {
         Arc::new(VersionSnapshot {
             version: VersionId::Latest,
@@ -143,7 +167,10 @@ fn function_snapshot(s: FunctionState, health: &CodeHealth, reserved: Option<Res
     let aliases = s
         .aliases
         .into_iter()
-        .map(|a| (a.name.to_string(), AliasSnapshot { primary: a.version, routing: a.routing }))
+        .map(|a| {
+            let shift = shifts.remove(&(s.function.name.to_string(), a.name.to_string()));
+            (a.name.to_string(), AliasSnapshot { primary: a.version, routing: a.routing, shift })
+        })
         .collect();
     FunctionSnapshot { name: s.function.name, latest, versions, aliases, reserved }
 }

@@ -45,6 +45,9 @@ pub fn concrete(path: &str) -> String {
         .replace("{deployment}", "d1")
         .replace("{stage}", "st1")
         .replace("{environment}", "e1")
+        .replace("{application}", "app1")
+        .replace("{profile}", "p1")
+        .replace("{strategy}", "s1")
 }
 
 /// The router is built from `control::routes::ROUTES`, each route with its rule, so the

@@ -449,3 +449,134 @@ async fn a_tripped_monitor_rolls_the_deployment_back() {
         assert!(!invoke("prod").await, "the good version is back");
     }
 }
+
+/// `shop` with version 1 answering `one` and version 2 answering `two` (or failing), and
+/// alias STABLE → 1.
+async fn two_versions(s: &TestServer, v2_fails: bool) {
+    s.deploy("shop", json!({}), &fixtures::print("one")).await;
+    assert_eq!(s.publish("shop", json!({})).await.0, 201);
+    let v2 = if v2_fails { fixtures::exit(1) } else { fixtures::print("two") };
+    let (status, v) = s.upload("shop", &wat::parse_str(v2).unwrap()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(s.publish("shop", json!({})).await.0, 201);
+    let (status, v) = s.call(Method::PUT, "/v1/functions/shop/aliases/STABLE", Some(json!({"version": "1"}))).await;
+    assert_eq!(status, 201, "{v}");
+}
+
+const SHIFT: &str = "/v1/functions/shop/aliases/STABLE/shift";
+
+async fn wait_for_shift(s: &TestServer, until: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, v) = s.call(Method::GET, SHIFT, None).await;
+        assert_eq!(status, 200, "{v}");
+        if until(&v) {
+            return v;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the shift never reached the state: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An alias moves to a new version step by step and ends pointing at it; it can't be
+/// changed by hand meanwhile.
+#[tokio::test]
+async fn an_alias_shifts_gradually_and_owns_the_alias_meanwhile() {
+    let s = TestServer::start().await;
+    two_versions(&s, false).await;
+    strategy(&s, "Linear50Every1s", 50.0, 2, 0).await;
+    for (body, want) in [
+        (json!({"to_version": 9, "strategy": "Linear50Every1s"}), 404),
+        (json!({"to_version": 1, "strategy": "Linear50Every1s"}), 400),
+        (json!({"to_version": 2, "strategy": "Nope"}), 404),
+        (
+            json!({"to_version": 2, "strategy": "Linear50Every1s",
+            "monitors": [{"metric": "function_error_rate", "function": "other", "threshold_percent": 5, "window_s": 10}]}),
+            400,
+        ),
+    ] {
+        let (status, v) = s.call(Method::POST, SHIFT, Some(body.clone())).await;
+        assert_eq!(status, want, "{body}: {v}");
+    }
+    let (status, v) = s.call(Method::GET, SHIFT, None).await;
+    assert_eq!(status, 404, "no shift yet: {v}");
+    let (status, x) = s.call(Method::POST, SHIFT, Some(json!({"to_version": 2, "strategy": "Linear50Every1s"}))).await;
+    assert_eq!(status, 201, "{x}");
+    assert_eq!((x["state"].as_str(), x["percentage_complete"].as_f64()), (Some("DEPLOYING"), Some(50.0)), "{x}");
+    assert_eq!((x["from_version"].as_str(), x["to_version"].as_str()), (Some("1"), Some("2")));
+    // Manual changes are refused while it runs; so is a second shift and deleting v2.
+    let (status, v) = s.call(Method::PUT, "/v1/functions/shop/aliases/STABLE", Some(json!({"version": "2"}))).await;
+    assert_eq!(status, 409, "{v}");
+    assert_eq!(v["type"], "ResourceConflictException");
+    let (status, _) = s.call(Method::DELETE, "/v1/functions/shop/aliases/STABLE", None).await;
+    assert_eq!(status, 409);
+    let (status, _) = s.call(Method::POST, SHIFT, Some(json!({"to_version": 2, "strategy": "AllAtOnce"}))).await;
+    assert_eq!(status, 409);
+    let (status, _) = s.call(Method::DELETE, "/v1/functions/shop/versions/2", None).await;
+    assert_eq!(status, 409, "the shift's new version is in use");
+    // Both versions serve while at 50 % (2^-40 odds of a false failure).
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        seen.insert(s.invoke("shop:STABLE", "").await.text());
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    let done = wait_for_shift(&s, |v| v["state"] == "COMPLETE").await;
+    assert!(seen.len() == 2 || done["events"].as_array().unwrap().len() > 2, "{seen:?}");
+    // It ends pointing the alias at version 2 with no routing.
+    let started = Instant::now();
+    loop {
+        let (_, a) = s.call(Method::GET, "/v1/functions/shop/aliases/STABLE", None).await;
+        if a["version"] == "2" {
+            assert!(a["routing"].is_null() || a["routing"] == json!({}), "{a}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the alias never moved: {a}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..5 {
+        assert_eq!(s.invoke("shop:STABLE", "").await.text(), "two");
+    }
+    let (status, _) = s.call(Method::DELETE, SHIFT, None).await;
+    assert_eq!(status, 409, "nothing to stop");
+    let (status, v) = s.call(Method::PUT, "/v1/functions/shop/aliases/STABLE", Some(json!({"version": "1"}))).await;
+    assert_eq!(status, 200, "the alias is the user's again: {v}");
+    // A CodeDeploy canary stopped by hand: the alias keeps version 1.
+    let (status, x) =
+        s.call(Method::POST, SHIFT, Some(json!({"to_version": 2, "strategy": "Canary10Percent5Minutes"}))).await;
+    assert_eq!(status, 201, "{x}");
+    assert_eq!(x["percentage_complete"], 10.0);
+    let (status, x) = s.call(Method::DELETE, SHIFT, None).await;
+    assert_eq!((status, x["state"].as_str()), (202, Some("ROLLED_BACK")), "{x}");
+    for _ in 0..10 {
+        assert_eq!(s.invoke("shop:STABLE", "").await.text(), "one");
+    }
+}
+
+/// A monitor on the new version rolls the shift back when it fails.
+#[tokio::test]
+async fn a_shift_rolls_back_when_its_new_version_fails() {
+    let s = TestServer::start().await;
+    two_versions(&s, true).await;
+    strategy(&s, "Slowly", 50.0, 60, 0).await;
+    let monitors =
+        json!([{"metric": "function_error_rate", "function": "shop", "threshold_percent": 10, "window_s": 60}]);
+    let (status, x) =
+        s.call(Method::POST, SHIFT, Some(json!({"to_version": 2, "strategy": "Slowly", "monitors": monitors}))).await;
+    assert_eq!(status, 201, "{x}");
+    for _ in 0..40 {
+        if s.invoke("shop:STABLE", "").await.text() != "one" {
+            break;
+        }
+    }
+    let x = wait_for_shift(&s, |v| v["state"] == "ROLLED_BACK").await;
+    let why = x["events"].as_array().unwrap().iter().find(|e| e["event_type"] == "ROLLBACK_STARTED").cloned();
+    let why = why.expect("a rollback event")["description"].as_str().unwrap().to_string();
+    assert!(why.contains("function_error_rate of shop") && why.contains("on version 2"), "{why}");
+    let (_, a) = s.call(Method::GET, "/v1/functions/shop/aliases/STABLE", None).await;
+    assert_eq!(a["version"], "1", "{a}");
+    for _ in 0..10 {
+        assert_eq!(s.invoke("shop:STABLE", "").await.text(), "one");
+    }
+}

@@ -5,6 +5,7 @@
 //! their access rules are one table ([`routes::ROUTES`]).
 
 pub mod access;
+pub mod alias_shifts;
 pub mod aliases;
 pub mod apis;
 pub mod appconfig;

@@ -10,6 +10,7 @@
 //! [`super::access::FIELD_RULES`], which applies to every route and method alike.
 
 use super::access::{rule, Refine, Rule};
+use super::alias_shifts;
 use super::{aliases, apis, appconfig, audit, canary, code, concurrency, deployments, functions, invoke, keys, logs};
 use super::{metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, values, versions, AppState};
 use axum::http::Method;
@@ -74,6 +75,13 @@ pub const ROUTES: &[Route] = &[
         rule("function:Read", "function/{name}/alias/{alias}")),
     route!(DELETE "/v1/functions/{name}/aliases/{alias}" => aliases::delete,
         rule("alias:Delete", "function/{name}/alias/{alias}")),
+    // A gradual shift moves the alias: alias:Update, like moving it by hand.
+    route!(POST "/v1/functions/{name}/aliases/{alias}/shift" => alias_shifts::start,
+        rule("alias:Update", "function/{name}/alias/{alias}")),
+    route!(GET "/v1/functions/{name}/aliases/{alias}/shift" => alias_shifts::get,
+        rule("function:Read", "function/{name}/alias/{alias}")),
+    route!(DELETE "/v1/functions/{name}/aliases/{alias}/shift" => alias_shifts::stop,
+        rule("alias:Update", "function/{name}/alias/{alias}")),
     route!(POST "/v1/functions/{name}/invoke" => invoke::invoke,
         rule("function:Invoke", "function/{name}").refine(Refine::Invoke).raw()),
     // Logs can hold what a function printed: their own action, like CloudWatch Logs'.

@@ -1,11 +1,21 @@
 //! Weighted aliases: "a simple probabilistic model" (Lambda's words). Each request draws
-//! once; the additional version gets `weight` of the traffic, the primary the rest.
+//! once; the additional version gets `weight` of the traffic, the primary the rest. During
+//! a gradual shift the weight is the shift strategy's percentage at the request's time.
 
 use crate::model::VersionId;
 use crate::snapshot::AliasSnapshot;
 use rand::Rng;
 
 pub fn pick(alias: &AliasSnapshot, rng: &mut impl Rng) -> VersionId {
+    // A gradual shift: the new version's share is the strategy's percentage now.
+    if let Some(shift) = &alias.shift {
+        let elapsed = u64::try_from(crate::configuration::now_ms() - shift.started_at_ms).unwrap_or(0);
+        let percent = shift.strategy.percent_at(elapsed);
+        if percent >= 100.0 || rng.random::<f64>() * 100.0 < percent {
+            return VersionId::Number(shift.to);
+        }
+        return alias.primary;
+    }
     match alias.routing {
         Some(r) if rng.random::<f64>() < r.weight => VersionId::Number(r.version),
         _ => alias.primary,
@@ -20,13 +30,16 @@ mod tests {
 
     #[test]
     fn split_follows_weight() {
-        let a =
-            AliasSnapshot { primary: VersionId::Number(1), routing: Some(AliasRouting { version: 2, weight: 0.25 }) };
+        let a = AliasSnapshot {
+            primary: VersionId::Number(1),
+            routing: Some(AliasRouting { version: 2, weight: 0.25 }),
+            shift: None,
+        };
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let n = 10_000;
         let extra = (0..n).filter(|_| pick(&a, &mut rng) == VersionId::Number(2)).count();
         assert!((2_250..2_750).contains(&extra), "{extra}");
-        let plain = AliasSnapshot { primary: VersionId::Latest, routing: None };
+        let plain = AliasSnapshot { primary: VersionId::Latest, routing: None, shift: None };
         assert_eq!(pick(&plain, &mut rng), VersionId::Latest);
     }
 }

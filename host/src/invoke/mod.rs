@@ -34,6 +34,8 @@ pub struct Resolved {
     /// Where the invocation is counted for the invoking environment's deployment
     /// monitors ([`with_secrets`]), if one watches this function there.
     pub window: Option<Arc<crate::live::windows::Window>>,
+    /// Where it is counted for an alias shift's monitors on its version, if one watches it.
+    pub version_window: Option<Arc<crate::live::windows::Window>>,
 }
 
 /// Resolves what depends on the invoking `environment`: the version's secret references
@@ -64,6 +66,10 @@ pub fn with_secrets(
         resolved.config = Some(Arc::new(filled));
     }
     resolved.window = snapshot.config.window(function, environment).cloned();
+    if let (true, VersionId::Number(n)) = (snapshot.config.watches_any(), resolved.version.version) {
+        let key = crate::store::appconfig::version_window_key(n);
+        resolved.version_window = snapshot.config.window(function, &key).cloned();
+    }
     let profiles = &resolved.version.config.config;
     if !profiles.is_empty() {
         let now = crate::configuration::now_ms();
@@ -109,6 +115,7 @@ pub fn resolve(snapshot: &Snapshot, function: &str, qualifier: &Qualifier) -> Re
         outbound: None,
         files: Vec::new(),
         window: None,
+        version_window: None,
     })
 }
 
@@ -237,7 +244,7 @@ pub async fn run(
             r.release_later();
         }
     }
-    if let Some(w) = &resolved.window {
+    for w in resolved.window.iter().chain(&resolved.version_window) {
         match &result {
             Ok(o) => w.record(o.timing.instantiate + o.timing.run, o.error.is_some()),
             Err(InvokeError::CodeUnavailable(_) | InvokeError::Internal(_)) => w.record(Duration::ZERO, true),

@@ -22,12 +22,14 @@ pub const MAX_FUNCTION_PROFILES: usize = 10;
 /// Where a function's profiles appear in its file system: `/config/APP/PROFILE`.
 pub const CONFIG_DIR: &str = "/config";
 
-/// How a deployment grows: AWS's `LINEAR` and `EXPONENTIAL`.
+/// How a deployment grows: AWS AppConfig's `LINEAR` and `EXPONENTIAL`, and CodeDeploy's
+/// canary (`growth_factor` % at the start, 100 % when the duration is over).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GrowthType {
     Linear,
     Exponential,
+    Canary,
 }
 
 /// A deployment strategy: how fast a new configuration reaches 100 % of invocations and
@@ -85,9 +87,31 @@ pub fn predefined() -> Vec<Strategy> {
     ]
 }
 
+/// CodeDeploy's predefined strategies for shifting an alias's traffic (SAM's
+/// `DeploymentPreference` types), with CodeDeploy's values: canaries hold 10 % for the
+/// duration, then move everything; linear ones add 10 % per interval.
+pub fn codedeploy_predefined() -> Vec<Strategy> {
+    let s = |name: String, growth_type, growth_factor, duration_s| Strategy {
+        name,
+        description: String::new(),
+        growth_type,
+        growth_factor,
+        duration_s,
+        final_bake_time_s: 0,
+    };
+    let mut out = vec![s("AllAtOnce".into(), GrowthType::Linear, 100.0, 0)];
+    for m in [5, 10, 15, 30] {
+        out.push(s(format!("Canary10Percent{m}Minutes"), GrowthType::Canary, 10.0, m * 60));
+    }
+    for (m, unit) in [(1, "Minute"), (2, "Minutes"), (3, "Minutes"), (10, "Minutes")] {
+        out.push(s(format!("Linear10PercentEvery{m}{unit}"), GrowthType::Linear, 10.0, m * 600));
+    }
+    out
+}
+
 /// Is `name` one of the predefined strategies' (they can't be created or deleted)?
 pub fn is_predefined(name: &str) -> bool {
-    name.starts_with("AppConfig.")
+    name.starts_with("AppConfig.") || codedeploy_predefined().iter().any(|s| s.name == name)
 }
 
 /// One step of a schedule: from `at_ms` after the start, `percent` of invocations get the
@@ -133,17 +157,22 @@ impl Strategy {
         Ok(())
     }
 
-    /// The growth steps, as AWS defines them. Linear: every step adds `growth_factor` %,
+    /// The growth steps, as AWS defines them. Canary: `growth_factor` % at the start, 100 %
+    /// when the duration is over (it is then baking). Linear: every step adds `growth_factor` %,
     /// `ceil(100 / G)` steps spread evenly over the duration (interval = duration / steps),
     /// the first at the start. Exponential: step n reaches `G·2^n` %, capped at 100 (G=10:
     /// 10, 20, 40, 80, 100), spread the same way. A duration of 0 is one step of 100 %.
     pub fn schedule(&self) -> Vec<Step> {
         let g = self.growth_factor.clamp(1.0, 100.0);
+        let duration_ms = self.duration_s * 1000;
+        if self.growth_type == GrowthType::Canary && g < 100.0 && duration_ms > 0 {
+            return vec![Step { at_ms: 0, percent: g }, Step { at_ms: duration_ms, percent: 100.0 }];
+        }
         let mut percents = Vec::new();
         let mut n = 0u32;
         loop {
             let p = match self.growth_type {
-                GrowthType::Linear => g * f64::from(n + 1),
+                GrowthType::Linear | GrowthType::Canary => g * f64::from(n + 1),
                 GrowthType::Exponential => g * 2f64.powi(n as i32),
             };
             // A float step that lands within a millionth of 100 is 100 (3 × 33.333333…).
@@ -154,7 +183,6 @@ impl Strategy {
             percents.push(p);
             n += 1;
         }
-        let duration_ms = self.duration_s * 1000;
         if duration_ms == 0 {
             return vec![Step { at_ms: 0, percent: 100.0 }];
         }
@@ -405,10 +433,17 @@ mod tests {
         // Uneven factors end at exactly 100.
         assert_eq!(percents(&strategy(GrowthType::Linear, 30.0, 40, 0)), [30.0, 60.0, 90.0, 100.0]);
         assert_eq!(percents(&strategy(GrowthType::Linear, 100.0 / 3.0, 30, 0)).last(), Some(&100.0));
-        for p in predefined() {
+        for p in predefined().into_iter().chain(codedeploy_predefined()) {
             p.validate().unwrap();
-            assert!(is_predefined(&p.name));
+            assert!(is_predefined(&p.name), "{}", p.name);
         }
+        let canary = codedeploy_predefined().into_iter().find(|s| s.name == "Canary10Percent5Minutes").unwrap();
+        assert_eq!(canary.schedule(), [Step { at_ms: 0, percent: 10.0 }, Step { at_ms: 300_000, percent: 100.0 }]);
+        assert_eq!(canary.phase_at(299_999), Phase::Deploying { percent: 10.0, step: 0 });
+        assert_eq!(canary.phase_at(300_000), Phase::Complete, "no bake: done when it reaches 100 %");
+        let linear = codedeploy_predefined().into_iter().find(|s| s.name == "Linear10PercentEvery1Minute").unwrap();
+        assert_eq!(linear.schedule()[1].at_ms, 60_000);
+        assert_eq!(linear.schedule().len(), 10);
     }
 
     #[test]
@@ -428,7 +463,11 @@ mod tests {
     fn schedule_properties_hold_for_random_strategies() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
         for _ in 0..5000 {
-            let growth_type = if rng.random_bool(0.5) { GrowthType::Linear } else { GrowthType::Exponential };
+            let growth_type = match rng.random_range(0..3) {
+                0 => GrowthType::Linear,
+                1 => GrowthType::Exponential,
+                _ => GrowthType::Canary,
+            };
             let g = if rng.random_bool(0.2) { rng.random_range(1..=100) as f64 } else { rng.random_range(1.0..=100.0) };
             let duration = if rng.random_bool(0.1) { 0 } else { rng.random_range(1..=MAX_STRATEGY_SECONDS) };
             let bake = rng.random_range(0..=3600);
@@ -440,9 +479,10 @@ mod tests {
             assert!(steps.len() <= 100, "{s:?}");
             for w in steps.windows(2) {
                 assert!(w[0].percent < w[1].percent, "{s:?}");
-                assert!(w[0].at_ms <= w[1].at_ms && w[1].at_ms < duration * 1000, "{s:?}");
+                let last = if growth_type == GrowthType::Canary { duration * 1000 } else { duration * 1000 - 1 };
+                assert!(w[0].at_ms <= w[1].at_ms && w[1].at_ms <= last, "{s:?}");
             }
-            if growth_type == GrowthType::Linear && steps.len() > 1 {
+            if growth_type != GrowthType::Exponential && steps.len() > 1 {
                 assert!((steps[0].percent - g).abs() < 1e-9, "{s:?}");
             }
             let mut last = 0.0;

@@ -36,6 +36,7 @@ pub fn put_in(tx: &dyn Tx, name: &FunctionName, alias: &AliasName, input: &PutAl
     {
         let (name, alias) = (name.clone(), alias.clone());
         function(tx, &name)?;
+        super::alias_shifts::refuse_if_shifting(tx, &name, &alias)?;
         let existing = tx.find_alias(&name, &alias)?;
         if let Some(expected) = &input.expected_revision {
             if existing.as_ref().map(|a| &a.revision_id) != Some(expected) {
@@ -92,6 +93,8 @@ pub async fn list(p: &Arc<Platform>, name: FunctionName) -> Result<Vec<AliasReco
 pub async fn delete(p: &Arc<Platform>, name: FunctionName, alias: AliasName) -> Result<()> {
     p.commit(move |tx| {
         function(tx, &name)?;
+        super::alias_shifts::refuse_if_shifting(tx, &name, &alias)?;
+        tx.delete_shifts(&name, &alias)?;
         match tx.delete_alias(&name, &alias)? {
             true => Ok(()),
             false => Err(Error::alias_not_found(&name, &alias)),

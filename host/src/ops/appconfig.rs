@@ -570,21 +570,53 @@ pub struct DeploymentEvent {
 /// The state, percentage and events of `d` at `now_ms`, from its record and its frozen
 /// strategy: the same computation wherever it is asked (API, data plane, restart).
 pub fn status(d: ConfigDeploymentRecord, now_ms: i64) -> DeploymentStatus {
-    let s = &d.strategy;
-    let start = d.started_at_ms;
-    // Events happen up to now, or up to the end for a deployment that ended.
-    let until = match d.end {
+    let started =
+        format!("Deployment of {} version {} started with strategy {}", d.profile, d.version, d.strategy.name);
+    let (state, percentage_complete, events) = progress(
+        &Rollout {
+            strategy: &d.strategy,
+            started_at_ms: d.started_at_ms,
+            end: d.end,
+            ended_at_ms: d.ended_at_ms,
+            reason: d.reason.as_deref(),
+            started,
+            rolled_back: "The environment serves the previous version again",
+        },
+        now_ms,
+    );
+    DeploymentStatus { record: d, state, percentage_complete, events }
+}
+
+/// What the schedule needs of a deployment or an alias shift.
+pub struct Rollout<'a> {
+    pub strategy: &'a Strategy,
+    pub started_at_ms: i64,
+    pub end: DeploymentEnd,
+    pub ended_at_ms: Option<i64>,
+    pub reason: Option<&'a str>,
+    /// The `DEPLOYMENT_STARTED` event's text.
+    pub started: String,
+    /// The `ROLLBACK_COMPLETED` event's text.
+    pub rolled_back: &'static str,
+}
+
+/// A rollout's state (`DEPLOYING`, `BAKING`, `COMPLETE`, `ROLLED_BACK`), percentage and
+/// event log at `now_ms`: the steps that are due by then (or by its end), as AWS lists
+/// them.
+pub fn progress(r: &Rollout<'_>, now_ms: i64) -> (&'static str, f64, Vec<DeploymentEvent>) {
+    let s = r.strategy;
+    let start = r.started_at_ms;
+    // Events happen up to now, or up to the end for a rollout that ended.
+    let until = match r.end {
         DeploymentEnd::Active => now_ms,
-        _ => d.ended_at_ms.unwrap_or(now_ms),
+        _ => r.ended_at_ms.unwrap_or(now_ms),
     };
     let elapsed = u64::try_from(until - start).unwrap_or(0);
-    let mut events = vec![DeploymentEvent {
-        event_type: "DEPLOYMENT_STARTED",
-        at_ms: start,
-        description: format!("Deployment of {} version {} started with strategy {}", d.profile, d.version, s.name),
-    }];
+    let rolled_back = r.end == DeploymentEnd::RolledBack;
+    let mut events =
+        vec![DeploymentEvent { event_type: "DEPLOYMENT_STARTED", at_ms: start, description: r.started.clone() }];
     for step in s.schedule() {
-        if step.at_ms > elapsed || (step.at_ms == elapsed && d.end == DeploymentEnd::RolledBack) {
+        if step.at_ms > elapsed || (step.at_ms == elapsed && rolled_back && step.at_ms > 0) {
             break;
         }
         events.push(DeploymentEvent {
@@ -594,26 +626,22 @@ pub fn status(d: ConfigDeploymentRecord, now_ms: i64) -> DeploymentStatus {
         });
     }
     let duration_ms = s.duration_s * 1000;
-    if s.final_bake_time_s > 0
-        && elapsed >= duration_ms
-        && !(d.end == DeploymentEnd::RolledBack && elapsed == duration_ms)
-    {
+    if s.final_bake_time_s > 0 && elapsed >= duration_ms && !(rolled_back && elapsed == duration_ms) {
         events.push(DeploymentEvent {
             event_type: "BAKE_TIME_STARTED",
             at_ms: start + duration_ms as i64,
             description: format!("Baking for {} s", s.final_bake_time_s),
         });
     }
-    let phase = s.phase_at(elapsed);
-    let (state, percent) = match (d.end, phase) {
+    let (state, percent) = match (r.end, s.phase_at(elapsed)) {
         (DeploymentEnd::RolledBack, _) => {
-            let at = d.ended_at_ms.unwrap_or(now_ms);
-            let why = d.reason.clone().unwrap_or_else(|| "stopped".into());
+            let at = r.ended_at_ms.unwrap_or(now_ms);
+            let why = r.reason.unwrap_or("stopped").to_string();
             events.push(DeploymentEvent { event_type: "ROLLBACK_STARTED", at_ms: at, description: why });
             events.push(DeploymentEvent {
                 event_type: "ROLLBACK_COMPLETED",
                 at_ms: at,
-                description: "The environment serves the previous version again".into(),
+                description: r.rolled_back.into(),
             });
             ("ROLLED_BACK", 0.0)
         }
@@ -628,7 +656,7 @@ pub fn status(d: ConfigDeploymentRecord, now_ms: i64) -> DeploymentStatus {
         (_, Phase::Baking) => ("BAKING", 100.0),
         (_, Phase::Deploying { percent, .. }) => ("DEPLOYING", percent),
     };
-    DeploymentStatus { record: d, state, percentage_complete: percent, events }
+    (state, percent, events)
 }
 
 fn trim(p: f64) -> String {
@@ -799,7 +827,7 @@ pub async fn finish_due(p: &Arc<Platform>) -> Result<(usize, Option<i64>)> {
 }
 
 /// Why `m` trips on what its window saw, if it does.
-fn tripped(m: &Monitor, s: &crate::live::windows::WindowStats) -> Option<String> {
+pub(super) fn tripped(m: &Monitor, s: &crate::live::windows::WindowStats) -> Option<String> {
     match m {
         Monitor::FunctionErrorRate { function, threshold_percent, window_s, min_invocations } => {
             (s.invocations >= *min_invocations && s.error_percent() > *threshold_percent).then(|| {

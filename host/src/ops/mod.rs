@@ -12,6 +12,7 @@
 //! Reads go through here too (`get`, `list`), so a not-found answer has one shape
 //! whichever edge asks.
 
+pub mod alias_shifts;
 pub mod aliases;
 pub mod apis;
 pub mod appconfig;

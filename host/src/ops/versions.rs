@@ -93,7 +93,16 @@ pub async fn delete(p: &Arc<Platform>, name: FunctionName, version: u32) -> Resu
         if tx.find_version(&name, version)?.is_none() {
             return Err(Error::function_not_found(&name, Some(&version.to_string())));
         }
-        let users = tx.aliases_using(&name, version)?;
+        let mut users = tx.aliases_using(&name, version)?;
+        // A shift in progress towards it uses it too.
+        let now = crate::configuration::now_ms();
+        for x in tx.list_shifts(Some(name.as_str()))? {
+            if x.to_version == version
+                && super::alias_shifts::active_in(tx, &name, &x.alias, now)?.is_some_and(|a| a.number == x.number)
+            {
+                users.push(x.alias.clone());
+            }
+        }
         if !users.is_empty() {
             return Err(Error::Conflict(format!(
                 "Unable to delete version because the following aliases reference it: [{}]",

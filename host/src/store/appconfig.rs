@@ -107,6 +107,25 @@ pub struct NewConfigDeployment<'a> {
     pub started_at_ms: i64,
 }
 
+/// A gradual shift of an alias's traffic from its version to another (CodeDeploy's
+/// traffic shifting), on the same schedule as configuration deployments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShiftRecord {
+    pub function: String,
+    pub alias: String,
+    /// 1, 2, … per alias.
+    pub number: u32,
+    pub from_version: u32,
+    pub to_version: u32,
+    pub strategy: Strategy,
+    /// Rules over the new version's invocations; one that trips rolls the shift back.
+    pub monitors: Vec<Monitor>,
+    pub started_at_ms: i64,
+    pub end: DeploymentEnd,
+    pub ended_at_ms: Option<i64>,
+    pub reason: Option<String>,
+}
+
 pub trait ConfigStore {
     /// `false`: the name is taken.
     fn insert_application(&self, name: &str, description: &str) -> StoreResult<bool>;
@@ -156,6 +175,23 @@ pub trait ConfigStore {
         application: Option<&str>,
         environment: Option<&str>,
     ) -> StoreResult<Vec<ConfigDeploymentRecord>>;
+    /// Starts an alias shift with the alias's next number and returns it.
+    fn insert_shift(&self, shift: &ShiftRecord) -> StoreResult<u32>;
+    /// Every shift of `function`'s aliases (all functions: `None`), oldest first.
+    fn list_shifts(&self, function: Option<&str>) -> StoreResult<Vec<ShiftRecord>>;
+    /// Ends an active shift; `false` if it is not active.
+    fn end_shift(
+        &self,
+        function: &str,
+        alias: &str,
+        number: u32,
+        end: DeploymentEnd,
+        ended_at_ms: i64,
+        reason: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Forgets an alias's shifts (the alias is being deleted).
+    fn delete_shifts(&self, function: &str, alias: &str) -> StoreResult<()>;
+
     /// Ends an active deployment; `false` if it is not active (already ended).
     fn end_config_deployment(
         &self,
@@ -166,6 +202,12 @@ pub trait ConfigStore {
         ended_at_ms: i64,
         reason: Option<&str>,
     ) -> StoreResult<bool>;
+}
+
+/// The window key under which a version's invocations are counted for an alias shift's
+/// monitors: `#N` (environment names can't hold `#`, so it never names an environment).
+pub fn version_window_key(version: u32) -> String {
+    format!("#{version}")
 }
 
 /// What one environment serves of one profile: the version of its newest completed

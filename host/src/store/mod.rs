@@ -105,13 +105,18 @@ pub struct RoutingState {
     pub values: Vec<ValueRecord>,
     /// What each environment serves of each configuration profile.
     pub config: Vec<DeployedProfile>,
-    /// (function, environment) pairs that environments' monitors watch.
+    /// (function, environment) pairs that environments' monitors watch; an alias shift's
+    /// monitors watch (function, `#VERSION`), its new version's invocations.
     pub watched: Vec<(String, String)>,
+    /// Alias shifts in progress.
+    pub shifts: Vec<appconfig::ShiftRecord>,
 }
 
 /// Reads the [`RoutingState`] for an engine `fingerprint` in one consistent view.
 pub fn load_routing_state(store: &dyn Store, fingerprint: &str) -> StoreResult<RoutingState> {
     read(store, |tx| {
+        let active_shifts: Vec<appconfig::ShiftRecord> =
+            tx.list_shifts(None)?.into_iter().filter(|x| x.end == appconfig::DeploymentEnd::Active).collect();
         Ok(RoutingState {
             change_seq: tx.change_seq()?,
             functions: tx.load_functions()?,
@@ -125,7 +130,14 @@ pub fn load_routing_state(store: &dyn Store, fingerprint: &str) -> StoreResult<R
                 .list_environments(None)?
                 .into_iter()
                 .flat_map(|e| e.monitors.into_iter().map(move |m| (m.function().to_string(), e.name.clone())))
+                .chain(
+                    active_shifts
+                        .iter()
+                        .filter(|x| !x.monitors.is_empty())
+                        .map(|x| (x.function.clone(), appconfig::version_window_key(x.to_version))),
+                )
                 .collect(),
+            shifts: active_shifts,
         })
     })
 }

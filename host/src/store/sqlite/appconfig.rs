@@ -6,7 +6,7 @@ use crate::model::appconfig::Strategy;
 use crate::model::appconfig::{Monitor, Validator};
 use crate::store::appconfig::{
     ApplicationRecord, ConfigDeploymentRecord, ConfigStore, ConfigVersionMeta, ConfigVersionRecord, DeploymentEnd,
-    EnvironmentRecord, NewConfigDeployment, ProfileRecord,
+    EnvironmentRecord, NewConfigDeployment, ProfileRecord, ShiftRecord,
 };
 use crate::store::{now_rfc3339, StoreResult};
 use rusqlite::{params, OptionalExtension, Row};
@@ -235,6 +235,75 @@ impl ConfigStore for SqliteTx<'_> {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_shift(&self, x: &ShiftRecord) -> StoreResult<u32> {
+        let number: u32 = self.query_row(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM alias_shifts WHERE function = ?1 AND alias = ?2",
+            [&x.function, &x.alias],
+            |r| r.get(0),
+        )?;
+        self.execute(
+            "INSERT INTO alias_shifts (function, alias, number, from_version, to_version, strategy, monitors, \
+             started_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                x.function,
+                x.alias,
+                number,
+                x.from_version,
+                x.to_version,
+                json(&x.strategy)?,
+                json(&x.monitors)?,
+                x.started_at_ms,
+                DeploymentEnd::Active.as_str()
+            ],
+        )?;
+        Ok(number)
+    }
+
+    fn list_shifts(&self, function: Option<&str>) -> StoreResult<Vec<ShiftRecord>> {
+        let mut stmt = self.prepare(
+            "SELECT function, alias, number, from_version, to_version, strategy, monitors, started_at_ms, state, \
+             ended_at_ms, reason FROM alias_shifts WHERE ?1 IS NULL OR function = ?1 ORDER BY function, alias, number",
+        )?;
+        let rows = stmt.query_map([function], |r| {
+            let state: String = r.get(8)?;
+            Ok(ShiftRecord {
+                function: r.get(0)?,
+                alias: r.get(1)?,
+                number: r.get(2)?,
+                from_version: r.get(3)?,
+                to_version: r.get(4)?,
+                strategy: parse_json(&r.get::<_, String>(5)?)?,
+                monitors: parse_json(&r.get::<_, String>(6)?)?,
+                started_at_ms: r.get(7)?,
+                end: conv(DeploymentEnd::parse(&state).ok_or(UnknownState(state)))?,
+                ended_at_ms: r.get(9)?,
+                reason: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn end_shift(
+        &self,
+        function: &str,
+        alias: &str,
+        number: u32,
+        end: DeploymentEnd,
+        ended_at_ms: i64,
+        reason: Option<&str>,
+    ) -> StoreResult<bool> {
+        Ok(self.execute(
+            "UPDATE alias_shifts SET state = ?4, ended_at_ms = ?5, reason = ?6 \
+             WHERE function = ?1 AND alias = ?2 AND number = ?3 AND state = 'ACTIVE'",
+            params![function, alias, number, end.as_str(), ended_at_ms, reason],
+        )? > 0)
+    }
+
+    fn delete_shifts(&self, function: &str, alias: &str) -> StoreResult<()> {
+        self.execute("DELETE FROM alias_shifts WHERE function = ?1 AND alias = ?2", [function, alias])?;
+        Ok(())
     }
 
     fn end_config_deployment(

@@ -206,6 +206,21 @@ CREATE TABLE IF NOT EXISTS config_deployments (
     PRIMARY KEY (application, environment, number),
     FOREIGN KEY (application, environment) REFERENCES config_environments(application, name) ON DELETE CASCADE
 );
+-- Gradual alias traffic shifts, on the same schedule as deployments.
+CREATE TABLE IF NOT EXISTS alias_shifts (
+    function      TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    alias         TEXT NOT NULL,
+    number        INTEGER NOT NULL,
+    from_version  INTEGER NOT NULL,
+    to_version    INTEGER NOT NULL,
+    strategy      TEXT NOT NULL,
+    monitors      TEXT NOT NULL,
+    started_at_ms INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    ended_at_ms   INTEGER,
+    reason        TEXT,
+    PRIMARY KEY (function, alias, number)
+);
 "#;
 
 /// The change sequence: one row, advanced by every write transaction.
