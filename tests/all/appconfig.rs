@@ -580,3 +580,52 @@ async fn a_shift_rolls_back_when_its_new_version_fails() {
         assert_eq!(s.invoke("shop:STABLE", "").await.text(), "one");
     }
 }
+
+/// A stage picks its environment (`environment`, or the older `secret_environment`; by
+/// default its name): its functions read that environment's configuration.
+#[tokio::test]
+async fn a_stage_reads_its_environments_configuration() {
+    let s = TestServer::start().await;
+    shop(&s).await;
+    let (status, _) = s.call(Method::POST, "/v1/applications/shop/profiles", Some(json!({"name": "motd"}))).await;
+    assert_eq!(status, 201);
+    s.deploy("reader", json!({"config": ["shop/motd"]}), &fixtures::proxy_motd()).await;
+    assert_eq!(s.publish("reader", json!({})).await.0, 201);
+    strategy(&s, "Instant", 100.0, 0, 0).await;
+    post_version(&s, "/v1/applications/shop/profiles/motd", "text/plain", "five").await;
+    assert_eq!(deploy(&s, "prod", "motd", 1, "Instant").await.0, 201);
+    let (_, api) = s.call(Method::POST, "/v1/apis", Some(json!({"name": "r"}))).await;
+    let id = api["id"].as_str().unwrap().to_string();
+    let route = json!({"method": "POST", "path": "/read", "integration": {"type": "function", "target": "reader:1"}});
+    assert_eq!(s.call(Method::PUT, &format!("/v1/apis/{id}/routes"), Some(route)).await.0, 201);
+    let perm = json!({"statement_id": "all", "principal": format!("api:{id}"), "source": format!("{id}/*/*/*"), "qualifier": "1"});
+    assert_eq!(s.call(Method::POST, "/v1/functions/reader/permissions", Some(perm)).await.0, 201);
+    let (_, dep) = s.call(Method::POST, &format!("/v1/apis/{id}/deployments"), Some(json!({}))).await;
+    let dep = dep["id"].as_str().unwrap().to_string();
+    for (stage, body) in [
+        ("qa", json!({"deployment_id": dep, "environment": "prod"})),
+        ("prod", json!({"deployment_id": dep})),
+        ("dev", json!({"deployment_id": dep, "secret_environment": "dev"})),
+    ] {
+        let (status, v) = s.call(Method::PUT, &format!("/v1/apis/{id}/stages/{stage}"), Some(body)).await;
+        assert_eq!(status, 201, "{v}");
+    }
+    let (_, qa) = s.call(Method::GET, &format!("/v1/apis/{id}/stages/qa"), None).await;
+    assert_eq!((qa["environment"].as_str(), qa["secret_environment"].as_str()), (Some("prod"), Some("prod")), "{qa}");
+    for (stage, want, header) in
+        [("qa", "five", Some("shop/motd=1")), ("prod", "five", Some("shop/motd=1")), ("dev", "none", None)]
+    {
+        let r = s.gw(Method::POST, &format!("/{id}/{stage}/read")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{stage}");
+        assert_eq!(r.headers().get("x-waygate-config").map(|v| v.to_str().unwrap()), header, "{stage}");
+        assert_eq!(r.text().await.unwrap(), want, "{stage}");
+    }
+    let (status, v) = s
+        .call(
+            Method::PATCH,
+            &format!("/v1/apis/{id}/stages/qa"),
+            Some(json!({"environment": "a", "secret_environment": "b"})),
+        )
+        .await;
+    assert_eq!(status, 400, "one field under two names: {v}");
+}

@@ -280,3 +280,31 @@ pub fn fail_on_bad_config() -> String {
         write_fn()
     )
 }
+
+/// A gateway function answering `{"statusCode":200,"body":"<content of /config/shop/motd>"}`
+/// (`none` when nothing is deployed); the content must need no JSON escaping.
+pub fn proxy_motd() -> String {
+    format!(
+        r#"(module {IMPORTS}
+          (import "wasi_snapshot_preview1" "path_open"
+             (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+          (memory (export "memory") 2)
+          (data (i32.const 2048) "shop/motd")
+          (data (i32.const 2100) "{{\"statusCode\":200,\"body\":\"")
+          (data (i32.const 2200) "none")
+          (data (i32.const 2300) "\"}}")
+          {}
+          (func (export "_start")
+            (call $write (i32.const 1) (i32.const 2100) (i32.const 26))
+            (if (call $path_open (i32.const 3) (i32.const 1) (i32.const 2048) (i32.const 9)
+                  (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 16))
+              (then (call $write (i32.const 1) (i32.const 2200) (i32.const 4)))
+              (else
+                (i32.store (i32.const 0) (i32.const 4096))
+                (i32.store (i32.const 4) (i32.const 60000))
+                (drop (call $fd_read (i32.load (i32.const 16)) (i32.const 0) (i32.const 1) (i32.const 8)))
+                (call $write (i32.const 1) (i32.const 4096) (i32.load (i32.const 8)))))
+            (call $write (i32.const 1) (i32.const 2300) (i32.const 2))))"#,
+        write_fn()
+    )
+}

@@ -116,6 +116,14 @@ pub const FIELD_RULES: &[FieldRule] = &[
         resource: "secret/{value}/*",
         free_value: None,
     },
+    // A stage's `environment` is `secret_environment` under its newer name.
+    FieldRule {
+        field: "environment",
+        source: Source::Body,
+        action: "secret:Use",
+        resource: "secret/{value}/*",
+        free_value: None,
+    },
     FieldRule {
         field: "environment",
         source: Source::Query,

@@ -36,6 +36,9 @@ pub struct StageView {
     created_at: String,
     updated_at: String,
     secret_environment: Option<String>,
+    /// The environment the stage runs in — whose secrets, environment values and
+    /// configuration its functions see: `secret_environment`, or the stage's name.
+    environment: String,
     invoke_url: String,
     has_invalidation_key: bool,
     /// What would fail as the stage is served now (`ops::stages::warnings`): absent when
@@ -60,6 +63,7 @@ impl StageView {
             invoke_url: p.invoke_url(s.api_id.as_str(), s.name.as_str()),
             has_invalidation_key: s.invalidation_key_hash.is_some(),
             priority_class: s.capacity.class_for(s.name.as_str()),
+            environment: s.secret_environment.clone().unwrap_or_else(|| s.name.to_string()),
             api_id: s.api_id,
             name: s.name,
             deployment_id: s.deployment_id,
@@ -84,7 +88,9 @@ pub struct PutStage {
     variables: BTreeMap<String, String>,
     #[serde(default)]
     description: String,
-    /// Whose secrets the stage's functions see (default: the stage's name).
+    /// The environment the stage's functions run in — their secrets, environment values
+    /// and configuration (default: the stage's name). `environment` is the same field.
+    #[serde(alias = "environment")]
     secret_environment: Option<String>,
 }
 
@@ -104,8 +110,9 @@ pub struct PatchStage {
     throttle: Option<ThrottleSettings>,
     /// Replaces the priority class and stage concurrency limit.
     capacity: Option<CapacitySettings>,
-    /// A name, or `null` to go back to the default (the stage's name).
-    #[serde(default, deserialize_with = "present")]
+    /// A name, or `null` to go back to the default (the stage's name). `environment` is
+    /// the same field.
+    #[serde(default, deserialize_with = "present", alias = "environment")]
     secret_environment: Option<Option<String>>,
 }
 
