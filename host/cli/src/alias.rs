@@ -51,6 +51,50 @@ pub enum AliasCmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Move an alias's traffic to another version gradually by a strategy:
+    /// `waygate alias shift shop STABLE --to 3 --strategy Linear10PercentEvery1Minute`.
+    Shift {
+        /// The function's name.
+        name: String,
+        /// The alias's name (it must point at one published version).
+        alias: String,
+        /// The version to shift the traffic to.
+        #[arg(long)]
+        to: u32,
+        /// CodeDeploy's (Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, …),
+        /// AppConfig's or one made with `waygate config create-strategy`.
+        #[arg(long)]
+        strategy: String,
+        /// Roll back when more than this percent of the new version's invocations fail.
+        #[arg(long, value_name = "PERCENT")]
+        max_error_rate: Option<f64>,
+        /// The window the error rate is measured over, seconds.
+        #[arg(long, default_value_t = 60)]
+        window_s: u64,
+        /// Follow it until it completes or rolls back, printing its progress.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Show an alias's newest shift: state, percentage and events.
+    ShiftStatus {
+        /// The function's name.
+        name: String,
+        /// The alias's name.
+        alias: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Stop an alias's shift in progress: the alias keeps its previous version.
+    StopShift {
+        /// The function's name.
+        name: String,
+        /// The alias's name.
+        alias: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
 
 fn routing(s: &str) -> Result<(String, f64), String> {
@@ -89,6 +133,40 @@ pub fn run(cmd: AliasCmd) -> anyhow::Result<ExitCode> {
         AliasCmd::List { name, conn } => {
             let v = conn.client()?.json(Method::GET, &format!("/v1/functions/{name}/aliases"), None)?;
             output::list(conn.output, &v, "aliases", &["name", "version", "routing", "revision_id"]);
+        }
+        AliasCmd::Shift { name, alias, to, strategy, max_error_rate, window_s, wait, conn } => {
+            let client = conn.client()?;
+            let path = format!("/v1/functions/{name}/aliases/{alias}/shift");
+            let monitors: Vec<Value> = max_error_rate
+                .map(|t| {
+                    serde_json::json!({"metric": "function_error_rate", "function": name, "threshold_percent": t,
+                        "window_s": window_s})
+                })
+                .into_iter()
+                .collect();
+            let body = serde_json::json!({ "to_version": to, "strategy": strategy, "monitors": monitors });
+            let v = client.json(Method::POST, &path, Some(body))?;
+            if !wait {
+                output::object(conn.output, &v);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let end = super::config::follow(&client, &path, v)?;
+            output::object(conn.output, &end);
+            if end["state"] != "COMPLETE" {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        AliasCmd::ShiftStatus { name, alias, conn } => {
+            let v = conn.client()?.json(Method::GET, &format!("/v1/functions/{name}/aliases/{alias}/shift"), None)?;
+            if conn.output == output::Output::Text {
+                super::config::print_events(&v);
+            }
+            output::object(conn.output, &v);
+        }
+        AliasCmd::StopShift { name, alias, conn } => {
+            let v =
+                conn.client()?.json(Method::DELETE, &format!("/v1/functions/{name}/aliases/{alias}/shift"), None)?;
+            output::object(conn.output, &v);
         }
         AliasCmd::Delete { name, alias, conn } => {
             conn.client()?.json(Method::DELETE, &format!("/v1/functions/{name}/aliases/{alias}"), None)?;

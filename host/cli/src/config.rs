@@ -304,7 +304,7 @@ pub fn run(cmd: ConfigCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_events(v: &Value) {
+pub(super) fn print_events(v: &Value) {
     for e in v["events"].as_array().into_iter().flatten() {
         println!(
             "{}  {:<20}  {}",
@@ -315,10 +315,10 @@ fn print_events(v: &Value) {
     }
 }
 
-/// Polls a deployment until it ends, printing a progress bar line whenever its state or
+/// Polls a deployment (or an alias shift) until it ends, printing a progress bar line whenever its state or
 /// percentage changes (to stderr, so `--output json` stays parseable). Bounded by the
 /// strategy's own duration and bake time plus a minute.
-fn follow(client: &super::client::Client, path: &str, first: Value) -> anyhow::Result<Value> {
+pub(super) fn follow(client: &super::client::Client, path: &str, first: Value) -> anyhow::Result<Value> {
     let total_s = first["strategy"]["duration_s"].as_u64().unwrap_or(0)
         + first["strategy"]["final_bake_time_s"].as_u64().unwrap_or(0);
     let limit = Duration::from_secs(total_s + 60);
