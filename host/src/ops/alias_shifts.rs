@@ -70,7 +70,7 @@ fn finish_if_due(tx: &dyn Tx, x: &ShiftRecord, now_ms: i64) -> Result<bool> {
         rec.updated_at = now_rfc3339();
         tx.write_alias(&rec)?;
     }
-    Ok(tx.end_shift(&x.function, &x.alias, x.number, DeploymentEnd::Complete, ends, None)?)
+    tx.end_shift(&x.function, &x.alias, x.number, DeploymentEnd::Complete, ends, None)
 }
 
 /// The alias's shift in progress at `now_ms`, if any (one whose time is up is finished on
