@@ -110,6 +110,7 @@ fn main() {
             profile: "flags".into(),
             version: 1,
             content: Bytes::from(vec![b'x'; 64 * 1024]),
+            content_hash: String::new(),
         });
         let some = [profile];
         let none: [Arc<ConfigFile>; 0] = [];

@@ -49,6 +49,7 @@ fn file(v: ConfigVersionRecord) -> Option<Arc<ConfigFile>> {
         profile: v.meta.profile,
         version: v.meta.number,
         content: bytes::Bytes::from(v.content),
+        content_hash: v.meta.content_hash,
     }))
 }
 

@@ -229,3 +229,60 @@ async fn hostile_components_end_as_function_errors() {
     assert!(longest >= 1000.0, "the loop ran to its 1 s timeout: {lines:?}");
     pool_drains(&s).await;
 }
+
+/// A component reads `/config` through WASI 0.2's filesystem (std::fs in a wasip2 Rust
+/// component), read-only, as deployed to the invoking stage's environment.
+#[tokio::test]
+async fn components_read_configuration_files() {
+    let s = TestServer::start().await;
+    let (st, _) = s.call(Method::POST, "/v1/applications", Some(json!({ "name": "shop" }))).await;
+    assert_eq!(st, 201);
+    for env in ["dev", "prod"] {
+        let (st, _) = s.call(Method::POST, "/v1/applications/shop/environments", Some(json!({ "name": env }))).await;
+        assert_eq!(st, 201);
+    }
+    let (st, _) = s.call(Method::POST, "/v1/applications/shop/profiles", Some(json!({ "name": "flags" }))).await;
+    assert_eq!(st, 201);
+    let strategy = json!({"name": "Instant", "growth_type": "linear", "growth_factor": 100, "duration_s": 0});
+    assert_eq!(s.call(Method::POST, "/v1/deployment-strategies", Some(strategy)).await.0, 201);
+    for (env, content) in [("dev", "on"), ("prod", "off")] {
+        let r = s
+            .req(Method::POST, "/v1/applications/shop/profiles/flags/versions")
+            .header("content-type", "text/plain")
+            .body(content)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        let body = json!({"profile": "flags", "version": v["version"], "strategy": "Instant"});
+        let (st, v) =
+            s.call(Method::POST, &format!("/v1/applications/shop/environments/{env}/deployments"), Some(body)).await;
+        assert_eq!(st, 201, "{v}");
+    }
+    probe(&s, "probe", json!({ "config": ["shop/flags"] })).await;
+    let id = stage(&s, "probe", json!({})).await;
+    let (st, v) = s
+        .call(
+            Method::PUT,
+            &format!("/v1/apis/{id}/stages/prod"),
+            Some(json!({ "deployment_id":
+        s.call(Method::GET, &format!("/v1/apis/{id}/stages/dev"), None).await.1["deployment_id"] })),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    for (stage, want, version) in [("dev", "on", "shop/flags=1"), ("prod", "off", "shop/flags=2")] {
+        let r = s.gw(Method::GET, &format!("/{id}/{stage}/read?path=/config/shop/flags")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{stage}");
+        assert_eq!(r.headers()["x-waygate-config"], version);
+        assert_eq!(r.text().await.unwrap(), want, "{stage}");
+    }
+    // Read-only; nothing else of the host's file system; a profile it doesn't list is absent.
+    let r = s.gw(Method::GET, &format!("/{id}/prod/write?path=/config/shop/flags")).send().await.unwrap();
+    assert_eq!(r.status(), 403, "{}", r.text().await.unwrap());
+    for path in ["/etc/passwd", "/config/../etc/passwd", "/config/shop/other"] {
+        let r = s.gw(Method::GET, &format!("/{id}/prod/read?path={path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}: {}", r.text().await.unwrap());
+    }
+    let r = s.gw(Method::GET, &format!("/{id}/prod/read?path=/config/shop/flags")).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "off", "the write changed nothing");
+}

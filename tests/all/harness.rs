@@ -303,7 +303,7 @@ impl Spawned {
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
                 let _ = writeln!(out, "{line}");
-                if line.contains("Waygate is up") {
+                if line.contains("Waygate is up") || line.contains("bundled examples registered") {
                     let _ = tx.send(line);
                 }
             }
@@ -316,6 +316,15 @@ impl Spawned {
                 panic!("waygate up did not come up ({e}): {}", std::fs::read_to_string(log).unwrap_or_default());
             }
         };
+        // With examples, the server is ready once they are registered (they are what the
+        // caller will use): the line after "Waygate is up".
+        if examples {
+            if let Err(e) = rx.recv_timeout(std::time::Duration::from_secs(300)) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the examples were not registered ({e}): {}", std::fs::read_to_string(log).unwrap_or_default());
+            }
+        }
         // `admin=URL` in a text log line, `"admin":"URL"` in a JSON one.
         let url = line
             .split_whitespace()

@@ -14,6 +14,8 @@
 //! | `/recurse` | recurses until the stack overflows |
 //! | `/connect?port=N` | tries a TCP connection to 127.0.0.1:N and answers how it went |
 //! | `/sleep?ms=N` | waits N ms on the clock (a host wait, no wasm running), then answers |
+//! | `/read?path=P` | reads file P (e.g. `/config/shop/flags`): 200 with it, or 404 with the error |
+//! | `/write?path=P` | tries to overwrite file P: 200, or 403 with the error |
 //! | anything else | the echo |
 
 use serde_json::{json, Map, Value};
@@ -52,6 +54,11 @@ fn recurse(depth: u64) -> u64 {
 
 fn param(query: &str, key: &str) -> Option<usize> {
     query.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+}
+
+/// A query parameter as text (no percent-decoding: the probe's paths need none).
+fn text_param(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')).map(str::to_string)
 }
 
 fn answer(out: ResponseOutparam, status: u16, content_type: &str, body: &[u8]) {
@@ -108,6 +115,21 @@ impl wasip2::exports::http::incoming_handler::Guest for Probe {
                 return answer(out, 200, "text/plain", b"slept");
             }
             "/recurse" => return answer(out, 200, "text/plain", recurse(0).to_string().as_bytes()),
+            // `/config` through WASI 0.2's filesystem, as any component reads a file.
+            "/read" => {
+                let file = text_param(query, "path").unwrap_or_default();
+                return match std::fs::read(&file) {
+                    Ok(bytes) => answer(out, 200, "text/plain", &bytes),
+                    Err(e) => answer(out, 404, "text/plain", e.to_string().as_bytes()),
+                };
+            }
+            "/write" => {
+                let file = text_param(query, "path").unwrap_or_default();
+                return match std::fs::write(&file, b"overwritten") {
+                    Ok(()) => answer(out, 200, "text/plain", b"written"),
+                    Err(e) => answer(out, 403, "text/plain", e.to_string().as_bytes()),
+                };
+            }
             "/connect" => {
                 let port = param(query, "port").unwrap_or(0) as u16;
                 let how = connect(port);

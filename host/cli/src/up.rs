@@ -183,6 +183,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
             for line in waygate::examples::register_built(&p).await? {
                 println!("  - {line}");
             }
+            tracing::info!(target: LOG_TARGET, "bundled examples registered");
         }
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {

@@ -365,6 +365,8 @@ pub struct ConfigFile {
     pub profile: String,
     pub version: u32,
     pub content: bytes::Bytes,
+    /// blake3 of `content`, hex (verified when the snapshot was built).
+    pub content_hash: String,
 }
 
 impl ConfigFile {

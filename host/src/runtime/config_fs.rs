@@ -384,6 +384,7 @@ mod tests {
                 profile: profile.into(),
                 version: 1,
                 content: bytes::Bytes::from(content.to_string()),
+                content_hash: String::new(),
             })
         };
         ConfigFs::new(&[f("shop", "flags", "{\"discount\":10}"), f("shop", "limits", "max: 3"), f("ops", "x", "t")])

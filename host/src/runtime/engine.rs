@@ -92,6 +92,8 @@ pub struct Runtime {
     pub(crate) pooling: bool,
     /// The outbound HTTP client functions' requests go through (set once at start).
     pub(crate) backends: std::sync::OnceLock<Arc<crate::backend::Backends>>,
+    /// `/config` directories for components.
+    pub(crate) config_views: super::config_views::ConfigViews,
     _ticker: EpochTicker,
 }
 
@@ -116,6 +118,7 @@ impl Runtime {
         };
         let linkers = super::executor::Linkers::new(&engine)?;
         let fingerprint = fingerprint(&engine);
+        let config_views = super::config_views::ConfigViews::new(data.config_views_dir());
         let loader = Loader::new(engine.clone(), linkers.clone(), data, fingerprint.clone(), config.loaded_modules);
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick);
         let development_share =
@@ -132,6 +135,7 @@ impl Runtime {
             config,
             pooling,
             backends: std::sync::OnceLock::new(),
+            config_views,
             _ticker: ticker,
         })
     }

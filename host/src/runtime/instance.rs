@@ -175,7 +175,15 @@ impl Runtime {
             wasi.env("WAYGATE_STAGE", stage);
         }
         if let Some(files) = inv.files {
-            wasi.mount_config(files);
+            if inv.code.kind == crate::model::GuestKind::StdioProxy {
+                wasi.mount_config(files);
+            } else {
+                // A component's WASI 0.2 host preopens a host directory: the set's view.
+                match self.config_views.dir_for(files) {
+                    Ok(dir) => wasi.set_config_dir(dir),
+                    Err(e) => tracing::error!(error = %e, "could not make the /config view: the component gets none"),
+                }
+            }
         }
         let mut store = self.store(wasi, inv.config.memory_mb as usize, deadline);
         // Components may make outbound requests: their budget, allow-list and deadline.

@@ -6,6 +6,7 @@
 
 pub mod compile;
 pub mod config_fs;
+pub mod config_views;
 pub mod engine;
 pub mod executor;
 pub mod host_state;

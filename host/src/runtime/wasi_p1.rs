@@ -96,6 +96,8 @@ pub struct Wasi {
     fds: [Option<Stdio>; 3],
     /// `/config`, when the version reads configuration: descriptors 3 and up.
     fs: Option<Box<super::config_fs::ConfigFs>>,
+    /// A component's `/config`: the host directory its WASI 0.2 context preopens.
+    config_dir: Option<std::path::PathBuf>,
     /// The instance's exported memory, found on the first call that needs it.
     memory: Option<Memory>,
 }
@@ -166,6 +168,7 @@ impl Wasi {
             env: Strings::default(),
             fds: [Some(Stdio::In), Some(Stdio::Out), Some(Stdio::Err)],
             fs: None,
+            config_dir: None,
             memory: None,
         }
     }
@@ -174,6 +177,15 @@ impl Wasi {
     pub fn mount_config(&mut self, files: &[std::sync::Arc<crate::model::appconfig::ConfigFile>]) -> &mut Self {
         self.fs = Some(Box::new(super::config_fs::ConfigFs::new(files)));
         self
+    }
+
+    /// A component's `/config` (see [`super::config_views`]).
+    pub fn set_config_dir(&mut self, dir: std::path::PathBuf) {
+        self.config_dir = Some(dir);
+    }
+
+    pub fn config_dir(&self) -> Option<&std::path::Path> {
+        self.config_dir.as_deref()
     }
 
     /// `/config`, if `fd` is one of its descriptors (otherwise `EBADF`).

@@ -13,6 +13,9 @@
 //!   artifacts/FINGERPRINT/abcdef….cwasm  compiled code per engine fingerprint
 //!   tmp/                  staging for atomic writes (same filesystem as the targets);
 //!                         emptied at every start
+//!   config-views/KEY/APP/PROFILE  `/config` for components: one directory per set of
+//!                         configuration files (a cache of the snapshot's bytes), emptied
+//!                         at every start
 //! ```
 //!
 //! Every directory Waygate creates is 0700 and every file 0600, whatever the umask: the
@@ -86,6 +89,11 @@ impl DataDir {
     pub fn master_key(&self) -> PathBuf {
         self.root.join("master.key")
     }
+    /// `/config` directories materialised for components (a cache, emptied at start).
+    pub fn config_views_dir(&self) -> PathBuf {
+        self.root.join("config-views")
+    }
+
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }

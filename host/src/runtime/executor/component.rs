@@ -112,8 +112,9 @@ pub(super) unsafe fn load(
 }
 
 /// A component's WASI 0.2 context, from the invocation's preview1 one (`instance.rs` put
-/// the args and the environment there): no stdin, stdout and stderr into `log`, no
-/// preopened directory, no network (wasmtime-wasi's defaults).
+/// the args, the environment and the `/config` view there): no stdin, stdout and stderr
+/// into `log`, no preopened directory but `/config` (read-only) when the version reads
+/// configuration, no network (wasmtime-wasi's defaults).
 pub(super) fn component_state(
     wasi: &crate::runtime::wasi_p1::Wasi,
     log: &LogPipe,
@@ -127,6 +128,11 @@ pub(super) fn component_state(
         b.env(k, v);
     }
     b.stdout(log.clone()).stderr(log.clone());
+    if let Some(dir) = wasi.config_dir() {
+        if let Err(e) = b.preopened_dir(dir, crate::model::appconfig::CONFIG_DIR, wasmtime_wasi::FsPerms::ReadOnly) {
+            tracing::error!(error = %e, "could not preopen the /config view: the component gets none");
+        }
+    }
     // No network: no TCP, no UDP, no name lookup (and wasmtime-wasi's default address
     // check refuses every address besides).
     b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
