@@ -61,7 +61,7 @@ enum Command {
     /// Point aliases at versions (optionally weighted between two).
     #[command(subcommand)]
     #[command(
-        after_help = "Examples (from the docs):\n  waygate alias set shop STABLE 1 --routing 2=0.1\n  waygate alias set shop STABLE 2\n  waygate alias shift greet LIVE --to 2 --strategy Linear50PercentEvery2Seconds --max-error-rate 5 --wait"
+        after_help = "Examples (from the docs):\n  waygate alias set shop STABLE 1 --routing 2=0.1\n  waygate alias set shop STABLE 2\n  waygate alias shift greet LIVE --to 2 --strategy Linear20PercentEvery1Second --max-error-rate 5 --wait"
     )]
     Alias(alias::AliasCmd),
     /// Invoke a function: NAME, NAME:VERSION, NAME:ALIAS or NAME:$LATEST.
@@ -119,7 +119,7 @@ enum Command {
     /// Configuration per environment (AppConfig): profiles, versions, gradual deployments.
     #[command(subcommand)]
     #[command(
-        after_help = "Examples (from the docs):\n  waygate config put-version orders flags --file /tmp/flags-v3.json\n  waygate config deploy orders prod --profile flags --version 3 --strategy Linear50PercentEvery2Seconds --wait"
+        after_help = "Examples (from the docs):\n  waygate config put-version orders flags --file /tmp/flags-v3.json\n  waygate config deploy orders prod --profile flags --version 3 --strategy Linear20PercentEvery1Second --wait"
     )]
     Config(config::ConfigCmd),
     /// The audit log of mutating management calls.
