@@ -391,12 +391,23 @@ async fn a_tripped_monitor_rolls_the_deployment_back() {
     let (status, _) = s.call(Method::POST, "/v1/applications", Some(json!({"name": "shop"}))).await;
     assert_eq!(status, 201);
     let monitor = json!({"metric": "function_error_rate", "function": "flaky", "threshold_percent": 5, "window_s": 60});
-    for (env, monitors) in [("dev", json!([])), ("prod", json!([monitor]))] {
+    for (env, monitors) in [("dev", json!([])), ("prod", json!([monitor.clone()]))] {
         let (status, v) = s
             .call(Method::POST, "/v1/applications/shop/environments", Some(json!({"name": env, "monitors": monitors})))
             .await;
         assert_eq!(status, 201, "{v}");
     }
+    // Monitors can be replaced later (PATCH), checked as at creation.
+    let prod = "/v1/applications/shop/environments/prod";
+    let (status, v) = s.call(Method::PATCH, prod, Some(json!({"monitors": []}))).await;
+    assert_eq!((status, v["monitors"].clone()), (200, json!([])), "{v}");
+    let (status, v) = s.call(Method::PATCH, prod, Some(json!({"monitors": [monitor.clone()]}))).await;
+    assert_eq!((status, v["monitors"][0]["function"].as_str()), (200, Some("flaky")), "{v}");
+    let (status, _) =
+        s.call(Method::PATCH, "/v1/applications/shop/environments/qa", Some(json!({"monitors": []}))).await;
+    assert_eq!(status, 404);
+    let (status, _) = s.call(Method::PATCH, prod, Some(json!({"monitors": [{"metric": "cpu"}]}))).await;
+    assert_eq!(status, 400);
     for bad in [
         json!({"metric": "function_error_rate", "function": "flaky", "threshold_percent": 100, "window_s": 60}),
         json!({"metric": "function_error_rate", "function": "flaky", "threshold_percent": 5, "window_s": 0}),
@@ -500,9 +511,14 @@ async fn an_alias_shifts_gradually_and_owns_the_alias_meanwhile() {
     }
     let (status, v) = s.call(Method::GET, SHIFT, None).await;
     assert_eq!(status, 404, "no shift yet: {v}");
+    let started = Instant::now();
     let (status, x) = s.call(Method::POST, SHIFT, Some(json!({"to_version": 2, "strategy": "Linear50Every1s"}))).await;
     assert_eq!(status, 201, "{x}");
     assert_eq!((x["state"].as_str(), x["percentage_complete"].as_f64()), (Some("DEPLOYING"), Some(50.0)), "{x}");
+    // The alias shows the new version's current weight, as CodeDeploy's shifting does.
+    let (_, a) = s.call(Method::GET, "/v1/functions/shop/aliases/STABLE", None).await;
+    assert!(a["routing"] == json!({"2": 0.5}) || started.elapsed() >= Duration::from_secs(1), "{a}");
+    assert_eq!(a["version"], "1", "{a}");
     assert_eq!((x["from_version"].as_str(), x["to_version"].as_str()), (Some("1"), Some("2")));
     // Manual changes are refused while it runs; so is a second shift and deleting v2.
     let (status, v) = s.call(Method::PUT, "/v1/functions/shop/aliases/STABLE", Some(json!({"version": "2"}))).await;

@@ -34,6 +34,24 @@ pub struct AliasView {
     updated_at: String,
 }
 
+impl AliasView {
+    /// The record, with the weight a gradual shift in progress gives its new version now
+    /// (as CodeDeploy moves `AdditionalVersionWeights` while it shifts).
+    fn new(p: &AppState, a: AliasRecord) -> Self {
+        let shift = p.snapshot().functions.get(&a.function).and_then(|f| {
+            let alias = f.aliases.get(a.name.as_str())?;
+            (alias.primary == a.version)
+                .then(|| crate::invoke::alias::shift_weight(alias, crate::configuration::now_ms()))
+                .flatten()
+        });
+        let mut view = AliasView::from(a);
+        if let Some((to, weight)) = shift.filter(|(_, w)| *w < 1.0) {
+            view.routing = BTreeMap::from([(to.to_string(), weight)]);
+        }
+        view
+    }
+}
+
 impl From<AliasRecord> for AliasView {
     fn from(a: AliasRecord) -> Self {
         AliasView {
@@ -70,12 +88,13 @@ pub async fn put(
 
 pub async fn get(State(p): State<AppState>, Path((name, alias)): Path<(String, String)>) -> ApiResult<Json<AliasView>> {
     let (name, alias) = names(&name, &alias)?;
-    Ok(Json(ops::aliases::get(&p, name, alias).await?.into()))
+    Ok(Json(AliasView::new(&p, ops::aliases::get(&p, name, alias).await?)))
 }
 
 pub async fn list(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {
     let name = FunctionName::parse(&name)?;
-    let aliases: Vec<AliasView> = ops::aliases::list(&p, name).await?.into_iter().map(Into::into).collect();
+    let aliases: Vec<AliasView> =
+        ops::aliases::list(&p, name).await?.into_iter().map(|a| AliasView::new(&p, a)).collect();
     Ok(Json(serde_json::json!({ "aliases": aliases })))
 }
 

@@ -153,6 +153,21 @@ pub async fn get_environment(
     Ok(Json(json!(EnvironmentView::from(ops::get_environment(&p, app, env).await?))))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEnvironment {
+    monitors: Vec<appconfig::Monitor>,
+}
+
+/// `PATCH …/environments/{environment}` `{monitors}`: replaces the monitors.
+pub async fn update_environment(
+    State(p): State<AppState>,
+    Path((app, env)): Path<(String, String)>,
+    JsonBody(req): JsonBody<UpdateEnvironment>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(EnvironmentView::from(ops::set_monitors(&p, app, env, req.monitors).await?))))
+}
+
 pub async fn delete_environment(
     State(p): State<AppState>,
     Path((app, env)): Path<(String, String)>,

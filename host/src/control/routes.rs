@@ -154,6 +154,8 @@ pub const ROUTES: &[Route] = &[
         rule("config:Read", "config/{application}")),
     route!(GET "/v1/applications/{application}/environments/{environment}" => appconfig::get_environment,
         rule("config:Read", "config/{application}/environment/{environment}")),
+    route!(PATCH "/v1/applications/{application}/environments/{environment}" => appconfig::update_environment,
+        rule("config:Update", "config/{application}/environment/{environment}")),
     route!(DELETE "/v1/applications/{application}/environments/{environment}" => appconfig::delete_environment,
         rule("config:Delete", "config/{application}/environment/{environment}")),
     route!(POST "/v1/applications/{application}/profiles" => appconfig::create_profile,

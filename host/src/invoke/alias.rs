@@ -6,13 +6,18 @@ use crate::model::VersionId;
 use crate::snapshot::AliasSnapshot;
 use rand::Rng;
 
+/// A gradual shift's new version and its share of the traffic (0 to 1) at `now_ms`.
+pub fn shift_weight(alias: &AliasSnapshot, now_ms: i64) -> Option<(u32, f64)> {
+    let shift = alias.shift.as_ref()?;
+    let elapsed = u64::try_from(now_ms - shift.started_at_ms).unwrap_or(0);
+    Some((shift.to, shift.strategy.percent_at(elapsed) / 100.0))
+}
+
 pub fn pick(alias: &AliasSnapshot, rng: &mut impl Rng) -> VersionId {
     // A gradual shift: the new version's share is the strategy's percentage now.
-    if let Some(shift) = &alias.shift {
-        let elapsed = u64::try_from(crate::configuration::now_ms() - shift.started_at_ms).unwrap_or(0);
-        let percent = shift.strategy.percent_at(elapsed);
-        if percent >= 100.0 || rng.random::<f64>() * 100.0 < percent {
-            return VersionId::Number(shift.to);
+    if let Some((to, weight)) = shift_weight(alias, crate::configuration::now_ms()) {
+        if weight >= 1.0 || rng.random::<f64>() < weight {
+            return VersionId::Number(to);
         }
         return alias.primary;
     }

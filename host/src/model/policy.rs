@@ -38,6 +38,7 @@ pub const ACTIONS: &[&str] = &[
     "value:List",
     "config:Create",
     "config:Read",
+    "config:Update",
     "config:Delete",
     "config:CreateVersion",
     "config:DeleteVersion",

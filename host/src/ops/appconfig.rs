@@ -132,12 +132,7 @@ pub async fn create_environment(
 ) -> Result<EnvironmentRecord> {
     name("application", &app)?;
     name("environment", &env)?;
-    if monitors.len() > appconfig::MAX_MONITORS {
-        return Err(Error::Invalid(format!("an environment can have at most {} monitors", appconfig::MAX_MONITORS)));
-    }
-    for m in &monitors {
-        m.validate(crate::live::windows::MAX_WINDOW_S)?;
-    }
+    check_monitors_input(&monitors)?;
     p.commit(move |tx| {
         application(tx, &app)?;
         if tx.list_environments(Some(&app))?.len() >= MAX_ENVIRONMENTS {
@@ -146,6 +141,35 @@ pub async fn create_environment(
         if !tx.insert_environment(&app, &env, &monitors)? {
             return Err(Error::Conflict(format!("Environment {env} already exists in application {app}")));
         }
+        environment(tx, &app, &env)
+    })
+    .await
+}
+
+fn check_monitors_input(monitors: &[Monitor]) -> Result<()> {
+    if monitors.len() > appconfig::MAX_MONITORS {
+        return Err(Error::Invalid(format!("an environment can have at most {} monitors", appconfig::MAX_MONITORS)));
+    }
+    for m in monitors {
+        m.validate(crate::live::windows::MAX_WINDOW_S)?;
+    }
+    Ok(())
+}
+
+/// Replaces an environment's monitors (they apply from the next evaluation, to running
+/// deployments too, as AWS's UpdateEnvironment does).
+pub async fn set_monitors(
+    p: &Arc<Platform>,
+    app: String,
+    env: String,
+    monitors: Vec<Monitor>,
+) -> Result<EnvironmentRecord> {
+    name("application", &app)?;
+    name("environment", &env)?;
+    check_monitors_input(&monitors)?;
+    p.commit(move |tx| {
+        environment(tx, &app, &env)?;
+        tx.set_environment_monitors(&app, &env, &monitors)?;
         environment(tx, &app, &env)
     })
     .await

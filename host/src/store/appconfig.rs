@@ -137,6 +137,8 @@ pub trait ConfigStore {
     /// One application's environments; every application's with `None`.
     fn list_environments(&self, application: Option<&str>) -> StoreResult<Vec<EnvironmentRecord>>;
     fn delete_environment(&self, application: &str, name: &str) -> StoreResult<bool>;
+    /// Replaces an environment's monitors; `false` if there is no such environment.
+    fn set_environment_monitors(&self, application: &str, name: &str, monitors: &[Monitor]) -> StoreResult<bool>;
 
     fn insert_profile(&self, application: &str, name: &str, validators: &[Validator]) -> StoreResult<bool>;
     fn list_profiles(&self, application: &str) -> StoreResult<Vec<ProfileRecord>>;

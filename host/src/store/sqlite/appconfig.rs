@@ -84,6 +84,13 @@ impl ConfigStore for SqliteTx<'_> {
             > 0)
     }
 
+    fn set_environment_monitors(&self, application: &str, name: &str, monitors: &[Monitor]) -> StoreResult<bool> {
+        Ok(self.execute(
+            "UPDATE config_environments SET monitors = ?3 WHERE application = ?1 AND name = ?2",
+            params![application, name, json(&monitors)?],
+        )? > 0)
+    }
+
     fn insert_profile(&self, application: &str, name: &str, validators: &[Validator]) -> StoreResult<bool> {
         inserted(self.execute(
             "INSERT INTO config_profiles (application, name, validators, created_at) VALUES (?1, ?2, ?3, ?4)",
