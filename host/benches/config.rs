@@ -105,13 +105,7 @@ fn main() {
         let hello = code(&runtime, &data, waygate::examples::HELLO);
         let reader = code(&runtime, &data, &wat::parse_str(READER).expect("WAT"));
         let config = FunctionConfig::default();
-        let profile = Arc::new(ConfigFile {
-            application: "shop".into(),
-            profile: "flags".into(),
-            version: 1,
-            content: Bytes::from(vec![b'x'; 64 * 1024]),
-            content_hash: String::new(),
-        });
+        let profile = Arc::new(ConfigFile::new("shop", "flags", 1, Bytes::from(vec![b'x'; 64 * 1024]), String::new()));
         let some = [profile];
         let none: [Arc<ConfigFile>; 0] = [];
         let mut s: Vec<Stats> = (0..4).map(|_| Stats::new()).collect();

@@ -29,8 +29,9 @@ struct Served {
 pub struct ConfigSnapshot {
     /// environment → `APP/PROFILE` → what it serves.
     by_environment: HashMap<String, HashMap<String, Served>>,
-    /// (function, environment) → the invocation window its monitors read.
-    windows: HashMap<(String, String), Arc<Window>>,
+    /// function → environment (or `#VERSION`, for an alias shift's monitors) → the
+    /// invocation window its monitors read. Nested so a lookup by `&str` allocates nothing.
+    windows: HashMap<String, HashMap<String, Arc<Window>>>,
 }
 
 /// The record's content as a file, if its bytes still match their hash (a mismatch is
@@ -44,13 +45,13 @@ fn file(v: ConfigVersionRecord) -> Option<Arc<ConfigFile>> {
         );
         return None;
     }
-    Some(Arc::new(ConfigFile {
-        application: v.meta.application,
-        profile: v.meta.profile,
-        version: v.meta.number,
-        content: bytes::Bytes::from(v.content),
-        content_hash: v.meta.content_hash,
-    }))
+    Some(Arc::new(ConfigFile::new(
+        &v.meta.application,
+        &v.meta.profile,
+        v.meta.number,
+        bytes::Bytes::from(v.content),
+        v.meta.content_hash,
+    )))
 }
 
 pub fn now_ms() -> i64 {
@@ -60,13 +61,11 @@ pub fn now_ms() -> i64 {
 impl ConfigSnapshot {
     pub fn build(deployed: Vec<DeployedProfile>, watched: Vec<(String, String)>, live: &Windows) -> ConfigSnapshot {
         let mut renewal = live.renew();
-        let windows = watched
-            .into_iter()
-            .map(|key| {
-                let w = renewal.carry(key.clone(), |old| old.unwrap_or_default());
-                (key, w)
-            })
-            .collect();
+        let mut windows: HashMap<String, HashMap<String, Arc<Window>>> = HashMap::new();
+        for key in watched {
+            let w = renewal.carry(key.clone(), |old| old.unwrap_or_default());
+            windows.entry(key.0).or_default().insert(key.1, w);
+        }
         let mut by_environment: HashMap<String, HashMap<String, Served>> = HashMap::new();
         for d in deployed {
             let served = Served {
@@ -82,17 +81,15 @@ impl ConfigSnapshot {
         ConfigSnapshot { by_environment, windows }
     }
 
-    /// Does any monitor watch anything? (Invocations skip the lookups when none does.)
-    pub fn watches_any(&self) -> bool {
-        !self.windows.is_empty()
-    }
-
     /// The window of `function`'s invocations in `environment`, if a monitor watches it.
     pub fn window(&self, function: &str, environment: &str) -> Option<&Arc<Window>> {
-        if self.windows.is_empty() {
-            return None;
-        }
-        self.windows.get(&(function.to_string(), environment.to_string()))
+        self.windows.get(function)?.get(environment)
+    }
+
+    /// Every window watching `function` (`None`: no monitor names it), for callers that
+    /// look up more than one key.
+    pub fn windows_of(&self, function: &str) -> Option<&HashMap<String, Arc<Window>>> {
+        self.windows.get(function)
     }
 
     /// The files an invocation in `environment` sees of the profiles it may read

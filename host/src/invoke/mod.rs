@@ -65,10 +65,13 @@ pub fn with_secrets(
         }
         resolved.config = Some(Arc::new(filled));
     }
-    resolved.window = snapshot.config.window(function, environment).cloned();
-    if let (true, VersionId::Number(n)) = (snapshot.config.watches_any(), resolved.version.version) {
-        let key = crate::store::appconfig::version_window_key(n);
-        resolved.version_window = snapshot.config.window(function, &key).cloned();
+    // Monitors' windows: one lookup by function; the version key is built only when some
+    // monitor watches this function.
+    if let Some(windows) = snapshot.config.windows_of(function) {
+        resolved.window = windows.get(environment).cloned();
+        if let VersionId::Number(n) = resolved.version.version {
+            resolved.version_window = windows.get(&crate::store::appconfig::version_window_key(n)).cloned();
+        }
     }
     let profiles = &resolved.version.config.config;
     if !profiles.is_empty() {

@@ -363,6 +363,8 @@ pub fn is_name(s: &str) -> bool {
 pub struct ConfigFile {
     pub application: String,
     pub profile: String,
+    /// `APP/PROFILE`, its path under [`CONFIG_DIR`] (made once, with the snapshot).
+    pub path: String,
     pub version: u32,
     pub content: bytes::Bytes,
     /// blake3 of `content`, hex (verified when the snapshot was built).
@@ -370,9 +372,15 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
-    /// Its path under [`CONFIG_DIR`]: `APP/PROFILE`.
-    pub fn path(&self) -> String {
-        format!("{}/{}", self.application, self.profile)
+    pub fn new(application: &str, profile: &str, version: u32, content: bytes::Bytes, content_hash: String) -> Self {
+        ConfigFile {
+            application: application.to_string(),
+            profile: profile.to_string(),
+            path: format!("{application}/{profile}"),
+            version,
+            content,
+            content_hash,
+        }
     }
 }
 

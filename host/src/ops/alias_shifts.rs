@@ -6,8 +6,8 @@
 //! monitor on the new version tripped). While it runs, changing or deleting the alias by
 //! hand is a 409, as CodeDeploy's deployment owns it.
 
-use super::appconfig::{progress, DeploymentEvent, Rollout};
 use super::functions::function;
+use super::rollouts::{progress, DeploymentEvent, Rollout};
 use super::{Error, Platform, Result};
 use crate::model::appconfig::{self, Monitor, Strategy};
 use crate::model::{AliasName, FunctionName, VersionId};
@@ -253,7 +253,7 @@ pub async fn check_monitors(p: &Arc<Platform>) -> Result<usize> {
             let key = version_window_key(x.to_version);
             let reason = x.monitors.iter().find_map(|m| {
                 let w = snapshot.config.window(&x.function, &key)?;
-                super::appconfig::tripped(m, &w.stats(m.window_s()))
+                super::rollouts::tripped(m, &w.stats(m.window_s()))
             });
             if let Some(reason) = reason {
                 trips.push((x, reason));

@@ -73,14 +73,15 @@ enum Open {
 /// One invocation's `/config`: the files and the descriptors open on them (index `i` is
 /// descriptor `3 + i`).
 pub struct ConfigFs {
-    files: Vec<(String, bytes::Bytes)>,
+    /// Sorted by path; shared with the snapshot (no copy of a path or a byte).
+    files: Vec<Arc<ConfigFile>>,
     open: Vec<Option<Open>>,
 }
 
 impl ConfigFs {
     pub fn new(files: &[Arc<ConfigFile>]) -> ConfigFs {
-        let mut files: Vec<(String, bytes::Bytes)> = files.iter().map(|f| (f.path(), f.content.clone())).collect();
-        files.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut files = files.to_vec();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         ConfigFs { files, open: vec![Some(Open::Dir(String::new()))] }
     }
 
@@ -102,7 +103,7 @@ impl ConfigFs {
     }
 
     fn is_dir(&self, path: &str) -> bool {
-        path.is_empty() || self.files.iter().any(|(p, _)| p.strip_prefix(path).is_some_and(|r| r.starts_with('/')))
+        path.is_empty() || self.files.iter().any(|f| f.path.strip_prefix(path).is_some_and(|r| r.starts_with('/')))
     }
 
     /// Resolves `path` relative to the directory `base`, inside the tree only.
@@ -125,14 +126,14 @@ impl ConfigFs {
                     }
                     parts.push(c);
                     let joined = parts.join("/");
-                    if self.files.iter().any(|(p, _)| *p == joined) {
+                    if self.files.iter().any(|f| f.path == joined) {
                         through_file = true;
                     }
                 }
             }
         }
         let joined = parts.join("/");
-        if let Some(i) = self.files.iter().position(|(p, _)| *p == joined) {
+        if let Some(i) = self.files.iter().position(|f| f.path == joined) {
             // `flags/` names a directory: a file there is ENOTDIR.
             if path.ends_with('/') {
                 return Err(Errno::Notdir);
@@ -199,7 +200,7 @@ impl ConfigFs {
     fn file_mut(&mut self, fd: i32) -> Result<(&bytes::Bytes, &mut u64), Errno> {
         let i = usize::try_from(fd - PREOPEN_FD).map_err(|_| Errno::Badf)?;
         match self.open.get_mut(i).and_then(Option::as_mut).ok_or(Errno::Badf)? {
-            Open::File { index, pos } => Ok((&self.files[*index].1, pos)),
+            Open::File { index, pos } => Ok((&self.files[*index].content, pos)),
             Open::Dir(_) => Err(Errno::Isdir),
         }
     }
@@ -235,7 +236,7 @@ impl ConfigFs {
 
     fn filestat(&self, node: &Node, mem: &mut [u8], out: u32) -> Result<(), Errno> {
         let (filetype, size, ino) = match node {
-            Node::File(i) => (FILETYPE_REGULAR_FILE, self.files[*i].1.len() as u64, *i as u64 + 2),
+            Node::File(i) => (FILETYPE_REGULAR_FILE, self.files[*i].content.len() as u64, *i as u64 + 2),
             Node::Dir(path) => (FILETYPE_DIRECTORY, 0, if path.is_empty() { 1 } else { 1_000_000 + dir_ino(path) }),
         };
         // filestat: dev, ino, filetype (u8, padded), nlink, size, atim, mtim, ctim.
@@ -303,7 +304,7 @@ impl ConfigFs {
     /// A directory's entries: `.`, `..`, then its children in order, each with its type.
     fn entries(&self, dir: &str) -> Vec<(String, u8, u64)> {
         let mut out = vec![(".".to_string(), FILETYPE_DIRECTORY, 0), ("..".to_string(), FILETYPE_DIRECTORY, 0)];
-        for (i, (p, _)) in self.files.iter().enumerate() {
+        for (i, p) in self.files.iter().map(|f| &f.path).enumerate() {
             let rest =
                 if dir.is_empty() { Some(p.as_str()) } else { p.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) };
             let Some(rest) = rest else { continue };
@@ -379,13 +380,7 @@ mod tests {
 
     fn fs() -> ConfigFs {
         let f = |app: &str, profile: &str, content: &str| {
-            Arc::new(ConfigFile {
-                application: app.into(),
-                profile: profile.into(),
-                version: 1,
-                content: bytes::Bytes::from(content.to_string()),
-                content_hash: String::new(),
-            })
+            Arc::new(ConfigFile::new(app, profile, 1, bytes::Bytes::from(content.to_string()), String::new()))
         };
         ConfigFs::new(&[f("shop", "flags", "{\"discount\":10}"), f("shop", "limits", "max: 3"), f("ops", "x", "t")])
     }

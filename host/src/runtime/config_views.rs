@@ -73,13 +73,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let views = ConfigViews::new(dir.path().join("views"));
         let f = |profile: &str, content: &str| {
-            Arc::new(ConfigFile {
-                application: "shop".into(),
-                profile: profile.into(),
-                version: 1,
-                content: bytes::Bytes::from(content.to_string()),
-                content_hash: crate::model::hash::content_hash_hex(content.as_bytes()),
-            })
+            let hash = crate::model::hash::content_hash_hex(content.as_bytes());
+            Arc::new(ConfigFile::new("shop", profile, 1, bytes::Bytes::from(content.to_string()), hash))
         };
         let a = views.dir_for(&[f("flags", "{}"), f("motd", "hi")]).unwrap();
         assert_eq!(std::fs::read_to_string(a.join("shop/motd")).unwrap(), "hi");
