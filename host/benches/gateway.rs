@@ -47,6 +47,7 @@ fn populate(tx: &dyn Tx, apis: usize, routes_per_api: usize) -> Result<Vec<Strin
         target: AliasTarget::parse("$LATEST", None).expect("target"),
         description: None,
         expected_revision: None,
+        exists: None,
     };
     ops::aliases::put_in(tx, &hello, &live, &input)?;
     let statement = ops::permissions::AddPermission {

@@ -26,6 +26,20 @@ pub fn generate_key() -> (String, String) {
     (key, hash)
 }
 
+/// Prefix of every access key id Waygate issues (AWS's own start with `AKIA`).
+pub const AWS_KEY_PREFIX: &str = "AKWG";
+
+/// A new AWS-style credential pair: an access key id (`AKWG` and 16 of A-Z 2-7, 80 random
+/// bits: an identifier, not a secret) and a secret access key (40 base64 characters, 240
+/// random bits), the shapes AWS's own have.
+pub fn generate_aws_credentials() -> (String, zeroize::Zeroizing<String>) {
+    use base64::Engine;
+    const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let id: String = rand::random::<[u8; 16]>().iter().map(|b| BASE32[(b & 31) as usize] as char).collect();
+    let secret = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 30]>());
+    (format!("{AWS_KEY_PREFIX}{id}"), zeroize::Zeroizing::new(secret))
+}
+
 /// blake3 of a bearer value, hex: how API keys and invalidation keys are stored and looked
 /// up. A fast hash is enough: they are 256-bit random, so there is nothing to brute-force
 /// (unlike passwords, which would need a slow KDF).
@@ -79,7 +93,7 @@ mod tests {
         ]))
         .unwrap();
         let a = AccessSnapshot::build(
-            vec![KeyRecord { name: "cache".into(), key_hash: hash, policy, created_at: String::new() }],
+            vec![KeyRecord { name: "cache".into(), key_hash: hash, policy, created_at: String::new(), aws: None }],
             "root",
         );
         assert!(a.allows(&key, "stage:InvalidateCache", "api/abc/stage/dev"));

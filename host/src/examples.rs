@@ -206,11 +206,7 @@ async fn orders_flags(p: &Arc<Platform>) -> anyhow::Result<String> {
 /// Publishes `orders` as version 1 and points STABLE → 1 and EXPERIMENTAL → $LATEST, whose
 /// environment then moves on (the study guide's setup). Returns the report line.
 async fn release(p: &Arc<Platform>, orders: &FunctionName) -> anyhow::Result<String> {
-    let publish = ops::versions::Publish {
-        expected_code_hash: None,
-        expected_revision: None,
-        description: "first release".into(),
-    };
+    let publish = ops::versions::Publish { description: "first release".into(), ..Default::default() };
     let (v1, _) = ops::versions::publish(p, orders.clone(), publish).await?;
     // $LATEST moves on: the draft reads a different setting than the published version.
     let mut env = ops::functions::get(p, orders.clone()).await?.config.env;
@@ -222,6 +218,7 @@ async fn release(p: &Arc<Platform>, orders: &FunctionName) -> anyhow::Result<Str
             target: AliasTarget::parse(&version, None)?,
             description: None,
             expected_revision: None,
+            exists: None,
         };
         ops::aliases::put(p, orders.clone(), AliasName::parse(alias)?, input).await?;
     }

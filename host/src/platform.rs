@@ -34,6 +34,11 @@ pub struct PlatformConfig {
     pub connections: crate::connections::ConnectionLimits,
     /// The outbound HTTP client's CA bundle, timeouts and pool (`--backend-ca-file` etc.).
     pub backend: crate::backend::BackendConfig,
+    /// The AWS-compatible API's region and account id (`--aws-region`, `--aws-account-id`).
+    pub aws: crate::control::aws::AwsSettings,
+    /// Delay before the first retry of a failed asynchronous (`Event`) invocation; the
+    /// second waits twice as long (`--event-retry-delay-ms`, Lambda: 1 minute).
+    pub event_retry_delay: std::time::Duration,
 }
 
 impl PlatformConfig {
@@ -50,6 +55,8 @@ impl PlatformConfig {
             log_buffer_lines: crate::observe::logs::DEFAULT_LINES,
             connections: crate::connections::ConnectionLimits::default(),
             backend: crate::backend::BackendConfig::default(),
+            aws: crate::control::aws::AwsSettings::default(),
+            event_retry_delay: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -64,6 +71,10 @@ pub struct Platform {
     pub observe: Arc<crate::observe::Observer>,
     pub config: PlatformConfig,
     pub admin_token: String,
+    /// The admin's AWS credentials (DATA_DIR/aws-credentials): SigV4 with them is root.
+    pub admin_aws: AdminAws,
+    /// Lambda's asynchronous invocations waiting or running.
+    pub events: crate::control::aws::events::EventQueue,
     /// Encrypts secrets at rest; decrypts them into the snapshot.
     pub master_key: crate::secrets::MasterKey,
     /// The cell the data plane reads; `refresh` stores each rebuilt snapshot into it.
@@ -98,6 +109,7 @@ impl Platform {
         // Nothing else runs yet and the lock keeps other processes out: the sweep cannot
         // race a write in progress.
         let admin_token = load_or_create_token(&data)?;
+        let admin_aws = load_or_create_aws_credentials(&data)?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data.database())?);
         let swept = crate::store::sweep::sweep(&data, store.as_ref())?;
         if swept != Default::default() {
@@ -126,13 +138,16 @@ impl Platform {
             crate::data_plane::DataPlaneConfig { max_payload_bytes: config.max_payload_bytes },
             backends,
         )?);
+        let events = crate::control::aws::events::EventQueue::new(config.event_retry_delay);
         Ok(Arc::new(Platform {
+            events,
             store,
             data,
             runtime,
             observe,
             config,
             admin_token,
+            admin_aws,
             master_key,
             snapshot,
             live,
@@ -319,6 +334,48 @@ fn load_or_create_token(data: &DataDir) -> anyhow::Result<String> {
     crate::store::files::write_atomic(&data.tmp_dir(), &path, token.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(token)
+}
+
+/// The admin's AWS access key pair: root, like the admin token.
+pub struct AdminAws {
+    pub access_key_id: String,
+    pub secret: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for AdminAws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AdminAws({}, ..)", self.access_key_id)
+    }
+}
+
+/// The admin's AWS credentials: read from DATA_DIR/aws-credentials (an AWS
+/// shared-credentials file, profile `default`), or created (atomically, 0600) when the
+/// file is missing or holds no complete pair — like the admin token, nothing depends on a
+/// pair nobody could read.
+fn load_or_create_aws_credentials(data: &DataDir) -> anyhow::Result<AdminAws> {
+    let path = data.aws_credentials();
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let field = |key: &str| {
+            text.lines().find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == key).then(|| v.trim().to_string()).filter(|v| !v.is_empty())
+            })
+        };
+        if let (Some(access_key_id), Some(secret)) = (field("aws_access_key_id"), field("aws_secret_access_key")) {
+            return Ok(AdminAws { access_key_id, secret: zeroize::Zeroizing::new(secret) });
+        }
+    }
+    let (access_key_id, secret) = crate::access::generate_aws_credentials();
+    let text = zeroize::Zeroizing::new(format!(
+        "# Waygate's admin credentials for the AWS CLI and SDKs (full access, like admin.token):\n\
+         #   AWS_SHARED_CREDENTIALS_FILE={} aws --endpoint-url http://ADMIN_ADDR --region REGION lambda list-functions\n\
+         [default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {}\n",
+        path.display(),
+        secret.as_str()
+    ));
+    crate::store::files::write_atomic(&data.tmp_dir(), &path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(AdminAws { access_key_id, secret })
 }
 
 /// Startup check of every blob, and compilation of blobs that have no artifact for this

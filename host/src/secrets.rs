@@ -124,6 +124,32 @@ impl MasterKey {
     }
 }
 
+impl MasterKey {
+    /// Seals an API key's AWS secret access key, bound to its access key id.
+    pub fn seal_aws_secret(&self, access_key_id: &str, secret: &str) -> anyhow::Result<crate::store::AwsKey> {
+        let nonce: [u8; 12] = rand::random();
+        let aad = format!("waygate-aws-key\0{access_key_id}").into_bytes();
+        let sealed_secret = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret.as_bytes(), aad: &aad })
+            .map_err(|_| anyhow!("encryption failed"))?;
+        Ok(crate::store::AwsKey { access_key_id: access_key_id.into(), nonce: nonce.to_vec(), sealed_secret })
+    }
+
+    pub fn open_aws_secret(&self, key: &crate::store::AwsKey) -> anyhow::Result<Zeroizing<String>> {
+        if key.nonce.len() != 12 {
+            return Err(anyhow!("bad nonce length"));
+        }
+        let aad = format!("waygate-aws-key\0{}", key.access_key_id).into_bytes();
+        let plain = Zeroizing::new(
+            self.cipher
+                .decrypt(Nonce::from_slice(&key.nonce), Payload { msg: &key.sealed_secret, aad: &aad })
+                .map_err(|_| anyhow!("cannot decrypt (wrong master key, or the row was altered)"))?,
+        );
+        Ok(Zeroizing::new(String::from_utf8(plain.to_vec()).map_err(|_| anyhow!("value is not UTF-8"))?))
+    }
+}
+
 fn aad(environment: &str, name: &str) -> Vec<u8> {
     format!("waygate-secret\0{environment}\0{name}").into_bytes()
 }

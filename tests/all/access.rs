@@ -448,7 +448,7 @@ async fn every_permission_bearing_field_is_checked_on_every_route_and_method() {
     let mut cases = 0;
     for f in FIELD_RULES {
         for r in ROUTES {
-            let reads_body = r.rule.body == BodyKind::Json && matches!(r.method, "POST" | "PUT" | "PATCH");
+            let reads_body = r.rule.body != BodyKind::Raw && matches!(r.method, "POST" | "PUT" | "PATCH");
             if f.source == Source::Body && !reads_body {
                 continue;
             }
@@ -490,6 +490,9 @@ fn path_resource(r: &Route, path: &str) -> String {
     }
     if matches!(r.rule.refine, Refine::CreateFunction | Refine::CreateKey) {
         return out; // `TYPE/*`: the body names no resource.
+    }
+    if r.rule.refine == Refine::CreateAlias {
+        return format!("{out}/alias/*"); // the body names no alias.
     }
     out
 }

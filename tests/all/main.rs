@@ -8,6 +8,7 @@ use waygate_cli as _;
 mod access;
 mod aliases;
 mod appconfig;
+mod aws;
 mod backends;
 mod cache;
 mod canary;

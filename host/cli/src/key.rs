@@ -17,6 +17,10 @@ pub enum KeyCmd {
         /// The policy: a JSON list of statements, or `@FILE`.
         #[arg(long)]
         policy: String,
+        /// Also issue an AWS access key id and secret access key under the same policy,
+        /// for the AWS CLI and SDKs (SigV4); printed once, like the key.
+        #[arg(long)]
+        aws: bool,
         #[command(flatten)]
         conn: Conn,
     },
@@ -36,13 +40,17 @@ pub enum KeyCmd {
 
 pub fn run(cmd: KeyCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        KeyCmd::Create { name, policy, conn } => {
+        KeyCmd::Create { name, policy, aws, conn } => {
             let text = match policy.strip_prefix('@') {
                 Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
                 None => policy,
             };
             let policy: Value = serde_json::from_str(&text).context("the policy is not JSON")?;
-            let v = conn.client()?.json(Method::POST, "/v1/keys", Some(json!({ "name": name, "policy": policy })))?;
+            let v = conn.client()?.json(
+                Method::POST,
+                "/v1/keys",
+                Some(json!({ "name": name, "policy": policy, "aws": aws })),
+            )?;
             output::object(conn.output, &v);
             if conn.output == output::Output::Text {
                 eprintln!("(store the key now: it is not shown again)");

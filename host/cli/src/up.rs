@@ -87,6 +87,17 @@ pub struct UpArgs {
     /// Idle connections kept open per backend (scheme, host and port) for reuse.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     backend_pool_idle: u64,
+    /// The region of the AWS-compatible API: in its ARNs, and the region a SigV4
+    /// signature's credential scope must name (`aws --region`).
+    #[arg(long, env = "WAYGATE_AWS_REGION", default_value = "us-east-1")]
+    aws_region: String,
+    /// The 12-digit account id in the AWS-compatible API's ARNs.
+    #[arg(long, env = "WAYGATE_AWS_ACCOUNT_ID", default_value = "000000000000")]
+    aws_account_id: String,
+    /// Milliseconds before the first retry of a failed asynchronous (`Event`) Lambda
+    /// invocation; the second retry waits twice as long. Default 60000 (Lambda's 1 minute).
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    event_retry_delay_ms: u64,
     /// Server log format on stderr: `text` (coloured only on a terminal, and never with
     /// NO_COLOR set) or `json` (one object per line, for log collectors).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -140,6 +151,16 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     // here rather than as a clap argument so it can never appear in `ps` or --help.
     config.master_key_hex = std::env::var("WAYGATE_MASTER_KEY").ok().map(zeroize::Zeroizing::new);
     config.cache_max_bytes = a.cache_max_mb * 1024 * 1024;
+    if a.aws_account_id.len() != 12 || !a.aws_account_id.bytes().all(|b| b.is_ascii_digit()) {
+        anyhow::bail!("--aws-account-id must be 12 digits, not '{}'", a.aws_account_id);
+    }
+    if a.aws_region.is_empty()
+        || !a.aws_region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        anyhow::bail!("--aws-region must be a region name such as us-east-1, not '{}'", a.aws_region);
+    }
+    config.aws = waygate::control::aws::AwsSettings { region: a.aws_region, account_id: a.aws_account_id };
+    config.event_retry_delay = Duration::from_millis(a.event_retry_delay_ms);
     config.log_buffer_lines = a.log_buffer_lines as usize;
     config.backend = waygate::backend::BackendConfig {
         ca_file: a.backend_ca_file,
@@ -175,6 +196,15 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
             pooling = p.runtime.is_pooling(),
             engine = p.runtime.fingerprint(),
             "Waygate is up"
+        );
+        tracing::info!(
+            target: LOG_TARGET,
+            credentials = %data.aws_credentials().display(),
+            region = %p.config.aws.region,
+            "AWS-compatible API: AWS_SHARED_CREDENTIALS_FILE={} aws --endpoint-url {} --region {} lambda list-functions",
+            data.aws_credentials().display(),
+            server.admin_url(),
+            p.config.aws.region
         );
         if p.first_start && !a.no_examples {
             let report = waygate::examples::register(&p).await?;

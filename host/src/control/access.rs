@@ -43,6 +43,11 @@ pub enum Refine {
     /// The rule's action and `api:Deploy` on the same resource: the route moves a stage
     /// onto another deployment without naming it in a field (canary promotion).
     AlsoDeploy,
+    /// Lambda's DeleteFunction: with `?Qualifier=N` (or `NAME:N`) it deletes a version,
+    /// `function:DeleteVersion` on `function/NAME/version/N` as `/v1` checks it.
+    DeleteFunction,
+    /// Lambda's CreateAlias: the rule's action on `function/NAME/alias/{body.Name}`.
+    CreateAlias,
 }
 
 /// What the route's body is: JSON whose fields [`FIELD_RULES`] inspect, or bytes that are
@@ -50,6 +55,8 @@ pub enum Refine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
     Json,
+    /// JSON that may be as large as a code upload (Lambda's `ZipFile` inline).
+    LargeJson,
     Raw,
 }
 
@@ -77,6 +84,11 @@ impl Rule {
     /// The route's body is opaque bytes: no field of it is a permission-bearing field.
     pub const fn raw(self) -> Rule {
         Rule { body: BodyKind::Raw, ..self }
+    }
+
+    /// The route's body is JSON as large as a code upload.
+    pub const fn large(self) -> Rule {
+        Rule { body: BodyKind::LargeJson, ..self }
     }
 }
 
@@ -139,6 +151,15 @@ pub const FIELD_RULES: &[FieldRule] = &[
         free_value: None,
     },
     FieldRule { field: "canary", source: Source::Body, action: "api:Deploy", resource: "{base}", free_value: None },
+    // Lambda's CreateFunction / UpdateFunctionCode with `"Publish": true` also publish a
+    // version, as POST …/versions would.
+    FieldRule {
+        field: "Publish",
+        source: Source::Body,
+        action: "function:PublishVersion",
+        resource: "{base}",
+        free_value: None,
+    },
 ];
 
 /// Who is calling: the admin token (root) or a named key with its policy, loaded from the
@@ -166,9 +187,19 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().clone();
     let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     let path = req.uri().path().to_string();
-    let presented = crate::access::bearer(req.headers()).map(str::to_string);
-    let principal = match authenticate(&p, presented).await {
-        Ok(pr) => pr,
+    // One authorization path: a SigV4 signature (AWS-style callers) or a bearer token
+    // names the principal; the same rule and policy check follow.
+    let authenticated = if super::aws::sigv4::is_signed(req.uri(), req.headers()) {
+        super::aws::authenticate(&p, req).await
+    } else {
+        let presented = crate::access::bearer(req.headers()).map(str::to_string);
+        match (presented, super::aws::is_aws_path(&path)) {
+            (None, true) => Err(ApiError::MissingAuthenticationToken),
+            (presented, _) => authenticate(&p, presented).await.map(|pr| (req, pr)),
+        }
+    };
+    let (req, principal) = match authenticated {
+        Ok(pair) => pair,
         Err(e) => {
             let resp = e.into_response();
             if mutating {
@@ -180,7 +211,7 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
     let rule =
         req.extensions().get::<MatchedPath>().and_then(|m| super::routes::find(&method, m.as_str())).map(|r| &r.rule);
     let (req, checks) = match rule {
-        Some(rule) => required(rule, req).await?,
+        Some(rule) => required(rule, req, p.config.max_upload_bytes / 3 * 4 + MAX_INSPECTED_BODY).await?,
         None => (req, Vec::new()),
     };
     let denied = match &principal {
@@ -243,12 +274,24 @@ async fn authenticate(p: &AppState, presented: Option<String>) -> Result<Princip
 /// permission-bearing field the request carries ([`FIELD_RULES`]). Empty when a resource
 /// can't be named, which denies every key. This is the one place that maps a request to
 /// the permissions it needs.
-async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, String)>), ApiError> {
+async fn required(rule: &Rule, req: Request, large: usize) -> Result<(Request, Vec<(String, String)>), ApiError> {
     let (mut parts, body) = req.into_parts();
-    let params = match Path::<HashMap<String, String>>::from_request_parts(&mut parts, &()).await {
+    let mut params = match Path::<HashMap<String, String>>::from_request_parts(&mut parts, &()).await {
         Ok(Path(p)) => p,
         Err(_) => return Ok((Request::from_parts(parts, body), Vec::new())),
     };
+    // The AWS façade names functions as Lambda does (an ARN, `NAME:QUALIFIER`): the rule
+    // sees the same `function/NAME` as the `/v1` twin; an invocation's qualifier is kept
+    // for `Refine::Invoke`.
+    if super::aws::is_aws_path(parts.uri.path()) {
+        if let Some(raw) = params.get_mut("name") {
+            let plain = super::aws::unarn(raw);
+            *raw = match rule.refine {
+                Refine::Invoke | Refine::DeleteFunction => plain.to_string(),
+                _ => crate::model::qualifier::split_qualified(plain).0.to_string(),
+            };
+        }
+    }
     // A decoded parameter holding `/` or `*` could impersonate another resource; the
     // handlers reject such names anyway, so refusing them to keys costs nothing.
     if params.values().any(|v| segment(v).is_none()) {
@@ -257,9 +300,10 @@ async fn required(rule: &Rule, req: Request) -> Result<(Request, Vec<(String, St
     // Bodies are read wherever a handler could read them as JSON: every method that
     // carries one, on every route whose body is JSON.
     let reads_body =
-        rule.body == BodyKind::Json && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        rule.body != BodyKind::Raw && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let limit = if rule.body == BodyKind::LargeJson { large } else { MAX_INSPECTED_BODY };
     let (body, json) = if reads_body {
-        let bytes = read_limited(body, MAX_INSPECTED_BODY, "Request body").await?;
+        let bytes = read_limited(body, limit, "Request body").await?;
         // Unparseable JSON has no fields to check; the handler parses these same bytes
         // with the same parser and refuses them (or, on a route that takes no body,
         // ignores them).
@@ -299,7 +343,10 @@ fn rule_checks(
 ) -> Option<Vec<(String, String)>> {
     let base = fill(rule.resource, params);
     let action = rule.action.to_string();
-    let name_in_body = |kind: &str| match json.get("name").and_then(Value::as_str).and_then(segment) {
+    // `name` (`/v1`) or Lambda's `FunctionName`.
+    let body_name =
+        json.get("name").or_else(|| json.get("FunctionName")).and_then(Value::as_str).map(super::aws::unarn);
+    let name_in_body = |kind: &str| match body_name.and_then(segment) {
         Some(n) => format!("{kind}/{n}"),
         None => format!("{kind}/*"),
     };
@@ -310,7 +357,9 @@ fn rule_checks(
         Refine::AlsoDeploy => vec![(action, base.clone()), ("api:Deploy".into(), base)],
         Refine::Invoke => {
             let (name, q) = crate::model::qualifier::split_qualified(params.get("name").map_or("", String::as_str));
-            let q = q.or_else(|| query.iter().find(|(k, _)| k == "qualifier").map(|(_, v)| v.as_str()));
+            // `?qualifier=` (`/v1`) or `?Qualifier=` (Lambda's).
+            let q =
+                q.or_else(|| query.iter().find(|(k, _)| k == "qualifier" || k == "Qualifier").map(|(_, v)| v.as_str()));
             let resource = match q {
                 None | Some("") => format!("function/{name}"),
                 Some(q) if q == "$LATEST" || q.bytes().all(|b| b.is_ascii_digit()) => {
@@ -320,6 +369,18 @@ fn rule_checks(
             };
             vec![(action, resource)]
         }
+        Refine::DeleteFunction => {
+            let (name, q) = crate::model::qualifier::split_qualified(params.get("name").map_or("", String::as_str));
+            let q = q.or_else(|| query.iter().find(|(k, _)| k == "Qualifier").map(|(_, v)| v.as_str()));
+            match q {
+                None | Some("") => vec![(action, format!("function/{name}"))],
+                Some(q) => vec![("function:DeleteVersion".into(), format!("function/{name}/version/{}", segment(q)?))],
+            }
+        }
+        Refine::CreateAlias => match json.get("Name").and_then(Value::as_str).and_then(segment) {
+            Some(alias) => vec![(action, format!("{base}/alias/{alias}"))],
+            None => vec![(action, format!("{base}/alias/*"))],
+        },
         Refine::Deploy => match json.get("stage") {
             None | Some(Value::Null) => vec![(action, base)],
             Some(Value::String(s)) => vec![(action, format!("{base}/stage/{}", segment(s)?))],
@@ -338,7 +399,7 @@ fn field_check(
 ) -> Option<Option<(String, String)>> {
     let value: Option<String> = match f.source {
         Source::Body => match json.get(f.field) {
-            None | Some(Value::Null) => None,
+            None | Some(Value::Null) | Some(Value::Bool(false)) => None,
             Some(Value::String(s)) => Some(s.clone()),
             // A non-string value can only stand for "present" (e.g. a canary object).
             Some(_) if !f.resource.contains("{value}") => Some(String::new()),

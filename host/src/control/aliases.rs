@@ -37,7 +37,7 @@ pub struct AliasView {
 impl AliasView {
     /// The record, with the weight a gradual shift in progress gives its new version now
     /// (as CodeDeploy moves `AdditionalVersionWeights` while it shifts).
-    fn new(p: &AppState, a: AliasRecord) -> Self {
+    pub fn new(p: &AppState, a: AliasRecord) -> Self {
         let shift = p.snapshot().functions.get(&a.function).and_then(|f| {
             let alias = f.aliases.get(a.name.as_str())?;
             (alias.primary == a.version)
@@ -49,6 +49,13 @@ impl AliasView {
             view.routing = BTreeMap::from([(to.to_string(), weight)]);
         }
         view
+    }
+}
+
+impl AliasView {
+    /// `{"4": 0.1}`, or empty when not weighted.
+    pub fn routing(&self) -> &BTreeMap<String, f64> {
+        &self.routing
     }
 }
 
@@ -81,6 +88,7 @@ pub async fn put(
         target: AliasTarget::parse(&req.version, req.routing.as_ref())?,
         description: req.description,
         expected_revision: req.expected_revision,
+        exists: None,
     };
     let (rec, created) = ops::aliases::put(&p, name, alias, input).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(rec.into())))

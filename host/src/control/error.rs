@@ -35,6 +35,21 @@ pub enum ApiError {
     /// The client stopped sending the request body (`--body-timeout-s` between frames).
     #[error("{0}")]
     RequestTimeout(String),
+    /// A SigV4 signature that is wrong, expired or not yet current (403).
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// A malformed SigV4 request (400).
+    #[error("{0}")]
+    IncompleteSignature(String),
+    /// A SigV4 access key id nobody issued (403).
+    #[error("The security token included in the request is invalid.")]
+    UnrecognizedClient,
+    /// An AWS-style call without credentials (403, as AWS answers).
+    #[error("Missing Authentication Token")]
+    MissingAuthenticationToken,
+    /// An AWS operation outside the supported subset (501).
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("Rate Exceeded.")]
     TooManyRequests,
     #[error("Rate Exceeded.")]
@@ -66,6 +81,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaTypeException"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedException"),
             ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException"),
+            ApiError::InvalidSignature(_) => (StatusCode::FORBIDDEN, "InvalidSignatureException"),
+            ApiError::IncompleteSignature(_) => (StatusCode::BAD_REQUEST, "IncompleteSignatureException"),
+            ApiError::UnrecognizedClient => (StatusCode::FORBIDDEN, "UnrecognizedClientException"),
+            ApiError::MissingAuthenticationToken => (StatusCode::FORBIDDEN, "MissingAuthenticationTokenException"),
+            ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "UnsupportedOperationException"),
             ApiError::TooManyRequests | ApiError::ReservedConcurrencyExceeded => {
                 (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException")
             }

@@ -80,6 +80,7 @@ pub async fn create(
         description: req.description,
         outbound: req.outbound,
         config: req.config,
+        lambda: None,
     };
     let rec = ops::functions::create(&p, name, patch).await?;
     Ok((StatusCode::CREATED, Json(FunctionView::new(&p, rec))))

@@ -40,42 +40,104 @@ pub async fn invoke(
     // `name:qualifier` in the path is accepted too, as Lambda accepts it in FunctionName.
     let (name, path_qualifier) = crate::model::qualifier::split_qualified(&name);
     let name = FunctionName::parse(name)?;
-    let qualifier_text = match (path_qualifier, params.qualifier) {
+    let qualifier = qualifier(path_qualifier, params.qualifier.as_deref())?;
+    let payload = read_payload(&p, body).await?;
+    let environment = params.environment.unwrap_or_else(|| "default".to_string());
+    let done = execute(&p, &name, &qualifier, &environment, params.class, payload, &request_id).await?;
+    let timing = observe::server_timing(Some(done.route), &done.outcome, started.elapsed());
+    let mut resp = match &done.outcome.error {
+        None => {
+            (StatusCode::OK, [("content-type", "application/octet-stream")], done.outcome.output.raw()).into_response()
+        }
+        Some(err) => {
+            let mut r = (StatusCode::OK, axum::Json(err)).into_response();
+            r.headers_mut().insert("x-waygate-function-error", HeaderValue::from_static("Unhandled"));
+            r
+        }
+    };
+    let h = resp.headers_mut();
+    if let Some(v) = done.config_files.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        h.insert(crate::model::appconfig::CONFIG_HEADER, v);
+    }
+    for (k, v) in [
+        ("x-waygate-executed-version", done.version),
+        ("x-waygate-request-id", request_id.to_string()),
+        ("server-timing", timing),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// The qualifier from the function name (`name:q`) and from the query, which must agree.
+pub fn qualifier(from_name: Option<&str>, from_query: Option<&str>) -> ApiResult<Qualifier> {
+    let text = match (from_name, from_query) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError::BadRequest(format!(
                 "The derived qualifier from the function name ({a}) does not match the specified qualifier ({b})."
             )))
         }
-        (a, b) => a.map(str::to_string).or(b),
+        (a, b) => a.or(b),
     };
-    let qualifier = Qualifier::parse(qualifier_text.as_deref())?;
+    Ok(Qualifier::parse(text)?)
+}
+
+/// An invocation's payload: the whole body, at most `--max-payload` bytes.
+pub async fn read_payload(p: &AppState, body: Body) -> ApiResult<bytes::Bytes> {
     let limit = p.config.max_payload_bytes;
-    let payload = read_limited(body, limit, "Request").await.map_err(|e| match e {
+    read_limited(body, limit, "Request").await.map_err(|e| match e {
         ApiError::PayloadTooLarge(_) => ApiError::PayloadTooLarge(format!(
             "Request must be smaller than {limit} bytes for the InvokeFunction operation"
         )),
         other => other,
-    })?;
+    })
+}
 
-    let environment = params.environment.unwrap_or_else(|| "default".to_string());
-    crate::ops::secrets::validate_name("environment", &environment)?;
+/// A finished direct invocation.
+pub struct Executed {
+    /// The version that ran (`$LATEST` or a number).
+    pub version: String,
+    pub outcome: crate::runtime::Outcome,
+    /// `x-waygate-config`: the configuration files it saw, if any.
+    pub config_files: Option<String>,
+    /// Time spent resolving the qualifier (server-timing's `route`).
+    pub route: std::time::Duration,
+}
+
+/// THE direct invocation, for `/v1` and Lambda's Invoke alike: resolves the qualifier in
+/// the current snapshot, binds `environment`'s secrets and runs the function in `class`
+/// (default: `development` for `$LATEST`, `production` otherwise).
+pub async fn execute(
+    p: &AppState,
+    name: &FunctionName,
+    qualifier: &Qualifier,
+    environment: &str,
+    class: Option<PriorityClass>,
+    payload: bytes::Bytes,
+    request_id: &str,
+) -> ApiResult<Executed> {
+    let started = Instant::now();
+    crate::ops::secrets::validate_name("environment", environment)?;
+    let limit = p.config.max_payload_bytes;
     let dp = p.data_plane();
     let snapshot = dp.snapshot();
-    let resolved = invoke::resolve(&snapshot, &name, &qualifier)?;
-    let resolved = invoke::with_secrets(&snapshot, resolved, &name, &environment)
+    let resolved = invoke::resolve(&snapshot, name, qualifier)?;
+    let resolved = invoke::with_secrets(&snapshot, resolved, name, environment)
         .map_err(|why| ApiError::FunctionConfiguration(format!("Function configuration error: {why}")))?;
     drop(snapshot);
     let route = started.elapsed();
     let qualifier_shown = qualifier.to_string();
     let ctx = CallContext {
-        function: &name,
+        function: name,
         qualifier: &qualifier_shown,
         stage: None,
         api: None,
         canary: false,
-        request_id: &request_id,
+        request_id,
         cut_off: None,
-        class: params.class.unwrap_or(match qualifier {
+        class: class.unwrap_or(match qualifier {
             Qualifier::Version(VersionId::Latest) => PriorityClass::Development,
             _ => PriorityClass::Production,
         }),
@@ -96,30 +158,7 @@ pub async fn invoke(
         InvokeError::CodeUnavailable(m) => ApiError::CodeUnavailable(m),
         InvokeError::Internal(e) => ApiError::Internal(e),
     })?;
-    let version = resolved.version.version.to_string();
-    let timing = observe::server_timing(Some(route), &outcome, started.elapsed());
-    let mut resp = match &outcome.error {
-        None => (StatusCode::OK, [("content-type", "application/octet-stream")], outcome.output.raw()).into_response(),
-        Some(err) => {
-            let mut r = (StatusCode::OK, axum::Json(err)).into_response();
-            r.headers_mut().insert("x-waygate-function-error", HeaderValue::from_static("Unhandled"));
-            r
-        }
-    };
-    let h = resp.headers_mut();
-    if !resolved.files.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&crate::model::appconfig::describe(&resolved.files)) {
-            h.insert(crate::model::appconfig::CONFIG_HEADER, v);
-        }
-    }
-    for (k, v) in [
-        ("x-waygate-executed-version", version),
-        ("x-waygate-request-id", request_id.to_string()),
-        ("server-timing", timing),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
-    }
-    Ok(resp)
+    let config_files =
+        (!resolved.files.is_empty()).then(|| crate::model::appconfig::describe(&resolved.files).to_string());
+    Ok(Executed { version: resolved.version.version.to_string(), outcome, config_files, route })
 }

@@ -1,5 +1,6 @@
 //! API keys: `POST /v1/keys {name, policy}` returns the key once (only its hash is kept),
-//! `GET /v1/keys` lists names and policies, `DELETE /v1/keys/{name}` revokes at once (the
+//! with `"aws": true` also an access key id and secret access key for SigV4-signed
+//! (AWS-style) calls under the same policy; `GET /v1/keys` lists names and policies, `DELETE /v1/keys/{name}` revokes at once (the
 //! control plane looks keys up per request; the data plane's snapshot is rebuilt).
 
 use super::body::JsonBody;
@@ -17,6 +18,9 @@ use serde_json::{json, Value};
 pub struct CreateKey {
     name: String,
     policy: Policy,
+    /// Also issue an AWS access key id and secret access key (SigV4) under the policy.
+    #[serde(default)]
+    aws: bool,
 }
 
 /// A key as listed: name, policy, date — never its hash.
@@ -25,11 +29,18 @@ pub struct KeyView {
     name: String,
     policy: Policy,
     created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<String>,
 }
 
 impl From<crate::store::KeyRecord> for KeyView {
     fn from(k: crate::store::KeyRecord) -> Self {
-        KeyView { name: k.name, policy: k.policy, created_at: k.created_at }
+        KeyView {
+            name: k.name,
+            policy: k.policy,
+            created_at: k.created_at,
+            access_key_id: k.aws.map(|a| a.access_key_id),
+        }
     }
 }
 
@@ -37,11 +48,13 @@ pub async fn create(
     State(p): State<AppState>,
     JsonBody(req): JsonBody<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (rec, key) = crate::ops::keys::create(&p, req.name, req.policy).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "name": rec.name, "key": key, "policy": rec.policy, "created_at": rec.created_at })),
-    ))
+    let (rec, key) = crate::ops::keys::create(&p, req.name, req.policy, req.aws).await?;
+    let mut body = json!({ "name": rec.name, "key": key.bearer, "policy": rec.policy, "created_at": rec.created_at });
+    if let Some((id, secret)) = &key.aws {
+        body["access_key_id"] = json!(id);
+        body["secret_access_key"] = json!(secret.as_str());
+    }
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 pub async fn list(State(p): State<AppState>) -> ApiResult<Json<Value>> {

@@ -10,6 +10,7 @@ pub mod aliases;
 pub mod apis;
 pub mod appconfig;
 pub mod audit;
+pub mod aws;
 pub mod body;
 pub mod canary;
 pub mod code;
@@ -50,7 +51,8 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(platform.clone(), access::authorize))
-        .layer(middleware::from_fn(json_errors));
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(platform.clone(), aws::shape_errors));
     observed(router).with_state(platform)
 }
 
@@ -117,6 +119,9 @@ async fn json_errors(req: Request, next: middleware::Next) -> Response {
 }
 
 async fn not_found(req: Request) -> ApiError {
+    if aws::looks_like_aws(req.uri().path()) {
+        return aws::unsupported(req.method().as_str(), req.uri().path());
+    }
     ApiError::NotFound(format!("Unknown route: {} {}", req.method(), req.uri().path()))
 }
 

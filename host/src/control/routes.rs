@@ -11,6 +11,7 @@
 
 use super::access::{rule, Refine, Rule};
 use super::alias_shifts;
+use super::aws::lambda;
 use super::{aliases, apis, appconfig, audit, canary, code, concurrency, deployments, functions, invoke, keys, logs};
 use super::{metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, values, versions, AppState};
 use axum::http::Method;
@@ -188,6 +189,47 @@ pub const ROUTES: &[Route] = &[
         rule("strategy:Read", "strategy/{strategy}")),
     route!(DELETE "/v1/deployment-strategies/{strategy}" => appconfig::delete_strategy,
         rule("strategy:Delete", "strategy/{strategy}")),
+    // Lambda's API (control/aws/lambda.rs): the same actions on the same resources as
+    // the /v1 twins; `{name}` may be an ARN or NAME:QUALIFIER (the rule sees NAME).
+    route!(POST "/2015-03-31/functions" => lambda::create_function,
+        rule("function:Create", "function/*").refine(Refine::CreateFunction).large()),
+    route!(GET "/2015-03-31/functions" => lambda::list_functions, rule("function:Read", "function/*")),
+    route!(GET "/2015-03-31/functions/" => lambda::list_functions, rule("function:Read", "function/*")),
+    route!(GET "/2015-03-31/functions/{name}" => lambda::get_function, rule("function:Read", "function/{name}")),
+    route!(DELETE "/2015-03-31/functions/{name}" => lambda::delete_function,
+        rule("function:Delete", "function/{name}").refine(Refine::DeleteFunction)),
+    route!(GET "/2015-03-31/functions/{name}/configuration" => lambda::get_function_configuration,
+        rule("function:Read", "function/{name}")),
+    route!(PUT "/2015-03-31/functions/{name}/configuration" => lambda::update_function_configuration,
+        rule("function:UpdateConfig", "function/{name}")),
+    route!(PUT "/2015-03-31/functions/{name}/code" => lambda::update_function_code,
+        rule("function:UpdateCode", "function/{name}").large()),
+    route!(POST "/2015-03-31/functions/{name}/versions" => lambda::publish_version,
+        rule("function:PublishVersion", "function/{name}")),
+    route!(GET "/2015-03-31/functions/{name}/versions" => lambda::list_versions,
+        rule("function:Read", "function/{name}")),
+    route!(POST "/2015-03-31/functions/{name}/aliases" => lambda::create_alias,
+        rule("alias:Update", "function/{name}").refine(Refine::CreateAlias)),
+    route!(GET "/2015-03-31/functions/{name}/aliases" => lambda::list_aliases, rule("function:Read", "function/{name}")),
+    route!(GET "/2015-03-31/functions/{name}/aliases/{alias}" => lambda::get_alias,
+        rule("function:Read", "function/{name}/alias/{alias}")),
+    route!(PUT "/2015-03-31/functions/{name}/aliases/{alias}" => lambda::update_alias,
+        rule("alias:Update", "function/{name}/alias/{alias}")),
+    route!(DELETE "/2015-03-31/functions/{name}/aliases/{alias}" => lambda::delete_alias,
+        rule("alias:Delete", "function/{name}/alias/{alias}")),
+    route!(POST "/2015-03-31/functions/{name}/policy" => lambda::add_permission,
+        rule("permission:Update", "function/{name}")),
+    route!(GET "/2015-03-31/functions/{name}/policy" => lambda::get_policy, rule("function:Read", "function/{name}")),
+    route!(DELETE "/2015-03-31/functions/{name}/policy/{statement_id}" => lambda::remove_permission,
+        rule("permission:Update", "function/{name}")),
+    route!(POST "/2015-03-31/functions/{name}/invocations" => lambda::invoke,
+        rule("function:Invoke", "function/{name}").refine(Refine::Invoke).raw()),
+    route!(PUT "/2017-10-31/functions/{name}/concurrency" => lambda::put_concurrency,
+        rule("function:UpdateConfig", "function/{name}")),
+    route!(DELETE "/2017-10-31/functions/{name}/concurrency" => lambda::delete_concurrency,
+        rule("function:UpdateConfig", "function/{name}")),
+    route!(GET "/2019-09-30/functions/{name}/concurrency" => lambda::get_concurrency,
+        rule("function:Read", "function/{name}")),
     route!(GET "/v1/audit" => audit::list, rule("audit:Read", "audit")),
     route!(GET "/metrics" => metrics::metrics, rule("metrics:Read", "metrics")),
 ];

@@ -63,6 +63,7 @@ pub async fn publish(
         expected_code_hash: req.expected_code_hash.as_deref().map(CodeHash::parse).transpose()?,
         expected_revision: req.expected_revision,
         description: req.description.unwrap_or_default(),
+        ..Default::default()
     };
     let (v, created) = ops::versions::publish(&p, name, input).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };

@@ -83,7 +83,17 @@ pub struct FunctionConfig {
     /// empty, like `outbound`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<String>,
+    /// Lambda's `Role`, `Handler` and `Runtime`, as an AWS-style client set them: kept and
+    /// shown back (Waygate runs WebAssembly whatever they say). Left out of the JSON when
+    /// empty, like `outbound`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lambda: BTreeMap<String, String>,
 }
+
+/// The keys [`FunctionConfig::lambda`] may hold.
+pub const LAMBDA_FIELDS: [&str; 3] = ["Handler", "Role", "Runtime"];
+/// Longest value of a [`LAMBDA_FIELDS`] entry (Lambda's `Role` ARN limit).
+pub const MAX_LAMBDA_FIELD_CHARS: usize = 2048;
 
 impl Default for FunctionConfig {
     fn default() -> Self {
@@ -94,6 +104,7 @@ impl Default for FunctionConfig {
             description: String::new(),
             outbound: Vec::new(),
             config: Vec::new(),
+            lambda: BTreeMap::new(),
         }
     }
 }
@@ -111,6 +122,8 @@ pub struct FunctionConfigPatch {
     pub outbound: Option<Vec<String>>,
     /// Replaces the whole list of configuration profiles (`[]` clears it).
     pub config: Option<Vec<String>>,
+    /// Sets these of Lambda's `Role`, `Handler`, `Runtime` (the others are kept).
+    pub lambda: Option<BTreeMap<String, String>>,
 }
 
 impl FunctionConfig {
@@ -122,12 +135,26 @@ impl FunctionConfig {
             description: patch.description.unwrap_or_else(|| self.description.clone()),
             outbound: patch.outbound.unwrap_or_else(|| self.outbound.clone()),
             config: patch.config.unwrap_or_else(|| self.config.clone()),
+            lambda: {
+                let mut fields = self.lambda.clone();
+                fields.extend(patch.lambda.unwrap_or_default());
+                fields
+            },
         };
         next.validate(limits)?;
         Ok(next)
     }
 
     pub fn validate(&self, limits: &Limits) -> Result<(), Invalid> {
+        if let Some(k) = self.lambda.keys().find(|k| !LAMBDA_FIELDS.contains(&k.as_str())) {
+            return Err(Invalid::new(format!(
+                "Unknown Lambda field '{}': only Handler, Role and Runtime are kept",
+                super::names::truncate(k)
+            )));
+        }
+        if let Some(k) = self.lambda.iter().find(|(_, v)| v.chars().count() > MAX_LAMBDA_FIELD_CHARS).map(|(k, _)| k) {
+            return Err(Invalid::new(format!("{k} is too long: at most {MAX_LAMBDA_FIELD_CHARS} characters")));
+        }
         if self.memory_mb < limits.min_memory_mb || self.memory_mb > limits.max_memory_mb {
             return Err(Invalid::new(format!(
                 "memory_mb {} is out of range: it must be between {} and {}",

@@ -160,6 +160,19 @@ impl LogBook {
         }
     }
 
+    /// The events of one invocation, oldest first (searched from the newest: the
+    /// invocation that just finished is at the end).
+    pub fn of_request(&self, function: &str, request_id: &str) -> Vec<LogEvent> {
+        let Some(ring) = self.functions.read().get(function).cloned() else {
+            return Vec::new();
+        };
+        let ring = ring.lock();
+        let mut events: Vec<LogEvent> =
+            ring.iter().rev().filter(|e| e.invocation.request_id == request_id).take(self.capacity).cloned().collect();
+        events.reverse();
+        events
+    }
+
     /// Forgets a function's events (e.g. when it is deleted).
     pub fn forget(&self, function: &str) {
         self.functions.write().remove(function);

@@ -15,6 +15,9 @@ pub struct PutAlias {
     pub description: Option<String>,
     /// Refuse unless the alias's current revision is this.
     pub expected_revision: Option<String>,
+    /// `Some(false)`: create only (409 if it exists, Lambda's CreateAlias); `Some(true)`:
+    /// update only (404 if it doesn't, UpdateAlias); `None`: either (`/v1`'s PUT).
+    pub exists: Option<bool>,
 }
 
 /// Creates or updates the alias; returns it and whether it was created. Every version it
@@ -38,6 +41,13 @@ pub fn put_in(tx: &dyn Tx, name: &FunctionName, alias: &AliasName, input: &PutAl
         function(tx, &name)?;
         super::alias_shifts::refuse_if_shifting(tx, &name, &alias)?;
         let existing = tx.find_alias(&name, &alias)?;
+        match (input.exists, &existing) {
+            (Some(false), Some(_)) => {
+                return Err(Error::Conflict(format!("Alias already exists: {name}:{alias}")));
+            }
+            (Some(true), None) => return Err(Error::alias_not_found(&name, &alias)),
+            _ => {}
+        }
         if let Some(expected) = &input.expected_revision {
             if existing.as_ref().map(|a| &a.revision_id) != Some(expected) {
                 return Err(super::versions::revision_mismatch());

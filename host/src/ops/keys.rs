@@ -23,12 +23,24 @@ pub fn validate_key_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates the key; returns it with the bearer value, which is never shown again.
-pub async fn create(p: &Arc<Platform>, name: String, policy: Policy) -> Result<(KeyRecord, String)> {
+/// What [`create`] shows once: the bearer value, and with `aws` the access key id and
+/// secret access key (SigV4), under the same policy.
+pub struct NewKey {
+    pub bearer: String,
+    pub aws: Option<(String, zeroize::Zeroizing<String>)>,
+}
+
+/// Creates the key; returns it with its credentials, which are never shown again.
+pub async fn create(p: &Arc<Platform>, name: String, policy: Policy, aws: bool) -> Result<(KeyRecord, NewKey)> {
     validate_key_name(&name)?;
     policy.validate()?;
     let (key, key_hash) = crate::access::generate_key();
-    let rec = KeyRecord { name, key_hash, policy, created_at: now_rfc3339() };
+    let aws_pair = aws.then(crate::access::generate_aws_credentials);
+    let sealed = match &aws_pair {
+        Some((id, secret)) => Some(p.master_key.seal_aws_secret(id, secret).map_err(Error::Internal)?),
+        None => None,
+    };
+    let rec = KeyRecord { name, key_hash, policy, created_at: now_rfc3339(), aws: sealed };
     let stored = rec.clone();
     p.commit(move |tx| {
         if tx.find_key(&stored.name)?.is_some() {
@@ -37,7 +49,7 @@ pub async fn create(p: &Arc<Platform>, name: String, policy: Policy) -> Result<(
         tx.insert_key(&stored)
     })
     .await?;
-    Ok((rec, key))
+    Ok((rec, NewKey { bearer: key, aws: aws_pair }))
 }
 
 pub async fn list(p: &Arc<Platform>) -> Result<Vec<KeyRecord>> {

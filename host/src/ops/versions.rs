@@ -6,9 +6,12 @@ use crate::model::{CodeHash, FunctionName};
 use crate::store::{version_hash, NewVersion, Tx, VersionRecord};
 use std::sync::Arc;
 
+#[derive(Default)]
 pub struct Publish {
-    /// Refuse unless `$LATEST`'s code is this (Lambda's CodeSha256).
+    /// Refuse unless `$LATEST`'s code is this (its blake3 content address).
     pub expected_code_hash: Option<CodeHash>,
+    /// Refuse unless `$LATEST`'s package has this SHA-256 (base64; Lambda's `CodeSha256`).
+    pub expected_package_sha256: Option<String>,
     /// Refuse unless `$LATEST`'s revision is this.
     pub expected_revision: Option<String>,
     pub description: String,
@@ -30,7 +33,7 @@ pub async fn publish(p: &Arc<Platform>, name: FunctionName, input: Publish) -> R
     Ok((v, created))
 }
 
-fn publish_in(tx: &dyn Tx, name: &FunctionName, input: &Publish) -> Result<(VersionRecord, bool)> {
+pub(super) fn publish_in(tx: &dyn Tx, name: &FunctionName, input: &Publish) -> Result<(VersionRecord, bool)> {
     let f = function(tx, name)?;
     let Some(code_hash) = f.code_hash else {
         return Err(Error::Invalid(format!(
@@ -46,12 +49,24 @@ fn publish_in(tx: &dyn Tx, name: &FunctionName, input: &Publish) -> Result<(Vers
              Please try again with the CodeHash in $LATEST."
         )));
     }
+    if let Some(expected) = input.expected_package_sha256.as_ref().filter(|h| Some(*h) != f.package_sha256.as_ref()) {
+        let actual = f.package_sha256.as_deref().unwrap_or("unknown: the code predates package hashes");
+        return Err(Error::Invalid(format!(
+            "CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST ({actual}). \
+             Please try again with the CodeSHA256 in $LATEST."
+        )));
+    }
     let hash = version_hash(&code_hash, &f.config);
     if let Some(newest) = tx.newest_version(name)?.filter(|v| v.version_hash == hash) {
         return Ok((newest, false));
     }
-    let new =
-        NewVersion { code_hash: &code_hash, config: &f.config, version_hash: &hash, description: &input.description };
+    let new = NewVersion {
+        code_hash: &code_hash,
+        package_sha256: f.package_sha256.as_deref(),
+        config: &f.config,
+        version_hash: &hash,
+        description: &input.description,
+    };
     Ok((tx.insert_version(name, &new)?, true))
 }
 

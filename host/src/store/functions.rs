@@ -11,6 +11,9 @@ pub struct FunctionRecord {
     /// The code of `$LATEST`; `None` until the first upload.
     pub code_hash: Option<CodeHash>,
     pub code_size: Option<u64>,
+    /// SHA-256 of the package the code came in (the module, or the zip holding it), base64:
+    /// Lambda's `CodeSha256`. `None` for code uploaded before it was recorded.
+    pub package_sha256: Option<String>,
     pub config: FunctionConfig,
     /// Instances of this function that may run at once (all versions together); `None` =
     /// unlimited, `0` = every invocation is throttled. Not versioned (as Lambda's).
@@ -26,6 +29,8 @@ pub struct VersionRecord {
     pub function: FunctionName,
     pub version: u32,
     pub code_hash: CodeHash,
+    /// `$LATEST`'s [`FunctionRecord::package_sha256`] when this version was published.
+    pub package_sha256: Option<String>,
     pub config: FunctionConfig,
     /// blake3 of the canonical (code hash, configuration): equal hashes, equal behaviour.
     pub version_hash: String,
@@ -36,6 +41,7 @@ pub struct VersionRecord {
 /// What a new version freezes; the store gives it the next number.
 pub struct NewVersion<'a> {
     pub code_hash: &'a CodeHash,
+    pub package_sha256: Option<&'a str>,
     pub config: &'a FunctionConfig,
     pub version_hash: &'a str,
     pub description: &'a str,
@@ -70,7 +76,8 @@ pub trait FunctionStore {
     fn delete_function(&self, name: &FunctionName) -> StoreResult<bool>;
     /// Points `$LATEST` at `code` (recorded with [`super::CodeStore::record_code`]) and
     /// gives it a new revision id.
-    fn set_code(&self, name: &FunctionName, code: &CodeHash) -> StoreResult<()>;
+    /// Points `$LATEST` at `code`, which came in a package with this SHA-256 (base64).
+    fn set_code(&self, name: &FunctionName, code: &CodeHash, package_sha256: &str) -> StoreResult<()>;
     /// Replaces `$LATEST`'s configuration and gives it a new revision id.
     fn set_config(&self, name: &FunctionName, config: &FunctionConfig) -> StoreResult<()>;
     fn set_reserved_concurrency(&self, name: &FunctionName, reserved: Option<u32>) -> StoreResult<()>;

@@ -9,6 +9,24 @@ pub struct KeyRecord {
     pub key_hash: String,
     pub policy: crate::model::policy::Policy,
     pub created_at: String,
+    /// The key's AWS credentials (SigV4), when it has them.
+    pub aws: Option<AwsKey>,
+}
+
+/// An access key id and its secret access key, sealed with the master key
+/// (`crate::secrets::MasterKey::seal_aws_secret`): SigV4 verification needs the secret
+/// itself, so it can't be stored as a hash like the bearer value.
+#[derive(Clone)]
+pub struct AwsKey {
+    pub access_key_id: String,
+    pub nonce: Vec<u8>,
+    pub sealed_secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for AwsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AwsKey({}, ..)", self.access_key_id)
+    }
 }
 
 pub trait KeyStore {
@@ -16,5 +34,6 @@ pub trait KeyStore {
     fn find_key(&self, name: &str) -> StoreResult<Option<KeyRecord>>;
     fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;
     fn key_by_hash(&self, hash: &str) -> StoreResult<Option<KeyRecord>>;
+    fn key_by_access_key_id(&self, access_key_id: &str) -> StoreResult<Option<KeyRecord>>;
     fn delete_key(&self, name: &str) -> StoreResult<bool>;
 }

@@ -65,8 +65,8 @@ impl DataDir {
         Ok(loose)
     }
     /// The files holding secrets-equivalent data, for the startup permission check.
-    pub fn sensitive_files(&self) -> [PathBuf; 3] {
-        [self.database(), self.admin_token(), self.master_key()]
+    pub fn sensitive_files(&self) -> [PathBuf; 4] {
+        [self.database(), self.admin_token(), self.master_key(), self.aws_credentials()]
     }
     pub fn database(&self) -> PathBuf {
         self.root.join("waygate.db")
@@ -76,6 +76,11 @@ impl DataDir {
     }
     pub fn admin_token(&self) -> PathBuf {
         self.root.join("admin.token")
+    }
+    /// The admin's AWS access key pair, as an AWS shared-credentials file (profile
+    /// `default`): `AWS_SHARED_CREDENTIALS_FILE=DATA_DIR/aws-credentials aws …`.
+    pub fn aws_credentials(&self) -> PathBuf {
+        self.root.join("aws-credentials")
     }
     /// Where `waygate up` records the management URL it listens on, for the CLI.
     pub fn admin_url(&self) -> PathBuf {

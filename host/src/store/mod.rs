@@ -39,7 +39,7 @@ pub use appconfig::{ConfigStore, DeployedProfile};
 pub use audit::{AuditEntry, AuditLog, AuditQuery};
 pub use code::{ArtifactRecord, CodeStore};
 pub use functions::{AliasRecord, FunctionRecord, FunctionState, FunctionStore, NewVersion, VersionRecord};
-pub use keys::{KeyRecord, KeyStore};
+pub use keys::{AwsKey, KeyRecord, KeyStore};
 pub use policies::{PermissionRecord, PolicyStore};
 pub use secrets::{SecretMeta, SecretRow, SecretStore};
 pub use values::{ValueRecord, ValueStore};

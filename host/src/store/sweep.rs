@@ -84,7 +84,7 @@ mod tests {
         artifacts::put(&dir, &stray, "old-fp", GuestKind::StdioProxy, b"native3").unwrap();
         crate::store::write(&store, |tx| {
             tx.record_code(&rec, 4)?;
-            tx.set_code(&name, &kept)
+            tx.set_code(&name, &kept, "sha")
         })
         .unwrap();
         std::fs::write(dir.tmp_dir().join(".tmpXYZ"), b"partial").unwrap();

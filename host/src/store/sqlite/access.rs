@@ -4,7 +4,7 @@
 
 use super::SqliteTx;
 use crate::store::{
-    now_rfc3339, AuditEntry, AuditQuery, KeyRecord, KeyStore, SecretMeta, SecretRow, SecretStore, StoreResult,
+    now_rfc3339, AuditEntry, AuditQuery, AwsKey, KeyRecord, KeyStore, SecretMeta, SecretRow, SecretStore, StoreResult,
     ValueRecord, ValueStore,
 };
 use rusqlite::{params, OptionalExtension};
@@ -17,34 +17,54 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
         policy: serde_json::from_str(&policy)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?,
         created_at: r.get(3)?,
+        aws: match (r.get::<_, Option<String>>(4)?, r.get::<_, Option<Vec<u8>>>(5)?, r.get::<_, Option<Vec<u8>>>(6)?) {
+            (Some(access_key_id), Some(nonce), Some(sealed_secret)) => {
+                Some(AwsKey { access_key_id, nonce, sealed_secret })
+            }
+            _ => None,
+        },
     })
 }
+
+const KEY_COLS: &str = "name, key_hash, policy, created_at, access_key_id, aws_secret_nonce, aws_secret";
 
 impl KeyStore for SqliteTx<'_> {
     fn insert_key(&self, k: &KeyRecord) -> StoreResult<()> {
         let policy = super::rows::json(&k.policy)?;
         self.execute(
-            "INSERT INTO api_keys (name, key_hash, policy, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![k.name, k.key_hash, policy, k.created_at],
+            &format!("INSERT INTO api_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            params![
+                k.name,
+                k.key_hash,
+                policy,
+                k.created_at,
+                k.aws.as_ref().map(|a| &a.access_key_id),
+                k.aws.as_ref().map(|a| &a.nonce),
+                k.aws.as_ref().map(|a| &a.sealed_secret)
+            ],
         )?;
         Ok(())
     }
 
     fn find_key(&self, name: &str) -> StoreResult<Option<KeyRecord>> {
-        Ok(self
-            .query_row("SELECT name, key_hash, policy, created_at FROM api_keys WHERE name = ?1", [name], key_row)
-            .optional()?)
+        Ok(self.query_row(&format!("SELECT {KEY_COLS} FROM api_keys WHERE name = ?1"), [name], key_row).optional()?)
     }
 
     fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
-        let mut stmt = self.prepare("SELECT name, key_hash, policy, created_at FROM api_keys ORDER BY name")?;
+        let mut stmt = self.prepare(&format!("SELECT {KEY_COLS} FROM api_keys ORDER BY name"))?;
         let rows = stmt.query_map([], key_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     fn key_by_hash(&self, hash: &str) -> StoreResult<Option<KeyRecord>> {
         Ok(self
-            .query_row("SELECT name, key_hash, policy, created_at FROM api_keys WHERE key_hash = ?1", [hash], key_row)
+            .query_row(&format!("SELECT {KEY_COLS} FROM api_keys WHERE key_hash = ?1"), [hash], key_row)
+            .optional()?)
+    }
+
+    fn key_by_access_key_id(&self, access_key_id: &str) -> StoreResult<Option<KeyRecord>> {
+        Ok(self
+            .query_row(&format!("SELECT {KEY_COLS} FROM api_keys WHERE access_key_id = ?1"), [access_key_id], key_row)
             .optional()?)
     }
 

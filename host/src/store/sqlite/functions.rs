@@ -10,7 +10,8 @@ use crate::store::{
 use rusqlite::{params, OptionalExtension};
 
 const FUNCTION_COLS: &str =
-    "f.name, f.code_hash, b.size, f.config, f.revision_id, f.created_at, f.updated_at, f.reserved_concurrency";
+    "f.name, f.code_hash, b.size, f.config, f.revision_id, f.created_at, f.updated_at, f.reserved_concurrency, \
+     f.package_sha256";
 const FUNCTION_FROM: &str = "functions f LEFT JOIN blobs b ON b.code_hash = f.code_hash";
 
 fn function_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FunctionRecord> {
@@ -19,6 +20,7 @@ fn function_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FunctionRecord> {
         name: conv(FunctionName::parse(&r.get::<_, String>(0)?))?,
         code_hash: code_hash.map(|h| conv(CodeHash::parse(&h))).transpose()?,
         code_size: r.get::<_, Option<i64>>(2)?.map(|s| s as u64),
+        package_sha256: r.get(8)?,
         config: parse_json(&r.get::<_, String>(3)?)?,
         reserved_concurrency: r.get(7)?,
         revision_id: r.get(4)?,
@@ -27,13 +29,14 @@ fn function_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FunctionRecord> {
     })
 }
 
-const VERSION_COLS: &str = "function, number, code_hash, config, version_hash, description, created_at";
+const VERSION_COLS: &str = "function, number, code_hash, config, version_hash, description, created_at, package_sha256";
 
 fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
     Ok(VersionRecord {
         function: conv(FunctionName::parse(&r.get::<_, String>(0)?))?,
         version: r.get(1)?,
         code_hash: conv(CodeHash::parse(&r.get::<_, String>(2)?))?,
+        package_sha256: r.get(7)?,
         config: parse_json(&r.get::<_, String>(3)?)?,
         version_hash: r.get(4)?,
         description: r.get(5)?,
@@ -91,10 +94,10 @@ impl FunctionStore for SqliteTx<'_> {
         Ok(self.execute("DELETE FROM functions WHERE name = ?1", [name.as_str()])? > 0)
     }
 
-    fn set_code(&self, name: &FunctionName, code: &CodeHash) -> StoreResult<()> {
+    fn set_code(&self, name: &FunctionName, code: &CodeHash, package_sha256: &str) -> StoreResult<()> {
         self.execute(
-            "UPDATE functions SET code_hash = ?2, revision_id = ?3, updated_at = ?4 WHERE name = ?1",
-            params![name.as_str(), code.to_hex(), new_revision(), now_rfc3339()],
+            "UPDATE functions SET code_hash = ?2, revision_id = ?3, updated_at = ?4, package_sha256 = ?5 WHERE name = ?1",
+            params![name.as_str(), code.to_hex(), new_revision(), now_rfc3339(), package_sha256],
         )?;
         Ok(())
     }
@@ -119,7 +122,7 @@ impl FunctionStore for SqliteTx<'_> {
         let number: u32 =
             self.query_row("SELECT next_version FROM functions WHERE name = ?1", [name.as_str()], |r| r.get(0))?;
         self.execute(
-            &format!("INSERT INTO versions ({VERSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            &format!("INSERT INTO versions ({VERSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
                 name.as_str(),
                 number,
@@ -127,7 +130,8 @@ impl FunctionStore for SqliteTx<'_> {
                 json(v.config)?,
                 v.version_hash,
                 v.description,
-                now_rfc3339()
+                now_rfc3339(),
+                v.package_sha256
             ],
         )?;
         self.execute("UPDATE functions SET next_version = ?2 WHERE name = ?1", params![name.as_str(), number + 1])?;

@@ -256,6 +256,23 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has("stages", "capacity")? {
         conn.execute_batch("ALTER TABLE stages ADD COLUMN capacity TEXT NOT NULL DEFAULT '{}'")?;
     }
+    // Lambda's CodeSha256 of $LATEST's and each version's package; NULL for older code.
+    if !has("functions", "package_sha256")? {
+        conn.execute_batch("ALTER TABLE functions ADD COLUMN package_sha256 TEXT")?;
+    }
+    if !has("versions", "package_sha256")? {
+        conn.execute_batch("ALTER TABLE versions ADD COLUMN package_sha256 TEXT")?;
+    }
+    // An API key's AWS credentials: the access key id, and the secret sealed with the
+    // master key (crate::secrets); NULL for keys created without them.
+    if !has("api_keys", "access_key_id")? {
+        conn.execute_batch(
+            "ALTER TABLE api_keys ADD COLUMN access_key_id TEXT;
+             ALTER TABLE api_keys ADD COLUMN aws_secret_nonce BLOB;
+             ALTER TABLE api_keys ADD COLUMN aws_secret BLOB;
+             CREATE UNIQUE INDEX IF NOT EXISTS api_keys_access_key_id ON api_keys(access_key_id);",
+        )?;
+    }
     Ok(())
 }
 
