@@ -18,7 +18,8 @@ use crate::harness::Spawned;
 fn runnable_blocks(markdown: &str, track: &str) -> Vec<(usize, String)> {
     let mut blocks = Vec::new();
     let mut current: Option<(usize, String)> = None;
-    let both = "```sh runnable".to_string();
+    // The aws track (docs/aws.md) is a walk-through of its own: shared blocks are not in it.
+    let both = if track == "aws" { "```sh runnable aws".to_string() } else { "```sh runnable".to_string() };
     let own = format!("```sh runnable {track}");
     for (i, line) in markdown.lines().enumerate() {
         match current.as_mut() {
@@ -44,6 +45,7 @@ const PAGES: &[&str] = &[
     "docs/configuration.md",
     "docs/backends.md",
     "docs/functions.md",
+    "docs/aws.md",
     "docs/management-api.md",
     "docs/cli.md",
     "docs/access-control.md",
@@ -88,7 +90,36 @@ fn docs_run_as_written_with_curl() {
     run_track("curl");
 }
 
+/// The AWS CLI and boto3 blocks (docs/aws.md), with the clients from PyPI: from the
+/// virtualenv `.ci/run` makes (`target/aws-venv`, or `WAYGATE_AWS_VENV`), else from the
+/// PATH; skipped, with a message, where they are missing.
+#[test]
+fn docs_run_as_written_with_the_aws_cli_and_boto3() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let venv = std::env::var_os("WAYGATE_AWS_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/aws-venv"));
+    let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let has = std::process::Command::new("sh")
+        .args(["-c", "command -v aws >/dev/null && python3 -c 'import boto3'"])
+        .env("PATH", &path)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        eprintln!(
+            "skipped: the aws track of the docs needs the AWS CLI and boto3 \
+             (`.ci/run` installs them: python3 -m venv target/aws-venv && target/aws-venv/bin/pip install awscli boto3)"
+        );
+        return;
+    }
+    run_track_with("aws", &path);
+}
+
 fn run_track(track: &str) {
+    run_track_with(track, &std::env::var("PATH").unwrap_or_default());
+}
+
+fn run_track_with(track: &str, search_path: &str) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut blocks = Vec::new();
     for page in PAGES {
@@ -107,7 +138,7 @@ fn run_track(track: &str) {
         script.push_str(&format!("echo '== {line}'\n{text}"));
     }
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_waygate")).parent().unwrap().to_path_buf();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!("{}:{search_path}", bin.display());
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg(&script)

@@ -43,7 +43,7 @@ pub fn put_in(tx: &dyn Tx, name: &FunctionName, alias: &AliasName, input: &PutAl
         let existing = tx.find_alias(&name, &alias)?;
         match (input.exists, &existing) {
             (Some(false), Some(_)) => {
-                return Err(Error::Conflict(format!("Alias already exists: {name}:{alias}")));
+                return Err(Error::Conflict(format!("Alias already exists: waygate:function:{name}:{alias}")));
             }
             (Some(true), None) => return Err(Error::alias_not_found(&name, &alias)),
             _ => {}
