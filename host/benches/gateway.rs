@@ -66,7 +66,7 @@ fn populate(tx: &dyn Tx, apis: usize, routes_per_api: usize) -> Result<Vec<Strin
         for (m, p) in routes(routes_per_api) {
             ops::apis::put_route_in(tx, &api.id, m, p, integration.clone())?;
         }
-        let deploy = ops::deployments::Deploy { description: String::new(), stage: None, canary: None };
+        let deploy = ops::deployments::Deploy::default();
         let (d, _) = ops::deployments::create_in(tx, &api.id, deploy)?;
         let put = ops::stages::PutStage {
             deployment_id: d.id,

@@ -241,7 +241,7 @@ async fn orders_api(
     let deploy = ops::deployments::Deploy {
         description: "bundled example".into(),
         stage: Some(StageName::parse("dev")?),
-        canary: None,
+        ..Default::default()
     };
     let (deployment, _) = ops::deployments::create(p, id.clone(), deploy).await?;
     let mut stages = Vec::new();

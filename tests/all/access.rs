@@ -48,6 +48,8 @@ pub fn concrete(path: &str) -> String {
         .replace("{application}", "app1")
         .replace("{profile}", "p1")
         .replace("{strategy}", "s1")
+        .replace("{resource}", "abcdef0123")
+        .replace("{method}", "GET")
 }
 
 /// The router is built from `control::routes::ROUTES`, each route with its rule, so the
@@ -493,6 +495,9 @@ fn path_resource(r: &Route, path: &str) -> String {
     }
     if r.rule.refine == Refine::CreateAlias {
         return format!("{out}/alias/*"); // the body names no alias.
+    }
+    if r.rule.refine == Refine::CreateStage {
+        return format!("{out}/stage/*"); // the body names no stage.
     }
     out
 }

@@ -91,7 +91,7 @@ impl Aws {
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(region)
-            .name("lambda")
+            .name(if path.starts_with("/restapis") { "apigateway" } else { "lambda" })
             .time(at)
             .settings(SigningSettings::default())
             .build()
@@ -679,4 +679,317 @@ pub fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// API Gateway's REST API end to end, shapes field by field: an API built from resources,
+/// methods and an `AWS_PROXY` integration with `${stageVariables.alias}`, deployed to dev
+/// and prod with variables, served at the stages' invoke URLs, a canary moved and promoted
+/// with patch operations, the cache switched on and flushed.
+#[tokio::test]
+async fn api_gateway_resources_deployments_and_stages() {
+    let s = TestServer::start().await;
+    let aws = Aws::admin(&s);
+    let wasm = B64.encode(wat::parse_str(fixtures::print(r#"{"statusCode":200,"body":"hi"}"#)).unwrap());
+    let r = aws
+        .call(
+            Method::POST,
+            "/2015-03-31/functions",
+            Some(json!({ "FunctionName": "orders", "Code": { "ZipFile": wasm }, "Publish": true })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    for (alias, version) in [("dev", "$LATEST"), ("prod", "1")] {
+        let r = aws
+            .call(
+                Method::POST,
+                "/2015-03-31/functions/orders/aliases",
+                Some(json!({ "Name": alias, "FunctionVersion": version })),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+    }
+
+    // CreateRestApi.
+    let r = aws.call(Method::POST, "/restapis", Some(json!({ "name": "shop", "description": "the shop" }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let api = r.json();
+    let id = api["id"].as_str().unwrap().to_string();
+    assert_eq!((api["name"].clone(), api["description"].clone()), (json!("shop"), json!("the shop")));
+    assert!(api["createdDate"].is_i64() && api["rootResourceId"].as_str().unwrap().len() == 10, "{api}");
+    let root = api["rootResourceId"].as_str().unwrap().to_string();
+    let r = aws.call(Method::GET, "/restapis", None).await;
+    assert_eq!(r.json()["item"][0]["id"], id.as_str());
+
+    // Resources: /orders/{id}; a second variable at the same level is refused.
+    let r = aws
+        .call(Method::POST, &format!("/restapis/{id}/resources/{root}"), Some(json!({ "pathPart": "orders" })))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let orders = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!((r.json()["path"].clone(), r.json()["parentId"].clone()), (json!("/orders"), json!(root)));
+    let r = aws
+        .call(Method::POST, &format!("/restapis/{id}/resources/{orders}"), Some(json!({ "pathPart": "{id}" })))
+        .await;
+    assert_eq!(r.status, 201);
+    let item = r.json()["id"].as_str().unwrap().to_string();
+    let r = aws
+        .call(Method::POST, &format!("/restapis/{id}/resources/{orders}"), Some(json!({ "pathPart": "{other}" })))
+        .await;
+    assert_eq!((r.status, r.error_type().as_str()), (400, "BadRequestException"), "{:?}", r.json());
+    let r = aws
+        .call(Method::POST, &format!("/restapis/{id}/resources/{root}"), Some(json!({ "pathPart": "orders" })))
+        .await;
+    assert_eq!((r.status, r.error_type().as_str()), (409, "ConflictException"));
+    let r =
+        aws.call(Method::POST, &format!("/restapis/{id}/resources/nosuchres0"), Some(json!({ "pathPart": "x" }))).await;
+    assert_eq!((r.status, r.error_type().as_str()), (404, "NotFoundException"));
+
+    // A method without an integration can't be deployed.
+    let method = format!("/restapis/{id}/resources/{item}/methods/GET");
+    let r = aws.call(Method::PUT, &method, Some(json!({ "authorizationType": "NONE" }))).await;
+    assert_eq!(
+        (r.status, r.json()),
+        (201, json!({ "httpMethod": "GET", "authorizationType": "NONE", "apiKeyRequired": false }))
+    );
+    let r = aws.call(Method::PUT, &method, Some(json!({ "authorizationType": "AWS_IAM" }))).await;
+    assert_eq!(r.status, 400);
+    let r = aws.call(Method::POST, &format!("/restapis/{id}/deployments"), Some(json!({ "stageName": "dev" }))).await;
+    assert_eq!(r.status, 400, "{:?}", r.json());
+    // The integration: the function's alias named by a stage variable.
+    let uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:orders:${stageVariables.alias}/invocations";
+    let r = aws
+        .call(
+            Method::PUT,
+            &format!("{method}/integration"),
+            Some(json!({ "type": "AWS_PROXY", "httpMethod": "POST", "uri": uri })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    assert_eq!(
+        (r.json()["type"].clone(), r.json()["uri"].clone(), r.json()["httpMethod"].clone()),
+        (json!("AWS_PROXY"), json!(uri), json!("POST"))
+    );
+    let r = aws
+        .call(
+            Method::PUT,
+            &format!("{method}/integration"),
+            Some(json!({ "type": "AWS", "httpMethod": "POST", "uri": uri })),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = aws
+        .call(Method::PUT, &format!("{method}/integration"), Some(json!({ "type": "AWS_PROXY", "httpMethod": "POST", "uri": uri.replace("000000000000", "123456789012") })))
+        .await;
+    assert_eq!(r.status, 400);
+    // The same route through /v1.
+    let (_, routes) = s.call(Method::GET, &format!("/v1/apis/{id}/routes"), None).await;
+    assert_eq!(routes["routes"][0]["path"], "/orders/{id}", "{routes}");
+    let r = aws.call(Method::GET, &format!("/restapis/{id}/resources?embed=methods"), None).await;
+    let items = r.json()["item"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 3, "{items:?}");
+    let leaf = items.iter().find(|i| i["path"] == "/orders/{id}").unwrap();
+    assert_eq!(leaf["resourceMethods"]["GET"]["methodIntegration"]["uri"], uri);
+
+    // Deployments onto dev and prod, with variables; permissions; the invoke URLs.
+    let r = aws
+        .call(
+            Method::POST,
+            &format!("/restapis/{id}/deployments"),
+            Some(json!({ "stageName": "dev", "variables": { "alias": "dev" }, "description": "first" })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let d1 = r.json();
+    assert_eq!(d1["description"], "first");
+    assert!(d1["id"].is_string() && d1["createdDate"].is_i64(), "{d1}");
+    let r = aws
+        .call(Method::POST, &format!("/restapis/{id}/stages"), Some(json!({ "stageName": "prod", "deploymentId": d1["id"], "variables": { "alias": "prod" }, "description": "production" })))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let st = r.json();
+    for (field, want) in [
+        ("stageName", json!("prod")),
+        ("deploymentId", d1["id"].clone()),
+        ("description", json!("production")),
+        ("variables", json!({ "alias": "prod" })),
+        ("cacheClusterEnabled", json!(false)),
+        ("tracingEnabled", json!(false)),
+    ] {
+        assert_eq!(st[field], want, "{field}: {st}");
+    }
+    let r = aws
+        .call(
+            Method::POST,
+            &format!("/restapis/{id}/stages"),
+            Some(json!({ "stageName": "prod", "deploymentId": d1["id"] })),
+        )
+        .await;
+    assert_eq!((r.status, r.error_type().as_str()), (409, "ConflictException"));
+    for alias in ["dev", "prod"] {
+        let add = json!({ "StatementId": format!("apigw-{alias}"), "Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com",
+            "SourceArn": format!("arn:aws:execute-api:us-east-1:000000000000:{id}/{alias}/GET/orders/*") });
+        let r =
+            aws.call(Method::POST, &format!("/2015-03-31/functions/orders/policy?Qualifier={alias}"), Some(add)).await;
+        assert_eq!(r.status, 201, "{:?}", r.json());
+    }
+    for stage in ["dev", "prod"] {
+        let r = s.gw(Method::GET, &format!("/{id}/{stage}/orders/7")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{stage}");
+        assert_eq!(r.text().await.unwrap(), "hi");
+    }
+
+    // A canary on prod, moved by patch operations, then promoted.
+    let r = aws
+        .call(
+            Method::POST,
+            &format!("/restapis/{id}/deployments"),
+            Some(json!({ "stageName": "prod", "canarySettings": { "percentTraffic": 10.0 } })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let d2 = r.json()["id"].as_str().unwrap().to_string();
+    let patch = |ops: Value| json!({ "patchOperations": ops });
+    let r = aws
+        .call(
+            Method::PATCH,
+            &format!("/restapis/{id}/stages/prod"),
+            Some(patch(json!([
+                { "op": "replace", "path": "/canarySettings/percentTraffic", "value": "25" },
+                { "op": "replace", "path": "/canarySettings/stageVariableOverrides/alias", "value": "dev" },
+                { "op": "replace", "path": "/variables/color", "value": "blue" },
+            ]))),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let st = r.json();
+    assert_eq!(
+        st["canarySettings"],
+        json!({ "percentTraffic": 25.0, "deploymentId": d2, "stageVariableOverrides": { "alias": "dev" }, "useStageCache": false })
+    );
+    assert_eq!(st["variables"], json!({ "alias": "prod", "color": "blue" }));
+    // A bad operation changes nothing (the others in the request included).
+    let r = aws
+        .call(
+            Method::PATCH,
+            &format!("/restapis/{id}/stages/prod"),
+            Some(patch(json!([
+                { "op": "replace", "path": "/variables/color", "value": "red" },
+                { "op": "replace", "path": "/~1orders/GET/caching/enabled", "value": "true" },
+            ]))),
+        )
+        .await;
+    assert_eq!((r.status, r.error_type().as_str()), (400, "BadRequestException"));
+    let r = aws
+        .call(
+            Method::PATCH,
+            &format!("/restapis/{id}/stages/prod"),
+            Some(patch(json!([{ "op": "replace", "path": "/canarySettings/percentTraffic", "value": "101" }]))),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        aws.call(Method::GET, &format!("/restapis/{id}/stages/prod"), None).await.json()["variables"]["color"],
+        "blue"
+    );
+    let r = aws
+        .call(
+            Method::PATCH,
+            &format!("/restapis/{id}/stages/prod"),
+            Some(patch(json!([
+                { "op": "copy", "from": "/canarySettings/deploymentId", "path": "/deploymentId" },
+                { "op": "copy", "from": "/canarySettings/stageVariableOverrides", "path": "/variables" },
+                { "op": "remove", "path": "/canarySettings" },
+            ]))),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!((r.json()["deploymentId"].clone(), r.json()["variables"]["alias"].clone()), (json!(d2), json!("dev")));
+    assert!(r.json().get("canarySettings").is_none(), "{:?}", r.json());
+
+    // Cache and throttle settings, the flush.
+    let r = aws
+        .call(
+            Method::PATCH,
+            &format!("/restapis/{id}/stages/prod"),
+            Some(patch(json!([
+                { "op": "replace", "path": "/cacheClusterEnabled", "value": "true" },
+                { "op": "replace", "path": "/*/*/caching/ttlInSeconds", "value": "60" },
+                { "op": "replace", "path": "/*/*/throttling/rateLimit", "value": "100" },
+                { "op": "replace", "path": "/*/*/throttling/burstLimit", "value": "200" },
+            ]))),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let ms = &r.json()["methodSettings"]["*/*"];
+    assert_eq!((ms["cachingEnabled"].clone(), ms["cacheTtlInSeconds"].clone()), (json!(true), json!(60)));
+    assert_eq!((ms["throttlingRateLimit"].clone(), ms["throttlingBurstLimit"].clone()), (json!(100.0), json!(200)));
+    let (_, v1) = s.call(Method::GET, &format!("/v1/apis/{id}/stages/prod"), None).await;
+    assert_eq!((v1["cache"]["ttl_seconds"].clone(), v1["throttle"]["burst"].clone()), (json!(60), json!(200)), "{v1}");
+    let r = aws.call(Method::DELETE, &format!("/restapis/{id}/stages/prod/cache/data"), None).await;
+    assert_eq!(r.status, 202);
+    let r = aws.call(Method::GET, &format!("/restapis/{id}/stages"), None).await;
+    assert_eq!(r.json()["item"].as_array().unwrap().len(), 2);
+    let r = aws.call(Method::GET, &format!("/restapis/{id}/deployments"), None).await;
+    assert_eq!(r.json()["item"].as_array().unwrap().len(), 2);
+
+    // Deletes: a resource takes its children and routes; stage; API.
+    let r = aws.call(Method::DELETE, &format!("/restapis/{id}/resources/{root}"), None).await;
+    assert_eq!(r.status, 400);
+    let r = aws.call(Method::DELETE, &format!("/restapis/{id}/resources/{orders}"), None).await;
+    assert_eq!(r.status, 202);
+    let (_, routes) = s.call(Method::GET, &format!("/v1/apis/{id}/routes"), None).await;
+    assert_eq!(routes["routes"], json!([]));
+    assert_eq!(aws.call(Method::DELETE, &format!("/restapis/{id}/stages/dev"), None).await.status, 202);
+    assert_eq!(aws.call(Method::GET, &format!("/restapis/{id}/stages/dev"), None).await.status, 404);
+    assert_eq!(aws.call(Method::DELETE, &format!("/restapis/{id}"), None).await.status, 202);
+    let r = aws.call(Method::GET, &format!("/restapis/{id}"), None).await;
+    assert_eq!((r.status, r.error_type().as_str()), (404, "NotFoundException"));
+}
+
+/// A key allowed to deploy to dev only: API Gateway calls are checked exactly as `/v1`'s.
+#[tokio::test]
+async fn a_dev_scoped_aws_key_deploys_dev_and_not_prod() {
+    let s = TestServer::start().await;
+    let aws = Aws::admin(&s);
+    let r = aws.call(Method::POST, "/restapis", Some(json!({ "name": "shop" }))).await;
+    let (id, root) =
+        (r.json()["id"].as_str().unwrap().to_string(), r.json()["rootResourceId"].as_str().unwrap().to_string());
+    let method = format!("/restapis/{id}/resources/{root}/methods/GET");
+    assert_eq!(aws.call(Method::PUT, &method, Some(json!({ "authorizationType": "NONE" }))).await.status, 201);
+    let r = aws
+        .call(
+            Method::PUT,
+            &format!("{method}/integration"),
+            Some(json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 204}" } })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let r = aws.call(Method::POST, &format!("/restapis/{id}/deployments"), Some(json!({ "stageName": "prod" }))).await;
+    assert_eq!(r.status, 201);
+    let d = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(s.gw(Method::GET, &format!("/{id}/prod/")).send().await.unwrap().status(), 204);
+    let policy = json!([
+        {"effect": "allow", "actions": ["api:Read"], "resources": [format!("api/{id}"), format!("api/{id}/stage/*")]},
+        {"effect": "allow", "actions": ["api:Deploy", "stage:Update"], "resources": [format!("api/{id}/stage/dev")]}
+    ]);
+    let (_, key) =
+        s.call(Method::POST, "/v1/keys", Some(json!({ "name": "ci-dev", "policy": policy, "aws": true }))).await;
+    let dev = Aws::new(&s, key["access_key_id"].as_str().unwrap(), key["secret_access_key"].as_str().unwrap());
+    let r = dev.call(Method::POST, &format!("/restapis/{id}/deployments"), Some(json!({ "stageName": "dev" }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let r = dev.call(Method::POST, &format!("/restapis/{id}/deployments"), Some(json!({ "stageName": "prod" }))).await;
+    assert_eq!((r.status, r.error_type().as_str()), (403, "AccessDeniedException"));
+    let r = dev
+        .call(Method::POST, &format!("/restapis/{id}/stages"), Some(json!({ "stageName": "prod2", "deploymentId": d })))
+        .await;
+    assert_eq!(r.status, 403);
+    let moving = json!({ "patchOperations": [{ "op": "replace", "path": "/deploymentId", "value": d }] });
+    let r = dev.call(Method::PATCH, &format!("/restapis/{id}/stages/prod"), Some(moving.clone())).await;
+    assert_eq!(r.status, 403);
+    let r = dev.call(Method::PATCH, &format!("/restapis/{id}/stages/dev"), Some(moving)).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let r = dev.call(Method::DELETE, &format!("/restapis/{id}"), None).await;
+    assert_eq!(r.status, 403);
+    let r = dev.call(Method::GET, &format!("/restapis/{id}/stages/prod"), None).await;
+    assert_eq!(r.status, 200);
 }

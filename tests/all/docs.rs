@@ -101,13 +101,13 @@ fn docs_run_as_written_with_the_aws_cli_and_boto3() {
         .unwrap_or_else(|| root.join("target/aws-venv"));
     let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
     let has = std::process::Command::new("sh")
-        .args(["-c", "command -v aws >/dev/null && python3 -c 'import boto3'"])
+        .args(["-c", "command -v aws >/dev/null && command -v curl >/dev/null && python3 -c 'import boto3'"])
         .env("PATH", &path)
         .output()
         .is_ok_and(|o| o.status.success());
     if !has {
         eprintln!(
-            "skipped: the aws track of the docs needs the AWS CLI and boto3 \
+            "skipped: the aws track of the docs needs curl, the AWS CLI and boto3 \
              (`.ci/run` installs them: python3 -m venv target/aws-venv && target/aws-venv/bin/pip install awscli boto3)"
         );
         return;

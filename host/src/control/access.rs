@@ -48,6 +48,12 @@ pub enum Refine {
     DeleteFunction,
     /// Lambda's CreateAlias: the rule's action on `function/NAME/alias/{body.Name}`.
     CreateAlias,
+    /// API Gateway's CreateStage: the rule's action on `api/ID/stage/{body.stageName}`.
+    CreateStage,
+    /// API Gateway's UpdateStage: the rule's action, and `api:Deploy` on the same stage
+    /// when a patch operation moves its deployment or canary (`/deploymentId`,
+    /// `/canarySettings…`, or a `copy` from them).
+    PatchOperations,
 }
 
 /// What the route's body is: JSON whose fields [`FIELD_RULES`] inspect, or bytes that are
@@ -151,6 +157,21 @@ pub const FIELD_RULES: &[FieldRule] = &[
         free_value: None,
     },
     FieldRule { field: "canary", source: Source::Body, action: "api:Deploy", resource: "{base}", free_value: None },
+    // API Gateway's names for the same fields (CreateStage, CreateDeployment).
+    FieldRule {
+        field: "deploymentId",
+        source: Source::Body,
+        action: "api:Deploy",
+        resource: "{base}",
+        free_value: None,
+    },
+    FieldRule {
+        field: "canarySettings",
+        source: Source::Body,
+        action: "api:Deploy",
+        resource: "{base}",
+        free_value: None,
+    },
     // Lambda's CreateFunction / UpdateFunctionCode with `"Publish": true` also publish a
     // version, as POST …/versions would.
     FieldRule {
@@ -381,7 +402,26 @@ fn rule_checks(
             Some(alias) => vec![(action, format!("{base}/alias/{alias}"))],
             None => vec![(action, format!("{base}/alias/*"))],
         },
-        Refine::Deploy => match json.get("stage") {
+        Refine::CreateStage => match json.get("stageName").and_then(Value::as_str).and_then(segment) {
+            Some(stage) => vec![(action, format!("{base}/stage/{stage}"))],
+            None => vec![(action, format!("{base}/stage/*"))],
+        },
+        Refine::PatchOperations => {
+            let moves = json.get("patchOperations").and_then(Value::as_array).is_some_and(|ops| {
+                ops.iter().any(|o| {
+                    ["path", "from"].iter().any(|k| {
+                        o.get(*k)
+                            .and_then(Value::as_str)
+                            .is_some_and(|p| p.starts_with("/deploymentId") || p.starts_with("/canarySettings"))
+                    })
+                })
+            });
+            match moves {
+                true => vec![(action, base.clone()), ("api:Deploy".into(), base)],
+                false => vec![(action, base)],
+            }
+        }
+        Refine::Deploy => match json.get("stage").or_else(|| json.get("stageName")) {
             None | Some(Value::Null) => vec![(action, base)],
             Some(Value::String(s)) => vec![(action, format!("{base}/stage/{}", segment(s)?))],
             Some(_) => return None,

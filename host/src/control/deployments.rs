@@ -63,7 +63,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let id = api_id(&id)?;
     let stage = req.stage.as_deref().map(StageName::parse).transpose()?;
-    let input = ops::deployments::Deploy { description: req.description, stage, canary: req.canary };
+    let input =
+        ops::deployments::Deploy { description: req.description, stage, canary: req.canary, ..Default::default() };
     let (deployment, stage) = ops::deployments::create(&p, id, input).await?;
     let stage = stage.map(|s| StageView::changed(&p, s));
     Ok((StatusCode::CREATED, Json(Created { deployment: deployment.into(), stage })))

@@ -11,7 +11,7 @@
 
 use super::access::{rule, Refine, Rule};
 use super::alias_shifts;
-use super::aws::lambda;
+use super::aws::{apigateway, lambda};
 use super::{aliases, apis, appconfig, audit, canary, code, concurrency, deployments, functions, invoke, keys, logs};
 use super::{metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, values, versions, AppState};
 use axum::http::Method;
@@ -230,6 +230,41 @@ pub const ROUTES: &[Route] = &[
         rule("function:UpdateConfig", "function/{name}")),
     route!(GET "/2019-09-30/functions/{name}/concurrency" => lambda::get_concurrency,
         rule("function:Read", "function/{name}")),
+    // API Gateway's REST API (control/aws/apigateway.rs): resources and methods are the
+    // draft's routes (api:UpdateRoutes), deployments and stages as their /v1 twins;
+    // `deploymentId` and `canarySettings` fields need api:Deploy (FIELD_RULES), as do
+    // UpdateStage's patch operations on them (Refine::PatchOperations).
+    route!(POST "/restapis" => apigateway::create_rest_api, rule("api:Create", "api/*")),
+    route!(GET "/restapis" => apigateway::get_rest_apis, rule("api:Read", "api/*")),
+    route!(GET "/restapis/{id}" => apigateway::get_rest_api, rule("api:Read", "api/{id}")),
+    route!(DELETE "/restapis/{id}" => apigateway::delete_rest_api, rule("api:Delete", "api/{id}")),
+    route!(GET "/restapis/{id}/resources" => apigateway::get_resources, rule("api:Read", "api/{id}")),
+    route!(GET "/restapis/{id}/resources/{resource}" => apigateway::get_resource, rule("api:Read", "api/{id}")),
+    route!(POST "/restapis/{id}/resources/{resource}" => apigateway::create_resource,
+        rule("api:UpdateRoutes", "api/{id}")),
+    route!(DELETE "/restapis/{id}/resources/{resource}" => apigateway::delete_resource,
+        rule("api:UpdateRoutes", "api/{id}")),
+    route!(PUT "/restapis/{id}/resources/{resource}/methods/{method}" => apigateway::put_method,
+        rule("api:UpdateRoutes", "api/{id}")),
+    route!(GET "/restapis/{id}/resources/{resource}/methods/{method}" => apigateway::get_method,
+        rule("api:Read", "api/{id}")),
+    route!(PUT "/restapis/{id}/resources/{resource}/methods/{method}/integration" => apigateway::put_integration,
+        rule("api:UpdateRoutes", "api/{id}")),
+    route!(GET "/restapis/{id}/resources/{resource}/methods/{method}/integration" => apigateway::get_integration,
+        rule("api:Read", "api/{id}")),
+    route!(POST "/restapis/{id}/deployments" => apigateway::create_deployment,
+        rule("api:Deploy", "api/{id}").refine(Refine::Deploy)),
+    route!(GET "/restapis/{id}/deployments" => apigateway::get_deployments, rule("api:Read", "api/{id}")),
+    route!(POST "/restapis/{id}/stages" => apigateway::create_stage,
+        rule("stage:Update", "api/{id}").refine(Refine::CreateStage)),
+    route!(GET "/restapis/{id}/stages" => apigateway::get_stages, rule("api:Read", "api/{id}")),
+    route!(GET "/restapis/{id}/stages/{stage}" => apigateway::get_stage, rule("api:Read", "api/{id}/stage/{stage}")),
+    route!(PATCH "/restapis/{id}/stages/{stage}" => apigateway::update_stage,
+        rule("stage:Update", "api/{id}/stage/{stage}").refine(Refine::PatchOperations)),
+    route!(DELETE "/restapis/{id}/stages/{stage}" => apigateway::delete_stage,
+        rule("stage:Delete", "api/{id}/stage/{stage}")),
+    route!(DELETE "/restapis/{id}/stages/{stage}/cache/data" => apigateway::flush_stage_cache,
+        rule("stage:FlushCache", "api/{id}/stage/{stage}")),
     route!(GET "/v1/audit" => audit::list, rule("audit:Read", "audit")),
     route!(GET "/metrics" => metrics::metrics, rule("metrics:Read", "metrics")),
 ];

@@ -15,6 +15,10 @@ pub enum Kind {
     Alias,
     Api,
     Route,
+    /// An API Gateway resource (a path of the API's draft).
+    Resource,
+    /// A method on a resource: `id` is `METHOD /path`.
+    Method,
     Deployment,
     Stage,
     /// A stage named as the target of a canary deployment (which needs an existing stage).
@@ -93,6 +97,8 @@ fn not_found(kind: Kind, id: &str) -> String {
         }
         Kind::Api => format!("Invalid API identifier specified: {id}"),
         Kind::Route => format!("Invalid route identifier specified: {id}"),
+        Kind::Resource => format!("Invalid Resource identifier specified: {id}"),
+        Kind::Method => format!("Invalid Method identifier specified: {id}"),
         Kind::Deployment => format!("Invalid Deployment identifier specified: {id}"),
         Kind::Stage => format!("Invalid stage identifier specified: {id}"),
         Kind::CanaryStage => {

@@ -8,16 +8,23 @@ use super::{found, Error, Kind, Platform, Result};
 use crate::model::api::{random_id, ApiId, StageName};
 use crate::model::stage::CanaryPatch;
 use crate::store::{now_rfc3339, DeploymentRecord, StageRecord, Tx};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Deployments' descriptions: at most this many characters (API Gateway's limit).
 pub const MAX_DESCRIPTION_CHARS: usize = 1024;
 
+#[derive(Default)]
 pub struct Deploy {
     pub description: String,
     pub stage: Option<StageName>,
     /// With `stage`: deploy as that stage's canary (the stage keeps its deployment).
     pub canary: Option<CanaryPatch>,
+    /// With `stage` (and no canary): variables set on the stage with the deployment
+    /// (API Gateway's CreateDeployment `variables`).
+    pub variables: BTreeMap<String, String>,
+    /// With `stage`: the description a stage created by this deployment gets.
+    pub stage_description: Option<String>,
 }
 
 /// The deployment, or `NotFound` (for the API first).
@@ -52,6 +59,15 @@ pub fn create_in(tx: &dyn Tx, id: &ApiId, input: Deploy) -> Result<(DeploymentRe
         if routes.is_empty() {
             return Err(Error::Invalid("The REST API doesn't contain any methods".into()));
         }
+        if let Some(m) = super::resources::unintegrated(tx, &id)?.first() {
+            return Err(Error::Invalid(format!("No integration defined for method {m}")));
+        }
+        if input.canary.is_some() && !input.variables.is_empty() {
+            return Err(Error::Invalid(
+                "variables go to the stage, not to a canary deployment: use the canary's stage variable overrides"
+                    .into(),
+            ));
+        }
         let d = DeploymentRecord {
             api_id: id.clone(),
             id: random_id(8),
@@ -76,13 +92,17 @@ pub fn create_in(tx: &dyn Tx, id: &ApiId, input: Deploy) -> Result<(DeploymentRe
                     tx,
                     &id,
                     &name,
-                    &StagePatch { deployment_id: Some(d.id.clone()), ..StagePatch::default() },
+                    &StagePatch {
+                        deployment_id: Some(d.id.clone()),
+                        variables: input.variables.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+                        ..StagePatch::default()
+                    },
                 )?,
                 None => {
                     let put = PutStage {
                         deployment_id: d.id.clone(),
-                        variables: Default::default(),
-                        description: String::new(),
+                        variables: input.variables,
+                        description: input.stage_description.unwrap_or_default(),
                         secret_environment: None,
                     };
                     put_in(tx, &id, &name, put)?.0

@@ -22,6 +22,7 @@ pub mod deployments;
 pub mod functions;
 pub mod keys;
 pub mod permissions;
+pub mod resources;
 pub mod rollouts;
 pub mod secrets;
 pub mod stages;

@@ -81,6 +81,18 @@ pub async fn put(p: &Arc<Platform>, id: ApiId, name: StageName, input: PutStage)
 }
 
 /// [`put`] inside a caller's transaction (a batch of changes, one commit).
+/// Creates the stage; 409 when it exists (API Gateway's CreateStage).
+pub async fn create(p: &Arc<Platform>, id: ApiId, name: StageName, input: PutStage) -> Result<StageRecord> {
+    p.commit(move |tx| {
+        api(tx, &id)?;
+        if tx.find_stage(&id, &name)?.is_some() {
+            return Err(Error::Conflict("Stage already exists".into()));
+        }
+        Ok(put_in(tx, &id, &name, input)?.0)
+    })
+    .await
+}
+
 pub fn put_in(tx: &dyn Tx, id: &ApiId, name: &StageName, input: PutStage) -> Result<(StageRecord, bool)> {
     validate_variables(&input.variables)?;
     super::check_description(&input.description, MAX_DESCRIPTION_CHARS)?;

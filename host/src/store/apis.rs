@@ -80,6 +80,14 @@ pub trait ApiStore {
     fn write_route(&self, api: &ApiId, route: &RouteRecord) -> StoreResult<()>;
     fn delete_route(&self, api: &ApiId, id: &str) -> StoreResult<bool>;
 
+    /// The draft's declared resources and methods without an integration yet (API
+    /// Gateway's CreateResource and PutMethod, before PutIntegration makes a route):
+    /// `(path, None)` a resource, `(path, Some(method))` a method.
+    fn list_declared(&self, api: &ApiId) -> StoreResult<Vec<(String, Option<Method>)>>;
+    fn declare(&self, api: &ApiId, path: &str, method: Option<Method>) -> StoreResult<()>;
+    /// Removes the declarations at `path` and below it.
+    fn delete_declared_under(&self, api: &ApiId, path: &str) -> StoreResult<()>;
+
     fn insert_deployment(&self, d: &DeploymentRecord) -> StoreResult<()>;
     fn find_deployment(&self, api: &ApiId, id: &str) -> StoreResult<Option<DeploymentRecord>>;
     fn list_deployments(&self, api: &ApiId) -> StoreResult<Vec<DeploymentRecord>>;

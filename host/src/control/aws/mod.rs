@@ -1,15 +1,16 @@
 //! The AWS-compatible façade of the management API: Lambda's REST API (`/2015-03-31/…`,
-//! and the concurrency paths of `/2017-10-31` and `/2019-09-30`) on the admin listener,
-//! SigV4-signed, so `aws --endpoint-url` and boto3 manage and invoke Waygate as they do
-//! Lambda.
+//! and the concurrency paths of `/2017-10-31` and `/2019-09-30`) and API Gateway's REST
+//! API (`/restapis…`) on the admin listener, SigV4-signed, so `aws --endpoint-url` and
+//! boto3 manage and invoke Waygate as they do Lambda and API Gateway.
 //!
 //! A façade, not a second implementation: its routes are rows of the one route table
 //! ([`super::routes::ROUTES`], same actions and resources as their `/v1` twins, checked by
 //! the same middleware), and its handlers translate AWS's shapes to the same `ops`
 //! functions `/v1` calls. What is AWS's own lives here: SigV4 ([`sigv4`]), ARNs, the
-//! request and response shapes ([`lambda`]), and the packaging of code in a zip
+//! request and response shapes ([`lambda`], [`apigateway`]), and the packaging of code in a zip
 //! ([`package`]).
 
+pub mod apigateway;
 pub mod events;
 pub mod lambda;
 pub mod package;
@@ -47,7 +48,7 @@ impl AwsSettings {
 }
 
 /// Prefixes of the paths the façade serves (and answers with AWS-shaped errors).
-pub const PATH_PREFIXES: &[&str] = &["/2015-03-31/", "/2017-10-31/", "/2019-09-30/"];
+pub const PATH_PREFIXES: &[&str] = &["/2015-03-31/", "/2017-10-31/", "/2019-09-30/", "/restapis"];
 
 pub fn is_aws_path(path: &str) -> bool {
     PATH_PREFIXES.iter().any(|p| path.starts_with(p))
@@ -91,6 +92,15 @@ pub async fn authenticate(p: &AppState, req: Request) -> Result<(Request, Princi
             "Credential should be scoped to a valid region, not '{}'. This endpoint's region is '{}'.",
             claim.region.chars().take(64).collect::<String>(),
             p.config.aws.region
+        )));
+    }
+    let path = req.uri().path();
+    let service =
+        if path.starts_with("/restapis") { Some("apigateway") } else { is_aws_path(path).then_some("lambda") };
+    if let Some(want) = service.filter(|s| claim.service != *s) {
+        return Err(ApiError::InvalidSignature(format!(
+            "Credential should be scoped to correct service: '{want}', not '{}'.",
+            claim.service.chars().take(64).collect::<String>()
         )));
     }
     let (principal, secret) = if claim.access_key_id == p.admin_aws.access_key_id {
@@ -140,6 +150,7 @@ pub async fn shape_errors(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let aws = is_aws_path(req.uri().path());
+    let apigateway = req.uri().path().starts_with("/restapis");
     let resp = next.run(req).await;
     let status = resp.status();
     if !aws || !(status.is_client_error() || status.is_server_error()) {
@@ -155,7 +166,24 @@ pub async fn shape_errors(
         let m = m.replace("waygate:function:", &prefix);
         v["message"] = m.into();
     }
-    v["Type"] = if status.is_server_error() { "Service" } else { "User" }.into();
+    if apigateway {
+        // API Gateway's exceptions have names of their own; its body is `{"message"}`.
+        let kind = parts.headers.get("x-amzn-errortype").and_then(|h| h.to_str().ok()).unwrap_or("");
+        let renamed = match kind {
+            "ResourceNotFoundException" => Some("NotFoundException"),
+            "InvalidParameterValueException" | "PreconditionFailedException" => Some("BadRequestException"),
+            "ResourceConflictException" => Some("ConflictException"),
+            _ => None,
+        };
+        if let Some(name) = renamed {
+            parts.headers.insert("x-amzn-errortype", http::HeaderValue::from_static(name));
+        }
+        if let Some(o) = v.as_object_mut() {
+            o.remove("type");
+        }
+    } else {
+        v["Type"] = if status.is_server_error() { "Service" } else { "User" }.into();
+    }
     parts.headers.remove(http::header::CONTENT_LENGTH);
     axum::response::Response::from_parts(parts, axum::body::Body::from(v.to_string()))
 }

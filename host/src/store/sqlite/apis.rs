@@ -127,6 +127,39 @@ impl ApiStore for SqliteTx<'_> {
         Ok(self.execute("DELETE FROM routes WHERE api_id = ?1 AND id = ?2", params![api.as_str(), id])? > 0)
     }
 
+    fn list_declared(&self, api: &ApiId) -> StoreResult<Vec<(String, Option<Method>)>> {
+        let mut stmt = self.prepare("SELECT path, method FROM declared WHERE api_id = ?1 ORDER BY path, method")?;
+        let rows = stmt
+            .query_map([api.as_str()], |r| {
+                let method: String = r.get(1)?;
+                let method = match method.as_str() {
+                    "" => None,
+                    m => Some(conv(Method::parse(m))?),
+                };
+                Ok((r.get::<_, String>(0)?, method))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn declare(&self, api: &ApiId, path: &str, method: Option<Method>) -> StoreResult<()> {
+        self.execute(
+            "INSERT OR IGNORE INTO declared (api_id, path, method) VALUES (?1, ?2, ?3)",
+            params![api.as_str(), path, method.map_or("", |m| m.as_str())],
+        )?;
+        Ok(())
+    }
+
+    fn delete_declared_under(&self, api: &ApiId, path: &str) -> StoreResult<()> {
+        let below =
+            format!("{}/%", path.trim_end_matches('/').replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        self.execute(
+            "DELETE FROM declared WHERE api_id = ?1 AND (path = ?2 OR path LIKE ?3 ESCAPE '\\')",
+            params![api.as_str(), path, below],
+        )?;
+        Ok(())
+    }
+
     fn insert_deployment(&self, d: &DeploymentRecord) -> StoreResult<()> {
         self.execute(
             &format!("INSERT INTO deployments ({DEPLOYMENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)"),

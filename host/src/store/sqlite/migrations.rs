@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS routes (
     PRIMARY KEY (api_id, id),
     UNIQUE (api_id, method, path)
 );
+-- API Gateway's resources and methods declared before an integration makes them a
+-- route (method '' = the resource itself).
+CREATE TABLE IF NOT EXISTS declared (
+    api_id      TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
+    path        TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    PRIMARY KEY (api_id, path, method)
+);
 -- Deployment rows are inserted and deleted, never updated.
 CREATE TABLE IF NOT EXISTS deployments (
     api_id      TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
