@@ -363,8 +363,26 @@ async fn lambda_functions_versions_aliases_and_invocations() {
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.json());
-    assert_eq!((r.json()["Version"].clone(), r.json()["FunctionArn"].clone()), (json!("2"), json!(format!("{arn}:2"))));
-    assert_eq!(r.json()["Description"], "two");
+    let v2 = r.json();
+    for (field, want) in [
+        ("FunctionName", json!("orders")),
+        ("FunctionArn", json!(format!("{arn}:2"))),
+        ("Version", json!("2")),
+        ("Description", json!("two")),
+        ("CodeSha256", json!(sha256_b64(&print))),
+        ("CodeSize", json!(print.len())),
+        ("Runtime", json!("provided.al2023")),
+        ("Handler", json!("bootstrap")),
+        ("Timeout", json!(7)),
+        ("MemorySize", json!(256)),
+        ("Environment", json!({ "Variables": { "STAGE": "dev" } })),
+        ("State", json!("Active")),
+    ] {
+        assert_eq!(v2[field], want, "{field}: {v2}");
+    }
+    // Nothing changed since: the same version again, as Lambda answers.
+    let r = aws.call(Method::POST, "/2015-03-31/functions/orders/versions", None).await;
+    assert_eq!(r.json()["Version"], "2");
 
     // ListVersionsByFunction, one per page: $LATEST, 1, 2.
     let mut seen = Vec::new();
@@ -992,4 +1010,46 @@ async fn a_dev_scoped_aws_key_deploys_dev_and_not_prod() {
     assert_eq!(r.status, 403);
     let r = dev.call(Method::GET, &format!("/restapis/{id}/stages/prod"), None).await;
     assert_eq!(r.status, 200);
+}
+
+/// A presigned URL (the signature in the query, as `aws-sigv4` presigns): good until it
+/// expires, refused once a parameter changes.
+#[tokio::test]
+async fn presigned_urls_are_verified() {
+    let s = TestServer::start().await;
+    let (id, secret) = admin_credentials(&s);
+    let host = s.url.trim_start_matches("http://").to_string();
+    let presign = |path: &str, expires: u64, at: SystemTime| -> String {
+        let identity = aws_credential_types::Credentials::new(&id, &secret, None, None, "t").into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(expires));
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("lambda")
+            .time(at)
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let signable =
+            SignableRequest::new("GET", path, [("host", host.as_str())].into_iter(), SignableBody::UnsignedPayload)
+                .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut req = http::Request::builder().uri(format!("{}{path}", s.url)).body(()).unwrap();
+        instructions.apply_to_request_http1x(&mut req);
+        req.uri().to_string()
+    };
+    let url = presign("/2015-03-31/functions/?MaxItems=5", 60, SystemTime::now());
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = reqwest::get(url.replace("MaxItems=5", "MaxItems=6")).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["x-amzn-errortype"], "InvalidSignatureException");
+    let old = presign("/2015-03-31/functions/", 60, SystemTime::now() - Duration::from_secs(120));
+    let r = reqwest::get(&old).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("Signature expired"));
 }

@@ -1,7 +1,8 @@
 //! Authorization of the management API: what a route's access [`Rule`] says (the action
 //! it performs and the resource it acts on; every route declares one beside its handler in
-//! [`super::routes::ROUTES`]), and the middleware that authenticates the bearer, checks its
-//! policy and writes the audit log.
+//! [`super::routes::ROUTES`]), and the middleware that authenticates the caller (a bearer
+//! token, or a SigV4 signature: [`super::aws::authenticate`]), checks its policy and
+//! writes the audit log.
 //!
 //! Fail-closed: a request whose route isn't in the table (no `MatchedPath`, or a method the
 //! table doesn't list, e.g. HEAD) is refused to every key (only the admin token passes).
@@ -211,7 +212,9 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
     // One authorization path: a SigV4 signature (AWS-style callers) or a bearer token
     // names the principal; the same rule and policy check follow.
     let authenticated = if super::aws::sigv4::is_signed(req.uri(), req.headers()) {
-        super::aws::authenticate(&p, req).await
+        // Boxed: the SigV4 path's state (claim, buffered body) stays out of every
+        // request's middleware future.
+        Box::pin(super::aws::authenticate(&p, req)).await
     } else {
         let presented = crate::access::bearer(req.headers()).map(str::to_string);
         match (presented, super::aws::is_aws_path(&path)) {
