@@ -246,6 +246,28 @@ fn main() {
             auth.hist.record(t.elapsed().as_nanos() as u64).ok();
         }
         println!("  aws::authenticate alone: p50 {:6.1} µs  p99 {:6.1} µs", auth.us(0.5), auth.us(0.99));
+
+        // GetFunctionConfiguration over HTTP (no body), alternating.
+        let mut get_out = [(Stats::new(), Duration::ZERO), (Stats::new(), Duration::ZERO)];
+        for _ in 0..(iters * rounds) {
+            for (k, headers) in [&bearer_get, &signed_get].into_iter().enumerate() {
+                let cpu = cpu_time();
+                let t = Instant::now();
+                let mut r = client.get(format!("{url}{get}"));
+                for (n, v) in headers {
+                    r = r.header(n, v);
+                }
+                let r = r.send().await.expect("request");
+                assert_eq!(r.status(), 200);
+                r.bytes().await.expect("body");
+                get_out[k].0.hist.record(t.elapsed().as_nanos() as u64).ok();
+                get_out[k].1 += cpu_time() - cpu;
+            }
+        }
+        let gn = get_out[0].0.hist.len() as f64;
+        let (g_a, g_b) = (get_out[0].1.as_secs_f64() * 1e6 / gn, get_out[1].1.as_secs_f64() * 1e6 / gn);
+        println!("GetFunctionConfiguration over loopback (no body), {} requests each:", get_out[0].0.hist.len());
+        println!("  SigV4 - bearer: CPU {:+.1} µs/request ({g_a:.1} → {g_b:.1}), p50 {:+.1} µs", g_b - g_a, get_out[1].0.us(0.5) - get_out[0].0.us(0.5));
         server.shutdown().await;
     });
 }
