@@ -267,7 +267,11 @@ fn main() {
         let gn = get_out[0].0.hist.len() as f64;
         let (g_a, g_b) = (get_out[0].1.as_secs_f64() * 1e6 / gn, get_out[1].1.as_secs_f64() * 1e6 / gn);
         println!("GetFunctionConfiguration over loopback (no body), {} requests each:", get_out[0].0.hist.len());
-        println!("  SigV4 - bearer: CPU {:+.1} µs/request ({g_a:.1} → {g_b:.1}), p50 {:+.1} µs", g_b - g_a, get_out[1].0.us(0.5) - get_out[0].0.us(0.5));
+        println!(
+            "  SigV4 - bearer: CPU {:+.1} µs/request ({g_a:.1} → {g_b:.1}), p50 {:+.1} µs",
+            g_b - g_a,
+            get_out[1].0.us(0.5) - get_out[0].0.us(0.5)
+        );
         server.shutdown().await;
     });
 }

@@ -53,21 +53,50 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
+/// An API key's AWS credentials as the snapshot holds them: unsealed, so a SigV4 call by
+/// a key needs no store read (like secrets, decrypted only into the snapshot; never shown).
+pub struct AwsKeyEntry {
+    pub name: String,
+    pub policy: Policy,
+    pub secret: zeroize::Zeroizing<String>,
+}
+
 /// Keys and their policies as of the last snapshot rebuild (keys change → rebuild).
 #[derive(Default)]
 pub struct AccessSnapshot {
     /// By key hash: (key name, policy).
     keys: HashMap<String, (String, Policy)>,
+    /// By access key id: keys with AWS credentials.
+    aws: HashMap<String, std::sync::Arc<AwsKeyEntry>>,
     /// Hash of the admin token: the root credential, allowed everything.
     admin_hash: Option<String>,
 }
 
 impl AccessSnapshot {
-    pub fn build(keys: Vec<KeyRecord>, admin_token: &str) -> Self {
+    /// `master_key` unseals keys' AWS secrets (one that fails to open is left out and
+    /// logged: its SigV4 calls are then unrecognized).
+    pub fn build(keys: Vec<KeyRecord>, admin_token: &str, master_key: Option<&crate::secrets::MasterKey>) -> Self {
+        let mut aws = HashMap::new();
+        for k in &keys {
+            let (Some(sealed), Some(mk)) = (&k.aws, master_key) else { continue };
+            match mk.open_aws_secret(sealed) {
+                Ok(secret) => {
+                    let entry = AwsKeyEntry { name: k.name.clone(), policy: k.policy.clone(), secret };
+                    aws.insert(sealed.access_key_id.clone(), std::sync::Arc::new(entry));
+                }
+                Err(e) => tracing::error!(key = %k.name, error = %e, "cannot unseal the key's AWS secret"),
+            }
+        }
         AccessSnapshot {
             keys: keys.into_iter().map(|k| (k.key_hash, (k.name, k.policy))).collect(),
+            aws,
             admin_hash: Some(hash_key(admin_token)),
         }
+    }
+
+    /// The key whose AWS access key id this is, as of the last rebuild.
+    pub fn aws_key(&self, access_key_id: &str) -> Option<std::sync::Arc<AwsKeyEntry>> {
+        self.aws.get(access_key_id).cloned()
     }
 
     /// Whether `bearer_token` (the raw `Authorization: Bearer` value) may do `action` on
@@ -95,6 +124,7 @@ mod tests {
         let a = AccessSnapshot::build(
             vec![KeyRecord { name: "cache".into(), key_hash: hash, policy, created_at: String::new(), aws: None }],
             "root",
+            None,
         );
         assert!(a.allows(&key, "stage:InvalidateCache", "api/abc/stage/dev"));
         assert!(!a.allows(&key, "stage:InvalidateCache", "api/abc/stage/prod"));

@@ -128,7 +128,7 @@ impl Snapshot {
                 &inputs.live.metrics,
                 &inputs.live.usage,
             ),
-            access: crate::access::AccessSnapshot::build(state.keys, inputs.admin_token),
+            access: crate::access::AccessSnapshot::build(state.keys, inputs.admin_token, Some(inputs.master_key)),
             secrets: crate::secrets::SecretsSnapshot::build(state.secrets, inputs.master_key),
             values: state.values.into_iter().fold(HashMap::new(), |mut m, v| {
                 m.entry(v.environment).or_default().insert(v.name, v.value);

@@ -231,6 +231,9 @@ async fn signatures_are_verified_and_failures_answer_as_aws_does() {
         .await;
     assert_eq!((r.status, r.error_type().as_str()), (501, "UnsupportedOperationException"));
     assert!(r.json()["message"].as_str().unwrap().contains("ListTags"), "{:?}", r.json());
+    // A known path with a method the subset lacks: 501 too.
+    let r = aws.call(Method::PATCH, "/2015-03-31/functions/f", None).await;
+    assert_eq!((r.status, r.error_type().as_str()), (501, "UnsupportedOperationException"));
 }
 
 /// The Lambda subset end to end with field-by-field shapes: create (zip, Publish), get,
@@ -758,6 +761,16 @@ async fn api_gateway_resources_deployments_and_stages() {
         .call(Method::POST, &format!("/restapis/{id}/resources/{root}"), Some(json!({ "pathPart": "orders" })))
         .await;
     assert_eq!((r.status, r.error_type().as_str()), (409, "ConflictException"));
+    // A greedy resource, last in its path.
+    let r = aws
+        .call(Method::POST, &format!("/restapis/{id}/resources/{root}"), Some(json!({ "pathPart": "{proxy+}" })))
+        .await;
+    assert_eq!((r.status, r.json()["path"].clone()), (201, json!("/{proxy+}")), "{:?}", r.json());
+    let greedy = r.json()["id"].as_str().unwrap().to_string();
+    let r =
+        aws.call(Method::POST, &format!("/restapis/{id}/resources/{greedy}"), Some(json!({ "pathPart": "x" }))).await;
+    assert_eq!(r.status, 400, "{:?}", r.json());
+    assert_eq!(aws.call(Method::DELETE, &format!("/restapis/{id}/resources/{greedy}"), None).await.status, 202);
     let r =
         aws.call(Method::POST, &format!("/restapis/{id}/resources/nosuchres0"), Some(json!({ "pathPart": "x" }))).await;
     assert_eq!((r.status, r.error_type().as_str()), (404, "NotFoundException"));

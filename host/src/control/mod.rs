@@ -126,6 +126,9 @@ async fn not_found(req: Request) -> ApiError {
 }
 
 async fn method_not_allowed(req: Request) -> ApiError {
+    if aws::looks_like_aws(req.uri().path()) {
+        return aws::unsupported(req.method().as_str(), req.uri().path());
+    }
     ApiError::MethodNotAllowed(format!("Method {} is not allowed on {}", req.method(), req.uri().path()))
 }
 

@@ -34,6 +34,5 @@ pub trait KeyStore {
     fn find_key(&self, name: &str) -> StoreResult<Option<KeyRecord>>;
     fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;
     fn key_by_hash(&self, hash: &str) -> StoreResult<Option<KeyRecord>>;
-    fn key_by_access_key_id(&self, access_key_id: &str) -> StoreResult<Option<KeyRecord>>;
     fn delete_key(&self, name: &str) -> StoreResult<bool>;
 }

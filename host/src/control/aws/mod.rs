@@ -106,14 +106,10 @@ pub async fn authenticate(p: &AppState, req: Request) -> Result<(Request, Princi
     let (principal, secret) = if claim.access_key_id == p.admin_aws.access_key_id {
         (Principal::Admin, p.admin_aws.secret.clone())
     } else {
-        let id = claim.access_key_id.clone();
-        let key = p.read(move |tx| tx.key_by_access_key_id(&id)).await?;
-        let Some(key) = key else {
-            return Err(ApiError::UnrecognizedClient);
-        };
-        let sealed = key.aws.as_ref().ok_or(ApiError::UnrecognizedClient)?;
-        let secret = p.master_key.open_aws_secret(sealed).map_err(ApiError::Internal)?;
-        (Principal::Key { name: key.name, policy: key.policy }, secret)
+        // From the snapshot (rebuilt on every key change, so a revoked key fails at once):
+        // no store read per signed call.
+        let key = p.snapshot().access.aws_key(&claim.access_key_id).ok_or(ApiError::UnrecognizedClient)?;
+        (Principal::Key { name: key.name.clone(), policy: key.policy.clone() }, key.secret.clone())
     };
     let (parts, body) = req.into_parts();
     // The whole body is signed: read it (bounded by the largest request the façade takes,

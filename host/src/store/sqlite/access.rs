@@ -62,12 +62,6 @@ impl KeyStore for SqliteTx<'_> {
             .optional()?)
     }
 
-    fn key_by_access_key_id(&self, access_key_id: &str) -> StoreResult<Option<KeyRecord>> {
-        Ok(self
-            .query_row(&format!("SELECT {KEY_COLS} FROM api_keys WHERE access_key_id = ?1"), [access_key_id], key_row)
-            .optional()?)
-    }
-
     fn delete_key(&self, name: &str) -> StoreResult<bool> {
         Ok(self.execute("DELETE FROM api_keys WHERE name = ?1", [name])? > 0)
     }
