@@ -331,6 +331,12 @@ pub async fn delete(p: &Arc<Platform>, id: ApiId, name: StageName) -> Result<()>
 /// The stage takes the canary's deployment and merged variables; the canary stays, at
 /// 0 % (as API Gateway's promotion).
 pub async fn promote_canary(p: &Arc<Platform>, id: ApiId, name: StageName) -> Result<StageRecord> {
+    promote(p, id, name, false).await
+}
+
+/// [`promote_canary`], and with `remove` the canary removed in the same transaction (API
+/// Gateway's UpdateStage that copies the canary's deployment and removes `/canarySettings`).
+pub async fn promote(p: &Arc<Platform>, id: ApiId, name: StageName, remove: bool) -> Result<StageRecord> {
     p.commit(move |tx| {
         let mut s = stage(tx, &id, &name)?;
         let Some(canary) = s.canary.as_mut() else {
@@ -341,6 +347,9 @@ pub async fn promote_canary(p: &Arc<Platform>, id: ApiId, name: StageName) -> Re
         s.deployment_id = canary.deployment_id.clone();
         s.variables = variables;
         canary.percent_traffic = 0.0;
+        if remove {
+            s.canary = None;
+        }
         check_backend_variables(tx, &s)?;
         tx.write_stage(&s)?;
         stage(tx, &id, &name)

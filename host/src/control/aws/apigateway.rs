@@ -798,13 +798,9 @@ pub async fn update_stage(
     let req: UpdateStage = json_body(body).await?;
     let current = ops::stages::get(&p, id.clone(), name.clone()).await?;
     let s = match stage_change(&current, req.patch_operations)? {
-        // Promotion leaves the canary at 0 % (as the console's Promote does); the request
-        // that also removes it gets the stage without one.
-        StageChange::Promote { remove: false } => ops::stages::promote_canary(&p, id, name).await?,
-        StageChange::Promote { remove: true } => {
-            ops::stages::promote_canary(&p, id.clone(), name.clone()).await?;
-            ops::stages::remove_canary(&p, id, name).await?
-        }
+        // Promotion leaves the canary at 0 % (as the console's Promote does); with `remove
+        // /canarySettings` in the same request it goes in the same transaction.
+        StageChange::Promote { remove } => ops::stages::promote(&p, id, name, remove).await?,
         StageChange::RemoveCanary => ops::stages::remove_canary(&p, id, name).await?,
         StageChange::Patch(patch) => ops::stages::patch(&p, id, name, *patch).await?,
     };
