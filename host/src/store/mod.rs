@@ -30,6 +30,7 @@ pub mod keys;
 pub mod layout;
 pub mod policies;
 pub mod secrets;
+pub mod sql;
 pub mod sqlite;
 pub mod sweep;
 pub mod values;

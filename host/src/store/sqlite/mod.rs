@@ -1,21 +1,16 @@
-//! The embedded metadata store: one SQLite file in WAL mode with foreign keys on. A
-//! [`SqliteTx`] (one `BEGIN IMMEDIATE` transaction) implements every domain trait, one
-//! file per domain; the schema and its migrations are in [`migrations`], in one place.
-//! `BEGIN IMMEDIATE` also serialises concurrent writers (two publishes get distinct,
-//! consecutive version numbers).
+//! The embedded metadata store: one SQLite file in WAL mode with foreign keys on. Each
+//! transaction is a `BEGIN IMMEDIATE` one, wrapped as a [`Sql`] connection on which
+//! [`SqlTx`] implements every domain trait (`store/sql/`, shared with PostgreSQL); the
+//! schema and its migrations are in [`migrations`], in one place. `BEGIN IMMEDIATE` also
+//! serialises concurrent writers (two publishes get distinct, consecutive version numbers).
 
-mod access;
-mod apis;
-mod appconfig;
-mod code;
-mod functions;
 pub mod migrations;
-mod policies;
-mod rows;
 
+use super::sql::{Arg, Dialect, Row, Sql, SqlTx, Val};
 use super::{AuditEntry, AuditLog, AuditQuery, Store, StoreError, StoreResult, Tx};
 use anyhow::Context;
 use parking_lot::Mutex;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 
@@ -23,13 +18,50 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-/// One transaction; every domain trait is implemented on it.
-pub struct SqliteTx<'c>(Transaction<'c>);
+/// One transaction, as the domain code's [`Sql`].
+struct SqliteConn<'c>(Transaction<'c>);
 
-impl<'c> std::ops::Deref for SqliteTx<'c> {
-    type Target = Transaction<'c>;
-    fn deref(&self) -> &Transaction<'c> {
-        &self.0
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Arg::Null => ValueRef::Null,
+            Arg::Int(i) => ValueRef::Integer(i),
+            Arg::Real(f) => ValueRef::Real(f),
+            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
+            Arg::Bytes(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+impl Sql for SqliteConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(args.iter()))? as u64)
+    }
+
+    fn query(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(n);
+            for i in 0..n {
+                vals.push(match r.get_ref(i)? {
+                    ValueRef::Null => Val::Null,
+                    ValueRef::Integer(i) => Val::Int(i),
+                    ValueRef::Real(f) => Val::Real(f),
+                    ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Val::Bytes(b.to_vec()),
+                });
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
     }
 }
 
@@ -52,10 +84,10 @@ impl SqliteStore {
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
-    fn tx<T>(&self, f: impl FnOnce(&SqliteTx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    fn tx<T>(&self, f: impl FnOnce(&SqlTx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn.lock();
-        let tx = SqliteTx(conn.transaction_with_behavior(TransactionBehavior::Immediate)?);
-        let out = f(&tx)?;
+        let tx = SqliteConn(conn.transaction_with_behavior(TransactionBehavior::Immediate)?);
+        let out = f(&SqlTx(&tx))?;
         tx.0.commit()?;
         Ok(out)
     }
@@ -65,17 +97,15 @@ impl Store for SqliteStore {
     fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<u64> {
         self.tx(|tx| {
             f(tx)?;
-            let seq: i64 =
-                tx.query_row("UPDATE change_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq", [], |r| r.get(0))?;
-            Ok(seq as u64)
+            tx.advance_change_seq()
         })
     }
 
     fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<()> {
         let mut conn = self.conn.lock();
         let before = conn.total_changes();
-        let tx = SqliteTx(conn.transaction_with_behavior(TransactionBehavior::Deferred)?);
-        f(&tx)?;
+        let tx = SqliteConn(conn.transaction_with_behavior(TransactionBehavior::Deferred)?);
+        f(&SqlTx(&tx))?;
         // A read that wrote would change state without advancing the change sequence:
         // refused (rolled back with the transaction).
         if tx.0.total_changes() != before {
@@ -86,19 +116,12 @@ impl Store for SqliteStore {
     }
 }
 
-impl Tx for SqliteTx<'_> {
-    fn change_seq(&self) -> StoreResult<u64> {
-        let seq: i64 = self.query_row("SELECT seq FROM change_seq WHERE id = 1", [], |r| r.get(0))?;
-        Ok(seq as u64)
-    }
-}
-
 impl AuditLog for SqliteStore {
     fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        self.tx(|tx| access::append_audit(tx, entry))
+        self.tx(|tx| super::sql::append_audit(tx, entry))
     }
     fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
-        self.tx(|tx| access::list_audit(tx, query))
+        self.tx(|tx| super::sql::list_audit(tx, query))
     }
 }
 

@@ -1,17 +1,16 @@
-//! [`PolicyStore`] on SQLite: functions' resource-policy statements.
+//! [`PolicyStore`] in SQL (both engines): functions' resource-policy statements.
 
-use super::rows::conv;
-use super::SqliteTx;
+use super::conv;
+use super::{args, Row, SqlTx};
 use crate::model::FunctionName;
 use crate::store::{PermissionRecord, PolicyStore, StoreResult};
-use rusqlite::params;
 
 const PERMISSION_COLS: &str = "function, qualifier, statement_id, principal, source, created_at";
 
-fn permission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PermissionRecord> {
+fn permission_row(r: &Row) -> StoreResult<PermissionRecord> {
     let q: String = r.get(1)?;
     Ok(PermissionRecord {
-        function: conv(FunctionName::parse(&r.get::<_, String>(0)?))?,
+        function: conv(FunctionName::parse(&r.get::<String>(0)?))?,
         qualifier: (!q.is_empty()).then_some(q),
         statement_id: r.get(2)?,
         principal: r.get(3)?,
@@ -21,28 +20,24 @@ fn permission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PermissionRecord> {
 }
 
 /// Every statement of every function (for the gateway's snapshot).
-pub(super) fn all(tx: &SqliteTx<'_>) -> StoreResult<Vec<PermissionRecord>> {
-    let mut stmt = tx.prepare(&format!("SELECT {PERMISSION_COLS} FROM permissions"))?;
-    let rows = stmt.query_map([], permission_row)?.collect::<Result<Vec<_>, _>>()?;
+pub(super) fn all(tx: &SqlTx<'_>) -> StoreResult<Vec<PermissionRecord>> {
+    let rows = tx.query_map(&format!("SELECT {PERMISSION_COLS} FROM permissions"), &[], permission_row)?;
     Ok(rows)
 }
 
 // `qualifier` '' in the table is the unqualified function (which covers $LATEST).
-impl PolicyStore for SqliteTx<'_> {
+impl PolicyStore for SqlTx<'_> {
     fn list_permissions(&self, function: &FunctionName, qualifier: Option<&str>) -> StoreResult<Vec<PermissionRecord>> {
-        let mut stmt = self.prepare(&format!(
+        let rows = self.query_map(&format!(
             "SELECT {PERMISSION_COLS} FROM permissions WHERE function = ?1 AND qualifier = ?2 ORDER BY created_at, statement_id"
-        ))?;
-        let rows = stmt
-            .query_map(params![function.as_str(), qualifier.unwrap_or("")], permission_row)?
-            .collect::<Result<Vec<_>, _>>()?;
+        ), args![function.as_str(), qualifier.unwrap_or("")], permission_row)?;
         Ok(rows)
     }
 
     fn insert_permission(&self, p: &PermissionRecord) -> StoreResult<()> {
         self.execute(
             &format!("INSERT INTO permissions ({PERMISSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-            params![
+            args![
                 p.function.as_str(),
                 p.qualifier.as_deref().unwrap_or(""),
                 p.statement_id,
@@ -57,14 +52,14 @@ impl PolicyStore for SqliteTx<'_> {
     fn delete_permission(&self, function: &FunctionName, qualifier: Option<&str>, sid: &str) -> StoreResult<bool> {
         Ok(self.execute(
             "DELETE FROM permissions WHERE function = ?1 AND qualifier = ?2 AND statement_id = ?3",
-            params![function.as_str(), qualifier.unwrap_or(""), sid],
+            args![function.as_str(), qualifier.unwrap_or(""), sid],
         )? > 0)
     }
 
     fn drop_policy(&self, function: &FunctionName, qualifier: &str) -> StoreResult<()> {
         self.execute(
             "DELETE FROM permissions WHERE function = ?1 AND qualifier = ?2",
-            params![function.as_str(), qualifier],
+            args![function.as_str(), qualifier],
         )?;
         Ok(())
     }

@@ -1,7 +1,7 @@
-//! [`ConfigStore`] on SQLite.
+//! [`ConfigStore`] in SQL (both engines).
 
-use super::rows::{conv, json, parse_json};
-use super::SqliteTx;
+use super::{args, Row, SqlTx};
+use super::{conv, json, parse_json};
 use crate::model::appconfig::Strategy;
 use crate::model::appconfig::{Monitor, Validator};
 use crate::store::appconfig::{
@@ -9,112 +9,108 @@ use crate::store::appconfig::{
     EnvironmentRecord, NewConfigDeployment, ProfileRecord, ShiftRecord,
 };
 use crate::store::{now_rfc3339, StoreResult};
-use rusqlite::{params, OptionalExtension, Row};
 
-/// An INSERT that may hit the primary key: `false` instead of an error when it does.
-fn inserted(r: rusqlite::Result<usize>) -> StoreResult<bool> {
-    match r {
-        Ok(_) => Ok(true),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-            Ok(false)
-        }
-        Err(e) => Err(e.into()),
-    }
+/// An `INSERT … ON CONFLICT DO NOTHING`: `false` when the row was already there.
+fn inserted(r: StoreResult<u64>) -> StoreResult<bool> {
+    Ok(r? > 0)
 }
 
 const VERSION_META: &str = "application, profile, number, content_type, content_hash, length(content), created_at";
 
-fn version_meta(r: &Row<'_>) -> rusqlite::Result<ConfigVersionMeta> {
+fn version_meta(r: &Row) -> StoreResult<ConfigVersionMeta> {
     Ok(ConfigVersionMeta {
         application: r.get(0)?,
         profile: r.get(1)?,
         number: r.get(2)?,
         content_type: r.get(3)?,
         content_hash: r.get(4)?,
-        size: r.get::<_, i64>(5)? as u64,
+        size: r.get::<i64>(5)? as u64,
         created_at: r.get(6)?,
     })
 }
 
-impl ConfigStore for SqliteTx<'_> {
+impl ConfigStore for SqlTx<'_> {
     fn insert_application(&self, name: &str, description: &str) -> StoreResult<bool> {
         inserted(self.execute(
-            "INSERT INTO config_applications (name, description, created_at) VALUES (?1, ?2, ?3)",
-            params![name, description, now_rfc3339()],
+            "INSERT INTO config_applications (name, description, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            args![name, description, now_rfc3339()],
         ))
     }
 
     fn list_applications(&self) -> StoreResult<Vec<ApplicationRecord>> {
-        let mut stmt = self.prepare("SELECT name, description, created_at FROM config_applications ORDER BY name")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(ApplicationRecord { name: r.get(0)?, description: r.get(1)?, created_at: r.get(2)? })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows =
+            self.query_map("SELECT name, description, created_at FROM config_applications ORDER BY name", &[], |r| {
+                Ok(ApplicationRecord { name: r.get(0)?, description: r.get(1)?, created_at: r.get(2)? })
+            })?;
+        Ok(rows)
     }
 
     fn delete_application(&self, name: &str) -> StoreResult<bool> {
-        Ok(self.execute("DELETE FROM config_applications WHERE name = ?1", [name])? > 0)
+        Ok(self.execute("DELETE FROM config_applications WHERE name = ?1", args![name])? > 0)
     }
 
     fn insert_environment(&self, application: &str, name: &str, monitors: &[Monitor]) -> StoreResult<bool> {
         inserted(self.execute(
-            "INSERT INTO config_environments (application, name, monitors, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![application, name, json(&monitors)?, now_rfc3339()],
+            "INSERT INTO config_environments (application, name, monitors, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            args![application, name, json(&monitors)?, now_rfc3339()],
         ))
     }
 
     fn list_environments(&self, application: Option<&str>) -> StoreResult<Vec<EnvironmentRecord>> {
-        let mut stmt = self.prepare(
+        let rows = self.query_map(
             "SELECT application, name, monitors, created_at FROM config_environments \
              WHERE ?1 IS NULL OR application = ?1 ORDER BY application, name",
+            args![application],
+            |r| {
+                Ok(EnvironmentRecord {
+                    application: r.get(0)?,
+                    name: r.get(1)?,
+                    monitors: parse_json(&r.get::<String>(2)?)?,
+                    created_at: r.get(3)?,
+                })
+            },
         )?;
-        let rows = stmt.query_map([application], |r| {
-            Ok(EnvironmentRecord {
-                application: r.get(0)?,
-                name: r.get(1)?,
-                monitors: parse_json(&r.get::<_, String>(2)?)?,
-                created_at: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     fn delete_environment(&self, application: &str, name: &str) -> StoreResult<bool> {
-        Ok(self.execute("DELETE FROM config_environments WHERE application = ?1 AND name = ?2", [application, name])?
-            > 0)
+        Ok(self.execute(
+            "DELETE FROM config_environments WHERE application = ?1 AND name = ?2",
+            args![application, name],
+        )? > 0)
     }
 
     fn set_environment_monitors(&self, application: &str, name: &str, monitors: &[Monitor]) -> StoreResult<bool> {
         Ok(self.execute(
             "UPDATE config_environments SET monitors = ?3 WHERE application = ?1 AND name = ?2",
-            params![application, name, json(&monitors)?],
+            args![application, name, json(&monitors)?],
         )? > 0)
     }
 
     fn insert_profile(&self, application: &str, name: &str, validators: &[Validator]) -> StoreResult<bool> {
         inserted(self.execute(
-            "INSERT INTO config_profiles (application, name, validators, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![application, name, json(&validators)?, now_rfc3339()],
+            "INSERT INTO config_profiles (application, name, validators, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            args![application, name, json(&validators)?, now_rfc3339()],
         ))
     }
 
     fn list_profiles(&self, application: &str) -> StoreResult<Vec<ProfileRecord>> {
-        let mut stmt = self.prepare(
-            "SELECT application, name, validators, created_at FROM config_profiles WHERE application = ?1 ORDER BY name",
-        )?;
-        let rows = stmt.query_map([application], |r| {
+        let rows = self.query_map(
+            "SELECT application, name, validators, created_at FROM config_profiles WHERE application = ?1 ORDER BY name", args![application], |r| {
             Ok(ProfileRecord {
                 application: r.get(0)?,
                 name: r.get(1)?,
-                validators: parse_json(&r.get::<_, String>(2)?)?,
+                validators: parse_json(&r.get::<String>(2)?)?,
                 created_at: r.get(3)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     fn delete_profile(&self, application: &str, name: &str) -> StoreResult<bool> {
-        Ok(self.execute("DELETE FROM config_profiles WHERE application = ?1 AND name = ?2", [application, name])? > 0)
+        Ok(self
+            .execute("DELETE FROM config_profiles WHERE application = ?1 AND name = ?2", args![application, name])?
+            > 0)
     }
 
     fn insert_config_version(
@@ -125,26 +121,29 @@ impl ConfigStore for SqliteTx<'_> {
         content: &[u8],
         content_hash: &str,
     ) -> StoreResult<u32> {
-        let number: u32 = self.query_row(
+        let number: u32 = self.query_one(
             "UPDATE config_profiles SET next_version = next_version + 1 WHERE application = ?1 AND name = ?2 \
              RETURNING next_version - 1",
-            [application, profile],
+            args![application, profile],
             |r| r.get(0),
         )?;
         self.execute(
             "INSERT INTO config_versions (application, profile, number, content_type, content, content_hash, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![application, profile, number, content_type, content, content_hash, now_rfc3339()],
+            args![application, profile, number, content_type, content, content_hash, now_rfc3339()],
         )?;
         Ok(number)
     }
 
     fn list_config_versions(&self, application: &str, profile: &str) -> StoreResult<Vec<ConfigVersionMeta>> {
-        let mut stmt = self.prepare(&format!(
+        let rows = self.query_map(
+            &format!(
             "SELECT {VERSION_META} FROM config_versions WHERE application = ?1 AND profile = ?2 ORDER BY number DESC"
-        ))?;
-        let rows = stmt.query_map([application, profile], version_meta)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        ),
+            args![application, profile],
+            version_meta,
+        )?;
+        Ok(rows)
     }
 
     fn get_config_version(
@@ -153,53 +152,52 @@ impl ConfigStore for SqliteTx<'_> {
         profile: &str,
         number: u32,
     ) -> StoreResult<Option<ConfigVersionRecord>> {
-        Ok(self
-            .query_row(
-                &format!(
-                    "SELECT {VERSION_META}, content FROM config_versions \
+        Ok(self.query_opt(
+            &format!(
+                "SELECT {VERSION_META}, content FROM config_versions \
                      WHERE application = ?1 AND profile = ?2 AND number = ?3"
-                ),
-                params![application, profile, number],
-                |r| Ok(ConfigVersionRecord { meta: version_meta(r)?, content: r.get(7)? }),
-            )
-            .optional()?)
+            ),
+            args![application, profile, number],
+            |r| Ok(ConfigVersionRecord { meta: version_meta(r)?, content: r.get(7)? }),
+        )?)
     }
 
     fn delete_config_version(&self, application: &str, profile: &str, number: u32) -> StoreResult<bool> {
         Ok(self.execute(
             "DELETE FROM config_versions WHERE application = ?1 AND profile = ?2 AND number = ?3",
-            params![application, profile, number],
+            args![application, profile, number],
         )? > 0)
     }
 
     fn insert_strategy(&self, strategy: &Strategy) -> StoreResult<bool> {
         inserted(self.execute(
-            "INSERT INTO deployment_strategies (name, definition, created_at) VALUES (?1, ?2, ?3)",
-            params![strategy.name, json(strategy)?, now_rfc3339()],
+            "INSERT INTO deployment_strategies (name, definition, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            args![strategy.name, json(strategy)?, now_rfc3339()],
         ))
     }
 
     fn list_strategies(&self) -> StoreResult<Vec<Strategy>> {
-        let mut stmt = self.prepare("SELECT definition FROM deployment_strategies ORDER BY name")?;
-        let rows = stmt.query_map([], |r| parse_json(&r.get::<_, String>(0)?))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self.query_map("SELECT definition FROM deployment_strategies ORDER BY name", &[], |r| {
+            parse_json(&r.get::<String>(0)?)
+        })?;
+        Ok(rows)
     }
 
     fn delete_strategy(&self, name: &str) -> StoreResult<bool> {
-        Ok(self.execute("DELETE FROM deployment_strategies WHERE name = ?1", [name])? > 0)
+        Ok(self.execute("DELETE FROM deployment_strategies WHERE name = ?1", args![name])? > 0)
     }
 
     fn insert_config_deployment(&self, d: &NewConfigDeployment<'_>) -> StoreResult<u32> {
-        let number: u32 = self.query_row(
+        let number: u32 = self.query_one(
             "UPDATE config_environments SET next_deployment = next_deployment + 1 \
              WHERE application = ?1 AND name = ?2 RETURNING next_deployment - 1",
-            [d.application, d.environment],
+            args![d.application, d.environment],
             |r| r.get(0),
         )?;
         self.execute(
             "INSERT INTO config_deployments (application, environment, number, profile, version, strategy, \
              description, started_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
+            args![
                 d.application,
                 d.environment,
                 number,
@@ -219,41 +217,42 @@ impl ConfigStore for SqliteTx<'_> {
         application: Option<&str>,
         environment: Option<&str>,
     ) -> StoreResult<Vec<ConfigDeploymentRecord>> {
-        let mut stmt = self.prepare(
+        let rows = self.query_map(
             "SELECT application, environment, number, profile, version, strategy, description, started_at_ms, state, \
              ended_at_ms, reason FROM config_deployments \
              WHERE (?1 IS NULL OR application = ?1) AND (?2 IS NULL OR environment = ?2) \
              ORDER BY application, environment, number",
+            args![application, environment],
+            |r| {
+                let state: String = r.get(8)?;
+                Ok(ConfigDeploymentRecord {
+                    application: r.get(0)?,
+                    environment: r.get(1)?,
+                    number: r.get(2)?,
+                    profile: r.get(3)?,
+                    version: r.get(4)?,
+                    strategy: parse_json(&r.get::<String>(5)?)?,
+                    description: r.get(6)?,
+                    started_at_ms: r.get(7)?,
+                    end: conv(DeploymentEnd::parse(&state).ok_or(UnknownState(state)))?,
+                    ended_at_ms: r.get(9)?,
+                    reason: r.get(10)?,
+                })
+            },
         )?;
-        let rows = stmt.query_map(params![application, environment], |r| {
-            let state: String = r.get(8)?;
-            Ok(ConfigDeploymentRecord {
-                application: r.get(0)?,
-                environment: r.get(1)?,
-                number: r.get(2)?,
-                profile: r.get(3)?,
-                version: r.get(4)?,
-                strategy: parse_json(&r.get::<_, String>(5)?)?,
-                description: r.get(6)?,
-                started_at_ms: r.get(7)?,
-                end: conv(DeploymentEnd::parse(&state).ok_or(UnknownState(state)))?,
-                ended_at_ms: r.get(9)?,
-                reason: r.get(10)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     fn insert_shift(&self, x: &ShiftRecord) -> StoreResult<u32> {
-        let number: u32 = self.query_row(
+        let number: u32 = self.query_one(
             "SELECT COALESCE(MAX(number), 0) + 1 FROM alias_shifts WHERE function = ?1 AND alias = ?2",
-            [&x.function, &x.alias],
+            args![&x.function, &x.alias],
             |r| r.get(0),
         )?;
         self.execute(
             "INSERT INTO alias_shifts (function, alias, number, from_version, to_version, strategy, monitors, \
              started_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
+            args![
                 x.function,
                 x.alias,
                 number,
@@ -269,27 +268,28 @@ impl ConfigStore for SqliteTx<'_> {
     }
 
     fn list_shifts(&self, function: Option<&str>) -> StoreResult<Vec<ShiftRecord>> {
-        let mut stmt = self.prepare(
+        let rows = self.query_map(
             "SELECT function, alias, number, from_version, to_version, strategy, monitors, started_at_ms, state, \
              ended_at_ms, reason FROM alias_shifts WHERE ?1 IS NULL OR function = ?1 ORDER BY function, alias, number",
+            args![function],
+            |r| {
+                let state: String = r.get(8)?;
+                Ok(ShiftRecord {
+                    function: r.get(0)?,
+                    alias: r.get(1)?,
+                    number: r.get(2)?,
+                    from_version: r.get(3)?,
+                    to_version: r.get(4)?,
+                    strategy: parse_json(&r.get::<String>(5)?)?,
+                    monitors: parse_json(&r.get::<String>(6)?)?,
+                    started_at_ms: r.get(7)?,
+                    end: conv(DeploymentEnd::parse(&state).ok_or(UnknownState(state)))?,
+                    ended_at_ms: r.get(9)?,
+                    reason: r.get(10)?,
+                })
+            },
         )?;
-        let rows = stmt.query_map([function], |r| {
-            let state: String = r.get(8)?;
-            Ok(ShiftRecord {
-                function: r.get(0)?,
-                alias: r.get(1)?,
-                number: r.get(2)?,
-                from_version: r.get(3)?,
-                to_version: r.get(4)?,
-                strategy: parse_json(&r.get::<_, String>(5)?)?,
-                monitors: parse_json(&r.get::<_, String>(6)?)?,
-                started_at_ms: r.get(7)?,
-                end: conv(DeploymentEnd::parse(&state).ok_or(UnknownState(state)))?,
-                ended_at_ms: r.get(9)?,
-                reason: r.get(10)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     fn end_shift(
@@ -304,12 +304,12 @@ impl ConfigStore for SqliteTx<'_> {
         Ok(self.execute(
             "UPDATE alias_shifts SET state = ?4, ended_at_ms = ?5, reason = ?6 \
              WHERE function = ?1 AND alias = ?2 AND number = ?3 AND state = 'ACTIVE'",
-            params![function, alias, number, end.as_str(), ended_at_ms, reason],
+            args![function, alias, number, end.as_str(), ended_at_ms, reason],
         )? > 0)
     }
 
     fn delete_shifts(&self, function: &str, alias: &str) -> StoreResult<()> {
-        self.execute("DELETE FROM alias_shifts WHERE function = ?1 AND alias = ?2", [function, alias])?;
+        self.execute("DELETE FROM alias_shifts WHERE function = ?1 AND alias = ?2", args![function, alias])?;
         Ok(())
     }
 
@@ -325,7 +325,7 @@ impl ConfigStore for SqliteTx<'_> {
         Ok(self.execute(
             "UPDATE config_deployments SET state = ?4, ended_at_ms = ?5, reason = ?6 \
              WHERE application = ?1 AND environment = ?2 AND number = ?3 AND state = 'ACTIVE'",
-            params![application, environment, number, end.as_str(), ended_at_ms, reason],
+            args![application, environment, number, end.as_str(), ended_at_ms, reason],
         )? > 0)
     }
 }

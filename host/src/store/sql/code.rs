@@ -1,0 +1,50 @@
+//! [`CodeStore`] in SQL (both engines): blob and artifact rows.
+
+use super::conv;
+use super::{args, SqlTx};
+use crate::model::{CodeHash, GuestKind};
+use crate::store::{now_rfc3339, ArtifactRecord, CodeStore, StoreResult};
+
+impl CodeStore for SqlTx<'_> {
+    fn record_code(&self, artifact: &ArtifactRecord, size: u64) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO blobs (code_hash, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            args![artifact.code_hash.to_hex(), size as i64, now_rfc3339()],
+        )?;
+        self.add_artifact(artifact)
+    }
+
+    fn add_artifact(&self, a: &ArtifactRecord) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO artifacts (code_hash, fingerprint, artifact_hash, size, kind) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (code_hash, fingerprint) DO UPDATE SET artifact_hash = excluded.artifact_hash, \
+             size = excluded.size, kind = excluded.kind",
+            args![a.code_hash.to_hex(), a.fingerprint, a.artifact_hash, a.size as i64, a.kind.as_str()],
+        )?;
+        Ok(())
+    }
+
+    fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>> {
+        let rows = self.query_map(
+            "SELECT code_hash, fingerprint, artifact_hash, size, kind FROM artifacts WHERE fingerprint = ?1",
+            args![fingerprint],
+            |r| {
+                Ok(ArtifactRecord {
+                    code_hash: conv(CodeHash::parse(&r.get::<String>(0)?))?,
+                    fingerprint: r.get(1)?,
+                    artifact_hash: r.get(2)?,
+                    size: r.get::<i64>(3)? as u64,
+                    kind: conv(GuestKind::parse(&r.get::<String>(4)?))?,
+                })
+            },
+        )?;
+        Ok(rows)
+    }
+
+    fn blobs(&self) -> StoreResult<Vec<(CodeHash, u64)>> {
+        let rows = self.query_map("SELECT code_hash, size FROM blobs ORDER BY code_hash", &[], |r| {
+            Ok((conv(CodeHash::parse(&r.get::<String>(0)?))?, r.get::<i64>(1)? as u64))
+        })?;
+        Ok(rows)
+    }
+}
