@@ -5,6 +5,7 @@
 use crate::model::{CodeHash, Limits};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::snapshot::Snapshot;
+use crate::store::postgres::{follow, PostgresStore};
 use crate::store::{artifacts, blobs, layout::DataDir, sqlite::SqliteStore, Store, StoreError, Tx};
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -16,6 +17,12 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct PlatformConfig {
     pub data_dir: PathBuf,
+    /// The metadata store: `None` for the embedded SQLite file in the data directory, or a
+    /// PostgreSQL URL shared by several hosts (`--store`, `WAYGATE_STORE`).
+    pub store: Option<String>,
+    /// Where the admin token is read from instead of DATA_DIR/admin.token (`--admin-token-file`):
+    /// hosts sharing a database are given the same one.
+    pub admin_token_file: Option<PathBuf>,
     pub runtime: RuntimeConfig,
     pub limits: Limits,
     /// Largest code upload accepted (Lambda: 50 MB zipped). Rejected while streaming.
@@ -45,6 +52,8 @@ impl PlatformConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         PlatformConfig {
             data_dir: data_dir.into(),
+            store: None,
+            admin_token_file: None,
             runtime: RuntimeConfig::default(),
             limits: Limits::default(),
             max_upload_bytes: 50 * 1024 * 1024,
@@ -90,6 +99,10 @@ pub struct Platform {
     corrupt_blobs: parking_lot::Mutex<HashSet<CodeHash>>,
     /// True when this start found an empty data directory.
     pub first_start: bool,
+    /// The shared store's change feed (`None` with the embedded store).
+    pub feed: Option<Arc<follow::Feed>>,
+    /// This host's id (DATA_DIR/host-id), with a shared store.
+    pub host_id: Option<String>,
     /// Where the gateway listens: stages' invoke URLs are built from it.
     pub gateway_addr: std::net::SocketAddr,
     /// Held (flock) for the platform's lifetime: one process per data directory, which is
@@ -100,17 +113,31 @@ pub struct Platform {
 impl Platform {
     /// Opens (or creates) the data directory, checks every stored blob against its hash,
     /// compiles what this engine has no artifact for, and builds the first snapshot.
-    pub fn open(config: PlatformConfig, gateway_addr: std::net::SocketAddr) -> anyhow::Result<Arc<Self>> {
+    pub fn open(mut config: PlatformConfig, gateway_addr: std::net::SocketAddr) -> anyhow::Result<Arc<Self>> {
         let data = DataDir::new(&config.data_dir);
-        let first_start = data.is_new();
+        let mut first_start = data.is_new();
         let loose = data.create_dirs().with_context(|| format!("creating data directory {}", data.root().display()))?;
         let lock = lock_data_dir(&data)?;
         warn_if_loose(&data, loose);
         // Nothing else runs yet and the lock keeps other processes out: the sweep cannot
         // race a write in progress.
-        let admin_token = load_or_create_token(&data)?;
+        let admin_token = match &config.admin_token_file {
+            Some(path) => read_token_file(path)?,
+            None => load_or_create_token(&data)?,
+        };
         let admin_aws = load_or_create_aws_credentials(&data)?;
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data.database())?);
+        let (store, shared, host_id): (Arc<dyn Store>, _, _) = match &config.store {
+            None => (Arc::new(SqliteStore::open(&data.database())?), None, None),
+            Some(url) => {
+                let pg = Arc::new(PostgresStore::open(url)?);
+                // The examples are registered once per database, not once per host.
+                first_start = pg.created;
+                let host_id = load_or_create_host_id(&data)?;
+                // Artifacts are this host's: recorded under its own fingerprint.
+                config.runtime.artifact_scope = Some(host_id.clone());
+                (pg.clone() as Arc<dyn Store>, Some(pg), Some(host_id))
+            }
+        };
         let swept = crate::store::sweep::sweep(&data, store.as_ref())?;
         if swept != Default::default() {
             tracing::warn!(
@@ -124,7 +151,7 @@ impl Platform {
         runtime.loader().attach_ledger(Arc::new(ArtifactRecorder(store.clone())));
         let backends = crate::backend::Backends::new(&config.backend)?;
         runtime.attach_backends(backends.clone());
-        let corrupt = prepare_code(store.as_ref(), &data, &runtime)?;
+        let corrupt = prepare_code(store.as_ref(), &data, &runtime, true)?;
         let master_key = load_master_key(&config, &data)?;
         let live = Arc::new(crate::live::LiveState::new(config.cache_max_bytes));
         let snapshot = build_snapshot(store.as_ref(), &runtime, &corrupt, &live, &admin_token, &master_key)?;
@@ -139,7 +166,8 @@ impl Platform {
             backends,
         )?);
         let events = crate::control::aws::events::EventQueue::new(config.event_retry_delay);
-        Ok(Arc::new(Platform {
+        let feed = shared.as_ref().map(|_| Arc::new(follow::Feed::default()));
+        let platform = Arc::new(Platform {
             events,
             store,
             data,
@@ -155,9 +183,16 @@ impl Platform {
             rebuild: parking_lot::Mutex::new(()),
             corrupt_blobs: parking_lot::Mutex::new(corrupt),
             first_start,
+            feed,
+            host_id,
             gateway_addr,
             _lock: lock,
-        }))
+        });
+        if let (Some(pg), Some(feed)) = (&shared, &platform.feed) {
+            let weak = Arc::downgrade(&(platform.clone() as Arc<dyn follow::Follower>));
+            follow::spawn(pg.config().clone(), feed.clone(), weak).context("starting the change feed")?;
+        }
+        Ok(platform)
     }
 
     /// `http://HOST:PORT/{api}/{stage}`: a stage's invoke URL.
@@ -231,6 +266,23 @@ impl Platform {
     }
 }
 
+/// Another host committed `seq`: compile the code this host has no artifact for (so no
+/// request pays a compile), then rebuild the snapshot — unless it is already that new.
+impl follow::Follower for Platform {
+    fn changed(&self, seq: u64) {
+        if seq <= self.snapshot.load().change_seq {
+            return;
+        }
+        match prepare_code(self.store.as_ref(), &self.data, &self.runtime, false) {
+            Ok(corrupt) => self.corrupt_blobs.lock().extend(corrupt),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "compiling code published by another host"),
+        }
+        if let Err(e) = self.rebuild_snapshot() {
+            tracing::error!(error = %format!("{e:#}"), "rebuilding the snapshot after change {seq}");
+        }
+    }
+}
+
 /// Records the artifacts the loader rebuilds (its [`crate::runtime::loader::ArtifactLedger`]).
 /// A write outside [`Platform::commit`]: an artifact row changes no routing state (the
 /// loader keeps the rebuilt template), but it advances the change sequence like any write.
@@ -239,6 +291,10 @@ struct ArtifactRecorder(Arc<dyn Store>);
 impl crate::runtime::loader::ArtifactLedger for ArtifactRecorder {
     fn record(&self, artifact: &crate::store::ArtifactRecord) -> anyhow::Result<()> {
         crate::store::write(self.0.as_ref(), |tx| tx.add_artifact(artifact)).map(drop).map_err(store_err)
+    }
+
+    fn fetch_blob(&self, hash: &CodeHash) -> anyhow::Result<Option<Vec<u8>>> {
+        crate::store::read(self.0.as_ref(), |tx| tx.blob_bytes(hash)).map_err(store_err)
     }
 }
 
@@ -336,6 +392,30 @@ fn load_or_create_token(data: &DataDir) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// An admin token the operator provides (`--admin-token-file`): must exist and hold one.
+fn read_token_file(path: &std::path::Path) -> anyhow::Result<String> {
+    let token = std::fs::read_to_string(path).with_context(|| format!("reading the admin token {}", path.display()))?;
+    let token = token.trim();
+    anyhow::ensure!(!token.is_empty(), "the admin token file {} is empty", path.display());
+    Ok(token.to_string())
+}
+
+/// This host's id among those sharing a database: created once (a random UUID) and kept
+/// in DATA_DIR/host-id, so a restarted host finds its artifacts under the same name.
+fn load_or_create_host_id(data: &DataDir) -> anyhow::Result<String> {
+    let path = data.root().join("host-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() {
+            return Ok(id.to_string());
+        }
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    crate::store::files::write_atomic(&data.tmp_dir(), &path, id.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
+
 /// The admin's AWS access key pair: root, like the admin token.
 pub struct AdminAws {
     pub access_key_id: String,
@@ -378,11 +458,17 @@ fn load_or_create_aws_credentials(data: &DataDir) -> anyhow::Result<AdminAws> {
     Ok(AdminAws { access_key_id, secret })
 }
 
-/// Startup check of every blob, and compilation of blobs that have no artifact for this
-/// engine (first start after a wasmtime upgrade or config change) or whose artifact file
-/// is missing or has the wrong size (deleted, truncated). Returns the blobs that failed
-/// their hash check: versions using them refuse to run.
-fn prepare_code(store: &dyn Store, data: &DataDir, runtime: &Runtime) -> anyhow::Result<HashSet<CodeHash>> {
+/// Startup check of every blob (`check_all`), and compilation of blobs that have no
+/// artifact for this engine (first start after a wasmtime upgrade or config change; code
+/// another host uploaded) or whose artifact file is missing or has the wrong size
+/// (deleted, truncated). A blob with no local file is fetched from a shared store.
+/// Returns the blobs that failed their hash check: versions using them refuse to run.
+fn prepare_code(
+    store: &dyn Store,
+    data: &DataDir,
+    runtime: &Runtime,
+    check_all: bool,
+) -> anyhow::Result<HashSet<CodeHash>> {
     let have: std::collections::HashMap<CodeHash, crate::store::ArtifactRecord> =
         crate::store::read(store, |tx| tx.artifacts(runtime.fingerprint()))
             .map_err(store_err)?
@@ -391,7 +477,11 @@ fn prepare_code(store: &dyn Store, data: &DataDir, runtime: &Runtime) -> anyhow:
             .collect();
     let mut corrupt = HashSet::new();
     for (hash, _size) in crate::store::read(store, |tx| tx.blobs()).map_err(store_err)? {
-        let bytes = match blobs::read_verified(data, &hash) {
+        if !check_all && have.get(&hash).is_some_and(|rec| artifacts::present(data, rec)) {
+            continue;
+        }
+        let fetch = || crate::store::read(store, |tx| tx.blob_bytes(&hash)).map_err(store_err);
+        let bytes = match blobs::read_or_fetch(data, &hash, fetch) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(code_hash = %hash, error = %format!("{e:#}"), "code blob failed its integrity check; versions using it will refuse to run");

@@ -21,10 +21,17 @@ pub struct TestServer {
 /// workers keep normal priority: tests run side by side, and another test's compile must
 /// not starve this one's `$LATEST` invocations into timeouts (`isolation.rs` turns the
 /// lowering back on with [`isolated`]).
+/// With `WAYGATE_TEST_STORE=postgres`, on the shared store: a schema of the test database
+/// named after the data directory (a restart finds its state again), dropped when the
+/// [`TestServer`] is.
 pub fn test_config(dir: &Path) -> PlatformConfig {
     let mut c = PlatformConfig::new(dir);
     c.runtime.max_instances = 16;
     c.runtime.lower_development_priority = false;
+    if std::env::var("WAYGATE_TEST_STORE").as_deref() == Ok("postgres") {
+        let base = crate::cluster::database().expect("WAYGATE_TEST_STORE=postgres needs WAYGATE_TEST_POSTGRES");
+        c.store = Some(crate::cluster::schema_url(&base, &crate::cluster::schema_of(dir)));
+    }
     c
 }
 
@@ -45,7 +52,7 @@ impl TestServer {
         Self::boot(dir, config).await
     }
 
-    async fn boot(dir: tempfile::TempDir, config: PlatformConfig) -> Self {
+    pub async fn boot(dir: tempfile::TempDir, config: PlatformConfig) -> Self {
         let any = "127.0.0.1:0".parse().unwrap();
         let server = Server::start(config, any, any).await.expect("server starts");
         let token = std::fs::read_to_string(dir.path().join("admin.token")).expect("token file");
@@ -142,6 +149,9 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(s) = self.server.take() {
             s.platform.runtime.loader().evict_all();
+        }
+        if std::env::var("WAYGATE_TEST_STORE").as_deref() == Ok("postgres") {
+            crate::cluster::drop_schema(&crate::cluster::schema_of(self.dir.path()));
         }
     }
 }

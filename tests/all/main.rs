@@ -13,6 +13,7 @@ mod backends;
 mod cache;
 mod canary;
 mod cli;
+mod cluster;
 mod code;
 mod commit;
 mod components;

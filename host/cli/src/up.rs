@@ -12,6 +12,15 @@ pub struct UpArgs {
     /// Where metadata, code blobs, compiled artifacts and the admin token live.
     #[arg(long, env = "WAYGATE_DATA_DIR", default_value = "waygate-data")]
     data_dir: PathBuf,
+    /// The metadata store: `embedded` (a SQLite file in the data directory, the default)
+    /// or a PostgreSQL URL (`postgres://USER@HOST/DB`) shared by several hosts, each with
+    /// its own data directory for compiled code.
+    #[arg(long, env = "WAYGATE_STORE", default_value = "embedded", hide_env_values = true)]
+    store: String,
+    /// Read the admin token from this file instead of DATA_DIR/admin.token (hosts sharing a
+    /// database are given the same token this way).
+    #[arg(long, env = "WAYGATE_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
     /// Management API listener.
     #[arg(long, default_value = "127.0.0.1:9090")]
     admin_addr: SocketAddr,
@@ -147,6 +156,15 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     config.runtime.loaded_modules = a.loaded_modules;
     config.max_upload_bytes = a.max_upload_mb * 1024 * 1024;
     config.master_key_file = a.master_key_file;
+    config.store = match a.store.as_str() {
+        "embedded" => None,
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => Some(url.to_string()),
+        other => anyhow::bail!(
+            "--store must be 'embedded' or a postgres:// URL, not '{}'",
+            other.split('@').next_back().unwrap_or(other)
+        ),
+    };
+    config.admin_token_file = a.admin_token_file;
     // The key itself may come from the environment (e.g. a secrets manager); it is read
     // here rather than as a clap argument so it can never appear in `ps` or --help.
     config.master_key_hex = std::env::var("WAYGATE_MASTER_KEY").ok().map(zeroize::Zeroizing::new);

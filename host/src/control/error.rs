@@ -173,6 +173,7 @@ impl From<Error> for ApiError {
             Error::Conflict(m) => ApiError::Conflict(m),
             Error::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
             Error::Invalid(m) => ApiError::BadRequest(m),
+            Error::Unavailable(m) => ApiError::Other(StatusCode::SERVICE_UNAVAILABLE, m),
             Error::Internal(e) => ApiError::Internal(e),
         }
     }

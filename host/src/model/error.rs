@@ -49,6 +49,10 @@ pub enum Error {
     /// The input breaks a rule.
     #[error("{0}")]
     Invalid(String),
+    /// The shared store can't be reached (management calls answer 503; the data plane
+    /// keeps serving its snapshot).
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -23,7 +23,8 @@ pub enum UploadError {
 /// or refused transaction) are swept at the next start.
 pub struct Prepared {
     hash: CodeHash,
-    size: u64,
+    /// The module (shared, not copied): a shared store keeps its bytes too.
+    wasm: bytes::Bytes,
     /// SHA-256 of the package, base64 (Lambda's `CodeSha256`).
     package_sha256: String,
     artifact: crate::store::ArtifactRecord,
@@ -55,9 +56,9 @@ pub async fn prepare(
         return Err(Error::Invalid("Code is empty: send the wasm module as the request body".into()).into());
     }
     let hash = CodeHash::of(&wasm);
-    let size = wasm.len() as u64;
     let package_sha256 = package_sha256(package.unwrap_or(&wasm));
     let this = p.clone();
+    let module = wasm.clone();
     let (artifact, outgoing_http) = tokio::task::spawn_blocking(move || -> std::result::Result<_, UploadError> {
         let compiled = this.runtime.compile(&wasm)?;
         blobs::put(&this.data, &hash, &wasm).map_err(Error::from)?;
@@ -73,12 +74,12 @@ pub async fn prepare(
     })
     .await
     .map_err(|e| Error::internal(format!("compile task failed: {e}")))??;
-    Ok(Prepared { hash, size, package_sha256, artifact, outgoing_http })
+    Ok(Prepared { hash, wasm: module, package_sha256, artifact, outgoing_http })
 }
 
 /// Records prepared code and points `$LATEST` (of a function that exists) at it.
 pub fn record_in(tx: &dyn Tx, name: &FunctionName, code: &Prepared) -> Result<()> {
-    tx.record_code(&code.artifact, code.size)?;
+    tx.record_code(&code.artifact, &code.wasm)?;
     tx.set_code(name, &code.hash, &code.package_sha256)?;
     Ok(())
 }

@@ -59,6 +59,10 @@ pub struct RuntimeConfig {
     pub max_response_bytes: usize,
     /// Cap on captured stderr (the function's log) per invocation; the rest is dropped.
     pub max_log_bytes: usize,
+    /// Appended to the engine fingerprint that names artifacts (`-host-ID`): hosts sharing
+    /// one database each record their own artifacts, which live on their own disks. `None`
+    /// with the embedded store.
+    pub artifact_scope: Option<String>,
 }
 
 impl Default for RuntimeConfig {
@@ -74,6 +78,7 @@ impl Default for RuntimeConfig {
             pooling: true,
             max_response_bytes: 6 * 1024 * 1024,
             max_log_bytes: 256 * 1024,
+            artifact_scope: None,
         }
     }
 }
@@ -117,7 +122,10 @@ impl Runtime {
             false => (Engine::new(&engine_config(&config, false))?, false),
         };
         let linkers = super::executor::Linkers::new(&engine)?;
-        let fingerprint = fingerprint(&engine);
+        let fingerprint = match &config.artifact_scope {
+            Some(scope) => format!("{}-host-{scope}", fingerprint(&engine)),
+            None => fingerprint(&engine),
+        };
         let config_views = super::config_views::ConfigViews::new(data.config_views_dir());
         let loader = Loader::new(engine.clone(), linkers.clone(), data, fingerprint.clone(), config.loaded_modules);
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick);

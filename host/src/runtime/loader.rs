@@ -56,6 +56,9 @@ pub struct Loader {
 /// implements it over the store.
 pub trait ArtifactLedger: Send + Sync {
     fn record(&self, artifact: &ArtifactRecord) -> anyhow::Result<()>;
+    /// The blob's bytes from a store that keeps them (a shared one), for a host without a
+    /// local copy; `None` otherwise.
+    fn fetch_blob(&self, hash: &CodeHash) -> anyhow::Result<Option<Vec<u8>>>;
 }
 
 struct Inner {
@@ -142,7 +145,11 @@ impl Loader {
         }
         let hash = code.code_hash;
         let inner = &self.inner;
-        let wasm = blobs::read_verified(&inner.data, &hash).map_err(|e| {
+        let fetch = || match inner.ledger.get() {
+            Some(ledger) => ledger.fetch_blob(&hash),
+            None => Ok(None),
+        };
+        let wasm = blobs::read_or_fetch(&inner.data, &hash, fetch).map_err(|e| {
             tracing::error!(code_hash = %hash, error = %format!("{e:#}"), "artifact unusable ({why}) and its blob failed its integrity check; refusing to run it");
             format!("{e:#}")
         })?;

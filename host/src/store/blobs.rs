@@ -25,6 +25,28 @@ pub fn read_verified(dir: &DataDir, hash: &CodeHash) -> anyhow::Result<Vec<u8>> 
     Ok(bytes)
 }
 
+/// A blob from its local file, or — when there is no local file — from `fetch` (the
+/// shared store, which keeps every blob's bytes; `None` from the embedded store), checked
+/// against its hash and written locally, a cache for the next load. Verified either way.
+pub fn read_or_fetch(
+    dir: &DataDir,
+    hash: &CodeHash,
+    fetch: impl FnOnce() -> anyhow::Result<Option<Vec<u8>>>,
+) -> anyhow::Result<Vec<u8>> {
+    if dir.blob(hash).exists() {
+        return read_verified(dir, hash);
+    }
+    let Some(bytes) = fetch().with_context(|| format!("fetching code blob {hash} from the store"))? else {
+        return read_verified(dir, hash);
+    };
+    let actual = CodeHash::of(&bytes);
+    if actual != *hash {
+        bail!("code blob {hash} failed its integrity check (its bytes hash to {actual}); refusing to run it");
+    }
+    put(dir, hash, &bytes)?;
+    Ok(bytes)
+}
+
 pub fn verify(dir: &DataDir, hash: &CodeHash) -> anyhow::Result<()> {
     read_verified(dir, hash).map(drop)
 }

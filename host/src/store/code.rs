@@ -17,8 +17,12 @@ pub struct ArtifactRecord {
 }
 
 pub trait CodeStore {
-    /// Records a blob of `size` bytes (once) and its artifact (both already on disk).
-    fn record_code(&self, artifact: &ArtifactRecord, size: u64) -> StoreResult<()>;
+    /// Records a blob (once) and its artifact (both already on disk). A store shared by
+    /// several hosts keeps the blob's bytes too (`wasm`), so any host can load the code.
+    fn record_code(&self, artifact: &ArtifactRecord, wasm: &[u8]) -> StoreResult<()>;
+    /// A blob's bytes from the store itself: `None` when the store does not keep bytes
+    /// (the embedded store: they are files) or has none for `hash`. Not verified here.
+    fn blob_bytes(&self, hash: &CodeHash) -> StoreResult<Option<Vec<u8>>>;
     /// Records (or replaces) an artifact of a recorded blob.
     fn add_artifact(&self, artifact: &ArtifactRecord) -> StoreResult<()>;
     fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>>;

@@ -29,6 +29,7 @@ pub mod functions;
 pub mod keys;
 pub mod layout;
 pub mod policies;
+pub mod postgres;
 pub mod secrets;
 pub mod sql;
 pub mod sqlite;

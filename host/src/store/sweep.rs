@@ -83,7 +83,7 @@ mod tests {
         artifacts::put(&dir, &stray, "fp", GuestKind::StdioProxy, b"native2").unwrap();
         artifacts::put(&dir, &stray, "old-fp", GuestKind::StdioProxy, b"native3").unwrap();
         crate::store::write(&store, |tx| {
-            tx.record_code(&rec, 4)?;
+            tx.record_code(&rec, b"wasm")?;
             tx.set_code(&name, &kept, "sha")
         })
         .unwrap();

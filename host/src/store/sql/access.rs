@@ -73,9 +73,9 @@ pub fn append_audit(tx: &SqlTx<'_>, e: &AuditEntry) -> StoreResult<()> {
 /// Newest first; `before` pages backwards by id.
 pub fn list_audit(tx: &SqlTx<'_>, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
     let sql = "SELECT id, at, principal, method, path, action, resource, status FROM audit
-         WHERE (?1 IS NULL OR principal = ?1) AND (?2 IS NULL OR action = ?2)
-           AND (?3 IS NULL OR resource LIKE ?3 ESCAPE '\\') AND (?4 IS NULL OR id < ?4)
-           AND (?5 IS NULL OR at >= ?5)
+         WHERE (CAST(?1 AS TEXT) IS NULL OR principal = ?1) AND (CAST(?2 AS TEXT) IS NULL OR action = ?2)
+           AND (CAST(?3 AS TEXT) IS NULL OR resource LIKE ?3 ESCAPE '\\') AND (CAST(?4 AS BIGINT) IS NULL OR id < ?4)
+           AND (CAST(?5 AS TEXT) IS NULL OR at >= ?5)
          ORDER BY id DESC LIMIT ?6";
     let prefix = q.resource_prefix.as_ref().map(|p| {
         let escaped = p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -174,7 +174,7 @@ impl SqlTx<'_> {
     fn all_values(&self, environment: Option<&str>) -> StoreResult<Vec<ValueRecord>> {
         let rows = self.query_map(
             "SELECT environment, name, value, created_at, updated_at FROM environment_values \
-             WHERE ?1 IS NULL OR environment = ?1 ORDER BY environment, name",
+             WHERE CAST(?1 AS TEXT) IS NULL OR environment = ?1 ORDER BY environment, name",
             args![environment],
             |r| {
                 Ok(ValueRecord {

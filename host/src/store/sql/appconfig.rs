@@ -59,7 +59,7 @@ impl ConfigStore for SqlTx<'_> {
     fn list_environments(&self, application: Option<&str>) -> StoreResult<Vec<EnvironmentRecord>> {
         let rows = self.query_map(
             "SELECT application, name, monitors, created_at FROM config_environments \
-             WHERE ?1 IS NULL OR application = ?1 ORDER BY application, name",
+             WHERE CAST(?1 AS TEXT) IS NULL OR application = ?1 ORDER BY application, name",
             args![application],
             |r| {
                 Ok(EnvironmentRecord {
@@ -220,7 +220,7 @@ impl ConfigStore for SqlTx<'_> {
         let rows = self.query_map(
             "SELECT application, environment, number, profile, version, strategy, description, started_at_ms, state, \
              ended_at_ms, reason FROM config_deployments \
-             WHERE (?1 IS NULL OR application = ?1) AND (?2 IS NULL OR environment = ?2) \
+             WHERE (CAST(?1 AS TEXT) IS NULL OR application = ?1) AND (CAST(?2 AS TEXT) IS NULL OR environment = ?2) \
              ORDER BY application, environment, number",
             args![application, environment],
             |r| {
@@ -270,7 +270,7 @@ impl ConfigStore for SqlTx<'_> {
     fn list_shifts(&self, function: Option<&str>) -> StoreResult<Vec<ShiftRecord>> {
         let rows = self.query_map(
             "SELECT function, alias, number, from_version, to_version, strategy, monitors, started_at_ms, state, \
-             ended_at_ms, reason FROM alias_shifts WHERE ?1 IS NULL OR function = ?1 ORDER BY function, alias, number",
+             ended_at_ms, reason FROM alias_shifts WHERE CAST(?1 AS TEXT) IS NULL OR function = ?1 ORDER BY function, alias, number",
             args![function],
             |r| {
                 let state: String = r.get(8)?;

@@ -1,17 +1,33 @@
 //! [`CodeStore`] in SQL (both engines): blob and artifact rows.
 
 use super::conv;
-use super::{args, SqlTx};
+use super::{args, Dialect, SqlTx};
 use crate::model::{CodeHash, GuestKind};
 use crate::store::{now_rfc3339, ArtifactRecord, CodeStore, StoreResult};
 
 impl CodeStore for SqlTx<'_> {
-    fn record_code(&self, artifact: &ArtifactRecord, size: u64) -> StoreResult<()> {
+    fn record_code(&self, artifact: &ArtifactRecord, wasm: &[u8]) -> StoreResult<()> {
+        let hash = artifact.code_hash.to_hex();
         self.execute(
             "INSERT INTO blobs (code_hash, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            args![artifact.code_hash.to_hex(), size as i64, now_rfc3339()],
+            args![hash, wasm.len(), now_rfc3339()],
         )?;
+        if self.dialect() == Dialect::Postgres {
+            self.execute(
+                "INSERT INTO blob_bytes (code_hash, bytes) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                args![hash, wasm],
+            )?;
+        }
         self.add_artifact(artifact)
+    }
+
+    fn blob_bytes(&self, hash: &CodeHash) -> StoreResult<Option<Vec<u8>>> {
+        match self.dialect() {
+            Dialect::Sqlite => Ok(None),
+            Dialect::Postgres => {
+                self.query_opt("SELECT bytes FROM blob_bytes WHERE code_hash = ?1", args![hash.to_hex()], |r| r.get(0))
+            }
+        }
     }
 
     fn add_artifact(&self, a: &ArtifactRecord) -> StoreResult<()> {

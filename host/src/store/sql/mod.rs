@@ -4,7 +4,8 @@
 //!
 //! The SQL is the common subset of SQLite and PostgreSQL: `?N` placeholders (rewritten to
 //! `$N` for PostgreSQL), `INSERT … ON CONFLICT`, `RETURNING`, integers as 64-bit, text
-//! compared bytewise (PostgreSQL's columns are `COLLATE "C"`). The one construct that
+//! compared bytewise (PostgreSQL's columns are `COLLATE "C"`), an argument tested for NULL
+//! cast (`CAST(?1 AS TEXT) IS NULL`: PostgreSQL must know its type). The one construct that
 //! differs — reading a field of a JSON column — goes through [`Dialect`].
 //!
 //! Rows are read into owned values ([`Row`]) rather than through each driver's borrowed

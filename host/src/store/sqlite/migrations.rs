@@ -237,11 +237,38 @@ CREATE TABLE IF NOT EXISTS change_seq (
     id  INTEGER PRIMARY KEY CHECK (id = 1),
     seq INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO change_seq (id, seq) VALUES (1, 0);
+INSERT INTO change_seq (id, seq) VALUES (1, 0) ON CONFLICT DO NOTHING;
 "#;
 
+/// The tables, in creation order. Written once for both engines: the shared store
+/// (`store/postgres/schema.rs`) maps their types to PostgreSQL's.
+pub(crate) const TABLES: [&str; 5] = [FUNCTIONS, APIS, ACCESS, APPCONFIG, CHANGE_SEQ];
+
+/// Columns added after a release: (table, column, the DDL that adds it). An embedded
+/// store created before one gets it at its next open; a shared store is created with all.
+pub(crate) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("functions", "reserved_concurrency", "ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER"),
+    // The guest ABI of the compiled code; every artifact before it was a stdio module.
+    ("artifacts", "kind", "ALTER TABLE artifacts ADD COLUMN kind TEXT NOT NULL DEFAULT 'stdio'"),
+    // A stage's priority class and concurrency limit (JSON); `{}`: the defaults.
+    ("stages", "capacity", "ALTER TABLE stages ADD COLUMN capacity TEXT NOT NULL DEFAULT '{}'"),
+    // Lambda's CodeSha256 of $LATEST's and each version's package; NULL for older code.
+    ("functions", "package_sha256", "ALTER TABLE functions ADD COLUMN package_sha256 TEXT"),
+    ("versions", "package_sha256", "ALTER TABLE versions ADD COLUMN package_sha256 TEXT"),
+    // An API key's AWS credentials: the access key id, and the secret sealed with the
+    // master key (crate::secrets); NULL for keys created without them.
+    (
+        "api_keys",
+        "access_key_id",
+        "ALTER TABLE api_keys ADD COLUMN access_key_id TEXT;
+         ALTER TABLE api_keys ADD COLUMN aws_secret_nonce BLOB;
+         ALTER TABLE api_keys ADD COLUMN aws_secret BLOB;
+         CREATE UNIQUE INDEX IF NOT EXISTS api_keys_access_key_id ON api_keys(access_key_id);",
+    ),
+];
+
 pub fn run(conn: &Connection) -> rusqlite::Result<()> {
-    for schema in [FUNCTIONS, APIS, ACCESS, APPCONFIG, CHANGE_SEQ] {
+    for schema in TABLES {
         conn.execute_batch(schema)?;
     }
     migrate(conn)
@@ -253,33 +280,10 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         let mut stmt = conn.prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?;
         stmt.exists([column])
     };
-    if !has("functions", "reserved_concurrency")? {
-        conn.execute_batch("ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER")?;
-    }
-    // The guest ABI of the compiled code; every artifact before it was a stdio module.
-    if !has("artifacts", "kind")? {
-        conn.execute_batch("ALTER TABLE artifacts ADD COLUMN kind TEXT NOT NULL DEFAULT 'stdio'")?;
-    }
-    // A stage's priority class and concurrency limit (JSON); `{}`: the defaults.
-    if !has("stages", "capacity")? {
-        conn.execute_batch("ALTER TABLE stages ADD COLUMN capacity TEXT NOT NULL DEFAULT '{}'")?;
-    }
-    // Lambda's CodeSha256 of $LATEST's and each version's package; NULL for older code.
-    if !has("functions", "package_sha256")? {
-        conn.execute_batch("ALTER TABLE functions ADD COLUMN package_sha256 TEXT")?;
-    }
-    if !has("versions", "package_sha256")? {
-        conn.execute_batch("ALTER TABLE versions ADD COLUMN package_sha256 TEXT")?;
-    }
-    // An API key's AWS credentials: the access key id, and the secret sealed with the
-    // master key (crate::secrets); NULL for keys created without them.
-    if !has("api_keys", "access_key_id")? {
-        conn.execute_batch(
-            "ALTER TABLE api_keys ADD COLUMN access_key_id TEXT;
-             ALTER TABLE api_keys ADD COLUMN aws_secret_nonce BLOB;
-             ALTER TABLE api_keys ADD COLUMN aws_secret BLOB;
-             CREATE UNIQUE INDEX IF NOT EXISTS api_keys_access_key_id ON api_keys(access_key_id);",
-        )?;
+    for (table, column, ddl) in ADDED_COLUMNS {
+        if !has(table, column)? {
+            conn.execute_batch(ddl)?;
+        }
     }
     Ok(())
 }

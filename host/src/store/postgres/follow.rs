@@ -1,0 +1,105 @@
+//! The change feed of a shared store: one thread per host LISTENs on [`super::CHANNEL`]
+//! and calls back with each change sequence another host committed. Notifications are a
+//! hint, the sequence is the truth: on (re)connecting, and every [`POLL`] without a
+//! notification, the thread reads the sequence itself, so a notification missed while
+//! disconnected costs at most one poll period, never a lost change.
+//!
+//! While the database is unreachable the thread retries every [`RETRY`] and [`Feed`]
+//! says so (health and metrics read it); the host keeps serving its last snapshot.
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::NoTls;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the thread waits for a notification before reading the sequence itself.
+pub const POLL: Duration = Duration::from_secs(1);
+/// How long it waits before reconnecting after losing the database.
+pub const RETRY: Duration = Duration::from_millis(500);
+
+/// What the feed knows, shared with health and metrics.
+#[derive(Debug, Default)]
+pub struct Feed {
+    connected: AtomicBool,
+    /// The newest change sequence seen in the database.
+    latest: AtomicU64,
+    /// Connections lost since start.
+    disconnects: AtomicU64,
+}
+
+impl Feed {
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+    pub fn latest(&self) -> u64 {
+        self.latest.load(Ordering::Relaxed)
+    }
+    pub fn disconnects(&self) -> u64 {
+        self.disconnects.load(Ordering::Relaxed)
+    }
+}
+
+/// What the follower asks of the host: apply a sequence (rebuild if it is newer than what
+/// the host serves), and whether to keep following (false once the host is gone).
+pub trait Follower: Send + Sync + 'static {
+    fn changed(&self, seq: u64);
+}
+
+/// Starts the follower thread. It holds `follower` weakly and ends when it is dropped.
+pub fn spawn(
+    config: postgres::Config,
+    feed: Arc<Feed>,
+    follower: std::sync::Weak<dyn Follower>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new().name("waygate-follow".into()).spawn(move || run(config, feed, follower)).map(drop)
+}
+
+fn run(config: postgres::Config, feed: Arc<Feed>, follower: std::sync::Weak<dyn Follower>) {
+    let mut warned = false;
+    while follower.strong_count() > 0 {
+        match follow(&config, &feed, &follower) {
+            Ok(()) => return,
+            Err(e) => {
+                if feed.connected.swap(false, Ordering::Relaxed) {
+                    feed.disconnects.fetch_add(1, Ordering::Relaxed);
+                    warned = false;
+                }
+                if !warned {
+                    tracing::error!(error = %e, "lost the database's change feed: serving the last snapshot; management calls answer 503 until it is back");
+                    warned = true;
+                }
+                std::thread::sleep(RETRY);
+            }
+        }
+    }
+}
+
+/// One connection's life: returns Ok when the host is gone, Err when the connection is.
+fn follow(
+    config: &postgres::Config,
+    feed: &Feed,
+    follower: &std::sync::Weak<dyn Follower>,
+) -> Result<(), postgres::Error> {
+    let mut client = config.connect(NoTls)?;
+    client.batch_execute(&format!("LISTEN {}", super::CHANNEL))?;
+    if !feed.connected.swap(true, Ordering::Relaxed) {
+        tracing::info!("following the database's change feed");
+    }
+    loop {
+        // The sequence is read, never taken from a payload: after every wake-up, whatever
+        // woke it (a notification — possibly another schema's, the channel is per
+        // database —, the poll period, a reconnection).
+        let seq: i64 = client.query_one("SELECT seq FROM change_seq WHERE id = 1", &[])?.get(0);
+        feed.latest.store(seq as u64, Ordering::Relaxed);
+        let Some(f) = follower.upgrade() else { return Ok(()) };
+        f.changed(seq as u64);
+        drop(f);
+        let mut notes = client.notifications();
+        // Wait for one, then drop whatever else is already queued: one read for a burst.
+        if notes.timeout_iter(POLL).next()?.is_some() {
+            let mut pending = notes.iter();
+            while pending.next()?.is_some() {}
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The shared metadata store: PostgreSQL, for several hosts on one database. Each
+//! transaction is a [`Sql`] connection on which [`SqlTx`] implements every domain trait —
+//! the same code as the embedded store (`store/sql/`); this file only connects, maps
+//! values, and orders transactions.
+//!
+//! * **Writers are serialised across hosts** the way SQLite's `BEGIN IMMEDIATE`
+//!   serialises them in one process: a write transaction's first statement advances the
+//!   change sequence, and that row's lock is held until commit, so the checks and writes
+//!   that follow (at READ COMMITTED, each statement seeing every earlier commit) run as if
+//!   alone. Two hosts publishing at once get distinct, consecutive version numbers.
+//! * **Every commit notifies** (`NOTIFY waygate_changes, '<seq>'`, delivered by
+//!   PostgreSQL only if the transaction commits): [`follow`] is how other hosts learn of it.
+//! * **Reads** are `REPEATABLE READ READ ONLY`: one consistent view, and a write in a read
+//!   is refused by the server.
+//! * **Code is state** here: blob bytes are kept in `blob_bytes` too (the local files are
+//!   then a cache any host refills); compiled artifacts never are (each host compiles for
+//!   its own CPU and engine, under its own fingerprint).
+//!
+//! The client is `postgres` (the blocking facade of tokio-postgres: the store's traits
+//! block, and run on spawn_blocking threads) with an r2d2 pool that checks a connection
+//! before handing it out, so a connection the server dropped is replaced, not used.
+
+pub mod follow;
+mod schema;
+
+use super::sql::{Arg, Dialect, Row, Sql, SqlTx, Val};
+use super::{AuditEntry, AuditLog, AuditQuery, Store, StoreError, StoreResult, Tx};
+use anyhow::Context;
+use postgres::types::{IsNull, ToSql, Type};
+use postgres::{IsolationLevel, NoTls};
+use r2d2_postgres::PostgresConnectionManager;
+use std::cell::RefCell;
+use std::time::Duration;
+
+/// The channel every commit notifies, with the new change sequence as payload.
+pub const CHANNEL: &str = "waygate_changes";
+
+/// Connections per host (`--store-pool-size` is not offered: management calls are short
+/// and the data plane never queries; 8 covers concurrent management calls and rebuilds).
+const POOL_SIZE: u32 = 8;
+/// How long a management call waits for a connection before answering 503.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct PostgresStore {
+    /// `None` only while dropping (see `Drop`).
+    pool: Option<r2d2::Pool<PostgresConnectionManager<NoTls>>>,
+    config: postgres::Config,
+    /// This open created the schema: the database was empty.
+    pub created: bool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresStore({:?}/{:?})", self.config.get_hosts(), self.config.get_dbname())
+    }
+}
+
+/// Parses a `postgres://` URL (libpq's URI and key=value forms are both accepted).
+pub fn parse_url(url: &str) -> anyhow::Result<postgres::Config> {
+    let mut config: postgres::Config = url.parse().context("not a PostgreSQL connection URL")?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("waygate");
+    }
+    Ok(config)
+}
+
+impl PostgresStore {
+    /// Connects, and creates or migrates the schema (under a lock: hosts starting together
+    /// don't race; a database migrated by a newer Waygate is refused).
+    pub fn open(url: &str) -> anyhow::Result<Self> {
+        let config = parse_url(url)?;
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(CONNECT_TIMEOUT)
+            .error_handler(Box::new(r2d2::LoggingErrorHandler))
+            .build(manager)
+            .context("connecting to PostgreSQL")?;
+        let mut conn = pool.get().context("connecting to PostgreSQL")?;
+        let created = schema::migrate(&mut conn).context("creating or migrating the PostgreSQL schema")?;
+        drop(conn);
+        Ok(PostgresStore { pool: Some(pool), config, created })
+    }
+
+    pub fn config(&self) -> &postgres::Config {
+        &self.config
+    }
+
+    fn conn(&self) -> StoreResult<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
+        let pool = self.pool.as_ref().ok_or_else(|| StoreError::internal("the store is closing"))?;
+        pool.get().map_err(|e| StoreError::Unavailable(format!("the database is unreachable: {e}")))
+    }
+}
+
+/// Closing a `postgres` connection blocks on its own runtime, which panics on an async
+/// worker thread — where the last reference to the platform may well be dropped. The
+/// pool is closed on a thread of its own.
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::Builder::new().name("waygate-store-close".into()).spawn(move || drop(pool));
+        }
+    }
+}
+
+/// A connection error (the server gone, the connection dropped) is "unavailable" (503);
+/// anything else is internal.
+fn pg_err(e: postgres::Error) -> StoreError {
+    if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
+        StoreError::Unavailable(format!("the database connection failed: {e}"))
+    } else {
+        let detail = match e.as_db_error() {
+            Some(db) => format!("{} ({}): {}", db.message(), db.code().code(), db.detail().unwrap_or("")),
+            None => e.to_string(),
+        };
+        StoreError::internal(format!("PostgreSQL: {detail}"))
+    }
+}
+
+/// One transaction, as the domain code's [`Sql`].
+struct PgConn<'c>(RefCell<postgres::Transaction<'c>>);
+
+/// Arguments take the type PostgreSQL inferred for their placeholder (the schema's
+/// integers are BIGINT, but an expression may make one INT4).
+impl ToSql for Arg<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match *self {
+            Arg::Null => Ok(IsNull::Yes),
+            Arg::Int(i) => match *ty {
+                Type::INT4 => i32::try_from(i)?.to_sql_checked(ty, out),
+                Type::INT2 => i16::try_from(i)?.to_sql_checked(ty, out),
+                Type::FLOAT8 => (i as f64).to_sql_checked(ty, out),
+                Type::TEXT | Type::VARCHAR => i.to_string().to_sql_checked(ty, out),
+                _ => i.to_sql_checked(ty, out),
+            },
+            Arg::Real(x) => match *ty {
+                Type::FLOAT4 => (x as f32).to_sql_checked(ty, out),
+                _ => x.to_sql_checked(ty, out),
+            },
+            Arg::Text(s) => s.to_sql_checked(ty, out),
+            Arg::Bytes(b) => b.to_sql_checked(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn val(row: &postgres::Row, i: usize) -> Result<Val, postgres::Error> {
+    Ok(match *row.columns()[i].type_() {
+        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map_or(Val::Null, Val::Int),
+        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map_or(Val::Null, |v| Val::Int(v.into())),
+        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map_or(Val::Null, |v| Val::Int(v.into())),
+        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map_or(Val::Null, |v| Val::Int(v.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map_or(Val::Null, Val::Real),
+        Type::FLOAT4 => row.try_get::<_, Option<f32>>(i)?.map_or(Val::Null, |v| Val::Real(v.into())),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Val::Null, Val::Bytes),
+        _ => row.try_get::<_, Option<String>>(i)?.map_or(Val::Null, Val::Text),
+    })
+}
+
+fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
+}
+
+impl Sql for PgConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        let sql = super::sql::numbered_placeholders(sql);
+        self.0.borrow_mut().execute(sql.as_str(), &params(args)).map_err(pg_err)
+    }
+
+    fn query(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        let sql = super::sql::numbered_placeholders(sql);
+        let rows = self.0.borrow_mut().query(sql.as_str(), &params(args)).map_err(pg_err)?;
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| val(r, i)).collect::<Result<Vec<_>, _>>().map(Row))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(pg_err)
+    }
+}
+
+impl Store for PostgresStore {
+    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<u64> {
+        let mut conn = self.conn()?;
+        let tx = PgConn(RefCell::new(conn.transaction().map_err(pg_err)?));
+        let sql = SqlTx(&tx);
+        // First: its row lock serialises this transaction after every other writer's.
+        let seq = sql.advance_change_seq()?;
+        f(&sql)?;
+        sql.execute("SELECT pg_notify(?1, ?2)", super::sql::args![CHANNEL, seq.to_string()])?;
+        tx.0.into_inner().commit().map_err(pg_err)?;
+        Ok(seq)
+    }
+
+    fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(pg_err)?;
+        let tx = PgConn(RefCell::new(tx));
+        f(&SqlTx(&tx))?;
+        tx.0.into_inner().commit().map_err(pg_err)?;
+        Ok(())
+    }
+}
+
+impl AuditLog for PostgresStore {
+    fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        let tx = PgConn(RefCell::new(conn.transaction().map_err(pg_err)?));
+        super::sql::append_audit(&SqlTx(&tx), entry)?;
+        tx.0.into_inner().commit().map_err(pg_err)
+    }
+
+    fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
+        let mut conn = self.conn()?;
+        let tx = PgConn(RefCell::new(conn.transaction().map_err(pg_err)?));
+        let rows = super::sql::list_audit(&SqlTx(&tx), query)?;
+        tx.0.into_inner().commit().map_err(pg_err)?;
+        Ok(rows)
+    }
+}

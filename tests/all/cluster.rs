@@ -1,0 +1,208 @@
+//! Several hosts on one PostgreSQL database (the shared store). Skipped, with a message,
+//! unless `WAYGATE_TEST_POSTGRES` names a database (`.ci/run` sets it); each test works in
+//! a schema of its own, dropped at the end.
+
+use crate::fixtures;
+use crate::gateway::{deploy, function, get, new_api, permit, route_ok};
+use crate::harness::{test_config, TestServer};
+use reqwest::Method;
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Proxy responses (the gateway answers with their bodies).
+const V1: &str = r#"{"statusCode":200,"body":"v1"}"#;
+const V2: &str = r#"{"statusCode":200,"body":"v2"}"#;
+
+/// The test database's URL, if the tests may use one.
+pub fn database() -> Option<String> {
+    std::env::var("WAYGATE_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
+}
+
+fn skip(test: &str) -> Option<String> {
+    let db = database();
+    if db.is_none() {
+        eprintln!(
+            "skipping {test}: set WAYGATE_TEST_POSTGRES=postgres://USER@127.0.0.1/DB to run the PostgreSQL tests"
+        );
+    }
+    db
+}
+
+/// A schema name for a data directory (the same after a restart on it).
+pub fn schema_of(dir: &Path) -> String {
+    format!("wgt_{}", &blake3::hash(dir.as_os_str().as_encoded_bytes()).to_hex()[..20])
+}
+
+/// Runs `sql` on the test database (from a thread of its own: the blocking client must
+/// not run on the test's async runtime).
+fn admin_sql(base: &str, sql: String) {
+    let base = base.to_string();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&base, postgres::NoTls).expect("connect to the test database");
+        c.batch_execute(&sql).expect("admin SQL");
+    })
+    .join()
+    .expect("admin SQL thread");
+}
+
+/// Creates `schema` (if missing) and returns a URL whose connections work in it.
+pub fn schema_url(base: &str, schema: &str) -> String {
+    admin_sql(base, format!("CREATE SCHEMA IF NOT EXISTS {schema}"));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+pub fn drop_schema(schema: &str) {
+    if let Some(base) = database() {
+        admin_sql(&base, format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
+/// `n` hosts on one fresh schema, sharing the first host's admin token and one master key.
+struct Cluster {
+    hosts: Vec<TestServer>,
+    schema: String,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        drop_schema(&self.schema);
+    }
+}
+
+impl Cluster {
+    async fn start(base: &str, n: usize) -> Cluster {
+        let anchor = tempfile::tempdir().expect("tempdir");
+        let schema = schema_of(anchor.path());
+        let url = schema_url(base, &schema);
+        let key = "ab".repeat(32);
+        let mut hosts: Vec<TestServer> = Vec::new();
+        for _ in 0..n {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut c = test_config(dir.path());
+            c.store = Some(url.clone());
+            c.master_key_hex = Some(zeroize::Zeroizing::new(key.clone()));
+            if let Some(first) = hosts.first() {
+                c.admin_token_file = Some(first.data().join("admin.token"));
+                std::fs::copy(first.data().join("admin.token"), dir.path().join("admin.token")).expect("token");
+            }
+            hosts.push(TestServer::boot(dir, c).await);
+        }
+        Cluster { hosts, schema }
+    }
+}
+
+/// Polls `check` until it holds or 5 s pass (the target is 1 s; the margin is for slow CI).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(Instant::now() < deadline, "not propagated within 5 s: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_on_one_host_are_served_by_the_others() {
+    let Some(base) = skip("changes_on_one_host_are_served_by_the_others") else { return };
+    let c = Cluster::start(&base, 3).await;
+    let (a, b, h3) = (&c.hosts[0], &c.hosts[1], &c.hosts[2]);
+
+    // Code uploaded and published on A runs on B (which never saw the upload: it fetches
+    // the blob from the database and compiles it for itself).
+    a.deploy("orders", json!({}), &fixtures::print(V1)).await;
+    let (st, v) = a.publish("orders", json!({})).await;
+    assert_eq!(st, 201, "{v}");
+    eventually("version 1 on B", || async { b.invoke("orders:1", "").await.status == 200 }).await;
+    assert_eq!(b.invoke("orders:1", "").await.text(), V1);
+
+    // An alias made on B, moved on the third host, is served everywhere.
+    a.upload("orders", &wat::parse_str(fixtures::print(V2)).unwrap()).await;
+    let (st, v) = a.publish("orders", json!({})).await;
+    assert_eq!((st, v["version"].as_str()), (201, Some("2")), "{v}");
+    let (st, v) = b.call(Method::PUT, "/v1/functions/orders/aliases/LIVE", Some(json!({ "version": "1" }))).await;
+    assert_eq!(st, 201, "{v}");
+    eventually("alias on A", || async { a.invoke("orders:LIVE", "").await.text() == V1 }).await;
+    let (st, v) = h3.call(Method::PUT, "/v1/functions/orders/aliases/LIVE", Some(json!({ "version": "2" }))).await;
+    assert_eq!(st, 200, "{v}");
+    for h in [a, b] {
+        eventually("alias move", || async { h.invoke("orders:LIVE", "").await.text() == V2 }).await;
+    }
+
+    // An API deployed on A is routed by B's gateway; a stage moved on B is seen by A's.
+    let api = new_api(a, "shop").await;
+    route_ok(a, &api, "GET", "/orders", function("orders:${stageVariables.alias}")).await;
+    permit(a, "orders", "gw", &api, Some("LIVE")).await;
+    permit(a, "orders", "gw1", &api, Some("1")).await;
+    deploy(a, &api, Some("prod")).await;
+    let (st, v) = a
+        .call(Method::PATCH, &format!("/v1/apis/{api}/stages/prod"), Some(json!({ "variables": { "alias": "LIVE" } })))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let r = get(a, &format!("/{api}/prod/orders")).await;
+    assert_eq!(r.body, b"v2", "{} {}", r.status, r.text());
+    eventually("stage on B", || async { get(b, &format!("/{api}/prod/orders")).await.body == b"v2" }).await;
+    let (st, v) = b
+        .call(Method::PATCH, &format!("/v1/apis/{api}/stages/prod"), Some(json!({ "variables": { "alias": "1" } })))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    eventually("stage variable on A", || async { get(a, &format!("/{api}/prod/orders")).await.body == b"v1" }).await;
+
+    // A key made on A works on B; revoked on the third host, B refuses it at once.
+    let (st, v) = a
+        .call(Method::POST, "/v1/keys", Some(json!({ "name": "ci", "policy": [{ "effect": "allow", "actions": ["function:Read"], "resources": ["*"] }] })))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let key = v["key"].as_str().unwrap().to_string();
+    let as_key =
+        |h: &TestServer| reqwest::Client::new().get(format!("{}/v1/functions", h.url)).bearer_auth(key.clone()).send();
+    assert_eq!(as_key(b).await.unwrap().status(), 200);
+    assert_eq!(h3.call(Method::DELETE, "/v1/keys/ci", None).await.0, 204);
+    assert_eq!(as_key(b).await.unwrap().status(), 401);
+
+    // Every host accepts the same admin token; the audit log is shared.
+    for h in [a, b, h3] {
+        assert_eq!(h.call(Method::GET, "/v1/functions/orders", None).await.0, 200);
+    }
+    let (_, audit) = b.call(Method::GET, "/v1/audit?limit=200", None).await;
+    let entries = audit["entries"].as_array().map_or(0, |e| e.len());
+    assert!(entries >= 10, "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_publishes_on_two_hosts_get_unique_gap_free_numbers() {
+    let Some(base) = skip("concurrent_publishes_on_two_hosts_get_unique_gap_free_numbers") else { return };
+    let c = Cluster::start(&base, 2).await;
+    let (a, b) = (&c.hosts[0], &c.hosts[1]);
+    a.deploy("f", json!({}), &fixtures::print("x")).await;
+    // Each host changes $LATEST's configuration and publishes, 12 times, both at once.
+    let (x, y) = tokio::join!(publish_rounds(a, "a"), publish_rounds(b, "b"));
+    let mut created: Vec<u32> = x.into_iter().chain(y).collect();
+    created.sort();
+    let n = created.len() as u32;
+    assert!(n >= 12, "each round changed $LATEST, so most publishes create a version: {created:?}");
+    assert_eq!(created, (1..=n).collect::<Vec<_>>(), "unique and gap-free");
+    let (_, list) = b.call(Method::GET, "/v1/functions/f/versions", None).await;
+    let listed: Vec<&str> = list["versions"].as_array().unwrap().iter().filter_map(|v| v["version"].as_str()).collect();
+    assert_eq!(listed.len() as u32, n, "every version: {list}");
+}
+
+/// 12 rounds of "change $LATEST's configuration, publish"; the versions created.
+async fn publish_rounds(h: &TestServer, tag: &str) -> Vec<u32> {
+    let mut created = Vec::new();
+    for i in 0..12 {
+        let env = json!({ "env": { "TAG": format!("{tag}{i}") } });
+        let (st, v) = h.call(Method::PATCH, "/v1/functions/f/config", Some(env)).await;
+        assert_eq!(st, 200, "{v}");
+        let (st, v) = h.publish("f", json!({})).await;
+        assert!(st == 201 || st == 200, "{st} {v}");
+        if st == 201 {
+            created.push(v["version"].as_str().unwrap().parse::<u32>().unwrap());
+        }
+    }
+    created
+}
