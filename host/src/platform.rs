@@ -103,6 +103,10 @@ pub struct Platform {
     pub feed: Option<Arc<follow::Feed>>,
     /// This host's id (DATA_DIR/host-id), with a shared store.
     pub host_id: Option<String>,
+    /// The shared store itself (`None` with the embedded store), for `GET /v1/cluster`.
+    pub(crate) shared: Option<Arc<PostgresStore>>,
+    /// When this platform started (RFC 3339).
+    pub started_at: String,
     /// Where the gateway listens: stages' invoke URLs are built from it.
     pub gateway_addr: std::net::SocketAddr,
     /// Held (flock) for the platform's lifetime: one process per data directory, which is
@@ -121,11 +125,7 @@ impl Platform {
         warn_if_loose(&data, loose);
         // Nothing else runs yet and the lock keeps other processes out: the sweep cannot
         // race a write in progress.
-        let admin_token = match &config.admin_token_file {
-            Some(path) => read_token_file(path)?,
-            None => load_or_create_token(&data)?,
-        };
-        let admin_aws = load_or_create_aws_credentials(&data)?;
+        let master_key = load_master_key(&config, &data)?;
         let (store, shared, host_id): (Arc<dyn Store>, _, _) = match &config.store {
             None => (Arc::new(SqliteStore::open(&data.database())?), None, None),
             Some(url) => {
@@ -137,6 +137,16 @@ impl Platform {
                 config.runtime.artifact_scope = Some(host_id.clone());
                 (pg.clone() as Arc<dyn Store>, Some(pg), Some(host_id))
             }
+        };
+        let (admin_token, admin_aws) = match &shared {
+            None => {
+                let token = match &config.admin_token_file {
+                    Some(path) => read_token_file(path)?,
+                    None => load_or_create_token(&data)?,
+                };
+                (token, load_or_create_aws_credentials(&data)?)
+            }
+            Some(pg) => shared_admin(pg, &config, &data, &master_key)?,
         };
         let swept = crate::store::sweep::sweep(&data, store.as_ref())?;
         if swept != Default::default() {
@@ -152,7 +162,6 @@ impl Platform {
         let backends = crate::backend::Backends::new(&config.backend)?;
         runtime.attach_backends(backends.clone());
         let corrupt = prepare_code(store.as_ref(), &data, &runtime, true)?;
-        let master_key = load_master_key(&config, &data)?;
         let live = Arc::new(crate::live::LiveState::new(config.cache_max_bytes));
         let snapshot = build_snapshot(store.as_ref(), &runtime, &corrupt, &live, &admin_token, &master_key)?;
         let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
@@ -185,6 +194,8 @@ impl Platform {
             first_start,
             feed,
             host_id,
+            shared: shared.clone(),
+            started_at: crate::store::now_rfc3339(),
             gateway_addr,
             _lock: lock,
         });
@@ -280,6 +291,11 @@ impl follow::Follower for Platform {
         if let Err(e) = self.rebuild_snapshot() {
             tracing::error!(error = %format!("{e:#}"), "rebuilding the snapshot after change {seq}");
         }
+    }
+
+    fn presence(&self) -> (String, String, String, u64) {
+        let id = self.host_id.clone().unwrap_or_default();
+        (id, self.gateway_addr.to_string(), self.started_at.clone(), self.snapshot.load().change_seq)
     }
 }
 
@@ -446,6 +462,15 @@ fn load_or_create_aws_credentials(data: &DataDir) -> anyhow::Result<AdminAws> {
         }
     }
     let (access_key_id, secret) = crate::access::generate_aws_credentials();
+    let admin = AdminAws { access_key_id, secret };
+    write_aws_credentials(data, &admin)?;
+    Ok(admin)
+}
+
+/// Writes DATA_DIR/aws-credentials (atomically, 0600) for `admin`.
+fn write_aws_credentials(data: &DataDir, admin: &AdminAws) -> anyhow::Result<()> {
+    let path = data.aws_credentials();
+    let (access_key_id, secret) = (&admin.access_key_id, &admin.secret);
     let text = zeroize::Zeroizing::new(format!(
         "# Waygate's admin credentials for the AWS CLI and SDKs (full access, like admin.token):\n\
          #   AWS_SHARED_CREDENTIALS_FILE={} aws --endpoint-url http://ADMIN_ADDR --region REGION lambda list-functions\n\
@@ -454,8 +479,42 @@ fn load_or_create_aws_credentials(data: &DataDir) -> anyhow::Result<AdminAws> {
         secret.as_str()
     ));
     crate::store::files::write_atomic(&data.tmp_dir(), &path, text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(AdminAws { access_key_id, secret })
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The admin credentials of hosts sharing a database: the ones the first host stored
+/// (sealed with the master key every host has), or — on the first host — this host's
+/// own, stored for the others. Written to this host's data directory too, so the CLI and
+/// the AWS tools work on every host alike. A `--admin-token-file` that disagrees with the
+/// database is refused rather than silently ignored.
+fn shared_admin(
+    pg: &PostgresStore,
+    config: &PlatformConfig,
+    data: &DataDir,
+    key: &crate::secrets::MasterKey,
+) -> anyhow::Result<(String, AdminAws)> {
+    let given = config.admin_token_file.as_deref().map(read_token_file).transpose()?;
+    let (token, access_key_id, secret) = pg.admin_credentials(key, || {
+        let token = match &given {
+            Some(t) => t.clone(),
+            None => load_or_create_token(data)?,
+        };
+        let aws = load_or_create_aws_credentials(data)?;
+        Ok((token, aws.access_key_id, aws.secret))
+    })?;
+    if given.as_ref().is_some_and(|g| *g != token) {
+        anyhow::bail!(
+            "--admin-token-file holds another token than the one this database's hosts share (the first host wrote \
+             it to its DATA_DIR/admin.token)"
+        );
+    }
+    let admin = AdminAws { access_key_id, secret };
+    if std::fs::read_to_string(data.admin_token()).map(|t| t.trim().to_string()).ok().as_deref() != Some(&token) {
+        crate::store::files::write_atomic(&data.tmp_dir(), &data.admin_token(), token.as_bytes())
+            .with_context(|| format!("writing {}", data.admin_token().display()))?;
+    }
+    write_aws_credentials(data, &admin)?;
+    Ok((token, admin))
 }
 
 /// Startup check of every blob (`check_all`), and compilation of blobs that have no

@@ -59,10 +59,13 @@ pub fn drop_schema(schema: &str) {
     }
 }
 
-/// `n` hosts on one fresh schema, sharing the first host's admin token and one master key.
+/// `n` hosts on one fresh schema and one master key (the admin token is shared through
+/// the database: each host writes it to its own data directory).
 struct Cluster {
     hosts: Vec<TestServer>,
     schema: String,
+    url: String,
+    key: String,
 }
 
 impl Drop for Cluster {
@@ -75,7 +78,8 @@ impl Cluster {
     async fn start(base: &str, n: usize) -> Cluster {
         let anchor = tempfile::tempdir().expect("tempdir");
         let schema = schema_of(anchor.path());
-        let url = schema_url(base, &schema);
+        // Its connections carry the schema as application name: a test can find (and kill) them.
+        let url = format!("{}&application_name={schema}", schema_url(base, &schema));
         let key = "ab".repeat(32);
         let mut hosts: Vec<TestServer> = Vec::new();
         for _ in 0..n {
@@ -83,13 +87,19 @@ impl Cluster {
             let mut c = test_config(dir.path());
             c.store = Some(url.clone());
             c.master_key_hex = Some(zeroize::Zeroizing::new(key.clone()));
-            if let Some(first) = hosts.first() {
-                c.admin_token_file = Some(first.data().join("admin.token"));
-                std::fs::copy(first.data().join("admin.token"), dir.path().join("admin.token")).expect("token");
-            }
             hosts.push(TestServer::boot(dir, c).await);
         }
-        Cluster { hosts, schema }
+        Cluster { hosts, schema, url, key }
+    }
+
+    /// One more host, started now.
+    async fn join(&mut self) -> &TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = test_config(dir.path());
+        c.store = Some(self.url.clone());
+        c.master_key_hex = Some(zeroize::Zeroizing::new(self.key.clone()));
+        self.hosts.push(TestServer::boot(dir, c).await);
+        self.hosts.last().unwrap()
     }
 }
 
@@ -205,4 +215,76 @@ async fn publish_rounds(h: &TestServer, tag: &str) -> Vec<u32> {
         }
     }
     created
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hosts_report_health_survive_a_lost_connection_and_a_late_host_catches_up() {
+    let Some(base) = skip("hosts_report_health_survive_a_lost_connection_and_a_late_host_catches_up") else { return };
+    let mut c = Cluster::start(&base, 2).await;
+    let (a, b) = (&c.hosts[0], &c.hosts[1]);
+    // The probe needs no credentials and says nothing more than ok.
+    let r = reqwest::get(format!("{}/healthz", a.url)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap(), json!({ "status": "ok" }));
+    assert_eq!(reqwest::get(format!("{}/v1/cluster", a.url)).await.unwrap().status(), 401);
+
+    a.deploy("f", json!({}), &fixtures::print(V1)).await;
+    let (st, v) = a.publish("f", json!({})).await;
+    assert_eq!(st, 201, "{v}");
+    // Both hosts heartbeat, and each serves the newest change.
+    let both_current = || async {
+        let (st, v) = b.call(Method::GET, "/v1/cluster", None).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["store"], "postgres");
+        let latest = v["host"]["latest_seq"].as_u64().unwrap_or(0);
+        let hosts = v["hosts"].as_array().cloned().unwrap_or_default();
+        hosts.len() == 2 && hosts.iter().all(|h| h["alive"] == true && h["applied_seq"].as_u64() == Some(latest))
+    };
+    eventually("both hosts listed, alive and current", both_current).await;
+
+    // Every connection of this cluster killed by the server: the hosts reconnect by
+    // themselves, the feed resyncs, and a change made right after reaches the other host.
+    admin_sql(
+        &base,
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{}'", c.schema),
+    );
+    eventually("A's feed noticed the lost connection", || async {
+        let (_, v) = a.call(Method::GET, "/v1/cluster", None).await;
+        v["host"]["disconnects"].as_u64().unwrap_or(0) >= 1 && v["host"]["connected"] == true
+    })
+    .await;
+    let (st, v) = b.call(Method::PUT, "/v1/functions/f/aliases/LIVE", Some(json!({ "version": "1" }))).await;
+    assert_eq!(st, 201, "{v}");
+    eventually("a change after the reconnection", || async { a.invoke("f:LIVE", "").await.text() == V1 }).await;
+    let r = reqwest::get(format!("{}/healthz", a.url)).await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A host started late serves everything at once, the admin token included.
+    let late = c.join().await;
+    assert_eq!(late.invoke("f:LIVE", "").await.text(), V1);
+    assert_eq!(std::fs::read_to_string(late.data().join("admin.token")).unwrap(), c.hosts[0].token);
+}
+
+#[tokio::test]
+async fn a_host_given_another_admin_token_than_the_database_holds_refuses_to_start() {
+    let Some(base) = skip("a_host_given_another_admin_token_than_the_database_holds_refuses_to_start") else {
+        return;
+    };
+    let c = Cluster::start(&base, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("given.token"), "wg_not-the-one").unwrap();
+    let mut config = test_config(dir.path());
+    config.store = Some(c.url.clone());
+    config.master_key_hex = Some(zeroize::Zeroizing::new(c.key.clone()));
+    config.admin_token_file = Some(dir.path().join("given.token"));
+    let any = "127.0.0.1:0".parse().unwrap();
+    let err = waygate::server::Server::start(config, any, any).await.err().expect("refused");
+    assert!(format!("{err:#}").contains("another token"), "{err:#}");
+    // A wrong master key can't open the stored credentials either.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.store = Some(c.url.clone());
+    config.master_key_hex = Some(zeroize::Zeroizing::new("cd".repeat(32)));
+    let err = waygate::server::Server::start(config, any, any).await.err().expect("refused");
+    assert!(format!("{err:#}").contains("same master key"), "{err:#}");
 }

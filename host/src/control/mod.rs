@@ -13,6 +13,7 @@ pub mod audit;
 pub mod aws;
 pub mod body;
 pub mod canary;
+pub mod cluster;
 pub mod code;
 pub mod concurrency;
 pub mod deployments;
@@ -52,7 +53,10 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(platform.clone(), access::authorize))
         .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn_with_state(platform.clone(), aws::shape_errors));
+        .layer(middleware::from_fn_with_state(platform.clone(), aws::shape_errors))
+        // The one route outside the route table and its authorization: a probe's, which
+        // says nothing but "ok" or "degraded".
+        .route("/healthz", axum::routing::get(cluster::healthz));
     observed(router).with_state(platform)
 }
 

@@ -12,7 +12,9 @@
 use super::access::{rule, Refine, Rule};
 use super::alias_shifts;
 use super::aws::{apigateway, lambda};
-use super::{aliases, apis, appconfig, audit, canary, code, concurrency, deployments, functions, invoke, keys, logs};
+use super::{
+    aliases, apis, appconfig, audit, canary, cluster, code, concurrency, deployments, functions, invoke, keys, logs,
+};
 use super::{metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, values, versions, AppState};
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
@@ -267,6 +269,7 @@ pub const ROUTES: &[Route] = &[
         rule("stage:FlushCache", "api/{id}/stage/{stage}")),
     route!(GET "/v1/audit" => audit::list, rule("audit:Read", "audit")),
     route!(GET "/metrics" => metrics::metrics, rule("metrics:Read", "metrics")),
+    route!(GET "/v1/cluster" => cluster::cluster, rule("cluster:Read", "cluster")),
 ];
 
 /// The routes of [`ROUTES`], without the fallbacks and layers [`super::app`] adds. Routes

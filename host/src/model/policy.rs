@@ -49,13 +49,14 @@ pub const ACTIONS: &[&str] = &[
     "key:Manage",
     "audit:Read",
     "metrics:Read",
+    "cluster:Read",
     "runtime:Read",
     "runtime:Evict",
 ];
 
 /// The first segment of every resource (`function/NAME/...`, `api/ID/...`, ...).
 pub const RESOURCE_TYPES: &[&str] =
-    &["function", "api", "secret", "value", "config", "strategy", "key", "audit", "metrics", "runtime"];
+    &["function", "api", "secret", "value", "config", "strategy", "key", "audit", "metrics", "runtime", "cluster"];
 
 /// Bounds on a policy: keep evaluation cheap (it runs on every management request).
 pub const MAX_STATEMENTS: usize = 32;

@@ -41,10 +41,15 @@ impl Feed {
 }
 
 /// What the follower asks of the host: apply a sequence (rebuild if it is newer than what
-/// the host serves), and whether to keep following (false once the host is gone).
+/// the host serves), and what to say of itself in the `hosts` table.
 pub trait Follower: Send + Sync + 'static {
     fn changed(&self, seq: u64);
+    /// (host id, gateway address, start time, the change sequence it serves).
+    fn presence(&self) -> (String, String, String, u64);
 }
+
+/// A host not seen for this long is not alive (`GET /v1/cluster`).
+pub const ALIVE_WITHIN: Duration = Duration::from_secs(5);
 
 /// Starts the follower thread. It holds `follower` weakly and ends when it is dropped.
 pub fn spawn(
@@ -94,7 +99,16 @@ fn follow(
         feed.latest.store(seq as u64, Ordering::Relaxed);
         let Some(f) = follower.upgrade() else { return Ok(()) };
         f.changed(seq as u64);
+        let (id, gateway, started, applied) = f.presence();
         drop(f);
+        // This host's heartbeat: a row write outside the change sequence (no one rebuilds).
+        client.execute(
+            "INSERT INTO hosts (id, gateway_addr, started_at, seen_at_ms, applied_seq) \
+             VALUES ($1, $2, $3, (extract(epoch from clock_timestamp()) * 1000)::bigint, $4) \
+             ON CONFLICT (id) DO UPDATE SET gateway_addr = excluded.gateway_addr, started_at = excluded.started_at, \
+             seen_at_ms = excluded.seen_at_ms, applied_seq = excluded.applied_seq",
+            &[&id, &gateway, &started, &(applied as i64)],
+        )?;
         let mut notes = client.notifications();
         // Wait for one, then drop whatever else is already queued: one read for a burst.
         if notes.timeout_iter(POLL).next()?.is_some() {

@@ -107,6 +107,103 @@ impl Drop for PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// The admin credentials every host shares (token, AWS access key id, AWS secret):
+    /// read from the database, or — when none are stored yet — `mine()`, stored sealed
+    /// with the master key (under a lock: two first hosts agree on one set).
+    #[allow(clippy::type_complexity)]
+    pub fn admin_credentials(
+        &self,
+        key: &crate::secrets::MasterKey,
+        mine: impl FnOnce() -> anyhow::Result<(String, String, zeroize::Zeroizing<String>)>,
+    ) -> anyhow::Result<(String, String, zeroize::Zeroizing<String>)> {
+        let mut conn = self.conn().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut tx = conn.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(schema::MIGRATION_LOCK + 1)])?;
+        let row = tx.query_opt(
+            "SELECT token_nonce, token, aws_access_key_id, aws_nonce, aws_secret FROM cluster_admin WHERE id = 1",
+            &[],
+        )?;
+        let out = match row {
+            Some(r) => {
+                let token = crate::store::SecretRow {
+                    environment: ADMIN_SEAL.into(),
+                    name: "admin-token".into(),
+                    nonce: r.try_get(0)?,
+                    ciphertext: r.try_get(1)?,
+                };
+                let aws = crate::store::AwsKey {
+                    access_key_id: r.try_get(2)?,
+                    nonce: r.try_get(3)?,
+                    sealed_secret: r.try_get(4)?,
+                };
+                let token = key.open(&token).context(
+                    "opening the admin token stored by this database's first host: every host needs the same master key",
+                )?;
+                let secret = key.open_aws_secret(&aws)?;
+                (token.to_string(), aws.access_key_id, secret)
+            }
+            None => {
+                let (token, id, secret) = mine()?;
+                let sealed = key.seal(ADMIN_SEAL, "admin-token", token.as_bytes())?;
+                let aws = key.seal_aws_secret(&id, &secret)?;
+                tx.execute(
+                    "INSERT INTO cluster_admin (id, token_nonce, token, aws_access_key_id, aws_nonce, aws_secret) \
+                     VALUES (1, $1, $2, $3, $4, $5)",
+                    &[&sealed.nonce, &sealed.ciphertext, &aws.access_key_id, &aws.nonce, &aws.sealed_secret],
+                )?;
+                (token, id, secret)
+            }
+        };
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// A host of the cluster, as its heartbeat last recorded it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HostRow {
+    pub id: String,
+    pub gateway_addr: String,
+    pub started_at: String,
+    /// Milliseconds since the last heartbeat (by the database's clock).
+    pub seen_ms_ago: i64,
+    pub applied_seq: u64,
+    pub alive: bool,
+}
+
+impl PostgresStore {
+    /// The hosts that ever joined, newest heartbeat first.
+    pub fn hosts(&self) -> StoreResult<Vec<HostRow>> {
+        let mut conn = self.conn()?;
+        let rows = conn
+            .query(
+                "SELECT id, gateway_addr, started_at, \
+                 (extract(epoch from clock_timestamp()) * 1000)::bigint - seen_at_ms, applied_seq \
+                 FROM hosts ORDER BY seen_at_ms DESC, id",
+                &[],
+            )
+            .map_err(pg_err)?;
+        rows.iter()
+            .map(|r| {
+                let seen_ms_ago: i64 = r.try_get(3)?;
+                Ok(HostRow {
+                    id: r.try_get(0)?,
+                    gateway_addr: r.try_get(1)?,
+                    started_at: r.try_get(2)?,
+                    seen_ms_ago,
+                    applied_seq: r.try_get::<_, i64>(4)? as u64,
+                    alive: seen_ms_ago <= follow::ALIVE_WITHIN.as_millis() as i64,
+                })
+            })
+            .collect::<Result<_, postgres::Error>>()
+            .map_err(pg_err)
+    }
+}
+
+/// The associated data the admin token is sealed under.
+const ADMIN_SEAL: &str = "waygate-cluster";
+
 /// A connection error (the server gone, the connection dropped) is "unavailable" (503);
 /// anything else is internal.
 fn pg_err(e: postgres::Error) -> StoreError {

@@ -12,22 +12,33 @@ use anyhow::bail;
 pub const VERSION: i64 = 1;
 
 /// The advisory lock taken while migrating ("waygate" in ASCII).
-const MIGRATION_LOCK: i64 = 0x0077_6179_6761_7465;
+pub(super) const MIGRATION_LOCK: i64 = 0x0077_6179_6761_7465;
 
 /// Tables only a shared store has: code bytes (every host may need to load any code),
-/// the hosts that are alive, and the admin token's hash (every host accepts the same).
+/// the hosts that are alive, and the admin credentials every host accepts — sealed with
+/// the master key (ChaCha20-Poly1305) rather than hashed: each host writes the token to
+/// its own data directory for its CLI, and verifying SigV4 with the admin pair needs the
+/// secret itself.
 const SHARED: &str = r#"
 CREATE TABLE IF NOT EXISTS blob_bytes (
     code_hash   TEXT COLLATE "C" PRIMARY KEY REFERENCES blobs(code_hash),
     bytes       BYTEA NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cluster_admin (
+    id                INTEGER PRIMARY KEY CHECK (id = 1),
+    token_nonce       BYTEA NOT NULL,
+    token             BYTEA NOT NULL,
+    aws_access_key_id TEXT NOT NULL,
+    aws_nonce         BYTEA NOT NULL,
+    aws_secret        BYTEA NOT NULL
+);
+-- Written by each host's change-feed thread every poll (not a change: no sequence).
 CREATE TABLE IF NOT EXISTS hosts (
-    id          TEXT COLLATE "C" PRIMARY KEY,
-    admin_addr  TEXT NOT NULL,
+    id           TEXT COLLATE "C" PRIMARY KEY,
     gateway_addr TEXT NOT NULL,
-    started_at  TEXT NOT NULL,
-    seen_at_ms  BIGINT NOT NULL,
-    applied_seq BIGINT NOT NULL
+    started_at   TEXT NOT NULL,
+    seen_at_ms   BIGINT NOT NULL,
+    applied_seq  BIGINT NOT NULL
 );
 "#;
 
