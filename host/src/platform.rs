@@ -349,7 +349,7 @@ fn load_master_key(config: &PlatformConfig, data: &DataDir) -> anyhow::Result<cr
 
 /// Takes the data directory's lock, waiting a few seconds for a previous holder in this
 /// process (a restart) to finish dropping it.
-fn lock_data_dir(data: &DataDir) -> anyhow::Result<std::fs::File> {
+pub(crate) fn lock_data_dir(data: &DataDir) -> anyhow::Result<std::fs::File> {
     let path = data.lock_file();
     let file = crate::store::layout::open_private_file(&path).with_context(|| format!("opening {}", path.display()))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -449,17 +449,8 @@ impl std::fmt::Debug for AdminAws {
 /// file is missing or holds no complete pair — like the admin token, nothing depends on a
 /// pair nobody could read.
 fn load_or_create_aws_credentials(data: &DataDir) -> anyhow::Result<AdminAws> {
-    let path = data.aws_credentials();
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let field = |key: &str| {
-            text.lines().find_map(|l| {
-                let (k, v) = l.split_once('=')?;
-                (k.trim() == key).then(|| v.trim().to_string()).filter(|v| !v.is_empty())
-            })
-        };
-        if let (Some(access_key_id), Some(secret)) = (field("aws_access_key_id"), field("aws_secret_access_key")) {
-            return Ok(AdminAws { access_key_id, secret: zeroize::Zeroizing::new(secret) });
-        }
+    if let Some(admin) = read_aws_credentials(data) {
+        return Ok(admin);
     }
     let (access_key_id, secret) = crate::access::generate_aws_credentials();
     let admin = AdminAws { access_key_id, secret };
@@ -467,8 +458,23 @@ fn load_or_create_aws_credentials(data: &DataDir) -> anyhow::Result<AdminAws> {
     Ok(admin)
 }
 
+/// The pair in DATA_DIR/aws-credentials, if the file holds a complete one.
+pub(crate) fn read_aws_credentials(data: &DataDir) -> Option<AdminAws> {
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(data.aws_credentials()).ok()?);
+    let field = |key: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_string()).filter(|v| !v.is_empty())
+        })
+    };
+    Some(AdminAws {
+        access_key_id: field("aws_access_key_id")?,
+        secret: zeroize::Zeroizing::new(field("aws_secret_access_key")?),
+    })
+}
+
 /// Writes DATA_DIR/aws-credentials (atomically, 0600) for `admin`.
-fn write_aws_credentials(data: &DataDir, admin: &AdminAws) -> anyhow::Result<()> {
+pub(crate) fn write_aws_credentials(data: &DataDir, admin: &AdminAws) -> anyhow::Result<()> {
     let path = data.aws_credentials();
     let (access_key_id, secret) = (&admin.access_key_id, &admin.secret);
     let text = zeroize::Zeroizing::new(format!(

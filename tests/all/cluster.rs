@@ -288,3 +288,73 @@ async fn a_host_given_another_admin_token_than_the_database_holds_refuses_to_sta
     let err = waygate::server::Server::start(config, any, any).await.err().expect("refused");
     assert!(format!("{err:#}").contains("same master key"), "{err:#}");
 }
+
+/// `waygate store copy` with the real binary.
+fn store_copy(from: &str, to: &str, key_file: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_waygate"))
+        .args(["store", "copy", "--from", from, "--to", to, "--master-key-file"])
+        .arg(key_file)
+        .env_remove("WAYGATE_MASTER_KEY")
+        .output()
+        .expect("waygate store copy runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_copy_moves_an_installation_into_postgres_and_back() {
+    let Some(base) = skip("store_copy_moves_an_installation_into_postgres_and_back") else { return };
+    // An embedded installation with a bit of everything.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.store = None;
+    let mut s = TestServer::boot(dir, config).await;
+    s.deploy("orders", json!({ "env": { "PW": "secret:db-password" } }), &fixtures::print(V1)).await;
+    assert_eq!(s.publish("orders", json!({})).await.0, 201);
+    assert_eq!(s.call(Method::PUT, "/v1/functions/orders/aliases/LIVE", Some(json!({ "version": "1" }))).await.0, 201);
+    assert_eq!(s.call(Method::PUT, "/v1/secrets/prod/db-password", Some(json!({ "value": "pw1" }))).await.0, 201);
+    let api = new_api(&s, "shop").await;
+    route_ok(&s, &api, "GET", "/orders", function("orders:LIVE")).await;
+    permit(&s, "orders", "gw", &api, Some("LIVE")).await;
+    deploy(&s, &api, Some("prod")).await;
+    let token = s.token.clone();
+    s.stop().await;
+    let old = s.data();
+    let key_file = old.join("master.key");
+
+    // Into an empty schema: a host on it serves the same API with the same token.
+    let anchor = tempfile::tempdir().unwrap();
+    let schema = schema_of(anchor.path());
+    let url = schema_url(&base, &schema);
+    let out = store_copy(old.to_str().unwrap(), &url, &key_file);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("1 blobs"), "{report}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.store = Some(url.clone());
+    config.master_key_file = Some(key_file.clone());
+    let pg = TestServer::boot(dir, config).await;
+    assert_eq!(pg.token, token, "the admin token came along");
+    assert_eq!(get(&pg, &format!("/{api}/prod/orders")).await.body, b"v1");
+    let (st, v) = pg.call(Method::GET, "/v1/secrets/prod", None).await;
+    assert_eq!(st, 200);
+    assert!(v.to_string().contains("db-password"), "{v}");
+    let (_, audit) = pg.call(Method::GET, "/v1/audit?limit=100", None).await;
+    assert!(audit["entries"].as_array().is_some_and(|e| e.len() >= 6), "the audit log came along: {audit}");
+
+    // A non-empty target is refused, nothing written.
+    let out = store_copy(old.to_str().unwrap(), &url, &key_file);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("copy into an empty store"));
+
+    // And back out into a new data directory, which runs embedded as before.
+    let back = tempfile::tempdir().unwrap();
+    let out = store_copy(&url, back.path().to_str().unwrap(), &key_file);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(pg);
+    let mut config = test_config(back.path());
+    config.store = None;
+    let again = TestServer::boot(back, config).await;
+    assert_eq!(again.token, token);
+    assert_eq!(get(&again, &format!("/{api}/prod/orders")).await.body, b"v1");
+    drop_schema(&schema);
+}

@@ -21,6 +21,7 @@ pub mod output;
 mod permission;
 mod secret;
 mod stage;
+mod store;
 mod throttle;
 mod up;
 mod value;
@@ -97,6 +98,10 @@ enum Command {
         after_help = "Examples (from the docs):\n  waygate stage put $ID prod --deployment $DEP --var alias=STABLE\n  waygate stage set-var $ID dev alias=STABLE"
     )]
     Stage(stage::StageCmd),
+    /// The metadata store itself: copy an installation between a data directory and
+    /// PostgreSQL.
+    #[command(subcommand)]
+    Store(store::StoreCmd),
     /// API keys with policies (who may do what on which resource).
     #[command(subcommand)]
     #[command(
@@ -233,6 +238,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Deploy(a) => api::run_deploy(a),
         Command::Stage(c) => stage::run(c),
         Command::Key(c) => key::run(c),
+        Command::Store(c) => store::run(c),
         Command::Secret(c) => secret::run(c),
         Command::Value(c) => value::run(c),
         Command::Config(c) => config::run(c),

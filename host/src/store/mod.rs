@@ -24,6 +24,7 @@ pub mod artifacts;
 pub mod audit;
 pub mod blobs;
 pub mod code;
+pub mod copy;
 pub mod files;
 pub mod functions;
 pub mod keys;
@@ -70,6 +71,10 @@ pub trait Store: AuditLog + Send + Sync + 'static {
     fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<u64>;
     /// Runs `f` in one read transaction (a consistent view); a write in it is refused.
     fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<()>;
+    /// Runs `f` on the transaction's SQL itself, committed unless it fails, without
+    /// advancing the change sequence: for whole-store operations that move rows of every
+    /// table ([`copy`]), never for a change of state the platform serves.
+    fn raw(&self, f: &mut dyn FnMut(&sql::SqlTx<'_>) -> StoreResult<()>) -> StoreResult<()>;
 }
 
 /// [`Store::write`] for a closure that returns a value.

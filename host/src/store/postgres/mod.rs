@@ -111,47 +111,20 @@ impl PostgresStore {
     /// The admin credentials every host shares (token, AWS access key id, AWS secret):
     /// read from the database, or — when none are stored yet — `mine()`, stored sealed
     /// with the master key (under a lock: two first hosts agree on one set).
-    #[allow(clippy::type_complexity)]
     pub fn admin_credentials(
         &self,
         key: &crate::secrets::MasterKey,
-        mine: impl FnOnce() -> anyhow::Result<(String, String, zeroize::Zeroizing<String>)>,
-    ) -> anyhow::Result<(String, String, zeroize::Zeroizing<String>)> {
+        mine: impl FnOnce() -> anyhow::Result<AdminCredentials>,
+    ) -> anyhow::Result<AdminCredentials> {
         let mut conn = self.conn().map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut tx = conn.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(schema::MIGRATION_LOCK + 1)])?;
-        let row = tx.query_opt(
-            "SELECT token_nonce, token, aws_access_key_id, aws_nonce, aws_secret FROM cluster_admin WHERE id = 1",
-            &[],
-        )?;
+        let row = tx.query_opt(ADMIN_SELECT, &[])?;
         let out = match row {
-            Some(r) => {
-                let token = crate::store::SecretRow {
-                    environment: ADMIN_SEAL.into(),
-                    name: "admin-token".into(),
-                    nonce: r.try_get(0)?,
-                    ciphertext: r.try_get(1)?,
-                };
-                let aws = crate::store::AwsKey {
-                    access_key_id: r.try_get(2)?,
-                    nonce: r.try_get(3)?,
-                    sealed_secret: r.try_get(4)?,
-                };
-                let token = key.open(&token).context(
-                    "opening the admin token stored by this database's first host: every host needs the same master key",
-                )?;
-                let secret = key.open_aws_secret(&aws)?;
-                (token.to_string(), aws.access_key_id, secret)
-            }
+            Some(r) => open_admin_row(&r, key)?,
             None => {
                 let (token, id, secret) = mine()?;
-                let sealed = key.seal(ADMIN_SEAL, "admin-token", token.as_bytes())?;
-                let aws = key.seal_aws_secret(&id, &secret)?;
-                tx.execute(
-                    "INSERT INTO cluster_admin (id, token_nonce, token, aws_access_key_id, aws_nonce, aws_secret) \
-                     VALUES (1, $1, $2, $3, $4, $5)",
-                    &[&sealed.nonce, &sealed.ciphertext, &aws.access_key_id, &aws.nonce, &aws.sealed_secret],
-                )?;
+                insert_admin(&mut tx, key, &token, &id, &secret)?;
                 (token, id, secret)
             }
         };
@@ -203,6 +176,45 @@ impl PostgresStore {
 
 /// The associated data the admin token is sealed under.
 const ADMIN_SEAL: &str = "waygate-cluster";
+
+/// (admin token, AWS access key id, AWS secret access key).
+pub type AdminCredentials = (String, String, zeroize::Zeroizing<String>);
+
+const ADMIN_SELECT: &str =
+    "SELECT token_nonce, token, aws_access_key_id, aws_nonce, aws_secret FROM cluster_admin WHERE id = 1";
+
+fn open_admin_row(r: &postgres::Row, key: &crate::secrets::MasterKey) -> anyhow::Result<AdminCredentials> {
+    let token = crate::store::SecretRow {
+        environment: ADMIN_SEAL.into(),
+        name: "admin-token".into(),
+        nonce: r.try_get(0)?,
+        ciphertext: r.try_get(1)?,
+    };
+    let aws = crate::store::AwsKey { access_key_id: r.try_get(2)?, nonce: r.try_get(3)?, sealed_secret: r.try_get(4)? };
+    let token = key.open(&token).context(
+        "opening the admin token stored by this database's first host: every host needs the same master key",
+    )?;
+    let secret = key.open_aws_secret(&aws)?;
+    Ok((token.to_string(), aws.access_key_id, secret))
+}
+
+/// Stores the admin credentials, sealed (a second set is refused by the primary key).
+fn insert_admin(
+    tx: &mut postgres::Transaction<'_>,
+    key: &crate::secrets::MasterKey,
+    token: &str,
+    access_key_id: &str,
+    secret: &str,
+) -> anyhow::Result<()> {
+    let sealed = key.seal(ADMIN_SEAL, "admin-token", token.as_bytes())?;
+    let aws = key.seal_aws_secret(access_key_id, secret)?;
+    tx.execute(
+        "INSERT INTO cluster_admin (id, token_nonce, token, aws_access_key_id, aws_nonce, aws_secret) \
+         VALUES (1, $1, $2, $3, $4, $5)",
+        &[&sealed.nonce, &sealed.ciphertext, &aws.access_key_id, &aws.nonce, &aws.sealed_secret],
+    )?;
+    Ok(())
+}
 
 /// A connection error (the server gone, the connection dropped) is "unavailable" (503);
 /// anything else is internal.
@@ -312,6 +324,25 @@ impl Store for PostgresStore {
         f(&SqlTx(&tx))?;
         tx.0.into_inner().commit().map_err(pg_err)?;
         Ok(())
+    }
+
+    fn raw(&self, f: &mut dyn FnMut(&SqlTx<'_>) -> StoreResult<()>) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        let tx = PgConn(RefCell::new(conn.transaction().map_err(pg_err)?));
+        f(&SqlTx(&tx))?;
+        tx.0.into_inner().commit().map_err(pg_err)
+    }
+}
+
+impl PostgresStore {
+    /// The admin credentials, if a host (or a copy) stored them.
+    pub fn stored_admin_credentials(
+        &self,
+        key: &crate::secrets::MasterKey,
+    ) -> anyhow::Result<Option<AdminCredentials>> {
+        let mut conn = self.conn().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let row = conn.query_opt(ADMIN_SELECT, &[])?;
+        row.map(|r| open_admin_row(&r, key)).transpose()
     }
 }
 

@@ -114,6 +114,16 @@ impl Store for SqliteStore {
         tx.0.commit()?;
         Ok(())
     }
+
+    fn raw(&self, f: &mut dyn FnMut(&SqlTx<'_>) -> StoreResult<()>) -> StoreResult<()> {
+        self.raw_tx(f)
+    }
+}
+
+impl SqliteStore {
+    fn raw_tx(&self, f: &mut dyn FnMut(&SqlTx<'_>) -> StoreResult<()>) -> StoreResult<()> {
+        self.tx(|tx| f(tx))
+    }
 }
 
 impl AuditLog for SqliteStore {
