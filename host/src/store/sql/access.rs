@@ -45,7 +45,7 @@ impl KeyStore for SqlTx<'_> {
     }
 
     fn find_key(&self, name: &str) -> StoreResult<Option<KeyRecord>> {
-        Ok(self.query_opt(&format!("SELECT {KEY_COLS} FROM api_keys WHERE name = ?1"), args![name], key_row)?)
+        self.query_opt(&format!("SELECT {KEY_COLS} FROM api_keys WHERE name = ?1"), args![name], key_row)
     }
 
     fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
@@ -54,7 +54,7 @@ impl KeyStore for SqlTx<'_> {
     }
 
     fn key_by_hash(&self, hash: &str) -> StoreResult<Option<KeyRecord>> {
-        Ok(self.query_opt(&format!("SELECT {KEY_COLS} FROM api_keys WHERE key_hash = ?1"), args![hash], key_row)?)
+        self.query_opt(&format!("SELECT {KEY_COLS} FROM api_keys WHERE key_hash = ?1"), args![hash], key_row)
     }
 
     fn delete_key(&self, name: &str) -> StoreResult<bool> {
@@ -155,7 +155,7 @@ impl ValueStore for SqlTx<'_> {
     }
 
     fn list_values(&self, environment: &str) -> StoreResult<Vec<ValueRecord>> {
-        Ok(self.all_values(Some(environment))?)
+        self.all_values(Some(environment))
     }
 
     fn delete_value(&self, environment: &str, name: &str) -> StoreResult<bool> {
@@ -165,7 +165,7 @@ impl ValueStore for SqlTx<'_> {
     }
 
     fn load_values(&self) -> StoreResult<Vec<ValueRecord>> {
-        Ok(self.all_values(None)?)
+        self.all_values(None)
     }
 }
 

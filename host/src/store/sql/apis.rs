@@ -72,11 +72,7 @@ impl ApiStore for SqlTx<'_> {
     }
 
     fn find_api(&self, id: &ApiId) -> StoreResult<Option<ApiRecord>> {
-        Ok(self.query_opt(
-            "SELECT id, name, description, created_at FROM apis WHERE id = ?1",
-            args![id.as_str()],
-            api_row,
-        )?)
+        self.query_opt("SELECT id, name, description, created_at FROM apis WHERE id = ?1", args![id.as_str()], api_row)
     }
 
     fn list_apis(&self) -> StoreResult<Vec<ApiRecord>> {
@@ -101,11 +97,11 @@ impl ApiStore for SqlTx<'_> {
     }
 
     fn find_route(&self, api: &ApiId, id: &str) -> StoreResult<Option<RouteRecord>> {
-        Ok(self.query_opt(
+        self.query_opt(
             &format!("SELECT {ROUTE_COLS} FROM routes WHERE api_id = ?1 AND id = ?2"),
             args![api.as_str(), id],
             route_row,
-        )?)
+        )
     }
 
     fn write_route(&self, api: &ApiId, r: &RouteRecord) -> StoreResult<()> {
@@ -174,11 +170,11 @@ impl ApiStore for SqlTx<'_> {
     }
 
     fn find_deployment(&self, api: &ApiId, id: &str) -> StoreResult<Option<DeploymentRecord>> {
-        Ok(self.query_opt(
+        self.query_opt(
             &format!("SELECT {DEPLOYMENT_COLS} FROM deployments WHERE api_id = ?1 AND id = ?2"),
             args![api.as_str(), id],
             deployment_row,
-        )?)
+        )
     }
 
     fn list_deployments(&self, api: &ApiId) -> StoreResult<Vec<DeploymentRecord>> {
@@ -207,11 +203,11 @@ impl ApiStore for SqlTx<'_> {
     }
 
     fn find_stage(&self, api: &ApiId, name: &StageName) -> StoreResult<Option<StageRecord>> {
-        Ok(self.query_opt(
+        self.query_opt(
             &format!("SELECT {STAGE_COLS} FROM stages WHERE api_id = ?1 AND name = ?2"),
             args![api.as_str(), name.as_str()],
             stage_row,
-        )?)
+        )
     }
 
     fn list_stages(&self, api: &ApiId) -> StoreResult<Vec<StageRecord>> {

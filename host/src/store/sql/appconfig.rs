@@ -152,14 +152,14 @@ impl ConfigStore for SqlTx<'_> {
         profile: &str,
         number: u32,
     ) -> StoreResult<Option<ConfigVersionRecord>> {
-        Ok(self.query_opt(
+        self.query_opt(
             &format!(
                 "SELECT {VERSION_META}, content FROM config_versions \
                      WHERE application = ?1 AND profile = ?2 AND number = ?3"
             ),
             args![application, profile, number],
             |r| Ok(ConfigVersionRecord { meta: version_meta(r)?, content: r.get(7)? }),
-        )?)
+        )
     }
 
     fn delete_config_version(&self, application: &str, profile: &str, number: u32) -> StoreResult<bool> {

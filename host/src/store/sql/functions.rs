@@ -74,11 +74,11 @@ impl FunctionStore for SqlTx<'_> {
     }
 
     fn find_function(&self, name: &FunctionName) -> StoreResult<Option<FunctionRecord>> {
-        Ok(self.query_opt(
+        self.query_opt(
             &format!("SELECT {FUNCTION_COLS} FROM {FUNCTION_FROM} WHERE f.name = ?1"),
             args![name.as_str()],
             function_row,
-        )?)
+        )
     }
 
     fn list_functions(&self) -> StoreResult<Vec<FunctionRecord>> {
@@ -133,19 +133,19 @@ impl FunctionStore for SqlTx<'_> {
     }
 
     fn newest_version(&self, name: &FunctionName) -> StoreResult<Option<VersionRecord>> {
-        Ok(self.query_opt(
+        self.query_opt(
             &format!("SELECT {VERSION_COLS} FROM versions WHERE function = ?1 ORDER BY number DESC LIMIT 1"),
             args![name.as_str()],
             version_row,
-        )?)
+        )
     }
 
     fn find_version(&self, name: &FunctionName, version: u32) -> StoreResult<Option<VersionRecord>> {
-        Ok(self.query_opt(
+        self.query_opt(
             &format!("SELECT {VERSION_COLS} FROM versions WHERE function = ?1 AND number = ?2"),
             args![name.as_str(), version],
             version_row,
-        )?)
+        )
     }
 
     fn list_versions(&self, name: &FunctionName) -> StoreResult<Vec<VersionRecord>> {
@@ -186,11 +186,11 @@ impl FunctionStore for SqlTx<'_> {
     }
 
     fn find_alias(&self, name: &FunctionName, alias: &AliasName) -> StoreResult<Option<AliasRecord>> {
-        Ok(self.query_opt(
+        self.query_opt(
             &format!("SELECT {ALIAS_COLS} FROM aliases WHERE function = ?1 AND name = ?2"),
             args![name.as_str(), alias.as_str()],
             alias_row,
-        )?)
+        )
     }
 
     fn list_aliases(&self, name: &FunctionName) -> StoreResult<Vec<AliasRecord>> {
