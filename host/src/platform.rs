@@ -293,6 +293,13 @@ impl follow::Follower for Platform {
         }
     }
 
+    fn cache_event(&self, event: &str) {
+        match event.split(' ').collect::<Vec<_>>()[..] {
+            ["flush", api, stage] => self.live.cache.flush_stage(api, stage),
+            _ => tracing::warn!(event, "unknown cache event from another host"),
+        }
+    }
+
     fn presence(&self) -> (String, String, String, u64) {
         let id = self.host_id.clone().unwrap_or_default();
         (id, self.gateway_addr.to_string(), self.started_at.clone(), self.snapshot.load().change_seq)

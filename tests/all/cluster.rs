@@ -358,3 +358,59 @@ async fn store_copy_moves_an_installation_into_postgres_and_back() {
     assert_eq!(get(&again, &format!("/{api}/prod/orders")).await.body, b"v1");
     drop_schema(&schema);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_host_killed_mid_publish_leaves_no_partial_state() {
+    let Some(base) = skip("a_host_killed_mid_publish_leaves_no_partial_state") else { return };
+    let c = Cluster::start(&base, 1).await;
+    let h = &c.hosts[0];
+    h.deploy("f", json!({}), &fixtures::print(V1)).await;
+    // A second host, the real binary, publishing in a loop until SIGKILL stops it.
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.hex");
+    std::fs::write(&key_file, &c.key).unwrap();
+    let (url, log) = (c.url.clone(), dir.path().join("host.log"));
+    let data = dir.path().join("data");
+    let acknowledged = tokio::task::spawn_blocking(move || {
+        let extra = ["--store", url.as_str(), "--master-key-file", key_file.to_str().unwrap()];
+        let p = std::sync::Arc::new(crate::harness::Spawned::start_with(&data, &log, &extra));
+        let killer = {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(400 + rand::random::<u64>() % 400));
+                p.kill();
+            })
+        };
+        let mut acknowledged = Vec::new();
+        for i in 0..500 {
+            let env = json!({ "env": { "ROUND": format!("{i}") } });
+            let Ok((200, _)) = p.call(Method::PATCH, "/v1/functions/f/config", Some(env)) else { break };
+            match p.call(Method::POST, "/v1/functions/f/versions", Some(json!({ "description": format!("round {i}") })))
+            {
+                Ok((201, v)) => acknowledged.push(v["version"].as_str().unwrap().parse::<u32>().unwrap()),
+                _ => break,
+            }
+        }
+        killer.join().unwrap();
+        acknowledged
+    })
+    .await
+    .unwrap();
+    assert!(!acknowledged.is_empty(), "the killed host published before it died");
+    // What the surviving host sees: every acknowledged version, numbered without a gap, each
+    // one whole (its configuration and description from the same round), nothing half-written.
+    let (st, list) = h.call(Method::GET, "/v1/functions/f/versions", None).await;
+    assert_eq!(st, 200);
+    let versions = list["versions"].as_array().unwrap();
+    let numbers: Vec<u32> = versions.iter().map(|v| v["version"].as_str().unwrap().parse().unwrap()).collect();
+    assert_eq!(numbers, (1..=numbers.len() as u32).collect::<Vec<_>>(), "gap-free");
+    assert!(acknowledged.iter().all(|n| numbers.contains(n)), "{acknowledged:?} ⊆ {numbers:?}");
+    for v in versions {
+        let round = v["config"]["env"]["ROUND"].as_str().unwrap();
+        assert_eq!(v["description"], format!("round {round}"), "{v}");
+    }
+    // And it goes on: a publish on the survivor takes the next number.
+    h.call(Method::PATCH, "/v1/functions/f/config", Some(json!({ "env": { "ROUND": "after" } }))).await;
+    let (st, v) = h.publish("f", json!({ "description": "round after" })).await;
+    assert_eq!((st, v["version"].as_str()), (201, Some((numbers.len() + 1).to_string().as_str())), "{v}");
+}

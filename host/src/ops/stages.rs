@@ -374,6 +374,13 @@ pub async fn remove_canary(p: &Arc<Platform>, id: ApiId, name: StageName) -> Res
 pub async fn flush_cache(p: &Arc<Platform>, id: ApiId, name: StageName) -> Result<StageRecord> {
     let rec = get(p, id, name).await?;
     p.live.cache.flush_stage(rec.api_id.as_str(), rec.name.as_str());
+    // Every host has a cache of its own: a shared store tells the others to flush theirs.
+    if let Some(pg) = p.shared.clone() {
+        let event = format!("flush {} {}", rec.api_id.as_str(), rec.name.as_str());
+        tokio::task::spawn_blocking(move || pg.broadcast_cache(&event))
+            .await
+            .map_err(|e| Error::internal(format!("store task failed: {e}")))??;
+    }
     Ok(rec)
 }
 

@@ -44,6 +44,8 @@ impl Feed {
 /// the host serves), and what to say of itself in the `hosts` table.
 pub trait Follower: Send + Sync + 'static {
     fn changed(&self, seq: u64);
+    /// A host broadcast a cache event (`flush API STAGE`) to every host of this schema.
+    fn cache_event(&self, event: &str);
     /// (host id, gateway address, start time, the change sequence it serves).
     fn presence(&self) -> (String, String, String, u64);
 }
@@ -87,7 +89,13 @@ fn follow(
     follower: &std::sync::Weak<dyn Follower>,
 ) -> Result<(), postgres::Error> {
     let mut client = config.connect(NoTls)?;
-    client.batch_execute(&format!("LISTEN {}", super::CHANNEL))?;
+    client.batch_execute(&format!("LISTEN {}; LISTEN {}", super::CHANNEL, super::CACHE_CHANNEL))?;
+    // Channels are per database: cache events carry their schema, and only this one's count.
+    let schema: String = client.query_one("SELECT current_schema()::text", &[])?.get(0);
+    let prefix = format!("{schema} ");
+    // Heartbeats are not worth an fsync each: a lost one is rewritten within a second.
+    client.batch_execute("SET synchronous_commit TO off")?;
+    let mut last_beat: Option<(std::time::Instant, u64)> = None;
     if !feed.connected.swap(true, Ordering::Relaxed) {
         tracing::info!("following the database's change feed");
     }
@@ -101,19 +109,37 @@ fn follow(
         f.changed(seq as u64);
         let (id, gateway, started, applied) = f.presence();
         drop(f);
-        // This host's heartbeat: a row write outside the change sequence (no one rebuilds).
-        client.execute(
-            "INSERT INTO hosts (id, gateway_addr, started_at, seen_at_ms, applied_seq) \
-             VALUES ($1, $2, $3, (extract(epoch from clock_timestamp()) * 1000)::bigint, $4) \
-             ON CONFLICT (id) DO UPDATE SET gateway_addr = excluded.gateway_addr, started_at = excluded.started_at, \
-             seen_at_ms = excluded.seen_at_ms, applied_seq = excluded.applied_seq",
-            &[&id, &gateway, &started, &(applied as i64)],
-        )?;
+        // This host's heartbeat: a row write outside the change sequence (no one rebuilds),
+        // when what it serves changed or a second went by.
+        if !last_beat.is_some_and(|(at, seq)| seq == applied && at.elapsed() < POLL) {
+            last_beat = Some((std::time::Instant::now(), applied));
+            client.execute(
+                "INSERT INTO hosts (id, gateway_addr, started_at, seen_at_ms, applied_seq) \
+                 VALUES ($1, $2, $3, (extract(epoch from clock_timestamp()) * 1000)::bigint, $4) \
+                 ON CONFLICT (id) DO UPDATE SET gateway_addr = excluded.gateway_addr, \
+                 started_at = excluded.started_at, seen_at_ms = excluded.seen_at_ms, applied_seq = excluded.applied_seq",
+                &[&id, &gateway, &started, &(applied as i64)],
+            )?;
+        }
         let mut notes = client.notifications();
-        // Wait for one, then drop whatever else is already queued: one read for a burst.
-        if notes.timeout_iter(POLL).next()?.is_some() {
+        // Wait for one, then take whatever else is already queued: one read for a burst.
+        let mut events = Vec::new();
+        let first = notes.timeout_iter(POLL).next()?;
+        if let Some(first) = first {
             let mut pending = notes.iter();
-            while pending.next()?.is_some() {}
+            let mut next = Some(first);
+            while let Some(n) = next {
+                if n.channel() == super::CACHE_CHANNEL {
+                    if let Some(event) = n.payload().strip_prefix(&prefix) {
+                        events.push(event.to_string());
+                    }
+                }
+                next = pending.next()?;
+            }
+        }
+        if !events.is_empty() {
+            let Some(f) = follower.upgrade() else { return Ok(()) };
+            events.iter().for_each(|e| f.cache_event(e));
         }
     }
 }

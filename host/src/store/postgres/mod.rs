@@ -28,12 +28,14 @@ use super::{AuditEntry, AuditLog, AuditQuery, Store, StoreError, StoreResult, Tx
 use anyhow::Context;
 use postgres::types::{IsNull, ToSql, Type};
 use postgres::{IsolationLevel, NoTls};
-use r2d2_postgres::PostgresConnectionManager;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// The channel every commit notifies, with the new change sequence as payload.
 pub const CHANNEL: &str = "waygate_changes";
+/// The channel of live-state events every host applies (`SCHEMA flush API STAGE`).
+pub const CACHE_CHANNEL: &str = "waygate_cache";
 
 /// Connections per host (`--store-pool-size` is not offered: management calls are short
 /// and the data plane never queries; 8 covers concurrent management calls and rebuilds).
@@ -43,7 +45,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct PostgresStore {
     /// `None` only while dropping (see `Drop`).
-    pool: Option<r2d2::Pool<PostgresConnectionManager<NoTls>>>,
+    pool: Option<r2d2::Pool<Manager>>,
     config: postgres::Config,
     /// This open created the schema: the database was empty.
     pub created: bool,
@@ -72,7 +74,7 @@ impl PostgresStore {
     /// don't race; a database migrated by a newer Waygate is refused).
     pub fn open(url: &str) -> anyhow::Result<Self> {
         let config = parse_url(url)?;
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let manager = Manager { config: config.clone() };
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
@@ -90,7 +92,7 @@ impl PostgresStore {
         &self.config
     }
 
-    fn conn(&self) -> StoreResult<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
+    fn conn(&self) -> StoreResult<r2d2::PooledConnection<Manager>> {
         let pool = self.pool.as_ref().ok_or_else(|| StoreError::internal("the store is closing"))?;
         pool.get().map_err(|e| StoreError::Unavailable(format!("the database is unreachable: {e}")))
     }
@@ -230,8 +232,73 @@ fn pg_err(e: postgres::Error) -> StoreError {
     }
 }
 
+/// A pooled connection with the statements it has prepared (each SQL text is parsed and
+/// planned once per connection, not on every call: half the round trips).
+pub struct Conn {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+}
+
+/// r2d2's connection manager for [`Conn`] (r2d2_postgres's pools a bare client, with no
+/// room for the statement cache). A connection is checked before it is handed out.
+pub struct Manager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Conn, postgres::Error> {
+        Ok(Conn { client: self.config.connect(NoTls)?, statements: HashMap::new() })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(drop)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
 /// One transaction, as the domain code's [`Sql`].
-struct PgConn<'c>(RefCell<postgres::Transaction<'c>>);
+struct PgConn<'c> {
+    tx: RefCell<postgres::Transaction<'c>>,
+    statements: RefCell<&'c mut HashMap<String, postgres::Statement>>,
+}
+
+impl<'c> PgConn<'c> {
+    fn new(tx: postgres::Transaction<'c>, statements: &'c mut HashMap<String, postgres::Statement>) -> Self {
+        PgConn { tx: RefCell::new(tx), statements: RefCell::new(statements) }
+    }
+
+    /// The prepared statement for `sql` (`?N` placeholders), prepared on first use. A
+    /// prepared statement is not transactional: it outlives this transaction, whatever
+    /// its outcome.
+    fn statement(&self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        let sql = super::sql::numbered_placeholders(sql);
+        if let Some(s) = self.statements.borrow().get(&sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.borrow_mut().prepare(&sql)?;
+        self.statements.borrow_mut().insert(sql, s.clone());
+        Ok(s)
+    }
+}
 
 /// Arguments take the type PostgreSQL inferred for their placeholder (the schema's
 /// integers are BIGINT, but an expression may make one INT4).
@@ -285,13 +352,13 @@ impl Sql for PgConn<'_> {
     }
 
     fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        let sql = super::sql::numbered_placeholders(sql);
-        self.0.borrow_mut().execute(sql.as_str(), &params(args)).map_err(pg_err)
+        let statement = self.statement(sql).map_err(pg_err)?;
+        self.tx.borrow_mut().execute(&statement, &params(args)).map_err(pg_err)
     }
 
     fn query(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
-        let sql = super::sql::numbered_placeholders(sql);
-        let rows = self.0.borrow_mut().query(sql.as_str(), &params(args)).map_err(pg_err)?;
+        let statement = self.statement(sql).map_err(pg_err)?;
+        let rows = self.tx.borrow_mut().query(&statement, &params(args)).map_err(pg_err)?;
         rows.iter()
             .map(|r| (0..r.len()).map(|i| val(r, i)).collect::<Result<Vec<_>, _>>().map(Row))
             .collect::<Result<Vec<_>, _>>()
@@ -302,39 +369,51 @@ impl Sql for PgConn<'_> {
 impl Store for PostgresStore {
     fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<u64> {
         let mut conn = self.conn()?;
-        let tx = PgConn(RefCell::new(conn.transaction().map_err(pg_err)?));
+        let Conn { client, statements } = &mut *conn;
+        let tx = PgConn::new(client.transaction().map_err(pg_err)?, statements);
         let sql = SqlTx(&tx);
         // First: its row lock serialises this transaction after every other writer's.
         let seq = sql.advance_change_seq()?;
         f(&sql)?;
         sql.execute("SELECT pg_notify(?1, ?2)", super::sql::args![CHANNEL, seq.to_string()])?;
-        tx.0.into_inner().commit().map_err(pg_err)?;
+        tx.tx.into_inner().commit().map_err(pg_err)?;
         Ok(seq)
     }
 
     fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<()> {
         let mut conn = self.conn()?;
-        let tx = conn
+        let Conn { client, statements } = &mut *conn;
+        let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()
             .map_err(pg_err)?;
-        let tx = PgConn(RefCell::new(tx));
+        let tx = PgConn::new(tx, statements);
         f(&SqlTx(&tx))?;
-        tx.0.into_inner().commit().map_err(pg_err)?;
+        tx.tx.into_inner().commit().map_err(pg_err)?;
         Ok(())
     }
 
     fn raw(&self, f: &mut dyn FnMut(&SqlTx<'_>) -> StoreResult<()>) -> StoreResult<()> {
         let mut conn = self.conn()?;
-        let tx = PgConn(RefCell::new(conn.transaction().map_err(pg_err)?));
+        let Conn { client, statements } = &mut *conn;
+        let tx = PgConn::new(client.transaction().map_err(pg_err)?, statements);
         f(&SqlTx(&tx))?;
-        tx.0.into_inner().commit().map_err(pg_err)
+        tx.tx.into_inner().commit().map_err(pg_err)
     }
 }
 
 impl PostgresStore {
+    /// Tells every host of this schema (this one included) to apply `event` to its live
+    /// state: the response cache is per host, its flushes are for all of them.
+    pub fn broadcast_cache(&self, event: &str) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        conn.execute("SELECT pg_notify($1, current_schema() || ' ' || $2)", &[&CACHE_CHANNEL, &event])
+            .map_err(pg_err)?;
+        Ok(())
+    }
+
     /// The admin credentials, if a host (or a copy) stored them.
     pub fn stored_admin_credentials(
         &self,
@@ -349,16 +428,18 @@ impl PostgresStore {
 impl AuditLog for PostgresStore {
     fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
         let mut conn = self.conn()?;
-        let tx = PgConn(RefCell::new(conn.transaction().map_err(pg_err)?));
+        let Conn { client, statements } = &mut *conn;
+        let tx = PgConn::new(client.transaction().map_err(pg_err)?, statements);
         super::sql::append_audit(&SqlTx(&tx), entry)?;
-        tx.0.into_inner().commit().map_err(pg_err)
+        tx.tx.into_inner().commit().map_err(pg_err)
     }
 
     fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
         let mut conn = self.conn()?;
-        let tx = PgConn(RefCell::new(conn.transaction().map_err(pg_err)?));
+        let Conn { client, statements } = &mut *conn;
+        let tx = PgConn::new(client.transaction().map_err(pg_err)?, statements);
         let rows = super::sql::list_audit(&SqlTx(&tx), query)?;
-        tx.0.into_inner().commit().map_err(pg_err)?;
+        tx.tx.into_inner().commit().map_err(pg_err)?;
         Ok(rows)
     }
 }
