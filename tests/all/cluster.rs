@@ -162,6 +162,31 @@ async fn changes_on_one_host_are_served_by_the_others() {
     assert_eq!(st, 200, "{v}");
     eventually("stage variable on A", || async { get(a, &format!("/{api}/prod/orders")).await.body == b"v1" }).await;
 
+    // The response cache is per host, its flush is for all: B caches v2 (prod → LIVE → 2),
+    // the alias moves back to 1, B answers from its cache until a flush on A reaches it.
+    let body = json!({ "variables": { "alias": "LIVE" }, "cache": { "enabled": true, "ttl_seconds": 300 } });
+    let (st, v) = a.call(Method::PATCH, &format!("/v1/apis/{api}/stages/prod"), Some(body)).await;
+    assert_eq!(st, 200, "{v}");
+    eventually("cache on B", || async {
+        let r = get(b, &format!("/{api}/prod/orders")).await;
+        r.body == b"v2" && r.h("x-waygate-cache") == Some("hit")
+    })
+    .await;
+    let (st, v) = a.call(Method::PUT, "/v1/functions/orders/aliases/LIVE", Some(json!({ "version": "1" }))).await;
+    assert_eq!(st, 200, "{v}");
+    eventually("the alias on B", || async { b.invoke("orders:LIVE", "").await.text() == V1 }).await;
+    assert_eq!(get(b, &format!("/{api}/prod/orders")).await.body, b"v2", "still cached on B");
+    assert_eq!(a.call(Method::DELETE, &format!("/v1/apis/{api}/stages/prod/cache"), None).await.0, 202);
+    eventually("the flush on B", || async { get(b, &format!("/{api}/prod/orders")).await.body == b"v1" }).await;
+
+    // A secret rotated on one host is what the others' functions get.
+    let (st, _) = a.call(Method::PUT, "/v1/secrets/default/pw", Some(json!({ "value": "one" }))).await;
+    assert_eq!(st, 201);
+    a.deploy("env", json!({ "env": { "PW": "secret:pw" } }), &fixtures::env()).await;
+    eventually("secret on B", || async { b.invoke("env", "").await.text().contains("PW=one") }).await;
+    assert_eq!(h3.call(Method::PUT, "/v1/secrets/default/pw", Some(json!({ "value": "two" }))).await.0, 200);
+    eventually("rotation on B", || async { b.invoke("env", "").await.text().contains("PW=two") }).await;
+
     // A key made on A works on B; revoked on the third host, B refuses it at once.
     let (st, v) = a
         .call(Method::POST, "/v1/keys", Some(json!({ "name": "ci", "policy": [{ "effect": "allow", "actions": ["function:Read"], "resources": ["*"] }] })))
@@ -263,6 +288,19 @@ async fn hosts_report_health_survive_a_lost_connection_and_a_late_host_catches_u
     let late = c.join().await;
     assert_eq!(late.invoke("f:LIVE", "").await.text(), V1);
     assert_eq!(std::fs::read_to_string(late.data().join("admin.token")).unwrap(), c.hosts[0].token);
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_waygate_is_refused() {
+    let Some(base) = skip("a_database_migrated_by_a_newer_waygate_is_refused") else { return };
+    let c = Cluster::start(&base, 1).await;
+    admin_sql(&base, format!("INSERT INTO {}.waygate_schema (version) VALUES (99)", c.schema));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.store = Some(c.url.clone());
+    let any = "127.0.0.1:0".parse().unwrap();
+    let err = waygate::server::Server::start(config, any, any).await.err().expect("refused");
+    assert!(format!("{err:#}").contains("newer than this Waygate"), "{err:#}");
 }
 
 #[tokio::test]

@@ -55,6 +55,7 @@ const PAGES: &[&str] = &[
     "docs/limits.md",
     "docs/observability.md",
     "docs/operations.md",
+    "docs/scaling.md",
     "docs/performance.md",
 ];
 

@@ -45,7 +45,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the platform (management API + data plane) with an embedded store.
+    /// Run the platform (management API + data plane) on the embedded store or a shared
+    /// PostgreSQL one (`--store`).
     Up(up::UpArgs),
     /// Create, inspect, update and delete functions.
     #[command(subcommand)]

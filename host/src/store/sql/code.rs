@@ -24,8 +24,9 @@ impl CodeStore for SqlTx<'_> {
     fn blob_bytes(&self, hash: &CodeHash) -> StoreResult<Option<Vec<u8>>> {
         match self.dialect() {
             Dialect::Sqlite => Ok(None),
+            // Moved out of the row, not copied: a blob may be 50 MB.
             Dialect::Postgres => {
-                self.query_opt("SELECT bytes FROM blob_bytes WHERE code_hash = ?1", args![hash.to_hex()], |r| r.get(0))
+                self.query_bytes("SELECT bytes FROM blob_bytes WHERE code_hash = ?1", args![hash.to_hex()])
             }
         }
     }

@@ -97,6 +97,15 @@ impl SqlTx<'_> {
         self.0.query(sql, args)?.first().map(f).transpose()
     }
 
+    /// The first column of the first row as bytes, moved out of the row (no copy).
+    pub fn query_bytes(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Option<Vec<u8>>> {
+        match self.0.query(sql, args)?.into_iter().next().and_then(|r| r.0.into_iter().next()) {
+            None | Some(Val::Null) => Ok(None),
+            Some(Val::Bytes(b)) => Ok(Some(b)),
+            Some(other) => Err(StoreError::internal(format!("expected bytes, found {other:?}"))),
+        }
+    }
+
     /// The first row, mapped; no row is an internal error.
     pub fn query_one<T>(&self, sql: &str, args: &[Arg<'_>], f: impl Fn(&Row) -> StoreResult<T>) -> StoreResult<T> {
         self.query_opt(sql, args, f)?.ok_or_else(|| StoreError::internal("a query that returns a row returned none"))
