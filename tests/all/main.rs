@@ -15,6 +15,7 @@ mod canary;
 mod cli;
 mod cluster;
 mod code;
+mod code_cache;
 mod commit;
 mod components;
 mod connections;

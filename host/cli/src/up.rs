@@ -45,8 +45,21 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 50)]
     max_upload_mb: usize,
     /// Compiled modules kept loaded in memory (LRU).
-    #[arg(long, default_value_t = 1024)]
-    loaded_modules: usize,
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    loaded_modules: u64,
+    /// Memory budget of loaded code, in MiB (the compiled artifacts' sizes); over it the
+    /// least recently used code is unloaded. The next request of unloaded code pays one
+    /// load (≈ 0.1–0.3 ms); artifacts stay on disk.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    code_cache_mb: u64,
+    /// Seconds after which code nobody invoked is unloaded, so idle versions cost only
+    /// their metadata; 0 = never.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=604_800))]
+    code_idle_s: u64,
+    /// Pool slots kept warm (affine to the last module run in them) while unused; each may
+    /// keep up to 8 MiB resident.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    warm_slots: u32,
     /// Secrets master key file (32 bytes or 64 hex chars); created 0600 with a random key
     /// when absent. Default: DATA_DIR/master.key. Keep it apart from backups of the data.
     #[arg(long, env = "WAYGATE_MASTER_KEY_FILE")]
@@ -153,7 +166,10 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     }
     config.runtime.development_instances = a.development_instances;
     config.runtime.development_threads = a.development_threads.map(|n| n as usize);
-    config.runtime.loaded_modules = a.loaded_modules;
+    config.runtime.loaded_modules = a.loaded_modules as usize;
+    config.runtime.code_cache_bytes = (a.code_cache_mb as usize) << 20;
+    config.runtime.code_idle = (a.code_idle_s > 0).then(|| std::time::Duration::from_secs(a.code_idle_s));
+    config.runtime.warm_slots = a.warm_slots;
     config.max_upload_bytes = a.max_upload_mb * 1024 * 1024;
     config.master_key_file = a.master_key_file;
     config.store = match a.store.as_str() {

@@ -1,5 +1,6 @@
-//! `GET /v1/runtime`: the instance pool and what each priority class and stage uses of
-//! it. `POST /v1/runtime/evict`: drop loaded code so the next request of each version
+//! `GET /v1/runtime`: the instance pool (its warm slots too), the loaded code (bytes,
+//! modules, loads, evictions, idle unloads) and what each priority class and stage uses
+//! of the pool. `POST /v1/runtime/evict`: drop loaded code so the next request of each version
 //! pays the load again (what `waygate bench --cold` measures).
 
 use super::AppState;
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 pub async fn get(State(p): State<AppState>) -> Json<Value> {
     let rt = &p.runtime;
     let (in_use, development_in_use) = rt.instances_in_use();
+    let warm = rt.warm_slots();
     let mut v = p.live.usage.view();
     if let Value::Object(m) = &mut v {
         m.insert(
@@ -24,8 +26,12 @@ pub async fn get(State(p): State<AppState>) -> Json<Value> {
                 "development_in_use": development_in_use,
                 "pooling": rt.is_pooling(),
                 "loaded_modules": rt.loader().loaded(),
+                "warm_slots": warm.unused_warm_slots,
+                "warm_slots_resident_bytes": warm.resident_bytes,
+                "max_warm_slots": rt.config().warm_slots,
             }),
         );
+        m.insert("code".into(), json!(rt.loader().stats()));
         m.insert("epoch_tick_ms".into(), json!(rt.config().epoch_tick.as_secs_f64() * 1000.0));
     }
     Json(v)
@@ -39,7 +45,5 @@ pub struct Evicted {
 /// Forgets every loaded template. Costs the next request of each version one load
 /// (≈ 0.1 ms), never correctness.
 pub async fn evict(State(p): State<AppState>) -> Json<Evicted> {
-    let evicted = p.runtime.loader().loaded();
-    p.runtime.loader().evict_all();
-    Json(Evicted { evicted })
+    Json(Evicted { evicted: p.runtime.loader().evict_all() })
 }

@@ -44,6 +44,20 @@ pub struct RuntimeConfig {
     /// Compiled modules kept loaded (deserialized, with an `InstancePre`). Eviction costs
     /// the next request a reload (≈ 0.1 ms), never correctness.
     pub loaded_modules: usize,
+    /// Bytes of compiled code kept loaded (the artifacts' sizes; `--code-cache-mb`,
+    /// default 512 MiB); over it the least recently used code is unloaded
+    /// ([`super::code_cache`]).
+    pub code_cache_bytes: usize,
+    /// Code unused this long is unloaded (`--code-idle-s`, default 300 s, like an idle
+    /// Lambda environment going away after minutes); `None`: never for idleness. Idle
+    /// versions then cost only their metadata; the next request pays one load.
+    pub code_idle: Option<Duration>,
+    /// Pool slots kept warm (affine to the module that last ran in them, its memory image
+    /// mapped and up to `KEEP_RESIDENT` of its pages resident) while no instance uses
+    /// them (wasmtime's `max_unused_warm_slots`, default 100): bounds the memory idle
+    /// slots hold to this × 8 MiB at worst (modules dirty a few pages, the JS and Python
+    /// engines megabytes). A slot beyond it is reused for another module.
+    pub warm_slots: u32,
     /// How often the single epoch ticker thread bumps the engine's epoch. Each tick is a
     /// chance for a running guest to yield to the async executor and for its deadline to
     /// be checked: it bounds both timeout precision and how long one guest can hold a
@@ -74,6 +88,9 @@ impl Default for RuntimeConfig {
             lower_development_priority: true,
             max_memory_mb: 4096,
             loaded_modules: 1024,
+            code_cache_bytes: 512 << 20,
+            code_idle: Some(Duration::from_secs(300)),
+            warm_slots: 100,
             epoch_tick: Duration::from_millis(1),
             pooling: true,
             max_response_bytes: 6 * 1024 * 1024,
@@ -81,6 +98,13 @@ impl Default for RuntimeConfig {
             artifact_scope: None,
         }
     }
+}
+
+/// See [`Runtime::warm_slots`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WarmSlots {
+    pub unused_warm_slots: u32,
+    pub resident_bytes: usize,
 }
 
 pub struct Runtime {
@@ -127,7 +151,12 @@ impl Runtime {
             None => fingerprint(&engine),
         };
         let config_views = super::config_views::ConfigViews::new(data.config_views_dir());
-        let loader = Loader::new(engine.clone(), linkers.clone(), data, fingerprint.clone(), config.loaded_modules);
+        let bounds = super::code_cache::Bounds {
+            max_bytes: config.code_cache_bytes,
+            max_modules: config.loaded_modules,
+            idle: config.code_idle,
+        };
+        let loader = Loader::new(engine.clone(), linkers.clone(), data, fingerprint.clone(), bounds);
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick);
         let development_share =
             config.development_instances.unwrap_or(config.max_instances / 2).min(config.max_instances);
@@ -175,6 +204,18 @@ impl Runtime {
     pub fn instances_in_use(&self) -> (u32, u32) {
         let used = |s: &tokio::sync::Semaphore, of: u32| of.saturating_sub(s.available_permits() as u32);
         (used(&self.slots, self.config.max_instances), used(&self.development_slots, self.development_share))
+    }
+
+    /// Pool memory slots no instance uses that stay warm, and the bytes they keep
+    /// resident (zero without the pooling allocator).
+    pub fn warm_slots(&self) -> WarmSlots {
+        match self.engine.pooling_allocator_metrics() {
+            Some(m) => WarmSlots {
+                unused_warm_slots: m.unused_warm_memories(),
+                resident_bytes: m.unused_memory_bytes_resident() + m.unused_table_bytes_resident(),
+            },
+            None => WarmSlots::default(),
+        }
     }
 
     /// Development's share of the pool ([`RuntimeConfig::development_instances`]).
@@ -246,6 +287,7 @@ fn engine_config(rc: &RuntimeConfig, pooling: bool) -> Config {
             // supports PAGEMAP_SCAN (Linux ≥ 6.7).
             .pagemap_scan(Enabled::Auto)
             .linear_memory_keep_resident(KEEP_RESIDENT)
+            .max_unused_warm_slots(rc.warm_slots)
             .table_keep_resident(64 * 1024);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
     }

@@ -1,7 +1,8 @@
 //! Version code → ready-to-instantiate template. On first use (or after eviction) the
 //! artifact is read, checked against its recorded hash, deserialized and pre-linked by
-//! its kind's executor into a [`Prepared`] (for stdio: an `InstancePre`); an LRU keeps the
-//! most recently used ones, keyed by (code hash, kind).
+//! its kind's executor into a [`Prepared`] (for stdio: an `InstancePre`); the
+//! [`super::code_cache`] keeps the recently used ones, keyed by (code hash, kind), within
+//! its byte, count and idle bounds (a sweeper thread unloads idle code).
 //!
 //! A missing or corrupt artifact is not fatal: the blob is the source of truth, so
 //! [`Loader::repair`] rebuilds the artifact from it once the blob's own hash checks out
@@ -12,14 +13,13 @@
 //! `Module::deserialize_file`, which would mmap the file again): nothing can change the
 //! code between the check and its use. The cost is one copy, ≈ the same as the mmap.
 
+use super::code_cache::{Bounds, CodeCache, CodeCacheStats};
 use super::executor::{Linkers, PrepareCx, Prepared};
 use crate::model::{CodeHash, GuestKind};
 use crate::store::{artifacts, blobs, layout::DataDir, ArtifactRecord};
-use lru::LruCache;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 use wasmtime::Engine;
 
@@ -66,7 +66,7 @@ struct Inner {
     linkers: Linkers,
     data: DataDir,
     fingerprint: String,
-    cache: Mutex<LruCache<(CodeHash, GuestKind), Prepared>>,
+    cache: CodeCache,
     /// Where a repaired artifact's new hash is recorded (set by the platform once the
     /// store is open; without it a repair still runs, unrecorded).
     ledger: OnceLock<Arc<dyn ArtifactLedger>>,
@@ -86,20 +86,23 @@ pub enum Lookup {
 }
 
 impl Loader {
-    pub(crate) fn new(engine: Engine, linkers: Linkers, data: DataDir, fingerprint: String, capacity: usize) -> Self {
-        let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Loader {
-            inner: Arc::new(Inner {
-                engine,
-                linkers,
-                data,
-                fingerprint,
-                cache: Mutex::new(LruCache::new(cap)),
-                ledger: OnceLock::new(),
-                repaired: Mutex::new(HashMap::new()),
-                repairing: Mutex::new(()),
-            }),
+    /// With an idle timeout, starts the sweeper thread that unloads idle code (it ends
+    /// with the loader).
+    pub(crate) fn new(engine: Engine, linkers: Linkers, data: DataDir, fingerprint: String, bounds: Bounds) -> Self {
+        let inner = Arc::new(Inner {
+            engine,
+            linkers,
+            data,
+            fingerprint,
+            cache: CodeCache::new(Bounds { max_modules: bounds.max_modules.max(1), ..bounds }),
+            ledger: OnceLock::new(),
+            repaired: Mutex::new(HashMap::new()),
+            repairing: Mutex::new(()),
+        });
+        if let Some(idle) = bounds.idle {
+            spawn_sweeper(Arc::downgrade(&inner), idle);
         }
+        Loader { inner }
     }
 
     /// Lets repairs record the artifacts they rebuild. Only the first call has an effect.
@@ -110,8 +113,8 @@ impl Loader {
     /// The template for `code` from the cache or its verified artifact. Never compiles.
     pub fn get(&self, code: &CodeRef) -> Result<Lookup, String> {
         let key = (code.code_hash, code.kind);
-        if let Some(pre) = self.inner.cache.lock().get(&key) {
-            return Ok(Lookup::Ready(pre.clone(), None));
+        if let Some(pre) = self.inner.cache.get(&key) {
+            return Ok(Lookup::Ready(pre, None));
         }
         let started = Instant::now();
         let bytes = match self.read_artifact(code)? {
@@ -119,7 +122,7 @@ impl Loader {
             Err(why) => return Ok(Lookup::NeedsRepair(why)),
         };
         let pre = self.prepare(&code.code_hash, code.kind, &bytes)?;
-        self.inner.cache.lock().put(key, pre.clone());
+        self.inner.cache.insert(key, pre.clone(), bytes.len());
         Ok(Lookup::Ready(pre, Some(started.elapsed())))
     }
 
@@ -140,8 +143,8 @@ impl Loader {
         let _one = self.inner.repairing.lock();
         let started = Instant::now();
         // A concurrent request may have repaired it while this one waited.
-        if let Some(pre) = self.inner.cache.lock().get(&(code.code_hash, code.kind)) {
-            return Ok((pre.clone(), started.elapsed()));
+        if let Some(pre) = self.inner.cache.get(&(code.code_hash, code.kind)) {
+            return Ok((pre, started.elapsed()));
         }
         let hash = code.code_hash;
         let inner = &self.inner;
@@ -175,7 +178,7 @@ impl Loader {
         inner.repaired.lock().insert(hash, rec.artifact_hash.clone());
         tracing::error!(code_hash = %hash, reason = %why, "artifact for code {hash} was missing/corrupt, rebuilt from its verified blob");
         let pre = self.prepare(&hash, compiled.kind, &compiled.artifact)?;
-        inner.cache.lock().put((hash, compiled.kind), pre.clone());
+        inner.cache.insert((hash, compiled.kind), pre.clone(), compiled.artifact.len());
         Ok((pre, started.elapsed()))
     }
 
@@ -184,7 +187,7 @@ impl Loader {
     /// reading back what it just wrote.
     pub fn insert_compiled(&self, code: &CodeHash, compiled: &super::compile::Compiled) -> Result<(), String> {
         let pre = self.prepare(code, compiled.kind, &compiled.artifact)?;
-        self.inner.cache.lock().put((*code, compiled.kind), pre);
+        self.inner.cache.insert((*code, compiled.kind), pre, compiled.artifact.len());
         Ok(())
     }
 
@@ -215,15 +218,44 @@ impl Loader {
 
     /// The loaded template of `code`, if it is loaded (no load, no LRU promotion).
     pub fn peek(&self, code: &CodeRef) -> Option<Prepared> {
-        self.inner.cache.lock().peek(&(code.code_hash, code.kind)).cloned()
+        self.inner.cache.peek(&(code.code_hash, code.kind))
     }
 
-    /// Drops every loaded template (the next invocation of each reloads it).
-    pub fn evict_all(&self) {
-        self.inner.cache.lock().clear();
+    /// Drops every loaded template (the next invocation of each reloads it); returns how
+    /// many.
+    pub fn evict_all(&self) -> usize {
+        self.inner.cache.clear()
+    }
+
+    /// Unloads the code unused for the idle timeout now (the sweeper's pass).
+    pub fn unload_idle(&self) -> usize {
+        self.inner.cache.unload_idle(Instant::now())
     }
 
     pub fn loaded(&self) -> usize {
-        self.inner.cache.lock().len()
+        self.inner.cache.stats().loaded_modules
+    }
+
+    pub fn stats(&self) -> CodeCacheStats {
+        self.inner.cache.stats()
+    }
+}
+
+/// The thread that unloads idle code every [`super::code_cache::sweep_period`]; it ends
+/// when the loader is dropped. A thread rather than a tokio task: the runtime is built
+/// outside any reactor (and the epoch ticker is one too).
+fn spawn_sweeper(inner: Weak<Inner>, idle: Duration) {
+    let period = super::code_cache::sweep_period(idle);
+    let spawned = std::thread::Builder::new().name("waygate-code-idle".into()).spawn(move || loop {
+        std::thread::sleep(period);
+        let Some(inner) = inner.upgrade() else { return };
+        let n = inner.cache.unload_idle(Instant::now());
+        if n > 0 {
+            tracing::debug!(unloaded = n, "unloaded idle code");
+        }
+    });
+    if let Err(e) = spawned {
+        // Code then stays loaded within the byte and count bounds: degraded, not broken.
+        tracing::error!(error = %e, "cannot start the idle-code sweeper; idle code stays loaded");
     }
 }

@@ -4,6 +4,7 @@
 //! limits, deadline, teardown) whose guest ABI is run by the kind's [`executor`]; the
 //! WASI preview1 imports are [`wasi_p1`]'s.
 
+pub mod code_cache;
 pub mod compile;
 pub mod config_fs;
 pub mod config_views;

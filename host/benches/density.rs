@@ -1,0 +1,270 @@
+//! Density on one host, measured on the real binary (a child `waygate up`, its RSS read
+//! from /proc): what stored-but-idle code costs, what bringing it back costs, and what a
+//! restart and a management call cost at that size.
+//!
+//! 1. BENCH_VERSIONS (10,000) functions, each with its own code (a small WAT guest that
+//!    prints its number: distinct code hashes, so distinct artifacts and loaded modules),
+//!    each published as version 1 — made over the API, 8 calls at a time (timed).
+//! 2. **Restart**: the server restarted on that data → first 200 (spawn to response).
+//! 3. **Idle memory**, two servers on the same data in the same run, each invoking every
+//!    version once then left idle: A with the idle unload (`--code-idle-s 2`), B with
+//!    every bound lifted (`--code-idle-s 0`, no byte or count bound: code stays loaded,
+//!    the behaviour before the code cache). RSS growth per version over an empty server.
+//! 4. **Reload**: the first request after an unload, server-side `load` p50/p99 (from
+//!    `server-timing`), for the WAT guest and the bundled Rust `hello` guest.
+//! 5. **Management at size**: alias move and publish p50 with all those functions.
+//!
+//! `cargo bench --bench density` (BENCH_VERSIONS=N to resize).
+mod common;
+use common::{env_usize, hist};
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    /// Spawns `waygate up` on `data` and waits until it answers.
+    async fn start(data: &Path, extra: &[&str]) -> (Server, Duration) {
+        let started = Instant::now();
+        let _ = std::fs::remove_file(data.join("admin.url"));
+        let child = Command::new(env!("CARGO_BIN_EXE_waygate"))
+            .args(["up", "--no-examples", "--max-instances", "64", "--admin-addr", "127.0.0.1:0"])
+            .args(["--gateway-addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn waygate up");
+        let url = loop {
+            if let Ok(u) = std::fs::read_to_string(data.join("admin.url")) {
+                break u.trim().to_string();
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "server did not start");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let token = std::fs::read_to_string(data.join("admin.token")).expect("token").trim().to_string();
+        let s = Server { child, url, token, http: reqwest::Client::new() };
+        (s, started.elapsed())
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut r = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.expect("request");
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or_default();
+        assert!(status.is_success(), "{path}: {status} {v}");
+        v
+    }
+
+    async fn upload(&self, name: &str, wasm: Vec<u8>) {
+        let r = self
+            .http
+            .put(format!("{}/v1/functions/{name}/code", self.url))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/wasm")
+            .body(wasm)
+            .send()
+            .await
+            .expect("upload");
+        assert!(r.status().is_success(), "upload {name}: {}", r.status());
+    }
+
+    /// Invokes `name:1`; returns the server-side `load` in µs when this request loaded it.
+    async fn invoke(&self, target: &str) -> Option<f64> {
+        let (name, q) = target.split_once(':').unwrap_or((target, "$LATEST"));
+        let r = self
+            .http
+            .post(format!("{}/v1/functions/{name}/invoke", self.url))
+            .query(&[("qualifier", q)])
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("invoke");
+        assert_eq!(r.status(), 200, "{target}");
+        let timing = r.headers().get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        timing.split(',').find_map(|m| {
+            let m = m.trim();
+            m.strip_prefix("load;dur=").and_then(|d| d.parse::<f64>().ok()).map(|ms| ms * 1000.0)
+        })
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("VmRSS")
+    }
+
+    fn stop(mut self) {
+        // SAFETY: a plain kill(2) of our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// A small guest printing `n`: distinct per `n`, so every version has its own code.
+fn guest(n: usize) -> Vec<u8> {
+    let text = format!("v{n}");
+    wat::parse_str(format!(
+        r#"(module
+          (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 64) "{text}")
+          (func (export "_start")
+            (i32.store (i32.const 0) (i32.const 64))
+            (i32.store (i32.const 4) (i32.const {}))
+            (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
+        text.len()
+    ))
+    .expect("wat")
+}
+
+/// Runs `f(i)` for i in 0..n, `width` at a time.
+async fn each<F, Fut>(n: usize, width: usize, f: F) -> Vec<Option<f64>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Option<f64>>,
+{
+    use futures_util::StreamExt;
+    futures_util::stream::iter(0..n).map(f).buffer_unordered(width).collect().await
+}
+
+fn p(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+fn hello_wasm() -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples/prebuilt/hello.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+async fn idle_memory(data: &Path, flags: &[&str], n: usize, rss_empty: u64, label: &str) {
+    let (server, _) = Server::start(data, flags).await;
+    let s = &server;
+    each(n, 8, |i| async move { s.invoke(&format!("f{i}:1")).await }).await;
+    let loaded = s.rss_kib();
+    // Past the idle timeout (2 s) and a sweep (every 0.5 s), with room to spare.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = s.rss_kib();
+    let runtime = s.call(reqwest::Method::GET, "/v1/runtime", None).await;
+    println!(
+        "{label}: RSS empty {} MiB, all {n} invoked {} MiB, idle {} MiB → {:.1} KiB per idle version; \
+         loaded now {} modules / {} KiB of code, warm slots {} ({} KiB resident)",
+        rss_empty / 1024,
+        loaded / 1024,
+        idle / 1024,
+        idle.saturating_sub(rss_empty) as f64 / n as f64,
+        runtime["code"]["loaded_modules"],
+        runtime["code"]["loaded_bytes"].as_u64().unwrap_or(0) / 1024,
+        runtime["pool"]["warm_slots"],
+        runtime["pool"]["warm_slots_resident_bytes"].as_u64().unwrap_or(0) / 1024,
+    );
+    server.stop();
+}
+
+/// The first request after an unload, `rounds` times: evict, invoke, read `load`.
+async fn reload(s: &Server, target: &str, rounds: usize) -> hdrhistogram::Histogram<u64> {
+    let mut h = hist();
+    for _ in 0..rounds {
+        s.call(reqwest::Method::POST, "/v1/runtime/evict", None).await;
+        let load = s.invoke(target).await.expect("the request after an eviction loads");
+        h.record((load * 1000.0) as u64).ok();
+    }
+    h
+}
+
+#[tokio::main]
+async fn main() {
+    let n = env_usize("BENCH_VERSIONS", 10_000);
+    let root = tempfile::tempdir().expect("tempdir");
+    let data = root.path().join("data");
+    let a_flags = ["--code-idle-s", "2"];
+    let b_flags = ["--code-idle-s", "0", "--loaded-modules", "1000000", "--code-cache-mb", "1048576"];
+
+    // The peer every RSS figure is taken against: an empty server.
+    let (empty, _) = Server::start(&root.path().join("empty"), &a_flags).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_empty = empty.rss_kib();
+    empty.stop();
+
+    // 1. Set-up over the API.
+    let (server, _) = Server::start(&data, &a_flags).await;
+    let s = &server;
+    let started = Instant::now();
+    each(n, 8, |i| async move {
+        let name = format!("f{i}");
+        s.call(reqwest::Method::POST, "/v1/functions", Some(json!({ "name": name }))).await;
+        s.upload(&name, guest(i)).await;
+        s.call(reqwest::Method::POST, &format!("/v1/functions/{name}/versions"), Some(json!({}))).await;
+        None
+    })
+    .await;
+    println!(
+        "set-up: {n} functions (create + upload + publish, 8 at a time) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // 5. Management at size.
+    let (mut alias, mut publish) = (hist(), hist());
+    for i in 0..50 {
+        let t = Instant::now();
+        let body = json!({ "version": if i % 2 == 0 { "1" } else { "$LATEST" } });
+        s.call(reqwest::Method::PUT, "/v1/functions/f0/aliases/LIVE", Some(body)).await;
+        alias.record(t.elapsed().as_nanos() as u64).ok();
+        let f = format!("/v1/functions/f{}", i + 1);
+        s.call(reqwest::Method::PATCH, &format!("{f}/config"), Some(json!({ "description": format!("d{i}") }))).await;
+        let t = Instant::now();
+        s.call(reqwest::Method::POST, &format!("{f}/versions"), Some(json!({}))).await;
+        publish.record(t.elapsed().as_nanos() as u64).ok();
+    }
+    println!(
+        "management with {n} functions: alias move p50 {:.2} ms p99 {:.2} ms, publish p50 {:.2} ms p99 {:.2} ms",
+        p(&alias, 0.5) / 1000.0,
+        p(&alias, 0.99) / 1000.0,
+        p(&publish, 0.5) / 1000.0,
+        p(&publish, 0.99) / 1000.0
+    );
+
+    // 4. Reload: the WAT guest and the bundled Rust guest.
+    s.call(reqwest::Method::POST, "/v1/functions", Some(json!({ "name": "hello-rs" }))).await;
+    s.upload("hello-rs", hello_wasm()).await;
+    for (label, target) in [("WAT guest", "f7:1"), ("Rust hello guest", "hello-rs")] {
+        let h = reload(s, target, 200).await;
+        println!("reload after an unload ({label}): load p50 {:.0} µs p99 {:.0} µs", p(&h, 0.5), p(&h, 0.99));
+    }
+    server.stop();
+
+    // 2. Restart → first 200.
+    let mut restart = hist();
+    for round in 0..5 {
+        let t = Instant::now();
+        let (server, _) = Server::start(&data, &a_flags).await;
+        server.invoke(&format!("f{}:1", round * 13)).await;
+        restart.record(t.elapsed().as_nanos() as u64).ok();
+        server.stop();
+    }
+    println!(
+        "restart with {n} versions → first 200: p50 {:.0} ms, max {:.0} ms (5 restarts)",
+        p(&restart, 0.5) / 1000.0,
+        restart.max() as f64 / 1e6
+    );
+
+    // 3. Idle memory, A then B on the same data.
+    idle_memory(&data, &a_flags, n, rss_empty, "A (--code-idle-s 2)").await;
+    idle_memory(&data, &b_flags, n, rss_empty, "B (no unload, no bounds)").await;
+}
