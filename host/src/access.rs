@@ -73,6 +73,14 @@ pub struct AccessSnapshot {
 }
 
 impl AccessSnapshot {
+    /// See [`crate::snapshot::Snapshot::describe`].
+    pub fn describe(&self) -> String {
+        let keys: std::collections::BTreeMap<_, _> = self.keys.iter().map(|(h, (n, p))| (n, (h, p))).collect();
+        let mut aws: Vec<_> = self.aws.keys().collect();
+        aws.sort();
+        format!("keys {keys:?} aws {aws:?}\n")
+    }
+
     /// `master_key` unseals keys' AWS secrets (one that fails to open is left out and
     /// logged: its SigV4 calls are then unrecognized).
     pub fn build(keys: Vec<KeyRecord>, admin_token: &str, master_key: Option<&crate::secrets::MasterKey>) -> Self {

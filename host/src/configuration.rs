@@ -59,6 +59,29 @@ pub fn now_ms() -> i64 {
 }
 
 impl ConfigSnapshot {
+    /// See [`crate::snapshot::Snapshot::describe`].
+    pub fn describe(&self) -> String {
+        use std::collections::BTreeMap;
+        let file = |f: &Option<Arc<ConfigFile>>| f.as_ref().map(|f| format!("{}@{}", f.path, f.version));
+        let served: BTreeMap<_, BTreeMap<_, _>> = self
+            .by_environment
+            .iter()
+            .map(|(e, m)| {
+                let m = m
+                    .iter()
+                    .map(|(k, s)| {
+                        let rollout = s.rollout.as_ref().map(|r| (r.started_at_ms, file(&r.target)));
+                        (k, (file(&s.settled), rollout))
+                    })
+                    .collect();
+                (e, m)
+            })
+            .collect();
+        let windows: BTreeMap<_, std::collections::BTreeSet<_>> =
+            self.windows.iter().map(|(f, m)| (f, m.keys().collect())).collect();
+        format!("config {served:?} windows {windows:?}\n")
+    }
+
     pub fn build(deployed: Vec<DeployedProfile>, watched: Vec<(String, String)>, live: &Windows) -> ConfigSnapshot {
         let mut renewal = live.renew();
         let mut windows: HashMap<String, HashMap<String, Arc<Window>>> = HashMap::new();

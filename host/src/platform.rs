@@ -232,8 +232,8 @@ impl Platform {
     ) -> Result<T, StoreError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let (out, _seq) = crate::store::write(this.store.as_ref(), f)?;
-            this.rebuild_snapshot()?;
+            let (out, committed) = crate::store::write(this.store.as_ref(), f)?;
+            this.apply(&committed)?;
             Ok(out)
         })
         .await
@@ -256,11 +256,54 @@ impl Platform {
         self.store.as_ref()
     }
 
+    /// Brings the snapshot up to a commit of this platform (blocking): applies its changes
+    /// to the current snapshot when that is the commit's predecessor
+    /// ([`Snapshot::update`]: only what changed is read), else rebuilds in full. Serialised
+    /// with every other rebuild; a snapshot already as new is left alone.
+    fn apply(&self, committed: &crate::store::Committed) -> anyhow::Result<()> {
+        let _guard = self.rebuild.lock();
+        let prev = self.snapshot.load_full();
+        if prev.change_seq >= committed.seq {
+            return Ok(());
+        }
+        let corrupt = self.corrupt_blobs.lock().clone();
+        let inputs = crate::snapshot::Inputs {
+            corrupt_blobs: &corrupt,
+            live: &self.live,
+            admin_token: &self.admin_token,
+            master_key: &self.master_key,
+        };
+        let fingerprint = self.runtime.fingerprint();
+        let updated = crate::store::read(self.store.as_ref(), |tx| {
+            Snapshot::update(&prev, &committed.changes, tx, &inputs, fingerprint)
+        })
+        .map_err(store_err)?;
+        match updated {
+            Some(snap) => self.snapshot.store(Arc::new(snap)),
+            None => self.rebuild_locked()?,
+        }
+        Ok(())
+    }
+
+    /// A full build of the snapshot from the store, not swapped in: what the incremental
+    /// updates must always equal (the tests compare them).
+    pub fn full_snapshot(&self) -> anyhow::Result<Snapshot> {
+        // Builds renew the live handles: one at a time.
+        let _guard = self.rebuild.lock();
+        let corrupt = self.corrupt_blobs.lock().clone();
+        build_snapshot(self.store.as_ref(), &self.runtime, &corrupt, &self.live, &self.admin_token, &self.master_key)
+    }
+
     /// Rebuilds the snapshot from the store and swaps it in (blocking). Rebuilds are
     /// serialised, and one built from an older change sequence is never swapped in over a
     /// newer one.
     fn rebuild_snapshot(&self) -> anyhow::Result<()> {
         let _guard = self.rebuild.lock();
+        self.rebuild_locked()
+    }
+
+    /// [`Self::rebuild_snapshot`] with the rebuild lock held.
+    fn rebuild_locked(&self) -> anyhow::Result<()> {
         let corrupt = self.corrupt_blobs.lock().clone();
         let snap = build_snapshot(
             self.store.as_ref(),

@@ -164,6 +164,14 @@ pub struct SecretsSnapshot {
 }
 
 impl SecretsSnapshot {
+    /// See [`crate::snapshot::Snapshot::describe`] (names only, never values).
+    pub fn describe(&self) -> String {
+        let names: std::collections::BTreeMap<_, std::collections::BTreeSet<_>> =
+            self.by_env.iter().map(|(e, m)| (e, m.keys().collect())).collect();
+        let unreadable: std::collections::BTreeSet<_> = self.unreadable.keys().collect();
+        format!("secrets {names:?} unreadable {unreadable:?}\n")
+    }
+
     pub fn build(rows: Vec<SecretRow>, key: &MasterKey) -> Self {
         let mut s = SecretsSnapshot::default();
         for row in rows {

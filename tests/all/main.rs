@@ -35,6 +35,7 @@ mod isolation;
 mod malformed;
 mod observe;
 mod outbound;
+mod snapshot;
 mod throttle;
 mod versions;
 mod wasi;

@@ -17,6 +17,21 @@ pub enum ResolvedIntegration {
     HttpProxy(Result<super::http_proxy::ProxyTarget, String>),
 }
 
+impl ResolvedIntegration {
+    /// See [`crate::snapshot::Snapshot::describe`].
+    pub fn describe(&self) -> String {
+        match self {
+            ResolvedIntegration::Mock { status, body, .. } => format!("mock {status} {}b", body.len()),
+            ResolvedIntegration::Function(Ok(t)) => {
+                format!("function {}:{} allowed={:#b} {:?}", t.function, t.qualifier_text, t.allowed, t.timeout)
+            }
+            ResolvedIntegration::Function(Err(e)) => format!("function error {e}"),
+            ResolvedIntegration::HttpProxy(Ok(_)) => "proxy".to_string(),
+            ResolvedIntegration::HttpProxy(Err(e)) => format!("proxy error {e}"),
+        }
+    }
+}
+
 pub struct FunctionTarget {
     pub function: FunctionName,
     pub qualifier: Qualifier,

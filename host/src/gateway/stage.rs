@@ -87,6 +87,36 @@ impl GatewaySnapshot {
         self.apis.get(api)?.get(stage)
     }
 
+    /// See [`crate::snapshot::Snapshot::describe`].
+    pub fn describe(&self) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        for (api, stages) in &self.apis {
+            for (name, s) in stages {
+                let side = |v: &Serving| {
+                    let integrations: Vec<String> = v.integrations.iter().map(|i| i.describe()).collect();
+                    format!(
+                        "{} {:?} cache={} throttles={} {:?}",
+                        v.deployment.id,
+                        v.variables,
+                        v.cache_deployment,
+                        v.throttles.iter().filter(|t| t.is_some()).count(),
+                        integrations
+                    )
+                };
+                let canary = s.canary.as_ref().map(|c| format!("{} {}", c.percent_traffic, side(&c.serving)));
+                lines.push(format!(
+                    "stage {api}/{name} {} canary={canary:?} secrets={} class={:?} {:?}",
+                    side(&s.main),
+                    s.secret_environment,
+                    s.capacity.class,
+                    s.capacity.max_concurrency
+                ));
+            }
+        }
+        lines.sort();
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
     /// `buckets` and `metrics`: the live state's (`crate::live::LiveState`), which outlive
     /// the snapshot; the build takes handles into them.
     pub fn build(state: &GatewayState, buckets: &Buckets, metrics: &StageMetrics, usage: &UsageBoard) -> Self {

@@ -48,6 +48,14 @@ impl<K: Eq + Hash, V: Clone> Renewable<K, V> {
         Renewal { live, old }
     }
 
+    /// [`Self::renew`] for `keys` only: the other handles stay as they are (an
+    /// incremental snapshot update that rebuilt only these keys' owners).
+    pub fn renew_keys(&self, keys: impl IntoIterator<Item = K>) -> Renewal<'_, K, V> {
+        let mut live = self.0.lock();
+        let old = keys.into_iter().filter_map(|k| live.remove(&k).map(|v| (k, v))).collect();
+        Renewal { live, old }
+    }
+
     /// The live handles (for views).
     pub fn lock(&self) -> MutexGuard<'_, HashMap<K, V>> {
         self.0.lock()

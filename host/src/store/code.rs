@@ -26,5 +26,7 @@ pub trait CodeStore {
     /// Records (or replaces) an artifact of a recorded blob.
     fn add_artifact(&self, artifact: &ArtifactRecord) -> StoreResult<()>;
     fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>>;
+    /// The artifact of one blob for `fingerprint`, if recorded.
+    fn find_artifact(&self, hash: &CodeHash, fingerprint: &str) -> StoreResult<Option<ArtifactRecord>>;
     fn blobs(&self) -> StoreResult<Vec<(CodeHash, u64)>>;
 }

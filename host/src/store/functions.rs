@@ -66,6 +66,13 @@ pub struct FunctionState {
     pub aliases: Vec<AliasRecord>,
 }
 
+impl FunctionState {
+    /// The code `$LATEST` and the versions run.
+    pub fn code_hashes(&self) -> std::collections::BTreeSet<CodeHash> {
+        self.function.code_hash.iter().copied().chain(self.versions.iter().map(|v| v.code_hash)).collect()
+    }
+}
+
 /// Functions, versions and aliases, inside one transaction ([`super::Tx`]). `find_*`
 /// return `None` for a missing row; `delete_*` return whether a row was deleted.
 pub trait FunctionStore {
@@ -99,4 +106,7 @@ pub trait FunctionStore {
 
     /// Every function with its versions and aliases.
     fn load_functions(&self) -> StoreResult<Vec<FunctionState>>;
+    /// One function with its versions and aliases (what [`Self::load_functions`] holds for
+    /// it), if it exists.
+    fn load_function(&self, name: &FunctionName) -> StoreResult<Option<FunctionState>>;
 }

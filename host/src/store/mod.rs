@@ -23,6 +23,7 @@ pub mod appconfig;
 pub mod artifacts;
 pub mod audit;
 pub mod blobs;
+pub mod changes;
 pub mod code;
 pub mod copy;
 pub mod files;
@@ -67,8 +68,9 @@ pub trait Tx:
 /// platform's `read` and `commit` do).
 pub trait Store: AuditLog + Send + Sync + 'static {
     /// Runs `f` in one write transaction and commits it, advancing the change sequence.
-    /// An error from `f` rolls everything back. Returns the new change sequence.
-    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<u64>;
+    /// An error from `f` rolls everything back. Returns the new change sequence and what
+    /// the transaction changed.
+    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<Committed>;
     /// Runs `f` in one read transaction (a consistent view); a write in it is refused.
     fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<()>;
     /// Runs `f` on the transaction's SQL itself, committed unless it fails, without
@@ -77,16 +79,23 @@ pub trait Store: AuditLog + Send + Sync + 'static {
     fn raw(&self, f: &mut dyn FnMut(&sql::SqlTx<'_>) -> StoreResult<()>) -> StoreResult<()>;
 }
 
+/// A committed write: its change sequence and what it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub seq: u64,
+    pub changes: changes::Changes,
+}
+
 /// [`Store::write`] for a closure that returns a value.
-pub fn write<T>(store: &dyn Store, f: impl FnOnce(&dyn Tx) -> StoreResult<T>) -> StoreResult<(T, u64)> {
+pub fn write<T>(store: &dyn Store, f: impl FnOnce(&dyn Tx) -> StoreResult<T>) -> StoreResult<(T, Committed)> {
     let mut f = Some(f);
     let mut out = None;
-    let seq = store.write(&mut |tx| {
+    let committed = store.write(&mut |tx| {
         let f = f.take().ok_or_else(|| StoreError::internal("a transaction body ran twice"))?;
         out = Some(f(tx)?);
         Ok(())
     })?;
-    Ok((out.ok_or_else(|| StoreError::internal("a transaction body did not run"))?, seq))
+    Ok((out.ok_or_else(|| StoreError::internal("a transaction body did not run"))?, committed))
 }
 
 /// [`Store::read`] for a closure that returns a value.
@@ -122,8 +131,7 @@ pub struct RoutingState {
 /// Reads the [`RoutingState`] for an engine `fingerprint` in one consistent view.
 pub fn load_routing_state(store: &dyn Store, fingerprint: &str) -> StoreResult<RoutingState> {
     read(store, |tx| {
-        let active_shifts: Vec<appconfig::ShiftRecord> =
-            tx.list_shifts(None)?.into_iter().filter(|x| x.end == appconfig::DeploymentEnd::Active).collect();
+        let active = active_shifts(tx)?;
         Ok(RoutingState {
             change_seq: tx.change_seq()?,
             functions: tx.load_functions()?,
@@ -133,20 +141,36 @@ pub fn load_routing_state(store: &dyn Store, fingerprint: &str) -> StoreResult<R
             secrets: tx.load_secrets()?,
             values: tx.load_values()?,
             config: appconfig::load_deployed(tx)?,
-            watched: tx
-                .list_environments(None)?
-                .into_iter()
-                .flat_map(|e| e.monitors.into_iter().map(move |m| (m.function().to_string(), e.name.clone())))
-                .chain(
-                    active_shifts
-                        .iter()
-                        .filter(|x| !x.monitors.is_empty())
-                        .map(|x| (x.function.clone(), appconfig::version_window_key(x.to_version))),
-                )
-                .collect(),
-            shifts: active_shifts,
+            watched: load_watched(tx, &active)?,
+            shifts: active,
         })
     })
+}
+
+/// Alias shifts in progress.
+pub fn active_shifts(tx: &dyn Tx) -> StoreResult<Vec<appconfig::ShiftRecord>> {
+    Ok(tx.list_shifts(None)?.into_iter().filter(|x| x.end == appconfig::DeploymentEnd::Active).collect())
+}
+
+/// One function's alias shifts in progress.
+pub fn active_shifts_of(tx: &dyn Tx, function: &str) -> StoreResult<Vec<appconfig::ShiftRecord>> {
+    Ok(tx.list_shifts(Some(function))?.into_iter().filter(|x| x.end == appconfig::DeploymentEnd::Active).collect())
+}
+
+/// (function, environment) pairs that environments' monitors watch; an active alias
+/// shift's monitors watch (function, `#VERSION`), its new version's invocations.
+pub fn load_watched(tx: &dyn Tx, active: &[appconfig::ShiftRecord]) -> StoreResult<Vec<(String, String)>> {
+    Ok(tx
+        .list_environments(None)?
+        .into_iter()
+        .flat_map(|e| e.monitors.into_iter().map(move |m| (m.function().to_string(), e.name.clone())))
+        .chain(
+            active
+                .iter()
+                .filter(|x| !x.monitors.is_empty())
+                .map(|x| (x.function.clone(), appconfig::version_window_key(x.to_version))),
+        )
+        .collect())
 }
 
 /// blake3 over the canonical JSON of (code hash, configuration). `FunctionConfig` has a

@@ -24,7 +24,7 @@ pub mod follow;
 mod schema;
 
 use super::sql::{Arg, Dialect, Row, Sql, SqlTx, Val};
-use super::{AuditEntry, AuditLog, AuditQuery, Store, StoreError, StoreResult, Tx};
+use super::{AuditEntry, AuditLog, AuditQuery, Committed, Store, StoreError, StoreResult, Tx};
 use anyhow::Context;
 use postgres::types::{IsNull, ToSql, Type};
 use postgres::{IsolationLevel, NoTls};
@@ -367,17 +367,19 @@ impl Sql for PgConn<'_> {
 }
 
 impl Store for PostgresStore {
-    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<u64> {
+    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<Committed> {
         let mut conn = self.conn()?;
         let Conn { client, statements } = &mut *conn;
         let tx = PgConn::new(client.transaction().map_err(pg_err)?, statements);
-        let sql = SqlTx(&tx);
+        let sql = SqlTx::new(&tx);
         // First: its row lock serialises this transaction after every other writer's.
         let seq = sql.advance_change_seq()?;
         f(&sql)?;
         sql.execute("SELECT pg_notify(?1, ?2)", super::sql::args![CHANNEL, seq.to_string()])?;
+        let changes = sql.changes();
+        drop(sql);
         tx.tx.into_inner().commit().map_err(pg_err)?;
-        Ok(seq)
+        Ok(Committed { seq, changes })
     }
 
     fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<()> {
@@ -390,7 +392,7 @@ impl Store for PostgresStore {
             .start()
             .map_err(pg_err)?;
         let tx = PgConn::new(tx, statements);
-        f(&SqlTx(&tx))?;
+        f(&SqlTx::new(&tx))?;
         tx.tx.into_inner().commit().map_err(pg_err)?;
         Ok(())
     }
@@ -399,7 +401,7 @@ impl Store for PostgresStore {
         let mut conn = self.conn()?;
         let Conn { client, statements } = &mut *conn;
         let tx = PgConn::new(client.transaction().map_err(pg_err)?, statements);
-        f(&SqlTx(&tx))?;
+        f(&SqlTx::new(&tx))?;
         tx.tx.into_inner().commit().map_err(pg_err)
     }
 }
@@ -430,7 +432,7 @@ impl AuditLog for PostgresStore {
         let mut conn = self.conn()?;
         let Conn { client, statements } = &mut *conn;
         let tx = PgConn::new(client.transaction().map_err(pg_err)?, statements);
-        super::sql::append_audit(&SqlTx(&tx), entry)?;
+        super::sql::append_audit(&SqlTx::new(&tx), entry)?;
         tx.tx.into_inner().commit().map_err(pg_err)
     }
 
@@ -438,7 +440,7 @@ impl AuditLog for PostgresStore {
         let mut conn = self.conn()?;
         let Conn { client, statements } = &mut *conn;
         let tx = PgConn::new(client.transaction().map_err(pg_err)?, statements);
-        let rows = super::sql::list_audit(&SqlTx(&tx), query)?;
+        let rows = super::sql::list_audit(&SqlTx::new(&tx), query)?;
         tx.tx.into_inner().commit().map_err(pg_err)?;
         Ok(rows)
     }

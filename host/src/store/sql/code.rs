@@ -1,7 +1,7 @@
 //! [`CodeStore`] in SQL (both engines): blob and artifact rows.
 
 use super::conv;
-use super::{args, Dialect, SqlTx};
+use super::{args, Dialect, Row, SqlTx};
 use crate::model::{CodeHash, GuestKind};
 use crate::store::{now_rfc3339, ArtifactRecord, CodeStore, StoreResult};
 
@@ -42,20 +42,20 @@ impl CodeStore for SqlTx<'_> {
     }
 
     fn artifacts(&self, fingerprint: &str) -> StoreResult<Vec<ArtifactRecord>> {
-        let rows = self.query_map(
+        self.query_map(
             "SELECT code_hash, fingerprint, artifact_hash, size, kind FROM artifacts WHERE fingerprint = ?1",
             args![fingerprint],
-            |r| {
-                Ok(ArtifactRecord {
-                    code_hash: conv(CodeHash::parse(&r.get::<String>(0)?))?,
-                    fingerprint: r.get(1)?,
-                    artifact_hash: r.get(2)?,
-                    size: r.get::<i64>(3)? as u64,
-                    kind: conv(GuestKind::parse(&r.get::<String>(4)?))?,
-                })
-            },
-        )?;
-        Ok(rows)
+            artifact_row,
+        )
+    }
+
+    fn find_artifact(&self, hash: &CodeHash, fingerprint: &str) -> StoreResult<Option<ArtifactRecord>> {
+        self.query_opt(
+            "SELECT code_hash, fingerprint, artifact_hash, size, kind FROM artifacts \
+             WHERE fingerprint = ?1 AND code_hash = ?2",
+            args![fingerprint, hash.to_hex()],
+            artifact_row,
+        )
     }
 
     fn blobs(&self) -> StoreResult<Vec<(CodeHash, u64)>> {
@@ -64,4 +64,14 @@ impl CodeStore for SqlTx<'_> {
         })?;
         Ok(rows)
     }
+}
+
+fn artifact_row(r: &Row) -> StoreResult<ArtifactRecord> {
+    Ok(ArtifactRecord {
+        code_hash: conv(CodeHash::parse(&r.get::<String>(0)?))?,
+        fingerprint: r.get(1)?,
+        artifact_hash: r.get(2)?,
+        size: r.get::<i64>(3)? as u64,
+        kind: conv(GuestKind::parse(&r.get::<String>(4)?))?,
+    })
 }

@@ -218,6 +218,11 @@ impl FunctionStore for SqlTx<'_> {
         Ok(n > 0)
     }
 
+    fn load_function(&self, name: &FunctionName) -> StoreResult<Option<FunctionState>> {
+        let Some(function) = self.find_function(name)? else { return Ok(None) };
+        Ok(Some(FunctionState { function, versions: self.list_versions(name)?, aliases: self.list_aliases(name)? }))
+    }
+
     fn load_functions(&self) -> StoreResult<Vec<FunctionState>> {
         let functions = self.list_functions()?;
         let versions = self.query_map(

@@ -70,8 +70,21 @@ pub trait Sql {
     fn query(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>>;
 }
 
-/// One transaction of either engine: every domain trait is implemented on it.
-pub struct SqlTx<'a>(pub &'a dyn Sql);
+/// One transaction of either engine: every domain trait is implemented on it. It records
+/// what its statements change ([`super::changes::Changes`]) for the snapshot's
+/// incremental rebuild.
+pub struct SqlTx<'a>(pub &'a dyn Sql, std::cell::RefCell<super::changes::Changes>);
+
+impl<'a> SqlTx<'a> {
+    pub fn new(sql: &'a dyn Sql) -> Self {
+        SqlTx(sql, Default::default())
+    }
+
+    /// What this transaction's statements changed so far.
+    pub fn changes(&self) -> super::changes::Changes {
+        self.1.borrow().clone()
+    }
+}
 
 impl SqlTx<'_> {
     pub fn dialect(&self) -> Dialect {
@@ -79,7 +92,9 @@ impl SqlTx<'_> {
     }
 
     pub fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        self.0.execute(sql, args)
+        let n = self.0.execute(sql, args)?;
+        self.1.borrow_mut().record(sql, args);
+        Ok(n)
     }
 
     /// Every row, mapped.

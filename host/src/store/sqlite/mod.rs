@@ -7,7 +7,7 @@
 pub mod migrations;
 
 use super::sql::{Arg, Dialect, Row, Sql, SqlTx, Val};
-use super::{AuditEntry, AuditLog, AuditQuery, Store, StoreError, StoreResult, Tx};
+use super::{AuditEntry, AuditLog, AuditQuery, Committed, Store, StoreError, StoreResult, Tx};
 use anyhow::Context;
 use parking_lot::Mutex;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -87,17 +87,17 @@ impl SqliteStore {
     fn tx<T>(&self, f: impl FnOnce(&SqlTx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn.lock();
         let tx = SqliteConn(conn.transaction_with_behavior(TransactionBehavior::Immediate)?);
-        let out = f(&SqlTx(&tx))?;
+        let out = f(&SqlTx::new(&tx))?;
         tx.0.commit()?;
         Ok(out)
     }
 }
 
 impl Store for SqliteStore {
-    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<u64> {
+    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> StoreResult<()>) -> StoreResult<Committed> {
         self.tx(|tx| {
             f(tx)?;
-            tx.advance_change_seq()
+            Ok(Committed { seq: tx.advance_change_seq()?, changes: tx.changes() })
         })
     }
 
@@ -105,7 +105,7 @@ impl Store for SqliteStore {
         let mut conn = self.conn.lock();
         let before = conn.total_changes();
         let tx = SqliteConn(conn.transaction_with_behavior(TransactionBehavior::Deferred)?);
-        f(&SqlTx(&tx))?;
+        f(&SqlTx::new(&tx))?;
         // A read that wrote would change state without advancing the change sequence:
         // refused (rolled back with the transaction).
         if tx.0.total_changes() != before {
@@ -146,8 +146,10 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
         let f = FunctionName::parse("f").unwrap();
         let seq0 = crate::store::read(&store, |tx| tx.change_seq()).unwrap();
-        let (_, seq1) = crate::store::write(&store, |tx| tx.insert_function(&f, &FunctionConfig::default())).unwrap();
+        let (_, c) = crate::store::write(&store, |tx| tx.insert_function(&f, &FunctionConfig::default())).unwrap();
+        let seq1 = c.seq;
         assert_eq!(seq1, seq0 + 1);
+        assert_eq!(c.changes.functions.iter().collect::<Vec<_>>(), ["f"], "the write says what it changed");
         let err = crate::store::read(&store, |tx| tx.delete_function(&f)).unwrap_err();
         assert!(err.to_string().contains("internal") || matches!(err, StoreError::Internal(_)));
         assert!(crate::store::read(&store, |tx| tx.find_function(&f)).unwrap().is_some(), "the write was rolled back");
