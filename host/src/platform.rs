@@ -96,6 +96,10 @@ pub struct Platform {
     /// Serialises snapshot rebuilds so an older rebuild can never be swapped in after a
     /// newer one.
     rebuild: parking_lot::Mutex<()>,
+    /// Held exclusively by a commit from its write until its snapshot is live, and shared
+    /// by reads: a management read never returns state the data plane doesn't serve yet
+    /// (a client that read "rolled back" invokes the rolled-back version).
+    visible: parking_lot::RwLock<()>,
     corrupt_blobs: parking_lot::Mutex<HashSet<CodeHash>>,
     /// True when this start found an empty data directory.
     pub first_start: bool,
@@ -190,6 +194,7 @@ impl Platform {
             live,
             data_plane,
             rebuild: parking_lot::Mutex::new(()),
+            visible: parking_lot::RwLock::new(()),
             corrupt_blobs: parking_lot::Mutex::new(corrupt),
             first_start,
             feed,
@@ -232,6 +237,7 @@ impl Platform {
     ) -> Result<T, StoreError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _visible = this.visible.write();
             let (out, committed) = crate::store::write(this.store.as_ref(), f)?;
             this.apply(&committed)?;
             Ok(out)
@@ -246,9 +252,12 @@ impl Platform {
         f: impl FnOnce(&dyn Tx) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || crate::store::read(this.store.as_ref(), f))
-            .await
-            .map_err(|e| StoreError::internal(format!("store task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let _visible = this.visible.read();
+            crate::store::read(this.store.as_ref(), f)
+        })
+        .await
+        .map_err(|e| StoreError::internal(format!("store task failed: {e}")))?
     }
 
     /// The audit log (appended outside the calls' own transactions).

@@ -162,7 +162,24 @@ impl Snapshot {
             functions,
             gateway: match part(Part::Gateway) {
                 true => Arc::new(gateway(&tx.load_gateway()?, inputs)),
-                false => prev.gateway.clone(),
+                false if changes.apis.is_empty() => prev.gateway.clone(),
+                false => {
+                    let mut state = crate::store::GatewayState::default();
+                    for api in &changes.apis {
+                        let one = tx.load_gateway_api(api)?;
+                        state.stages.extend(one.stages);
+                        state.deployments.extend(one.deployments);
+                        state.permissions = one.permissions;
+                    }
+                    let live = inputs.live;
+                    let handles = (&live.buckets, &live.metrics, &live.usage);
+                    Arc::new(crate::gateway::stage::GatewaySnapshot::update(
+                        &prev.gateway,
+                        &changes.apis,
+                        &state,
+                        handles,
+                    ))
+                }
             },
             access: match part(Part::Access) {
                 true => Arc::new(access(tx.list_keys()?, inputs)),

@@ -113,14 +113,26 @@ async fn step(s: &TestServer, rng: &mut StdRng, apis: &mut Vec<String>) -> Strin
             (format!("route {target} put {put}, deploy {dst}, stage {stage} alias={alias}"), st)
         }
         16 => {
-            let Some(api) = apis.first().cloned() else { return "no api".into() };
+            let Some(api) = apis.get(rng.random_range(0..apis.len().max(1))).cloned() else { return "no api".into() };
             let stage = pick(rng, &["dev", "prod"]);
-            let alias = pick(rng, &["LIVE", "2"]);
-            let body = json!({ "variables": { "alias": alias } });
-            (
-                format!("stage {stage} alias={alias}"),
-                s.call(Method::PATCH, &format!("/v1/apis/{api}/stages/{stage}"), Some(body)).await.0,
-            )
+            let path = format!("/v1/apis/{api}/stages/{stage}");
+            match rng.random_range(0..8) {
+                0 => {
+                    apis.retain(|a| *a != api);
+                    (format!("delete api {api}"), s.call(Method::DELETE, &format!("/v1/apis/{api}"), None).await.0)
+                }
+                1 | 2 => (format!("delete stage {stage}"), s.call(Method::DELETE, &path, None).await.0),
+                3 | 4 => {
+                    let (_, dep) = s.call(Method::POST, &format!("/v1/apis/{api}/deployments"), Some(json!({}))).await;
+                    let body = json!({ "canary": { "deployment_id": dep["id"], "percent_traffic": 30.0 } });
+                    (format!("canary on {stage}"), s.call(Method::PATCH, &path, Some(body)).await.0)
+                }
+                _ => {
+                    let alias = pick(rng, &["LIVE", "2"]);
+                    let body = json!({ "variables": { "alias": alias } });
+                    (format!("stage {stage} alias={alias}"), s.call(Method::PATCH, &path, Some(body)).await.0)
+                }
+            }
         }
         17 => {
             let name = format!("k{}", rng.random_range(0..2));

@@ -79,7 +79,8 @@ pub struct StageCache {
 
 #[derive(Default)]
 pub struct GatewaySnapshot {
-    apis: HashMap<String, HashMap<String, Arc<StageSnapshot>>>,
+    /// API → its stages (one `Arc` per API: an update shares the APIs it didn't touch).
+    apis: HashMap<String, Arc<HashMap<String, Arc<StageSnapshot>>>>,
 }
 
 impl GatewaySnapshot {
@@ -91,7 +92,7 @@ impl GatewaySnapshot {
     pub fn describe(&self) -> String {
         let mut lines: Vec<String> = Vec::new();
         for (api, stages) in &self.apis {
-            for (name, s) in stages {
+            for (name, s) in stages.iter() {
                 let side = |v: &Serving| {
                     let integrations: Vec<String> = v.integrations.iter().map(|i| i.describe()).collect();
                     format!(
@@ -120,60 +121,96 @@ impl GatewaySnapshot {
     /// `buckets` and `metrics`: the live state's (`crate::live::LiveState`), which outlive
     /// the snapshot; the build takes handles into them.
     pub fn build(state: &GatewayState, buckets: &Buckets, metrics: &StageMetrics, usage: &UsageBoard) -> Self {
-        let policies = group_policies(&state.permissions);
-        let deployments: HashMap<(&str, &str), Arc<DeploymentSnapshot>> = state
-            .deployments
-            .iter()
-            .map(|d| {
-                let snap = DeploymentSnapshot {
-                    id: d.id.clone(),
-                    table: RouteTable::build(&d.routes),
-                    routes: d.routes.clone(),
-                };
-                ((d.api_id.as_str(), d.id.as_str()), Arc::new(snap))
-            })
-            .collect();
-        let mut buckets = buckets.renew();
-        let mut metrics = metrics.renew();
-        let mut usage = usage.renew();
-        let mut apis: HashMap<String, HashMap<String, Arc<StageSnapshot>>> = HashMap::new();
-        for s in &state.stages {
-            let api = s.api_id.as_str();
-            // Stages reference deployments by foreign key; a canary's is checked on write.
-            let Some(deployment) = deployments.get(&(api, s.deployment_id.as_str())) else { continue };
-            let mut side = |deployment: &Arc<DeploymentSnapshot>, variables, cache_deployment, canary: bool| {
-                let counters = metrics.counters(api, s.name.as_str(), canary);
-                let mut bucket = |route: Option<&str>, limit| {
-                    buckets.bucket(BucketKey::new(api, s.name.as_str(), route, limit), limit)
-                };
-                serving(s, deployment.clone(), variables, cache_deployment, counters, &policies, &mut bucket)
-            };
-            let Some(main) = side(deployment, s.variables.clone(), deployment.id.clone(), false) else { continue };
-            let canary = s.canary.as_ref().and_then(|c| {
-                let d = deployments.get(&(api, c.deployment_id.as_str()))?;
-                let cache_deployment = if c.use_stage_cache { deployment.id.clone() } else { d.id.clone() };
-                let serving = side(d, c.variables(&s.variables), cache_deployment, true)?;
-                Some(Canary { percent_traffic: c.percent_traffic, serving })
-            });
-            let snap = StageSnapshot {
-                api_id: api.to_string(),
-                name: s.name.to_string(),
-                main,
-                canary,
-                cache: stage_cache(&s.cache),
-                invalidation_key_hash: s.invalidation_key_hash.clone(),
-                secret_environment: s.secret_environment.clone().unwrap_or_else(|| s.name.to_string()),
-                capacity: usage.stage(
-                    api,
-                    s.name.as_str(),
-                    s.capacity.class_for(s.name.as_str()),
-                    s.capacity.max_concurrency,
-                ),
-            };
-            apis.entry(api.to_string()).or_default().insert(s.name.to_string(), Arc::new(snap));
-        }
+        let mut handles = Handles { buckets: buckets.renew(), metrics: metrics.renew(), usage: usage.renew() };
+        let apis = stages(state, &mut handles).into_iter().map(|(api, stages)| (api, Arc::new(stages))).collect();
         GatewaySnapshot { apis }
     }
+
+    /// `prev` with the APIs in `apis` built again from `state` (which holds their stages,
+    /// the deployments those serve, and the functions' policies); the other APIs' stages are
+    /// `prev`'s, shared. Only those APIs' live handles are renewed.
+    pub fn update(
+        prev: &GatewaySnapshot,
+        apis: &std::collections::BTreeSet<String>,
+        state: &GatewayState,
+        live: (&Buckets, &StageMetrics, &UsageBoard),
+    ) -> Self {
+        let mut out = prev.apis.clone();
+        let (buckets, metrics, usage) = live;
+        let mut built = {
+            let mut handles = Handles {
+                buckets: buckets.renew_where(|k| apis.contains(&k.api)),
+                metrics: metrics.renew_where_api(apis),
+                usage: usage.renew_where_api(apis),
+            };
+            stages(state, &mut handles)
+        };
+        for api in apis {
+            match built.remove(api) {
+                Some(stages) => out.insert(api.clone(), Arc::new(stages)),
+                None => out.remove(api),
+            };
+        }
+        GatewaySnapshot { apis: out }
+    }
+}
+
+/// The live handles a build carries over ([`crate::live::Renewable`]).
+struct Handles<'a> {
+    buckets: crate::live::Renewal<'a, BucketKey, Arc<Limiter>>,
+    metrics: crate::live::Renewal<'a, (String, String, bool), Arc<SideCounters>>,
+    usage: crate::live::Renewal<'a, (String, String), crate::live::usage::StageCapacity>,
+}
+
+/// The stages of `state`, by API and name.
+fn stages(state: &GatewayState, h: &mut Handles<'_>) -> HashMap<String, HashMap<String, Arc<StageSnapshot>>> {
+    let policies = group_policies(&state.permissions);
+    let deployments: HashMap<(&str, &str), Arc<DeploymentSnapshot>> = state
+        .deployments
+        .iter()
+        .map(|d| {
+            let snap =
+                DeploymentSnapshot { id: d.id.clone(), table: RouteTable::build(&d.routes), routes: d.routes.clone() };
+            ((d.api_id.as_str(), d.id.as_str()), Arc::new(snap))
+        })
+        .collect();
+    let mut apis: HashMap<String, HashMap<String, Arc<StageSnapshot>>> = HashMap::new();
+    for s in &state.stages {
+        let api = s.api_id.as_str();
+        // Stages reference deployments by foreign key; a canary's is checked on write.
+        let Some(deployment) = deployments.get(&(api, s.deployment_id.as_str())) else { continue };
+        let mut side = |deployment: &Arc<DeploymentSnapshot>, variables, cache_deployment, canary: bool| {
+            let counters = h.metrics.counters(api, s.name.as_str(), canary);
+            let mut bucket = |route: Option<&str>, limit| {
+                h.buckets.bucket(BucketKey::new(api, s.name.as_str(), route, limit), limit)
+            };
+            serving(s, deployment.clone(), variables, cache_deployment, counters, &policies, &mut bucket)
+        };
+        let Some(main) = side(deployment, s.variables.clone(), deployment.id.clone(), false) else { continue };
+        let canary = s.canary.as_ref().and_then(|c| {
+            let d = deployments.get(&(api, c.deployment_id.as_str()))?;
+            let cache_deployment = if c.use_stage_cache { deployment.id.clone() } else { d.id.clone() };
+            let serving = side(d, c.variables(&s.variables), cache_deployment, true)?;
+            Some(Canary { percent_traffic: c.percent_traffic, serving })
+        });
+        let snap = StageSnapshot {
+            api_id: api.to_string(),
+            name: s.name.to_string(),
+            main,
+            canary,
+            cache: stage_cache(&s.cache),
+            invalidation_key_hash: s.invalidation_key_hash.clone(),
+            secret_environment: s.secret_environment.clone().unwrap_or_else(|| s.name.to_string()),
+            capacity: h.usage.stage(
+                api,
+                s.name.as_str(),
+                s.capacity.class_for(s.name.as_str()),
+                s.capacity.max_concurrency,
+            ),
+        };
+        apis.entry(api.to_string()).or_default().insert(s.name.to_string(), Arc::new(snap));
+    }
+    apis
 }
 
 fn serving(

@@ -41,7 +41,7 @@ impl<K, V> Default for Renewable<K, V> {
     }
 }
 
-impl<K: Eq + Hash, V: Clone> Renewable<K, V> {
+impl<K: Eq + Hash + Clone, V: Clone> Renewable<K, V> {
     pub fn renew(&self) -> Renewal<'_, K, V> {
         let mut live = self.0.lock();
         let old = std::mem::take(&mut *live);
@@ -52,6 +52,15 @@ impl<K: Eq + Hash, V: Clone> Renewable<K, V> {
     /// incremental snapshot update that rebuilt only these keys' owners).
     pub fn renew_keys(&self, keys: impl IntoIterator<Item = K>) -> Renewal<'_, K, V> {
         let mut live = self.0.lock();
+        let old = keys.into_iter().filter_map(|k| live.remove(&k).map(|v| (k, v))).collect();
+        Renewal { live, old }
+    }
+
+    /// [`Self::renew`] for the keys `matching` only (an incremental update that rebuilt
+    /// one API's stages renews that API's handles).
+    pub fn renew_where(&self, matching: impl Fn(&K) -> bool) -> Renewal<'_, K, V> {
+        let mut live = self.0.lock();
+        let keys: Vec<K> = live.keys().filter(|k| matching(k)).cloned().collect();
         let old = keys.into_iter().filter_map(|k| live.remove(&k).map(|v| (k, v))).collect();
         Renewal { live, old }
     }

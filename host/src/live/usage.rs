@@ -156,6 +156,11 @@ impl UsageBoard {
         self.stages.renew()
     }
 
+    /// [`Self::renew`] for the stages of `apis`.
+    pub fn renew_where_api(&self, apis: &std::collections::BTreeSet<String>) -> Renewal<'_, Key, StageCapacity> {
+        self.stages.renew_where(|k| apis.contains(&k.0))
+    }
+
     /// `{classes: {production: {...}, development: {...}}, stages: [...]}`.
     pub fn view(&self) -> Value {
         let totals = self.class_totals();

@@ -59,6 +59,11 @@ impl StageMetrics {
         self.0.renew()
     }
 
+    /// [`Self::renew`] for the stages of `apis`.
+    pub fn renew_where_api(&self, apis: &std::collections::BTreeSet<String>) -> Renewal<'_, Key, Arc<SideCounters>> {
+        self.0.renew_where(|k| apis.contains(&k.0))
+    }
+
     /// `{stage: {...}, canary: {...} | null}`.
     pub fn view(&self, api: &str, stage: &str) -> Value {
         let m = self.0.lock();

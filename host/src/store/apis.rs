@@ -59,6 +59,7 @@ pub struct StageRecord {
 
 /// Everything the gateway needs, for building the routing snapshot: every stage with the
 /// deployment it serves.
+#[derive(Default)]
 pub struct GatewayState {
     pub stages: Vec<StageRecord>,
     pub deployments: Vec<DeploymentRecord>,
@@ -103,4 +104,6 @@ pub trait ApiStore {
 
     /// Every stage, the deployments they serve, and every resource-policy statement.
     fn load_gateway(&self) -> StoreResult<GatewayState>;
+    /// [`Self::load_gateway`] for the stages of one API (every policy statement still).
+    fn load_gateway_api(&self, api: &str) -> StoreResult<GatewayState>;
 }

@@ -4,7 +4,8 @@
 //!
 //! A statement's table decides the part of the snapshot it affects; for the tables keyed
 //! by function (`functions`, `versions`, `aliases`) the statement's first argument (`?1`)
-//! is the function's name, and for `artifacts` the code hash — a convention every
+//! is the function's name, for those keyed by API (`stages`, `deployments`) the API's id,
+//! and for `artifacts` the code hash — a convention every
 //! statement on them follows (`store/sql/functions.rs`, `code.rs`). A table this file does
 //! not know makes the change [`Changes::unknown`]: the platform then rebuilds everything,
 //! which is always correct.
@@ -20,7 +21,8 @@ const IGNORED: &[&str] = &["apis", "routes", "declared", "audit", "blobs", "blob
 /// The parts of the snapshot, by the tables they are built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Part {
-    /// Stages, their deployments and the functions' resource policies.
+    /// The functions' resource policies (every stage's integrations check them): the whole
+    /// gateway. (Stages and deployments are keyed by API: [`Changes::apis`].)
     Gateway,
     /// API keys.
     Access,
@@ -35,7 +37,7 @@ pub enum Part {
 
 fn part_of(table: &str) -> Option<Part> {
     Some(match table {
-        "stages" | "deployments" | "permissions" => Part::Gateway,
+        "permissions" => Part::Gateway,
         "api_keys" => Part::Access,
         "secrets" => Part::Secrets,
         "environment_values" => Part::Values,
@@ -54,6 +56,8 @@ fn part_of(table: &str) -> Option<Part> {
 pub struct Changes {
     /// Functions whose rows (function, versions, aliases) changed.
     pub functions: BTreeSet<String>,
+    /// APIs whose stages or deployments changed.
+    pub apis: BTreeSet<String>,
     /// Code hashes (hex) whose artifact record changed.
     pub artifacts: BTreeSet<String>,
     /// Other parts changed (rebuilt whole).
@@ -78,6 +82,12 @@ impl Changes {
                 }
                 None => self.unknown = true,
             },
+            "stages" | "deployments" => match key() {
+                Some(api) => {
+                    self.apis.insert(api);
+                }
+                None => self.unknown = true,
+            },
             "artifacts" => match key() {
                 Some(hash) => {
                     self.artifacts.insert(hash);
@@ -94,7 +104,11 @@ impl Changes {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.functions.is_empty() && self.artifacts.is_empty() && self.parts.is_empty() && !self.unknown
+        self.functions.is_empty()
+            && self.apis.is_empty()
+            && self.artifacts.is_empty()
+            && self.parts.is_empty()
+            && !self.unknown
     }
 }
 
@@ -134,6 +148,9 @@ mod tests {
         c.record("SELECT pg_notify(?1, ?2)", &[Arg::Text("ch"), Arg::Text("1")]);
         assert_eq!(c.functions.iter().map(String::as_str).collect::<Vec<_>>(), ["f", "g"]);
         assert_eq!(c.artifacts.len(), 1);
+        assert_eq!(c.apis, BTreeSet::from(["a1".to_string()]));
+        assert!(c.parts.is_empty(), "{c:?}");
+        c.record("DELETE FROM permissions WHERE function = ?1", &[Arg::Text("f")]);
         assert_eq!(c.parts, BTreeSet::from([Part::Gateway]));
         assert!(!c.unknown);
     }

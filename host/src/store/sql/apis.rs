@@ -250,14 +250,35 @@ impl ApiStore for SqlTx<'_> {
     }
 
     fn load_gateway(&self) -> StoreResult<GatewayState> {
-        let stages =
-            self.query_map(&format!("SELECT {STAGE_COLS} FROM stages ORDER BY api_id, name"), &[], stage_row)?;
+        self.gateway_of(None)
+    }
+
+    fn load_gateway_api(&self, api: &str) -> StoreResult<GatewayState> {
+        self.gateway_of(Some(api))
+    }
+}
+
+impl SqlTx<'_> {
+    /// The stages of `api` (all with `None`), the deployments they serve, every policy.
+    fn gateway_of(&self, api: Option<&str>) -> StoreResult<GatewayState> {
+        let stages = self.query_map(
+            &format!(
+                "SELECT {STAGE_COLS} FROM stages WHERE CAST(?1 AS TEXT) IS NULL OR api_id = ?1 ORDER BY api_id, name"
+            ),
+            args![api],
+            stage_row,
+        )?;
         // Only deployments some stage (or its canary) serves.
-        let deployments = self.query_map(&format!(
-            "SELECT {DEPLOYMENT_COLS} FROM deployments d WHERE EXISTS (SELECT 1 FROM stages s WHERE s.api_id = d.api_id \
-             AND (s.deployment_id = d.id OR {} = d.id))",
-            self.json_field("s.canary", "deployment_id")
-        ), &[], deployment_row)?;
+        let deployments = self.query_map(
+            &format!(
+                "SELECT {DEPLOYMENT_COLS} FROM deployments d WHERE (CAST(?1 AS TEXT) IS NULL OR d.api_id = ?1) \
+                 AND EXISTS (SELECT 1 FROM stages s WHERE s.api_id = d.api_id \
+                 AND (s.deployment_id = d.id OR {} = d.id))",
+                self.json_field("s.canary", "deployment_id")
+            ),
+            args![api],
+            deployment_row,
+        )?;
         let permissions = super::policies::all(self)?;
         Ok(GatewayState { stages, deployments, permissions })
     }
