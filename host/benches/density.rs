@@ -12,11 +12,13 @@
 //!    the behaviour before the code cache). RSS growth per version over an empty server.
 //! 4. **Reload**: the first request after an unload, server-side `load` p50/p99 (from
 //!    `server-timing`), for the WAT guest and the bundled Rust `hello` guest.
-//! 5. **Management at size**: alias move and publish p50 with all those functions.
+//! 5. **Set-up and management at size**: BENCH_APIS (1,000) APIs × 20 routes made over the
+//!    API (timed), then publish, alias move, stage-variable change, deploy of one API and
+//!    key revocation, 50 each: p50 / p99 with all of it stored.
 //!
 //! `cargo bench --bench density` (BENCH_VERSIONS=N to resize).
 mod common;
-use common::{env_usize, hist};
+use common::{env_usize, hist, ROUTES_PER_API};
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -219,26 +221,83 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    // 5. Management at size.
-    let (mut alias, mut publish) = (hist(), hist());
-    for i in 0..50 {
-        let t = Instant::now();
-        let body = json!({ "version": if i % 2 == 0 { "1" } else { "$LATEST" } });
-        s.call(reqwest::Method::PUT, "/v1/functions/f0/aliases/LIVE", Some(body)).await;
-        alias.record(t.elapsed().as_nanos() as u64).ok();
-        let f = format!("/v1/functions/f{}", i + 1);
-        s.call(reqwest::Method::PATCH, &format!("{f}/config"), Some(json!({ "description": format!("d{i}") }))).await;
-        let t = Instant::now();
-        s.call(reqwest::Method::POST, &format!("{f}/versions"), Some(json!({}))).await;
-        publish.record(t.elapsed().as_nanos() as u64).ok();
-    }
+    // APIs × routes over the API: create, 20 route puts, deploy onto `prod` (8 APIs at a time).
+    let apis = env_usize("BENCH_APIS", 1_000);
+    let started = Instant::now();
+    let ids: Vec<Option<f64>> = each(apis, 8, |i| async move {
+        let api = s.call(reqwest::Method::POST, "/v1/apis", Some(json!({ "name": format!("api{i}") }))).await;
+        let id = api["id"].as_str().expect("id").to_string();
+        for j in 0..ROUTES_PER_API {
+            let path = if j + 1 == ROUTES_PER_API { "/{proxy+}".to_string() } else { format!("/svc{j}/items/{{id}}") };
+            let target = format!("f{}:${{stageVariables.alias}}", (i * ROUTES_PER_API + j) % n);
+            let route =
+                json!({ "method": "GET", "path": path, "integration": { "type": "function", "target": target } });
+            s.call(reqwest::Method::PUT, &format!("/v1/apis/{id}/routes"), Some(route)).await;
+        }
+        let dep = s.call(reqwest::Method::POST, &format!("/v1/apis/{id}/deployments"), Some(json!({}))).await;
+        let stage = json!({ "deployment_id": dep["id"], "variables": { "alias": "1" } });
+        s.call(reqwest::Method::PUT, &format!("/v1/apis/{id}/stages/prod"), Some(stage)).await;
+        None
+    })
+    .await;
+    drop(ids);
     println!(
-        "management with {n} functions: alias move p50 {:.2} ms p99 {:.2} ms, publish p50 {:.2} ms p99 {:.2} ms",
-        p(&alias, 0.5) / 1000.0,
-        p(&alias, 0.99) / 1000.0,
-        p(&publish, 0.5) / 1000.0,
-        p(&publish, 0.99) / 1000.0
+        "set-up: {apis} APIs × {ROUTES_PER_API} routes, deployed to a stage (8 APIs at a time) in {:.1} s",
+        started.elapsed().as_secs_f64()
     );
+    let listed = s.call(reqwest::Method::GET, "/v1/apis", None).await;
+    let api0 = listed["apis"][0]["id"].as_str().expect("an api").to_string();
+
+    // Management at size: each kind 50 times, one at a time.
+    let mut figures = Vec::new();
+    for kind in ["publish", "alias move", "stage variable", "deploy one API", "key revocation"] {
+        let mut h = hist();
+        for i in 0..50 {
+            // What isn't measured (the set-up of one sample) happens before `t`.
+            let f = format!("/v1/functions/f{}", i + 1);
+            match kind {
+                "publish" => {
+                    let body = json!({ "description": format!("{kind}{i}") });
+                    s.call(reqwest::Method::PATCH, &format!("{f}/config"), Some(body)).await;
+                }
+                "key revocation" => {
+                    let policy =
+                        json!([{ "effect": "allow", "actions": ["function:Invoke"], "resources": ["function/f0"] }]);
+                    s.call(
+                        reqwest::Method::POST,
+                        "/v1/keys",
+                        Some(json!({ "name": format!("k{i}"), "policy": policy })),
+                    )
+                    .await;
+                }
+                _ => {}
+            }
+            let t = Instant::now();
+            match kind {
+                "publish" => s.call(reqwest::Method::POST, &format!("{f}/versions"), Some(json!({}))).await,
+                "alias move" => {
+                    let body = json!({ "version": if i % 2 == 0 { "1" } else { "$LATEST" } });
+                    s.call(reqwest::Method::PUT, "/v1/functions/f0/aliases/LIVE", Some(body)).await
+                }
+                "stage variable" => {
+                    let body = json!({ "variables": { "alias": if i % 2 == 0 { "$LATEST" } else { "1" } } });
+                    s.call(reqwest::Method::PATCH, &format!("/v1/apis/{api0}/stages/prod"), Some(body)).await
+                }
+                "deploy one API" => {
+                    s.call(
+                        reqwest::Method::POST,
+                        &format!("/v1/apis/{api0}/deployments"),
+                        Some(json!({ "stage": "prod" })),
+                    )
+                    .await
+                }
+                _ => s.call(reqwest::Method::DELETE, &format!("/v1/keys/k{i}"), None).await,
+            };
+            h.record(t.elapsed().as_nanos() as u64).ok();
+        }
+        figures.push(format!("{kind} p50 {:.2} ms p99 {:.2} ms", p(&h, 0.5) / 1000.0, p(&h, 0.99) / 1000.0));
+    }
+    println!("management with {n} functions and {apis} APIs: {}", figures.join(", "));
 
     // 4. Reload: the WAT guest and the bundled Rust guest.
     s.call(reqwest::Method::POST, "/v1/functions", Some(json!({ "name": "hello-rs" }))).await;
