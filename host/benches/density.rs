@@ -112,9 +112,20 @@ impl Server {
             .expect("VmRSS")
     }
 
-    fn stop(mut self) {
+    fn stop(self) {
         // SAFETY: a plain kill(2) of our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        // `Drop` waits for it.
+    }
+}
+
+impl Drop for Server {
+    /// A panicking bench leaves no server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: a plain kill(2) of our own child.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        }
         let _ = self.child.wait();
     }
 }
@@ -221,6 +232,16 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    // The routes' functions f0..f19: alias LIVE → 1, invocable by every API's prod stage.
+    for j in 0..ROUTES_PER_API {
+        let f = format!("/v1/functions/f{j}");
+        s.call(reqwest::Method::PUT, &format!("{f}/aliases/LIVE"), Some(json!({ "version": "1" }))).await;
+        for (id, q) in [("live", "LIVE"), ("one", "1")] {
+            let body = json!({ "statement_id": id, "principal": "*", "source": "*/prod/*/*", "qualifier": q });
+            s.call(reqwest::Method::POST, &format!("{f}/permissions"), Some(body)).await;
+        }
+    }
+
     // APIs × routes over the API: create, 20 route puts, deploy onto `prod` (8 APIs at a time).
     let apis = env_usize("BENCH_APIS", 1_000);
     let started = Instant::now();
@@ -229,13 +250,13 @@ async fn main() {
         let id = api["id"].as_str().expect("id").to_string();
         for j in 0..ROUTES_PER_API {
             let path = if j + 1 == ROUTES_PER_API { "/{proxy+}".to_string() } else { format!("/svc{j}/items/{{id}}") };
-            let target = format!("f{}:${{stageVariables.alias}}", (i * ROUTES_PER_API + j) % n);
+            let target = format!("f{j}:${{stageVariables.alias}}");
             let route =
                 json!({ "method": "GET", "path": path, "integration": { "type": "function", "target": target } });
             s.call(reqwest::Method::PUT, &format!("/v1/apis/{id}/routes"), Some(route)).await;
         }
         let dep = s.call(reqwest::Method::POST, &format!("/v1/apis/{id}/deployments"), Some(json!({}))).await;
-        let stage = json!({ "deployment_id": dep["id"], "variables": { "alias": "1" } });
+        let stage = json!({ "deployment_id": dep["id"], "variables": { "alias": "LIVE" } });
         s.call(reqwest::Method::PUT, &format!("/v1/apis/{id}/stages/prod"), Some(stage)).await;
         None
     })
@@ -276,11 +297,11 @@ async fn main() {
             match kind {
                 "publish" => s.call(reqwest::Method::POST, &format!("{f}/versions"), Some(json!({}))).await,
                 "alias move" => {
-                    let body = json!({ "version": if i % 2 == 0 { "1" } else { "$LATEST" } });
-                    s.call(reqwest::Method::PUT, "/v1/functions/f0/aliases/LIVE", Some(body)).await
+                    let body = json!({ "version": if i % 2 == 0 { "$LATEST" } else { "1" } });
+                    s.call(reqwest::Method::PUT, "/v1/functions/f100/aliases/LIVE", Some(body)).await
                 }
                 "stage variable" => {
-                    let body = json!({ "variables": { "alias": if i % 2 == 0 { "$LATEST" } else { "1" } } });
+                    let body = json!({ "variables": { "alias": if i % 2 == 0 { "1" } else { "LIVE" } } });
                     s.call(reqwest::Method::PATCH, &format!("/v1/apis/{api0}/stages/prod"), Some(body)).await
                 }
                 "deploy one API" => {

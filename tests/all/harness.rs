@@ -24,6 +24,9 @@ pub struct TestServer {
 /// With `WAYGATE_TEST_STORE=postgres`, on the shared store: a schema of the test database
 /// named after the data directory (a restart finds its state again), dropped when the
 /// [`TestServer`] is.
+/// Items in a listing's page when `limit` is not given.
+pub const DEFAULT_PAGE: usize = 1000;
+
 pub fn test_config(dir: &Path) -> PlatformConfig {
     let mut c = PlatformConfig::new(dir);
     c.runtime.max_instances = 16;

@@ -131,7 +131,7 @@ pub fn run(cmd: AliasCmd) -> anyhow::Result<ExitCode> {
             output::object(conn.output, &v);
         }
         AliasCmd::List { name, conn } => {
-            let v = conn.client()?.json(Method::GET, &format!("/v1/functions/{name}/aliases"), None)?;
+            let v = conn.client()?.list_all(&format!("/v1/functions/{name}/aliases"), "aliases")?;
             output::list(conn.output, &v, "aliases", &["name", "version", "routing", "revision_id"]);
         }
         AliasCmd::Shift { name, alias, to, strategy, max_error_rate, window_s, wait, conn } => {

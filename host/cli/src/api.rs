@@ -111,7 +111,7 @@ pub fn run_api(cmd: ApiCmd) -> anyhow::Result<ExitCode> {
             output::object(conn.output, &v);
         }
         ApiCmd::List { conn } => {
-            let v = conn.client()?.json(Method::GET, "/v1/apis", None)?;
+            let v = conn.client()?.list_all("/v1/apis", "apis")?;
             output::list(conn.output, &v, "apis", &["id", "name", "description", "created_at"]);
         }
         ApiCmd::Get { api, conn } => {
@@ -153,7 +153,7 @@ pub fn run_route(cmd: RouteCmd) -> anyhow::Result<ExitCode> {
             output::object(conn.output, &v);
         }
         RouteCmd::List { api, conn } => {
-            let mut v = conn.client()?.json(Method::GET, &format!("/v1/apis/{api}/routes"), None)?;
+            let mut v = conn.client()?.list_all(&format!("/v1/apis/{api}/routes"), "routes")?;
             if conn.output == output::Output::Text {
                 // Show the integration as one readable cell.
                 if let Some(routes) = v.get_mut("routes").and_then(Value::as_array_mut) {

@@ -48,6 +48,28 @@ impl Client {
         self.json_status(method, path, body).map(|(_, v)| v)
     }
 
+    /// Every page of a listing (`GET path`, following `next`): `{field: [all items]}`.
+    pub fn list_all(&self, path: &str, field: &str) -> anyhow::Result<Value> {
+        let mut items = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = match &next {
+                Some(n) => format!("{path}{sep}next={n}"),
+                None => path.to_string(),
+            };
+            let mut page = self.json(Method::GET, &url, None)?;
+            if let Some(Value::Array(a)) = page.get_mut(field).map(Value::take) {
+                items.extend(a);
+            }
+            match page.get("next").and_then(Value::as_str) {
+                Some(n) => next = Some(n.to_string()),
+                None => break,
+            }
+        }
+        Ok(serde_json::json!({ field: items }))
+    }
+
     /// [`Client::json`] with the success status, for PUTs that answer 201 when they create
     /// and 200 when they replace.
     pub fn json_status(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {

@@ -135,7 +135,7 @@ pub fn run(cmd: FunctionCmd) -> anyhow::Result<ExitCode> {
             output::object(conn.output, &v);
         }
         FunctionCmd::List { conn } => {
-            let v = conn.client()?.json(Method::GET, "/v1/functions", None)?;
+            let v = conn.client()?.list_all("/v1/functions", "functions")?;
             output::list(conn.output, &v, "functions", &["name", "code_hash", "code_size", "updated_at"]);
         }
         FunctionCmd::Delete { name, conn } => {

@@ -57,7 +57,7 @@ pub fn run(cmd: KeyCmd) -> anyhow::Result<ExitCode> {
             }
         }
         KeyCmd::List { conn } => {
-            let v = conn.client()?.json(Method::GET, "/v1/keys", None)?;
+            let v = conn.client()?.list_all("/v1/keys", "keys")?;
             output::list(conn.output, &v, "keys", &["name", "created_at", "policy"]);
         }
         KeyCmd::Delete { name, conn } => {

@@ -72,7 +72,7 @@ pub fn run(cmd: SecretCmd) -> anyhow::Result<ExitCode> {
             output::object(conn.output, &v);
         }
         SecretCmd::List { environment, conn } => {
-            let v = conn.client()?.json(Method::GET, &format!("/v1/secrets/{}", enc(&environment)), None)?;
+            let v = conn.client()?.list_all(&format!("/v1/secrets/{}", enc(&environment)), "secrets")?;
             output::list(conn.output, &v, "secrets", &["environment", "name", "updated_at"]);
         }
         SecretCmd::Delete { environment, name, conn } => {

@@ -118,7 +118,7 @@ pub fn run(cmd: StageCmd) -> anyhow::Result<ExitCode> {
             show_stage(conn.output, &v);
         }
         StageCmd::List { api, conn } => {
-            let v = conn.client()?.json(Method::GET, &format!("/v1/apis/{api}/stages"), None)?;
+            let v = conn.client()?.list_all(&format!("/v1/apis/{api}/stages"), "stages")?;
             output::list(conn.output, &v, "stages", &["name", "deployment_id", "variables", "invoke_url"]);
         }
         StageCmd::SetDeployment { api, stage, deployment, conn } => {

@@ -48,7 +48,7 @@ pub fn run(cmd: ValueCmd) -> anyhow::Result<ExitCode> {
         }
         ValueCmd::List { environment, conn } => {
             let path = format!("/v1/environments/{}/values", enc(&environment));
-            let v = conn.client()?.json(Method::GET, &path, None)?;
+            let v = conn.client()?.list_all(&path, "values")?;
             output::list(conn.output, &v, "values", &["environment", "name", "value", "updated_at"]);
         }
         ValueCmd::Delete { environment, name, conn } => {

@@ -66,7 +66,7 @@ pub fn run(cmd: VersionCmd) -> anyhow::Result<ExitCode> {
             output::object(conn.output, &v);
         }
         VersionCmd::List { name, conn } => {
-            let v = conn.client()?.json(Method::GET, &format!("/v1/functions/{name}/versions"), None)?;
+            let v = conn.client()?.list_all(&format!("/v1/functions/{name}/versions"), "versions")?;
             output::list(conn.output, &v, "versions", &["version", "code_hash", "description", "created_at"]);
         }
         VersionCmd::Get { name, version, conn } => {

@@ -99,11 +99,15 @@ pub async fn get(State(p): State<AppState>, Path((name, alias)): Path<(String, S
     Ok(Json(AliasView::new(&p, ops::aliases::get(&p, name, alias).await?)))
 }
 
-pub async fn list(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn list(
+    State(p): State<AppState>,
+    Path(name): Path<String>,
+    page: super::paging::Page,
+) -> ApiResult<Json<serde_json::Value>> {
     let name = FunctionName::parse(&name)?;
     let aliases: Vec<AliasView> =
         ops::aliases::list(&p, name).await?.into_iter().map(|a| AliasView::new(&p, a)).collect();
-    Ok(Json(serde_json::json!({ "aliases": aliases })))
+    Ok(Json(page.render("aliases", aliases, |a| a.name.to_string())))
 }
 
 pub async fn delete(State(p): State<AppState>, Path((name, alias)): Path<(String, String)>) -> ApiResult<StatusCode> {

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// An API as the management API shows it.
 #[derive(Serialize)]
@@ -73,9 +73,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(rec.into())))
 }
 
-pub async fn list(State(p): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn list(State(p): State<AppState>, page: super::paging::Page) -> ApiResult<Json<Value>> {
     let apis: Vec<ApiView> = ops::apis::list(&p).await?.into_iter().map(Into::into).collect();
-    Ok(Json(json!({ "apis": apis })))
+    Ok(Json(page.render("apis", apis, |a| a.id.to_string())))
 }
 
 pub async fn get(State(p): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ApiView>> {
@@ -109,10 +109,14 @@ pub async fn put_route(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(rec.into())))
 }
 
-pub async fn list_routes(State(p): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn list_routes(
+    State(p): State<AppState>,
+    Path(id): Path<String>,
+    page: super::paging::Page,
+) -> ApiResult<Json<Value>> {
     let id = api_id(&id)?;
     let routes: Vec<RouteView> = ops::apis::list_routes(&p, id).await?.into_iter().map(Into::into).collect();
-    Ok(Json(json!({ "routes": routes })))
+    Ok(Json(page.render("routes", routes, |r| format!("{} {}", r.path.as_str(), r.method.as_str()))))
 }
 
 pub async fn get_route(

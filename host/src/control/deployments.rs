@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -70,10 +70,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(Created { deployment: deployment.into(), stage })))
 }
 
-pub async fn list(State(p): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(p): State<AppState>,
+    Path(id): Path<String>,
+    page: super::paging::Page,
+) -> ApiResult<Json<Value>> {
     let id = api_id(&id)?;
     let deployments: Vec<DeploymentView> = ops::deployments::list(&p, id).await?.into_iter().map(Into::into).collect();
-    Ok(Json(json!({ "deployments": deployments })))
+    Ok(Json(page.render("deployments", deployments, |d| format!("{} {}", d.created_at, d.id))))
 }
 
 pub async fn get(

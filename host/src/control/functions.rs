@@ -86,10 +86,10 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(FunctionView::new(&p, rec))))
 }
 
-pub async fn list(State(p): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn list(State(p): State<AppState>, page: super::paging::Page) -> ApiResult<Json<serde_json::Value>> {
     let functions: Vec<FunctionView> =
         ops::functions::list(&p).await?.into_iter().map(|r| FunctionView::new(&p, r)).collect();
-    Ok(Json(serde_json::json!({ "functions": functions })))
+    Ok(Json(page.render("functions", functions, |f| f.name.to_string())))
 }
 
 pub async fn get(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<FunctionView>> {

@@ -57,9 +57,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-pub async fn list(State(p): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn list(State(p): State<AppState>, page: super::paging::Page) -> ApiResult<Json<Value>> {
     let keys: Vec<KeyView> = crate::ops::keys::list(&p).await?.into_iter().map(Into::into).collect();
-    Ok(Json(json!({ "keys": keys })))
+    Ok(Json(page.render("keys", keys, |k| k.name.clone())))
 }
 
 pub async fn delete(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {

@@ -23,6 +23,7 @@ pub mod invoke;
 pub mod keys;
 pub mod logs;
 pub mod metrics;
+pub mod paging;
 pub mod permissions;
 pub mod routes;
 pub mod runtime;

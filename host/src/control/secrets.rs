@@ -44,10 +44,14 @@ pub async fn put(
     Ok((status, Json(json!({ "environment": environment, "name": name }))))
 }
 
-pub async fn list(State(p): State<AppState>, Path(environment): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(p): State<AppState>,
+    Path(environment): Path<String>,
+    page: super::paging::Page,
+) -> ApiResult<Json<Value>> {
     let secrets: Vec<SecretView> =
         crate::ops::secrets::list(&p, environment).await?.into_iter().map(Into::into).collect();
-    Ok(Json(json!({ "secrets": secrets })))
+    Ok(Json(page.render("secrets", secrets, |s| s.name.clone())))
 }
 
 pub async fn delete(

@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// A stage as the API shows it: its settings, invoke URL, and whether an invalidation key
@@ -161,10 +161,14 @@ pub async fn patch(
     Ok(Json(StageView::changed(&p, rec)))
 }
 
-pub async fn list(State(p): State<AppState>, Path(api): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(p): State<AppState>,
+    Path(api): Path<String>,
+    page: super::paging::Page,
+) -> ApiResult<Json<Value>> {
     let api = api_id(&api)?;
     let stages: Vec<StageView> = ops::stages::list(&p, api).await?.into_iter().map(|s| StageView::new(&p, s)).collect();
-    Ok(Json(json!({ "stages": stages })))
+    Ok(Json(page.render("stages", stages, |s| s.name.to_string())))
 }
 
 pub async fn get(State(p): State<AppState>, Path((api, stage)): Path<(String, String)>) -> ApiResult<Json<StageView>> {

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,9 +47,13 @@ pub async fn put(
     Ok((status, Json(rec.into())))
 }
 
-pub async fn list(State(p): State<AppState>, Path(environment): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(p): State<AppState>,
+    Path(environment): Path<String>,
+    page: super::paging::Page,
+) -> ApiResult<Json<Value>> {
     let values: Vec<ValueView> = crate::ops::values::list(&p, environment).await?.into_iter().map(Into::into).collect();
-    Ok(Json(json!({ "values": values })))
+    Ok(Json(page.render("values", values, |v| v.name.clone())))
 }
 
 pub async fn delete(

@@ -70,11 +70,16 @@ pub async fn publish(
     Ok((status, Json(VersionView::new(&p, v))))
 }
 
-pub async fn list(State(p): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn list(
+    State(p): State<AppState>,
+    Path(name): Path<String>,
+    page: super::paging::Page,
+) -> ApiResult<Json<serde_json::Value>> {
     let name = FunctionName::parse(&name)?;
     let versions: Vec<VersionView> =
         ops::versions::list(&p, name).await?.into_iter().map(|v| VersionView::new(&p, v)).collect();
-    Ok(Json(serde_json::json!({ "versions": versions })))
+    let key = |v: &VersionView| super::paging::number_key(v.version.parse().unwrap_or(0));
+    Ok(Json(page.render("versions", versions, key)))
 }
 
 fn number(version: &str) -> ApiResult<u32> {
