@@ -192,8 +192,17 @@ async fn run(seed: u64, steps: usize) {
     for i in 0..steps {
         done.push(step(&s, &mut rng, &mut apis).await);
         let p = s.platform();
-        let served = p.snapshot().describe();
-        let full = p.full_snapshot().unwrap().describe();
+        let (served, served_seq) = {
+            let snap = p.snapshot();
+            (snap.describe(), snap.change_seq)
+        };
+        // Blocking (the shared store's client must not run on the reactor).
+        let (full, full_seq) = tokio::task::spawn_blocking(move || {
+            let snap = p.full_snapshot().unwrap();
+            (snap.describe(), snap.change_seq)
+        })
+        .await
+        .unwrap();
         if served != full {
             let last: Vec<_> = done.iter().rev().take(8).rev().collect();
             panic!(
@@ -201,7 +210,7 @@ async fn run(seed: u64, steps: usize) {
                  last steps: {last:#?}\n--- served ---\n{served}\n--- full ---\n{full}"
             );
         }
-        assert_eq!(p.snapshot().change_seq, p.full_snapshot().unwrap().change_seq);
+        assert_eq!(served_seq, full_seq, "seed {seed}, step {i}");
     }
     // The sequence must have done things, not only been refused.
     let applied = done.iter().filter(|d| d.ends_with("→ 200") || d.ends_with("→ 201") || d.ends_with("→ 204")).count();
