@@ -299,6 +299,11 @@ impl Platform {
     pub fn full_snapshot(&self) -> anyhow::Result<Snapshot> {
         // Builds renew the live handles: one at a time.
         let _guard = self.rebuild.lock();
+        self.build_full()
+    }
+
+    /// [`build_snapshot`] with this platform's inputs (the rebuild lock held by the caller).
+    fn build_full(&self) -> anyhow::Result<Snapshot> {
         let corrupt = self.corrupt_blobs.lock().clone();
         build_snapshot(self.store.as_ref(), &self.runtime, &corrupt, &self.live, &self.admin_token, &self.master_key)
     }
@@ -313,15 +318,7 @@ impl Platform {
 
     /// [`Self::rebuild_snapshot`] with the rebuild lock held.
     fn rebuild_locked(&self) -> anyhow::Result<()> {
-        let corrupt = self.corrupt_blobs.lock().clone();
-        let snap = build_snapshot(
-            self.store.as_ref(),
-            &self.runtime,
-            &corrupt,
-            &self.live,
-            &self.admin_token,
-            &self.master_key,
-        )?;
+        let snap = self.build_full()?;
         if snap.change_seq >= self.snapshot.load().change_seq {
             self.snapshot.store(Arc::new(snap));
         }

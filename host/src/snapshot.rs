@@ -164,13 +164,7 @@ impl Snapshot {
                 true => Arc::new(gateway(&tx.load_gateway()?, inputs)),
                 false if changes.apis.is_empty() => prev.gateway.clone(),
                 false => {
-                    let mut state = crate::store::GatewayState::default();
-                    for api in &changes.apis {
-                        let one = tx.load_gateway_api(api)?;
-                        state.stages.extend(one.stages);
-                        state.deployments.extend(one.deployments);
-                        state.permissions = one.permissions;
-                    }
+                    let state = tx.load_gateway_apis(&changes.apis)?;
                     let live = inputs.live;
                     let handles = (&live.buckets, &live.metrics, &live.usage);
                     Arc::new(crate::gateway::stage::GatewaySnapshot::update(

@@ -90,9 +90,10 @@ impl<V: Clone> CodeCache<V> {
 
     /// The template of `key`, marked used now.
     pub fn get(&self, key: &Key) -> Option<V> {
+        let now = Instant::now(); // read before the lock, not under it
         let mut s = self.state.lock();
         let e = s.lru.get_mut(key)?;
-        e.last_used = Instant::now();
+        e.last_used = now;
         Some(e.prepared.clone())
     }
 

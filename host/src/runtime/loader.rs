@@ -227,11 +227,6 @@ impl Loader {
         self.inner.cache.clear()
     }
 
-    /// Unloads the code unused for the idle timeout now (the sweeper's pass).
-    pub fn unload_idle(&self) -> usize {
-        self.inner.cache.unload_idle(Instant::now())
-    }
-
     pub fn loaded(&self) -> usize {
         self.inner.cache.stats().loaded_modules
     }

@@ -104,6 +104,6 @@ pub trait ApiStore {
 
     /// Every stage, the deployments they serve, and every resource-policy statement.
     fn load_gateway(&self) -> StoreResult<GatewayState>;
-    /// [`Self::load_gateway`] for the stages of one API (every policy statement still).
-    fn load_gateway_api(&self, api: &str) -> StoreResult<GatewayState>;
+    /// [`Self::load_gateway`] for the stages of `apis` (every policy statement still).
+    fn load_gateway_apis(&self, apis: &std::collections::BTreeSet<String>) -> StoreResult<GatewayState>;
 }

@@ -116,15 +116,10 @@ impl Changes {
 /// (a `SELECT`, including `SELECT pg_notify(…)`).
 fn written_table(sql: &str) -> Option<&str> {
     let s = sql.trim_start();
-    let upper = |n: usize| s.get(..n).map(str::to_ascii_uppercase);
-    let rest = if matches!(upper(12).as_deref(), Some("INSERT INTO " | "DELETE FROM ")) {
-        &s[12..]
-    } else if upper(7).as_deref() == Some("UPDATE ") {
-        &s[7..]
-    } else {
-        return None;
-    };
-    let rest = rest.trim_start();
+    let rest = ["INSERT INTO ", "DELETE FROM ", "UPDATE "]
+        .iter()
+        .find_map(|verb| s.get(..verb.len()).filter(|head| head.eq_ignore_ascii_case(verb)).map(|_| &s[verb.len()..]))?
+        .trim_start();
     let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
     Some(&rest[..end])
 }

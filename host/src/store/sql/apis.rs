@@ -250,17 +250,24 @@ impl ApiStore for SqlTx<'_> {
     }
 
     fn load_gateway(&self) -> StoreResult<GatewayState> {
-        self.gateway_of(None)
+        let (stages, deployments) = self.stages_of(None)?;
+        Ok(GatewayState { stages, deployments, permissions: super::policies::all(self)? })
     }
 
-    fn load_gateway_api(&self, api: &str) -> StoreResult<GatewayState> {
-        self.gateway_of(Some(api))
+    fn load_gateway_apis(&self, apis: &std::collections::BTreeSet<String>) -> StoreResult<GatewayState> {
+        let mut state = GatewayState { permissions: super::policies::all(self)?, ..Default::default() };
+        for api in apis {
+            let (stages, deployments) = self.stages_of(Some(api))?;
+            state.stages.extend(stages);
+            state.deployments.extend(deployments);
+        }
+        Ok(state)
     }
 }
 
 impl SqlTx<'_> {
-    /// The stages of `api` (all with `None`), the deployments they serve, every policy.
-    fn gateway_of(&self, api: Option<&str>) -> StoreResult<GatewayState> {
+    /// The stages of `api` (all with `None`) and the deployments they serve.
+    fn stages_of(&self, api: Option<&str>) -> StoreResult<(Vec<StageRecord>, Vec<DeploymentRecord>)> {
         let stages = self.query_map(
             &format!(
                 "SELECT {STAGE_COLS} FROM stages WHERE CAST(?1 AS TEXT) IS NULL OR api_id = ?1 ORDER BY api_id, name"
@@ -279,7 +286,6 @@ impl SqlTx<'_> {
             args![api],
             deployment_row,
         )?;
-        let permissions = super::policies::all(self)?;
-        Ok(GatewayState { stages, deployments, permissions })
+        Ok((stages, deployments))
     }
 }
