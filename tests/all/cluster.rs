@@ -36,26 +36,38 @@ pub fn schema_of(dir: &Path) -> String {
 
 /// Runs `sql` on the test database (from a thread of its own: the blocking client must
 /// not run on the test's async runtime).
-fn admin_sql(base: &str, sql: String) {
+fn admin_sql(base: &str, sql: String) -> Result<(), postgres::Error> {
     let base = base.to_string();
     std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&base, postgres::NoTls).expect("connect to the test database");
-        c.batch_execute(&sql).expect("admin SQL");
+        let mut c = postgres::Client::connect(&base, postgres::NoTls)?;
+        c.batch_execute(&sql)
     })
     .join()
-    .expect("admin SQL thread");
+    .expect("admin SQL thread")
 }
 
 /// Creates `schema` (if missing) and returns a URL whose connections work in it.
 pub fn schema_url(base: &str, schema: &str) -> String {
-    admin_sql(base, format!("CREATE SCHEMA IF NOT EXISTS {schema}"));
+    admin_sql(base, format!("CREATE SCHEMA IF NOT EXISTS {schema}")).expect("create the test schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-csearch_path%3D{schema}")
 }
 
+/// Drops `schema`. A host's follower thread outlives its server by up to a poll period
+/// and may be reading the schema's tables when the drop takes their locks one by one:
+/// PostgreSQL then breaks the deadlock by failing one side — the drop is retried.
 pub fn drop_schema(schema: &str) {
-    if let Some(base) = database() {
-        admin_sql(&base, format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    let Some(base) = database() else { return };
+    let mut tries = 0;
+    loop {
+        match admin_sql(&base, format!("DROP SCHEMA IF EXISTS {schema} CASCADE")) {
+            Ok(()) => return,
+            Err(e) if tries < 20 && e.code() == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED) => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("drop the test schema {schema}: {e}"),
+        }
     }
 }
 
@@ -272,7 +284,8 @@ async fn hosts_report_health_survive_a_lost_connection_and_a_late_host_catches_u
     admin_sql(
         &base,
         format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{}'", c.schema),
-    );
+    )
+    .expect("terminate the cluster's connections");
     eventually("A's feed noticed the lost connection", || async {
         let (_, v) = a.call(Method::GET, "/v1/cluster", None).await;
         v["host"]["disconnects"].as_u64().unwrap_or(0) >= 1 && v["host"]["connected"] == true
@@ -294,7 +307,8 @@ async fn hosts_report_health_survive_a_lost_connection_and_a_late_host_catches_u
 async fn a_database_migrated_by_a_newer_waygate_is_refused() {
     let Some(base) = skip("a_database_migrated_by_a_newer_waygate_is_refused") else { return };
     let c = Cluster::start(&base, 1).await;
-    admin_sql(&base, format!("INSERT INTO {}.waygate_schema (version) VALUES (99)", c.schema));
+    admin_sql(&base, format!("INSERT INTO {}.waygate_schema (version) VALUES (99)", c.schema))
+        .expect("mark the schema newer");
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     config.store = Some(c.url.clone());
