@@ -16,7 +16,8 @@
 //!    API (timed), then publish, alias move, stage-variable change, deploy of one API and
 //!    key revocation, 50 each: p50 / p99 with all of it stored.
 //!
-//! `cargo bench --bench density` (BENCH_VERSIONS=N to resize).
+//! `cargo bench --bench density` (BENCH_VERSIONS=N to resize; BENCH_LOG=info shows the
+//! servers' logs, the start's phases among them).
 mod common;
 use common::{env_usize, hist, ROUTES_PER_API};
 
@@ -42,7 +43,7 @@ impl Server {
             .args(["--gateway-addr", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

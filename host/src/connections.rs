@@ -64,9 +64,10 @@ pub struct ConnectionLimits {
     /// connection has no idle deadline.
     pub body_read_timeout: Duration,
     /// Open connections on the gateway listener. `None` sizes it from the raised
-    /// RLIMIT_NOFILE: min(10,000, nofile − admin cap − [`FD_RESERVE`]), at least
-    /// [`MIN_GATEWAY_CONNECTIONS`]. So a gateway flood can never take the fds the admin
-    /// listener and the process's own files (database, code blobs) need.
+    /// RLIMIT_NOFILE: min(10,000, nofile − admin cap − loaded-modules bound −
+    /// [`FD_RESERVE`]), at least [`MIN_GATEWAY_CONNECTIONS`]. So a gateway flood can never
+    /// take the fds the admin listener and the process's own files need (database, code
+    /// blobs, and one open artifact file per loaded module: wasmtime maps it).
     ///
     /// At the cap, a new connection makes the gateway close its longest-idle connection
     /// (no request in flight); when every connection is busy it stops accepting until one
@@ -104,12 +105,16 @@ impl Default for ConnectionLimits {
 }
 
 impl ConnectionLimits {
-    /// The gateway's cap under an fd limit of `nofile` (explicit setting or the default).
-    pub fn gateway_cap(&self, nofile: u64) -> usize {
+    /// The gateway's cap under an fd limit of `nofile` with at most `loaded_modules`
+    /// modules loaded (explicit setting or the default).
+    pub fn gateway_cap(&self, nofile: u64, loaded_modules: u64) -> usize {
         if let Some(n) = self.max_gateway_connections {
             return n.max(1);
         }
-        let spare = nofile.saturating_sub(self.max_admin_connections as u64).saturating_sub(FD_RESERVE);
+        let spare = nofile
+            .saturating_sub(self.max_admin_connections as u64)
+            .saturating_sub(loaded_modules)
+            .saturating_sub(FD_RESERVE);
         let cap = spare.min(MAX_DEFAULT_GATEWAY_CONNECTIONS) as usize;
         cap.max(MIN_GATEWAY_CONNECTIONS)
     }
@@ -624,11 +629,14 @@ mod tests {
     #[test]
     fn default_gateway_cap_leaves_room_for_admin_and_the_process() {
         let l = ConnectionLimits::default();
-        assert_eq!(l.gateway_cap(1024), 1024 - 256 - 256);
-        assert_eq!(l.gateway_cap(1_048_576), 10_000);
-        assert_eq!(l.gateway_cap(100), MIN_GATEWAY_CONNECTIONS);
+        assert_eq!(l.gateway_cap(1024, 0), 1024 - 256 - 256);
+        assert_eq!(l.gateway_cap(20_000, 1024), 10_000);
+        assert_eq!(l.gateway_cap(12_000, 1024), 12_000 - 256 - 1024 - 256);
+        assert_eq!(l.gateway_cap(1_048_576, 1024), 10_000);
+        assert_eq!(l.gateway_cap(100, 0), MIN_GATEWAY_CONNECTIONS);
+        assert_eq!(l.gateway_cap(2048, 4096), MIN_GATEWAY_CONNECTIONS);
         let set = ConnectionLimits { max_gateway_connections: Some(50), ..l };
-        assert_eq!(set.gateway_cap(1024), 50);
+        assert_eq!(set.gateway_cap(1024, 1024), 50);
     }
 
     // Real time (tokio's paused clock needs the test-util feature, which would rebuild

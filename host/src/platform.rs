@@ -11,6 +11,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Server-side settings. Each limit is documented in docs/limits.md.
@@ -101,6 +102,8 @@ pub struct Platform {
     /// (a client that read "rolled back" invokes the rolled-back version).
     visible: parking_lot::RwLock<()>,
     corrupt_blobs: parking_lot::Mutex<HashSet<CodeHash>>,
+    /// The background integrity pass started with the platform ([`spawn_integrity_check`]).
+    pub integrity: IntegrityCheck,
     /// True when this start found an empty data directory.
     pub first_start: bool,
     /// The shared store's change feed (`None` with the embedded store).
@@ -119,8 +122,9 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Opens (or creates) the data directory, checks every stored blob against its hash,
-    /// compiles what this engine has no artifact for, and builds the first snapshot.
+    /// Opens (or creates) the data directory, compiles what this engine has no artifact
+    /// record for, builds the first snapshot, and starts the background integrity check
+    /// of every stored blob and artifact file ([`spawn_integrity_check`]).
     pub fn open(mut config: PlatformConfig, gateway_addr: std::net::SocketAddr) -> anyhow::Result<Arc<Self>> {
         let data = DataDir::new(&config.data_dir);
         let mut first_start = data.is_new();
@@ -152,7 +156,9 @@ impl Platform {
             }
             Some(pg) => shared_admin(pg, &config, &data, &master_key)?,
         };
+        let opened = std::time::Instant::now();
         let swept = crate::store::sweep::sweep(&data, store.as_ref())?;
+        let swept_at = opened.elapsed();
         if swept != Default::default() {
             tracing::warn!(
                 tmp = swept.tmp,
@@ -165,9 +171,19 @@ impl Platform {
         runtime.loader().attach_ledger(Arc::new(ArtifactRecorder(store.clone())));
         let backends = crate::backend::Backends::new(&config.backend)?;
         runtime.attach_backends(backends.clone());
-        let corrupt = prepare_code(store.as_ref(), &data, &runtime, true)?;
+        let runtime_at = opened.elapsed();
+        let corrupt = prepare_code(store.as_ref(), &data, &runtime, CodeCheck::Unrecorded)?;
+        let code_at = opened.elapsed();
         let live = Arc::new(crate::live::LiveState::new(config.cache_max_bytes));
         let snapshot = build_snapshot(store.as_ref(), &runtime, &corrupt, &live, &admin_token, &master_key)?;
+        tracing::info!(
+            sweep_ms = swept_at.as_secs_f64() * 1e3,
+            runtime_ms = (runtime_at - swept_at).as_secs_f64() * 1e3,
+            code_ms = (code_at - runtime_at).as_secs_f64() * 1e3,
+            snapshot_ms = (opened.elapsed() - code_at).as_secs_f64() * 1e3,
+            functions = snapshot.functions.len(),
+            "opened the data directory"
+        );
         let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
         let observe = Arc::new(crate::observe::Observer::new(config.log_buffer_lines));
         let data_plane = Arc::new(crate::data_plane::DataPlane::new(
@@ -196,6 +212,7 @@ impl Platform {
             rebuild: parking_lot::Mutex::new(()),
             visible: parking_lot::RwLock::new(()),
             corrupt_blobs: parking_lot::Mutex::new(corrupt),
+            integrity: IntegrityCheck::default(),
             first_start,
             feed,
             host_id,
@@ -208,6 +225,7 @@ impl Platform {
             let weak = Arc::downgrade(&(platform.clone() as Arc<dyn follow::Follower>));
             follow::spawn(pg.config().clone(), feed.clone(), weak).context("starting the change feed")?;
         }
+        spawn_integrity_check(&platform);
         Ok(platform)
     }
 
@@ -333,7 +351,7 @@ impl follow::Follower for Platform {
         if seq <= self.snapshot.load().change_seq {
             return;
         }
-        match prepare_code(self.store.as_ref(), &self.data, &self.runtime, false) {
+        match prepare_code(self.store.as_ref(), &self.data, &self.runtime, CodeCheck::Followed) {
             Ok(corrupt) => self.corrupt_blobs.lock().extend(corrupt),
             Err(e) => tracing::error!(error = %format!("{e:#}"), "compiling code published by another host"),
         }
@@ -579,51 +597,188 @@ fn shared_admin(
     Ok((token, admin))
 }
 
-/// Startup check of every blob (`check_all`), and compilation of blobs that have no
-/// artifact for this engine (first start after a wasmtime upgrade or config change; code
-/// another host uploaded) or whose artifact file is missing or has the wrong size
-/// (deleted, truncated). A blob with no local file is fetched from a shared store.
-/// Returns the blobs that failed their hash check: versions using them refuse to run.
+/// Which stored code [`prepare_code`] looks at.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum CodeCheck {
+    /// Startup: only code this engine has no artifact record for (first start after a
+    /// wasmtime upgrade or a configuration change; a new host of a shared store). Such
+    /// code can't be loaded at all, so it is compiled before the first request.
+    Unrecorded,
+    /// A change another host committed: code with no record or no artifact file here.
+    Followed,
+    /// The background integrity pass: every blob against its hash, every artifact file's
+    /// presence and size.
+    All,
+}
+
+/// The background integrity pass's progress (`GET /v1/runtime` → `code.integrity`).
+#[derive(Debug, Default)]
+pub struct IntegrityCheck {
+    blobs: AtomicU64,
+    checked: AtomicU64,
+    corrupt: AtomicU64,
+    rebuilt: AtomicU64,
+    done: AtomicBool,
+    took_ms: AtomicU64,
+}
+
+impl IntegrityCheck {
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "blobs": self.blobs.load(Ordering::Relaxed),
+            "checked": self.checked.load(Ordering::Relaxed),
+            "corrupt": self.corrupt.load(Ordering::Relaxed),
+            "rebuilt": self.rebuilt.load(Ordering::Relaxed),
+            "done": self.done.load(Ordering::Relaxed),
+            "took_ms": self.done.load(Ordering::Relaxed).then(|| self.took_ms.load(Ordering::Relaxed)),
+        })
+    }
+}
+
+/// What [`prepare_one`] did with one blob.
+#[derive(PartialEq, Eq, Debug)]
+enum BlobOutcome {
+    Skipped,
+    Verified,
+    Compiled,
+    Corrupt,
+}
+
+/// Compiles (and records) the stored code that `check` selects and this engine has no
+/// usable artifact for. Returns the blobs that failed their hash check: versions using
+/// them refuse to run.
 fn prepare_code(
     store: &dyn Store,
     data: &DataDir,
     runtime: &Runtime,
-    check_all: bool,
+    check: CodeCheck,
 ) -> anyhow::Result<HashSet<CodeHash>> {
-    let have: std::collections::HashMap<CodeHash, crate::store::ArtifactRecord> =
-        crate::store::read(store, |tx| tx.artifacts(runtime.fingerprint()))
-            .map_err(store_err)?
-            .into_iter()
-            .map(|a| (a.code_hash, a))
-            .collect();
+    let have = recorded_artifacts(store, runtime)?;
     let mut corrupt = HashSet::new();
     for (hash, _size) in crate::store::read(store, |tx| tx.blobs()).map_err(store_err)? {
-        if !check_all && have.get(&hash).is_some_and(|rec| artifacts::present(data, rec)) {
-            continue;
-        }
-        let fetch = || crate::store::read(store, |tx| tx.blob_bytes(&hash)).map_err(store_err);
-        let bytes = match blobs::read_or_fetch(data, &hash, fetch) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(code_hash = %hash, error = %format!("{e:#}"), "code blob failed its integrity check; versions using it will refuse to run");
-                corrupt.insert(hash);
-                continue;
-            }
-        };
-        match have.get(&hash) {
-            Some(rec) if artifacts::present(data, rec) => continue,
-            Some(_) => {
-                tracing::error!(code_hash = %hash, "artifact for code {hash} was missing, rebuilding it from its verified blob")
-            }
-            None => tracing::info!(code_hash = %hash, "compiling for this engine ({})", runtime.fingerprint()),
-        }
-        match runtime.compile(&bytes) {
-            Ok(compiled) => {
-                let rec = artifacts::put(data, &hash, runtime.fingerprint(), compiled.kind, &compiled.artifact)?;
-                crate::store::write(store, |tx| tx.add_artifact(&rec)).map_err(store_err)?;
-            }
-            Err(e) => tracing::error!(code_hash = %hash, error = %e, "stored code no longer compiles"),
+        if prepare_one(store, data, runtime, &have, hash, check)? == BlobOutcome::Corrupt {
+            corrupt.insert(hash);
         }
     }
     Ok(corrupt)
+}
+
+fn recorded_artifacts(
+    store: &dyn Store,
+    runtime: &Runtime,
+) -> anyhow::Result<std::collections::HashMap<CodeHash, crate::store::ArtifactRecord>> {
+    Ok(crate::store::read(store, |tx| tx.artifacts(runtime.fingerprint()))
+        .map_err(store_err)?
+        .into_iter()
+        .map(|a| (a.code_hash, a))
+        .collect())
+}
+
+/// One blob of [`prepare_code`]: verified against its hash when `check` looks at it (a
+/// blob with no local file is fetched from a shared store), compiled when its artifact
+/// is unrecorded, missing or of the wrong size (deleted, truncated).
+fn prepare_one(
+    store: &dyn Store,
+    data: &DataDir,
+    runtime: &Runtime,
+    have: &std::collections::HashMap<CodeHash, crate::store::ArtifactRecord>,
+    hash: CodeHash,
+    check: CodeCheck,
+) -> anyhow::Result<BlobOutcome> {
+    let recorded = have.get(&hash);
+    let skip = match check {
+        CodeCheck::Unrecorded => recorded.is_some(),
+        CodeCheck::Followed => recorded.is_some_and(|rec| artifacts::present(data, rec)),
+        CodeCheck::All => false,
+    };
+    if skip {
+        return Ok(BlobOutcome::Skipped);
+    }
+    let fetch = || crate::store::read(store, |tx| tx.blob_bytes(&hash)).map_err(store_err);
+    let bytes = match blobs::read_or_fetch(data, &hash, fetch) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(code_hash = %hash, error = %format!("{e:#}"), "code blob failed its integrity check; versions using it will refuse to run");
+            return Ok(BlobOutcome::Corrupt);
+        }
+    };
+    match recorded {
+        Some(rec) if artifacts::present(data, rec) => return Ok(BlobOutcome::Verified),
+        Some(_) => {
+            tracing::error!(code_hash = %hash, "artifact for code {hash} was missing, rebuilding it from its verified blob")
+        }
+        None => tracing::info!(code_hash = %hash, "compiling for this engine ({})", runtime.fingerprint()),
+    }
+    match runtime.compile(&bytes) {
+        Ok(compiled) => {
+            let rec = artifacts::put(data, &hash, runtime.fingerprint(), compiled.kind, &compiled.artifact)?;
+            crate::store::write(store, |tx| tx.add_artifact(&rec)).map_err(store_err)?;
+            Ok(BlobOutcome::Compiled)
+        }
+        Err(e) => {
+            tracing::error!(code_hash = %hash, error = %e, "stored code no longer compiles");
+            Ok(BlobOutcome::Verified)
+        }
+    }
+}
+
+/// Starts the integrity pass on a thread of its own: every blob is read and checked
+/// against its hash, every artifact file's presence and size, a missing one rebuilt. It
+/// runs after the first snapshot is served, so a restart doesn't wait for it (nothing
+/// unverified runs meanwhile: a load checks the artifact's own hash, a rebuild the
+/// blob's). A corrupt blob found makes its versions refuse to run from then on. The
+/// thread holds the platform weakly, one blob at a time, and ends with it.
+fn spawn_integrity_check(platform: &Arc<Platform>) {
+    let weak = Arc::downgrade(platform);
+    let spawned = std::thread::Builder::new().name("waygate-integrity".into()).spawn(move || {
+        if let Err(e) = integrity_pass(&weak) {
+            tracing::error!(error = %format!("{e:#}"), "the code integrity check stopped");
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the code integrity check");
+    }
+}
+
+fn integrity_pass(weak: &std::sync::Weak<Platform>) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let (have, blobs) = {
+        let Some(p) = weak.upgrade() else { return Ok(()) };
+        let have = recorded_artifacts(p.store.as_ref(), &p.runtime)?;
+        let blobs = crate::store::read(p.store.as_ref(), |tx| tx.blobs()).map_err(store_err)?;
+        p.integrity.blobs.store(blobs.len() as u64, Ordering::Relaxed);
+        (have, blobs)
+    };
+    let (mut corrupt, mut rebuilt) = (HashSet::new(), 0u64);
+    for (hash, _size) in blobs {
+        let Some(p) = weak.upgrade() else { return Ok(()) };
+        match prepare_one(p.store.as_ref(), &p.data, &p.runtime, &have, hash, CodeCheck::All)? {
+            BlobOutcome::Corrupt => {
+                corrupt.insert(hash);
+                p.integrity.corrupt.fetch_add(1, Ordering::Relaxed);
+            }
+            BlobOutcome::Compiled => {
+                rebuilt += 1;
+                p.integrity.rebuilt.fetch_add(1, Ordering::Relaxed);
+            }
+            BlobOutcome::Skipped | BlobOutcome::Verified => {}
+        }
+        p.integrity.checked.fetch_add(1, Ordering::Relaxed);
+    }
+    let Some(p) = weak.upgrade() else { return Ok(()) };
+    if !corrupt.is_empty() || rebuilt > 0 {
+        p.corrupt_blobs.lock().extend(&corrupt);
+        p.rebuild_snapshot()?;
+    }
+    let took = started.elapsed();
+    p.integrity.took_ms.store(took.as_millis() as u64, Ordering::Relaxed);
+    p.integrity.done.store(true, Ordering::Release);
+    tracing::info!(
+        blobs = p.integrity.checked.load(Ordering::Relaxed),
+        corrupt = corrupt.len(),
+        rebuilt,
+        took_ms = took.as_millis() as u64,
+        "code integrity check done"
+    );
+    Ok(())
 }

@@ -36,13 +36,16 @@ impl Server {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let limits = platform.config.connections.clone();
         let nofile = crate::connections::raise_nofile_limit();
-        let (admin_cap, gateway_cap) = (limits.max_admin_connections, limits.gateway_cap(nofile));
-        if (gateway_cap + admin_cap) as u64 + crate::connections::FD_RESERVE > nofile {
+        // Each loaded module keeps its artifact file open (wasmtime maps it).
+        let modules = platform.config.runtime.loaded_modules as u64;
+        let (admin_cap, gateway_cap) = (limits.max_admin_connections, limits.gateway_cap(nofile, modules));
+        if (gateway_cap + admin_cap) as u64 + modules + crate::connections::FD_RESERVE > nofile {
             tracing::warn!(
                 nofile,
                 gateway_cap,
                 admin_cap,
-                "the connection caps leave fewer than {} file descriptors for the process: raise the hard RLIMIT_NOFILE or lower the caps",
+                loaded_modules = modules,
+                "the connection caps and the loaded-modules bound leave fewer than {} file descriptors for the process: raise the hard RLIMIT_NOFILE or lower the caps or --loaded-modules",
                 crate::connections::FD_RESERVE
             );
         }

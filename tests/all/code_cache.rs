@@ -59,6 +59,23 @@ async fn idle_code_is_unloaded_and_the_next_request_reloads_it_verified() {
     assert!(back.timing("load").is_some(), "{}", back.server_timing);
     assert!(s.invoke("f1", "").await.timing("load").is_none());
 
+    // Reloaded from its file (wasmtime maps the checked artifact): the file replaced or
+    // deleted under a loaded module changes nothing for it — no rebuild, same answers —
+    // since artifact files are only ever replaced by a rename.
+    let f1_artifact = {
+        let (_, v) = s.call(Method::GET, "/v1/functions/f1", None).await;
+        artifact_of(&s.data(), v["code_hash"].as_str().unwrap())
+    };
+    let kept = std::fs::read(&f1_artifact).unwrap();
+    std::fs::remove_file(&f1_artifact).unwrap();
+    for _ in 0..3 {
+        let again = s.invoke("f1", "").await;
+        assert_eq!((again.status, again.text().as_str()), (200, "v1"));
+        assert!(again.timing("load").is_none(), "{}", again.server_timing);
+    }
+    assert!(!f1_artifact.exists(), "nothing rebuilt while loaded");
+    std::fs::write(&f1_artifact, kept).unwrap();
+
     // Tampered while unloaded: the reload checks the artifact's hash again and rebuilds it
     // from the verified blob instead of running the altered bytes.
     let target = artifact_of(&s.data(), up["code_hash"].as_str().unwrap());

@@ -95,7 +95,14 @@ async fn a_deleted_artifact_is_rebuilt_at_startup_and_at_load() {
     let file = artifact_files(&s.data()).into_iter().find(|p| p.to_string_lossy().contains(&hash)).unwrap();
     std::fs::remove_file(&file).unwrap();
     let s = s.restart().await;
-    assert!(file.exists(), "rebuilt at startup");
+    let check = s.integrity_checked().await;
+    assert_eq!(
+        (check["blobs"].as_u64(), check["checked"].as_u64(), check["rebuilt"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{check}"
+    );
+    assert_eq!(check["corrupt"], 0, "{check}");
+    assert!(file.exists(), "rebuilt by the check that follows the start");
     assert_eq!(s.invoke("f1:1", "").await.text(), "v1");
 
     // Deleted while running: the next load rebuilds it.
@@ -119,6 +126,13 @@ async fn a_tampered_blob_is_detected_at_startup() {
     bytes[last] ^= 0x01;
     std::fs::write(&blob, bytes).unwrap();
     let s = s.restart().await;
+    // The start doesn't wait for the check: until it is done the verified artifact runs
+    // (compiled from the blob when it was intact; a load checks the artifact's own hash).
+    let inv = s.invoke("f1", "").await;
+    assert!(inv.status == 200 || inv.status == 502, "{}", inv.text());
+    let check = s.integrity_checked().await;
+    assert_eq!((check["checked"].as_u64(), check["corrupt"].as_u64()), (Some(1), Some(1)), "{check}");
+    // From then on its versions refuse to run, even with the module still loaded.
     let inv = s.invoke("f1", "").await;
     assert_integrity_error(&inv, &s.data(), "failed its integrity check");
 }

@@ -83,6 +83,21 @@ impl TestServer {
         }
     }
 
+    /// Waits (≤ 30 s) for the background integrity check the last start began, and
+    /// returns what `GET /v1/runtime` says of it.
+    pub async fn integrity_checked(&self) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let (status, v) = self.call(Method::GET, "/v1/runtime", None).await;
+            assert_eq!(status, 200, "{v}");
+            if v["code"]["integrity"]["done"] == true {
+                return v["code"]["integrity"].clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "integrity check not done in 30 s: {v}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn platform(&self) -> std::sync::Arc<waygate::platform::Platform> {
         self.server.as_ref().expect("server running").platform.clone()
     }

@@ -31,7 +31,9 @@ pub async fn get(State(p): State<AppState>) -> Json<Value> {
                 "max_warm_slots": rt.config().warm_slots,
             }),
         );
-        m.insert("code".into(), json!(rt.loader().stats()));
+        let mut code = json!(rt.loader().stats());
+        code["integrity"] = p.integrity.view();
+        m.insert("code".into(), code);
         m.insert("epoch_tick_ms".into(), json!(rt.config().epoch_tick.as_secs_f64() * 1000.0));
     }
     Json(v)

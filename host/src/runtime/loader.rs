@@ -14,7 +14,7 @@
 //! code between the check and its use. The cost is one copy, ≈ the same as the mmap.
 
 use super::code_cache::{Bounds, CodeCache, CodeCacheStats};
-use super::executor::{Linkers, PrepareCx, Prepared};
+use super::executor::{Artifact, Linkers, PrepareCx, Prepared};
 use crate::model::{CodeHash, GuestKind};
 use crate::store::{artifacts, blobs, layout::DataDir, ArtifactRecord};
 use parking_lot::Mutex;
@@ -76,6 +76,12 @@ struct Inner {
     repairing: Mutex<()>,
 }
 
+/// A verified artifact: a module's open file, a component's bytes.
+enum Checked {
+    Bytes(Vec<u8>),
+    File(std::fs::File, u64),
+}
+
 /// The outcome of [`Loader::get`].
 pub enum Lookup {
     /// The template, and how long loading took when this call had to load it.
@@ -112,17 +118,25 @@ impl Loader {
 
     /// The template for `code` from the cache or its verified artifact. Never compiles.
     pub fn get(&self, code: &CodeRef) -> Result<Lookup, String> {
+        // Code found unrunnable (a corrupt blob) after it was loaded stays refused.
+        code.artifact.as_ref().map_err(|why| why.to_string())?;
         let key = (code.code_hash, code.kind);
         if let Some(pre) = self.inner.cache.get(&key) {
             return Ok(Lookup::Ready(pre, None));
         }
         let started = Instant::now();
-        let bytes = match self.read_artifact(code)? {
-            Ok(b) => b,
+        let checked = match self.read_artifact(code)? {
+            Ok(c) => c,
             Err(why) => return Ok(Lookup::NeedsRepair(why)),
         };
-        let pre = self.prepare(&code.code_hash, code.kind, &bytes)?;
-        self.inner.cache.insert(key, pre.clone(), bytes.len());
+        let (pre, size) = match checked {
+            Checked::Bytes(bytes) => (self.prepare(&code.code_hash, code.kind, Artifact::Bytes(&bytes))?, bytes.len()),
+            Checked::File(file, size) => (
+                self.prepare(&code.code_hash, code.kind, Artifact::File(file))?,
+                usize::try_from(size).unwrap_or(usize::MAX),
+            ),
+        };
+        self.inner.cache.insert(key, pre.clone(), size);
         Ok(Lookup::Ready(pre, Some(started.elapsed())))
     }
 
@@ -177,7 +191,7 @@ impl Loader {
         }
         inner.repaired.lock().insert(hash, rec.artifact_hash.clone());
         tracing::error!(code_hash = %hash, reason = %why, "artifact for code {hash} was missing/corrupt, rebuilt from its verified blob");
-        let pre = self.prepare(&hash, compiled.kind, &compiled.artifact)?;
+        let pre = self.prepare(&hash, compiled.kind, Artifact::Bytes(&compiled.artifact))?;
         inner.cache.insert((hash, compiled.kind), pre.clone(), compiled.artifact.len());
         Ok((pre, started.elapsed()))
     }
@@ -186,18 +200,30 @@ impl Loader {
     /// in memory) the loaded template of `code`: the upload path's preload, without
     /// reading back what it just wrote.
     pub fn insert_compiled(&self, code: &CodeHash, compiled: &super::compile::Compiled) -> Result<(), String> {
-        let pre = self.prepare(code, compiled.kind, &compiled.artifact)?;
+        let pre = self.prepare(code, compiled.kind, Artifact::Bytes(&compiled.artifact))?;
         self.inner.cache.insert((*code, compiled.kind), pre, compiled.artifact.len());
         Ok(())
     }
 
-    /// The verified artifact bytes; `Ok(Err(why))` when the file is missing, unreadable or
-    /// does not match its record (repairable); `Err` when the code can't run at all.
-    fn read_artifact(&self, code: &CodeRef) -> Result<Result<Vec<u8>, String>, String> {
+    /// The verified artifact; `Ok(Err(why))` when the file is missing, unreadable or does
+    /// not match its record (repairable); `Err` when the code can't run at all. A module's
+    /// file is checked and handed over open (wasmtime maps it: no copy of its code, and its
+    /// memory image is the file's pages rather than a new memfd — most of a reload's cost
+    /// otherwise); a component's bytes are read and checked (wasmtime has no open-file
+    /// load for components).
+    fn read_artifact(&self, code: &CodeRef) -> Result<Result<Checked, String>, String> {
         let expected = code.artifact.as_ref().map_err(|why| why.to_string())?;
         let repaired = self.inner.repaired.lock().get(&code.code_hash).cloned();
         let accepted: Vec<&str> = std::iter::once(expected.as_str()).chain(repaired.as_deref()).collect();
-        Ok(artifacts::read_verified(&self.inner.data, &code.code_hash, &self.inner.fingerprint, &accepted).map_err(
+        let (data, fingerprint) = (&self.inner.data, self.inner.fingerprint.as_str());
+        let checked = match code.kind {
+            GuestKind::StdioProxy => artifacts::open_verified(data, &code.code_hash, fingerprint, &accepted)
+                .map(|(file, size)| Checked::File(file, size)),
+            GuestKind::WasiHttp | GuestKind::Handler => {
+                artifacts::read_verified(data, &code.code_hash, fingerprint, &accepted).map(Checked::Bytes)
+            }
+        };
+        Ok(checked.map_err(
             |e| {
                 tracing::warn!(code_hash = %code.code_hash, error = %format!("{e:#}"), "artifact unusable; rebuilding it from its blob");
                 format!("{e:#}")
@@ -207,13 +233,13 @@ impl Loader {
 
     /// `bytes` must be what this engine's compiler produced for `code` (verified against
     /// the recorded artifact hash, or just compiled).
-    fn prepare(&self, code: &CodeHash, kind: GuestKind, bytes: &[u8]) -> Result<Prepared, String> {
+    fn prepare(&self, code: &CodeHash, kind: GuestKind, artifact: Artifact<'_>) -> Result<Prepared, String> {
         let cx: PrepareCx<'_> = self.inner.linkers.cx(&self.inner.engine);
         // SAFETY: the executor maps these bytes as executable code. They are exactly the
         // bytes wasmtime produced at compile time for this engine fingerprint: either the
         // blake3 check of `load` proves they were not altered since, or they never left
         // memory (`insert_compiled`, `repair`).
-        unsafe { Prepared::load(kind, &cx, code, bytes) }
+        unsafe { Prepared::load(kind, &cx, code, artifact) }
     }
 
     /// The loaded template of `code`, if it is loaded (no load, no LRU promotion).

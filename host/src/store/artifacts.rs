@@ -42,6 +42,28 @@ pub fn read_verified(
     Ok(bytes)
 }
 
+/// Opens the artifact and checks its contents against its recorded hash (as
+/// [`read_verified`]) without copying them: the checked file is returned open, with its
+/// size, for wasmtime to map (a module's load). The file is only ever replaced by a
+/// rename, never written in place, so the open file keeps the contents checked here.
+pub fn open_verified(
+    dir: &DataDir,
+    code_hash: &CodeHash,
+    fingerprint: &str,
+    expected: &[&str],
+) -> anyhow::Result<(std::fs::File, u64)> {
+    let path = dir.artifact(code_hash, fingerprint);
+    let reading = || format!("reading the compiled artifact for code {code_hash}");
+    let file = std::fs::File::open(&path).with_context(reading)?;
+    let mut hasher = blake3::Hasher::new();
+    let size = hasher.update_reader(&file).with_context(reading)?.count();
+    let actual = hasher.finalize().to_hex();
+    if !expected.contains(&actual.as_str()) {
+        bail!("compiled artifact for code {code_hash} is corrupt on disk (hash {actual}, recorded {}); refusing to load it", expected.join(" or "));
+    }
+    Ok((file, size))
+}
+
 /// Whether the artifact file exists with its recorded size: the cheap startup check (the
 /// hash is checked when it is loaded).
 pub fn present(dir: &DataDir, record: &ArtifactRecord) -> bool {

@@ -100,10 +100,11 @@ pub(super) unsafe fn load(
     linker: &Linker<HostState>,
     engine: &Engine,
     code: &CodeHash,
-    artifact: &[u8],
+    artifact: super::Artifact<'_>,
 ) -> Result<InstancePre<HostState>, String> {
+    let bytes = artifact.bytes()?;
     // SAFETY: forwarded contract (see stdio_proxy.rs for what deserialize maps).
-    let component = unsafe { Component::deserialize(engine, artifact) }
+    let component = unsafe { Component::deserialize(engine, &bytes) }
         .map_err(|e| format!("compiled artifact for code {code} could not be loaded: {e:#}"))?;
     component
         .initialize_copy_on_write_image()

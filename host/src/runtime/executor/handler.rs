@@ -13,7 +13,7 @@
 //! for every component (`component.rs`).
 
 use super::stdio_proxy::StdioProxy;
-use super::{component, Code, EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
+use super::{component, Artifact, Code, EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
 use crate::model::CodeHash;
 use crate::runtime::compile::{bad, CompileError};
 use crate::runtime::host_state::{ComponentState, HostState};
@@ -60,7 +60,7 @@ impl Executor for Handler {
         component::serialize(component)
     }
 
-    unsafe fn prepare(cx: &PrepareCx<'_>, code: &CodeHash, artifact: &[u8]) -> Result<Self::Template, String> {
+    unsafe fn prepare(cx: &PrepareCx<'_>, code: &CodeHash, artifact: Artifact<'_>) -> Result<Self::Template, String> {
         // SAFETY: forwarded contract.
         let pre = unsafe { component::load(cx.component_linker, cx.engine, code, artifact) }?;
         HandlerPre::new(pre).map(Arc::new).map_err(|e| format!("code {code} is not a Waygate handler: {e:#}"))

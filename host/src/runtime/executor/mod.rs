@@ -77,7 +77,7 @@ pub trait Executor {
     unsafe fn prepare(
         cx: &PrepareCx<'_>,
         code: &crate::model::CodeHash,
-        artifact: &[u8],
+        artifact: Artifact<'_>,
     ) -> Result<Self::Template, String>;
 
     /// The caller's request as this ABI's input. `max_payload_bytes`: the invoke payload
@@ -253,6 +253,36 @@ pub(crate) fn compile(kind: GuestKind, cx: &PrepareCx<'_>, code: Code<'_>) -> Re
     }
 }
 
+/// Where an artifact's verified bytes are.
+pub enum Artifact<'a> {
+    /// In memory (just compiled, or read and checked).
+    Bytes(&'a [u8]),
+    /// An open artifact file whose contents were just checked against their hash. A
+    /// module maps it as it is (no copy: its code and its memory image are pages of the
+    /// file, shared with the page cache); a component reads it. Artifact files are only
+    /// ever replaced by a rename, never written in place, so the open file keeps the
+    /// checked contents.
+    File(std::fs::File),
+}
+
+impl Artifact<'_> {
+    /// The bytes, read from the file if need be (a component's path).
+    fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+        match self {
+            Artifact::Bytes(b) => Ok(std::borrow::Cow::Borrowed(b)),
+            Artifact::File(f) => {
+                use std::io::{Read, Seek};
+                let mut f = f;
+                let mut bytes = Vec::new();
+                f.rewind()
+                    .and_then(|()| f.read_to_end(&mut bytes))
+                    .map_err(|e| format!("reading a compiled artifact: {e}"))?;
+                Ok(std::borrow::Cow::Owned(bytes))
+            }
+        }
+    }
+}
+
 /// A loaded template, per kind (what the loader caches).
 #[derive(Clone)]
 pub enum Prepared {
@@ -268,7 +298,7 @@ impl Prepared {
         kind: GuestKind,
         cx: &PrepareCx<'_>,
         code: &crate::model::CodeHash,
-        artifact: &[u8],
+        artifact: Artifact<'_>,
     ) -> Result<Prepared, String> {
         match kind {
             // SAFETY: forwarded contract.

@@ -6,7 +6,7 @@
 pub mod event;
 pub mod response;
 
-use super::{Code, EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
+use super::{Artifact, Code, EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
 use crate::model::CodeHash;
 use crate::runtime::compile::{bad, CompileError};
 use crate::runtime::host_state::HostState;
@@ -58,12 +58,16 @@ impl Executor for StdioProxy {
         module.serialize().map_err(|e| bad(format!("Module could not be serialized: {e:#}")))
     }
 
-    unsafe fn prepare(cx: &PrepareCx<'_>, code: &CodeHash, artifact: &[u8]) -> Result<Self::Template, String> {
-        // SAFETY: `deserialize` maps these bytes as executable code; the caller guarantees
+    unsafe fn prepare(cx: &PrepareCx<'_>, code: &CodeHash, artifact: Artifact<'_>) -> Result<Self::Template, String> {
+        // SAFETY: `deserialize*` maps these bytes as executable code; the caller guarantees
         // they are what this engine's compiler produced for `code` (verified, or never
-        // out of memory).
-        let module = unsafe { Module::deserialize(cx.engine, artifact) }
-            .map_err(|e| format!("compiled artifact for code {code} could not be loaded: {e:#}"))?;
+        // out of memory). A file is mapped rather than copied: what the check read is
+        // what is mapped (artifact files are replaced by rename, never written in place).
+        let module = match artifact {
+            Artifact::Bytes(bytes) => unsafe { Module::deserialize(cx.engine, bytes) },
+            Artifact::File(file) => unsafe { Module::deserialize_open_file(cx.engine, file) },
+        }
+        .map_err(|e| format!("compiled artifact for code {code} could not be loaded: {e:#}"))?;
         // Build the copy-on-write memory image now rather than in the first instantiation
         // (wasmtime does it lazily): part of loading, not of the first request.
         module

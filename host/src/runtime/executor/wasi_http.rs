@@ -20,7 +20,7 @@
 //! response limit; beyond it the body is cut off and the invocation ends in
 //! `Function.ResponseSizeTooLarge`, as a module's oversized stdout does.
 
-use super::{component, Code, EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
+use super::{component, Artifact, Code, EncodeError, Executor, GuestKind, GuestRequest, HttpReply, PrepareCx, Ran};
 use crate::model::CodeHash;
 use crate::runtime::compile::{bad, CompileError};
 use crate::runtime::host_state::{ComponentState, HostState};
@@ -55,7 +55,7 @@ impl Executor for WasiHttp {
         component::serialize(component)
     }
 
-    unsafe fn prepare(cx: &PrepareCx<'_>, code: &CodeHash, artifact: &[u8]) -> Result<Self::Template, String> {
+    unsafe fn prepare(cx: &PrepareCx<'_>, code: &CodeHash, artifact: Artifact<'_>) -> Result<Self::Template, String> {
         // SAFETY: forwarded contract.
         let pre = unsafe { component::load(cx.component_linker, cx.engine, code, artifact) }?;
         ProxyPre::new(pre).map(Arc::new).map_err(|e| format!("code {code} is not a wasi:http proxy: {e:#}"))
