@@ -631,7 +631,7 @@ mod tests {
         let l = ConnectionLimits::default();
         assert_eq!(l.gateway_cap(1024, 0), 1024 - 256 - 256);
         assert_eq!(l.gateway_cap(20_000, 1024), 10_000);
-        assert_eq!(l.gateway_cap(12_000, 1024), 12_000 - 256 - 1024 - 256);
+        assert_eq!(l.gateway_cap(8_000, 1024), 8_000 - 256 - 1024 - 256);
         assert_eq!(l.gateway_cap(1_048_576, 1024), 10_000);
         assert_eq!(l.gateway_cap(100, 0), MIN_GATEWAY_CONNECTIONS);
         assert_eq!(l.gateway_cap(2048, 4096), MIN_GATEWAY_CONNECTIONS);
