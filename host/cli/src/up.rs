@@ -88,9 +88,9 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     body_timeout_s: u64,
     /// Open connections on the gateway listener. Default: sized from the open-file limit
-    /// (raised to the hard limit at start), min(10000, nofile - admin cap - loaded modules
-    /// - 256), so a flood cannot take the admin listener's or the process's own file
-    /// descriptors (each loaded module keeps its artifact file open). At
+    /// (raised to the hard limit at start), min(10000, nofile - admin cap -
+    /// loaded-modules bound - 256), so a flood cannot take the admin listener's or the
+    /// process's own file descriptors (each loaded module keeps its artifact file open). At
     /// the cap the longest-idle connection is closed to admit a new one; if every
     /// connection has a request in flight, new ones wait in the listen backlog.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
