@@ -16,6 +16,10 @@
 //!    API (timed), then publish, alias move, stage-variable change, deploy of one API and
 //!    key revocation, 50 each: p50 / p99 with all of it stored.
 //!
+//! 6. **Memory per loaded Rust module**: BENCH_RUST_MODULES (200) variants of the bundled
+//!    Rust `hello` uploaded and invoked, then all unloaded and loaded again by a request
+//!    (from the mapped artifact file): RSS per loaded module.
+//!
 //! `cargo bench --bench density` (BENCH_VERSIONS=N to resize; BENCH_LOG=info shows the
 //! servers' logs, the start's phases among them).
 mod common;
@@ -191,6 +195,76 @@ async fn idle_memory(data: &Path, flags: &[&str], n: usize, rss_empty: u64, labe
     server.stop();
 }
 
+/// `hello.wasm` made distinct by a custom section carrying `n` (same code, another hash:
+/// another artifact and another loaded module).
+fn hello_variant(hello: &[u8], n: usize) -> Vec<u8> {
+    fn leb(mut v: usize, out: &mut Vec<u8>) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    let (name, payload) = (b"waygate-bench", n.to_le_bytes());
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name);
+    body.extend_from_slice(&payload);
+    let mut out = hello.to_vec();
+    out.push(0); // custom section
+    leb(body.len(), &mut out);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Step 6, memory per loaded Rust module: `k` distinct variants of the bundled Rust `hello`,
+/// uploaded (loaded from the bytes just compiled) and each invoked once; then all unloaded
+/// and loaded again by a request (from the artifact file, which wasmtime maps), RSS per
+/// module over the unloaded server. Nothing is unloaded for idleness or bounds meanwhile.
+async fn loaded_rust_modules(dir: &Path, flags: &[&str], k: usize) {
+    let (server, _) = Server::start(dir, flags).await;
+    let s = &server;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let empty = s.rss_kib();
+    let hello = hello_wasm();
+    let hello = &hello;
+    each(k, 2, |i| async move {
+        s.call(reqwest::Method::POST, "/v1/functions", Some(json!({ "name": format!("r{i}") }))).await;
+        s.upload(&format!("r{i}"), hello_variant(hello, i)).await;
+        None
+    })
+    .await;
+    each(k, 4, |i| async move { s.invoke(&format!("r{i}")).await }).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let from_bytes = s.rss_kib();
+    s.call(reqwest::Method::POST, "/v1/runtime/evict", None).await;
+    // mimalloc returns freed pages after its 10 s purge delay.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let unloaded = s.rss_kib();
+    let reloads = each(k, 4, |i| async move { s.invoke(&format!("r{i}")).await }).await;
+    assert!(reloads.iter().all(Option::is_some), "every request after the eviction loads");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let from_file = s.rss_kib();
+    let runtime = s.call(reqwest::Method::GET, "/v1/runtime", None).await;
+    println!(
+        "{k} loaded Rust hello modules ({} KiB of artifacts): after uploading (the compiler's memory included) \
+         {:.0} KiB RSS each ({} → {} MiB); all unloaded {} MiB; loaded again by requests (mapped artifact \
+         files) {:.0} KiB RSS each ({} MiB)",
+        runtime["code"]["loaded_bytes"].as_u64().unwrap_or(0) / 1024,
+        from_bytes.saturating_sub(empty) as f64 / k as f64,
+        empty / 1024,
+        from_bytes / 1024,
+        unloaded / 1024,
+        from_file.saturating_sub(unloaded) as f64 / k as f64,
+        from_file / 1024,
+    );
+    server.stop();
+}
+
 /// The first request after an unload, `rounds` times: evict, invoke, read `load`.
 async fn reload(s: &Server, target: &str, rounds: usize) -> hdrhistogram::Histogram<u64> {
     let mut h = hist();
@@ -348,4 +422,7 @@ async fn main() {
     // 3. Idle memory, A then B on the same data.
     idle_memory(&data, &a_flags, n, rss_empty, "A (--code-idle-s 2)").await;
     idle_memory(&data, &b_flags, n, rss_empty, "B (no unload, no bounds)").await;
+
+    // 6. Memory per loaded Rust module.
+    loaded_rust_modules(&root.path().join("rust"), &b_flags, env_usize("BENCH_RUST_MODULES", 200)).await;
 }
