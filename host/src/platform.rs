@@ -278,6 +278,12 @@ impl Platform {
         .map_err(|e| StoreError::internal(format!("store task failed: {e}")))?
     }
 
+    /// A blob's bytes as the store keeps them (the shared store keeps every blob; `None` from
+    /// the embedded store, whose blobs are files). Blocking; not verified here.
+    pub(crate) fn blob_bytes(&self, hash: &CodeHash) -> anyhow::Result<Option<Vec<u8>>> {
+        crate::store::read(self.store.as_ref(), |tx| tx.blob_bytes(hash)).map_err(store_err)
+    }
+
     /// The audit log (appended outside the calls' own transactions).
     pub fn audit_log(&self) -> &dyn crate::store::AuditLog {
         self.store.as_ref()

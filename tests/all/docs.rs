@@ -48,6 +48,7 @@ const PAGES: &[&str] = &[
     "docs/aws.md",
     "docs/management-api.md",
     "docs/cli.md",
+    "docs/declarations.md",
     "docs/access-control.md",
     "docs/secrets.md",
     "docs/stages.md",

@@ -20,6 +20,7 @@ mod commit;
 mod components;
 mod connections;
 mod crash;
+mod declare;
 mod docs;
 mod durability;
 mod examples;

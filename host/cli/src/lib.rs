@@ -13,6 +13,7 @@ mod cache;
 mod canary;
 pub mod client;
 mod config;
+pub mod declare;
 mod function;
 mod invoke;
 mod key;
@@ -128,6 +129,20 @@ enum Command {
         after_help = "Examples (from the docs):\n  waygate config put-version orders flags --file /tmp/flags-v3.json\n  waygate config deploy orders prod --profile flags --version 3 --strategy Linear20PercentEvery1Second --wait"
     )]
     Config(config::ConfigCmd),
+    /// Compare a declaration (waygate.toml) with the server: what apply would change.
+    /// Exit 0: no changes; 2: changes; 1: error.
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate plan -f guest-examples/study-guide/waygate.toml\n  waygate apply -f waygate.toml --stage dev"
+    )]
+    Plan(declare::PlanArgs),
+    /// Bring the server to a declaration (waygate.toml) through the management API.
+    #[command(
+        after_help = "Examples (from the docs):\n  waygate apply -f guest-examples/study-guide/waygate.toml --auto-approve"
+    )]
+    Apply(declare::ApplyArgs),
+    /// Write the server's functions, APIs and keys as a declaration, code files beside it.
+    #[command(after_help = "Examples (from the docs):\n  waygate export -o prod/waygate.toml --api orders")]
+    Export(declare::ExportArgs),
     /// The audit log of mutating management calls.
     Audit(audit::AuditArgs),
     /// A stage's canary: a share of its traffic on another deployment; promote or remove it.
@@ -243,6 +258,9 @@ pub fn main() -> std::process::ExitCode {
         Command::Secret(c) => secret::run(c),
         Command::Value(c) => value::run(c),
         Command::Config(c) => config::run(c),
+        Command::Plan(a) => declare::run_plan(a),
+        Command::Apply(a) => declare::run_apply(a),
+        Command::Export(a) => declare::run_export(a),
         Command::Audit(a) => audit::run(a),
         Command::Canary(c) => canary::run(c),
         Command::Cache(c) => cache::run(c),

@@ -79,3 +79,38 @@ pub async fn upload(
 fn too_large(limit: usize) -> ApiError {
     ApiError::PayloadTooLarge(format!("Code is larger than the upload limit of {limit} bytes"))
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadQuery {
+    /// A version number; absent: `$LATEST`.
+    version: Option<String>,
+}
+
+/// `GET /v1/functions/{name}/code[?version=N]`: the code as it was uploaded
+/// (`application/wasm`), with its hash in `x-waygate-code-hash` (what `waygate export`
+/// writes next to the file it makes).
+pub async fn download(
+    State(p): State<AppState>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<DownloadQuery>,
+) -> ApiResult<axum::response::Response> {
+    let name = FunctionName::parse(&name)?;
+    let version = match q.version.as_deref() {
+        None | Some("$LATEST") => None,
+        Some(v) => Some(v.parse::<u32>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "Invalid version '{}': a version number or $LATEST",
+                crate::model::names::truncate(v)
+            ))
+        })?),
+    };
+    let (hash, bytes) = crate::ops::code::download(&p, name, version).await?;
+    let mut resp = axum::response::Response::new(Body::from(bytes));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/wasm"));
+    if let Ok(v) = header::HeaderValue::from_str(&hash.to_string()) {
+        h.insert("x-waygate-code-hash", v);
+    }
+    Ok(resp)
+}

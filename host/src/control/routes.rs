@@ -62,6 +62,7 @@ pub const ROUTES: &[Route] = &[
     route!(GET "/v1/functions/{name}" => functions::get, rule("function:Read", "function/{name}")),
     route!(DELETE "/v1/functions/{name}" => functions::delete, rule("function:Delete", "function/{name}")),
     route!(PUT "/v1/functions/{name}/code" => code::upload, rule("function:UpdateCode", "function/{name}").raw()),
+    route!(GET "/v1/functions/{name}/code" => code::download, rule("function:Read", "function/{name}")),
     route!(PATCH "/v1/functions/{name}/config" => functions::update_config,
         rule("function:UpdateConfig", "function/{name}")),
     route!(POST "/v1/functions/{name}/versions" => versions::publish,

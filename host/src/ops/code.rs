@@ -147,3 +147,27 @@ pub async fn update(
     warm(p, &code).await;
     Ok((rec, code, version))
 }
+
+/// The code of `$LATEST` (`version` `None`) or of a version, as uploaded: its hash and
+/// bytes, read from the local blob or (shared store) fetched, checked against the hash
+/// either way. For `waygate export` and anyone who wants the wasm back.
+pub async fn download(p: &Arc<Platform>, name: FunctionName, version: Option<u32>) -> Result<(CodeHash, Vec<u8>)> {
+    let hash = match version {
+        None => {
+            let f = super::functions::get(p, name.clone()).await?;
+            f.code_hash.ok_or_else(|| {
+                Error::Invalid(format!("Function {name} has no code yet: upload it with PUT /v1/functions/{name}/code"))
+            })?
+        }
+        Some(n) => super::versions::get(p, name, n).await?.code_hash,
+    };
+    let this = p.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let fetch = || this.blob_bytes(&hash);
+        blobs::read_or_fetch(&this.data, &hash, fetch)
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("reading code {hash}: {e}")))?;
+    let bytes = read?;
+    Ok((hash, bytes))
+}

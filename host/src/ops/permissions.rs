@@ -62,24 +62,34 @@ pub async fn add(p: &Arc<Platform>, name: FunctionName, req: AddPermission) -> R
     p.commit(move |tx| add_in(tx, name, req)).await
 }
 
-/// [`add`] inside a caller's transaction (a batch of changes, one commit).
-pub fn add_in(tx: &dyn Tx, name: FunctionName, req: AddPermission) -> Result<PermissionRecord> {
-    let sid = &req.statement_id;
+/// Statement ids: `[a-zA-Z0-9-_]{1,100}` (Lambda's).
+pub fn validate_statement_id(sid: &str) -> Result<()> {
     if sid.is_empty() || sid.len() > 100 || !sid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(Error::Invalid(format!("Invalid statement_id '{sid}': it must match [a-zA-Z0-9-_]{{1,100}}")));
     }
+    Ok(())
+}
+
+/// A statement's source: `API_ID/STAGE/METHOD/PATH`, `*` a wildcard, at most 1,024 bytes.
+pub fn validate_source(source: &str) -> Result<()> {
+    let parts: Vec<&str> = source.splitn(4, '/').collect();
+    if parts.len() != 4 || parts.iter().take(3).any(|p| p.is_empty()) || source.len() > 1024 {
+        return Err(Error::Invalid(format!(
+            "Invalid source '{source}': expected API_ID/STAGE/METHOD/PATH, with * as a wildcard (e.g. abc123defg/*/GET/orders/*)"
+        )));
+    }
+    Ok(())
+}
+
+/// [`add`] inside a caller's transaction (a batch of changes, one commit).
+pub fn add_in(tx: &dyn Tx, name: FunctionName, req: AddPermission) -> Result<PermissionRecord> {
+    validate_statement_id(&req.statement_id)?;
     let principal_ok = req.principal == "*"
         || req.principal.strip_prefix("api:").is_some_and(|id| crate::model::api::ApiId::parse(id).is_ok());
     if !principal_ok {
         return Err(Error::Invalid(format!("Invalid principal '{}': expected \"api:API_ID\" or \"*\"", req.principal)));
     }
-    let parts: Vec<&str> = req.source.splitn(4, '/').collect();
-    if parts.len() != 4 || parts.iter().take(3).any(|p| p.is_empty()) || req.source.len() > 1024 {
-        return Err(Error::Invalid(format!(
-            "Invalid source '{}': expected API_ID/STAGE/METHOD/PATH, with * as a wildcard (e.g. abc123defg/*/GET/orders/*)",
-            req.source
-        )));
-    }
+    validate_source(&req.source)?;
     let rec = PermissionRecord {
         function: name,
         qualifier: policy_qualifier(req.qualifier.as_deref())?,
