@@ -20,6 +20,11 @@
 //!    Rust `hello` uploaded and invoked, then all unloaded and loaded again by a request
 //!    (from the mapped artifact file): RSS per loaded module.
 //!
+//! 7. **Declarations at size** (`waygate plan/apply/export`, the binary as a user runs
+//!    it): everything exported, the export planned (no changes expected) 5 times, then one
+//!    stage variable changed in the file and applied, 10 times, against the same change
+//!    made with `waygate stage set-var` (the peer: one process, one call).
+//!
 //! `cargo bench --bench density` (BENCH_VERSIONS=N to resize; BENCH_LOG=info shows the
 //! servers' logs, the start's phases among them).
 mod common;
@@ -266,6 +271,65 @@ async fn loaded_rust_modules(dir: &Path, flags: &[&str], k: usize) {
 }
 
 /// The first request after an unload, `rounds` times: evict, invoke, read `load`.
+/// `waygate ARGS` against `s`, timed; the exit code and output.
+fn cli(s: &Server, args: &[&str]) -> (Duration, i32, String) {
+    let t = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_waygate"))
+        .args(args)
+        .env("WAYGATE_ENDPOINT", &s.url)
+        .env("WAYGATE_TOKEN", &s.token)
+        .output()
+        .expect("run waygate");
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (t.elapsed(), o.status.code().unwrap_or(-1), out)
+}
+
+async fn declarations(s: &Server, dir: &Path, api0: &str) {
+    let file = dir.join("declared").join("waygate.toml");
+    let f = file.to_str().expect("utf-8 path");
+    let (took, code, out) = cli(s, &["export", "-o", f]);
+    assert_eq!(code, 0, "{out}");
+    println!("export of everything: {:.1} s ({})", took.as_secs_f64(), out.trim());
+    let mut plan = hist();
+    for _ in 0..5 {
+        let (took, code, out) = cli(s, &["plan", "-f", f]);
+        assert_eq!(code, 0, "the export plans with changes:\n{out}");
+        plan.record(took.as_micros() as u64).ok();
+    }
+    // api0's prod stage: alias LIVE ⇄ 1, in the file (apply) and by set-var (the peer).
+    let text = std::fs::read_to_string(&file).expect("read the export");
+    let at = text.find(&format!("[apis.{}.stages.prod", api_name(s, api0).await)).expect("api0's prod stage");
+    let var = at + text[at..].find("alias = \"LIVE\"").expect("its alias variable");
+    let one = format!("{}alias = \"1\"{}", &text[..var], &text[var + "alias = \"LIVE\"".len()..]);
+    std::fs::write(&file, &one).expect("write");
+    let (mut apply, mut set_var) = (hist(), hist());
+    // Each round: the file moves the stage LIVE → 1, set-var moves it back.
+    for _ in 0..10 {
+        let (took, code, out) = cli(s, &["apply", "-f", f, "--auto-approve"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("1 to update"), "{out}");
+        apply.record(took.as_micros() as u64).ok();
+        let (took, code, out) = cli(s, &["stage", "set-var", api0, "prod", "alias=LIVE"]);
+        assert_eq!(code, 0, "{out}");
+        set_var.record(took.as_micros() as u64).ok();
+    }
+    let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| p(h, q);
+    println!(
+        "plan of the export (no changes): p50 {:.0} ms, max {:.0} ms; apply of one stage variable: p50 {:.0} ms, max {:.0} ms; waygate stage set-var (peer): p50 {:.0} ms ({:.1}×)",
+        ms(&plan, 0.5),
+        plan.max() as f64 / 1000.0,
+        ms(&apply, 0.5),
+        apply.max() as f64 / 1000.0,
+        ms(&set_var, 0.5),
+        p(&apply, 0.5) / p(&set_var, 0.5)
+    );
+}
+
+async fn api_name(s: &Server, id: &str) -> String {
+    let api = s.call(reqwest::Method::GET, &format!("/v1/apis/{id}"), None).await;
+    api["name"].as_str().expect("name").to_string()
+}
+
 async fn reload(s: &Server, target: &str, rounds: usize) -> hdrhistogram::Histogram<u64> {
     let mut h = hist();
     for _ in 0..rounds {
@@ -394,6 +458,9 @@ async fn main() {
         figures.push(format!("{kind} p50 {:.2} ms p99 {:.2} ms", p(&h, 0.5) / 1000.0, p(&h, 0.99) / 1000.0));
     }
     println!("management with {n} functions and {apis} APIs: {}", figures.join(", "));
+
+    // 7. Declarations at size.
+    declarations(s, root.path(), &api0).await;
 
     // 4. Reload: the WAT guest and the bundled Rust guest.
     s.call(reqwest::Method::POST, "/v1/functions", Some(json!({ "name": "hello-rs" }))).await;

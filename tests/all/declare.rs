@@ -413,3 +413,33 @@ async fn bad_files_are_refused_with_positions_before_anything_changes() {
     let o = blocking(&s, move |s| run(s, &["apply", "-f", &f]));
     assert!(text(&o).contains("pass --auto-approve"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_names_the_secrets_an_environment_lacks() {
+    let s = Arc::new(TestServer::start().await);
+    let project = Project::new();
+    let with_secret = declaration("v2.wasm", "STABLE", "")
+        .replace("env = { COLOR = \"teal\" }", "env = { COLOR = \"teal\", DB_PASSWORD = \"secret:db-password\" }");
+    let f = project.write(&with_secret);
+    let (st, _) = s.call(Method::PUT, "/v1/secrets/dev/db-password", Some(json!({"value": "d"}))).await;
+    assert_eq!(st, 201);
+    let f1 = f.clone();
+    let o = blocking(&s, move |s| run(s, &["plan", "-f", &f1, "--output", "json"]));
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "secret db-password is missing in environment prod: function shop reads it through stage shop/prod"
+        ),
+        "{v}"
+    );
+    assert!(!warnings.contains("environment dev"), "dev has it: {v}");
+    assert!(v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["address"] == "function shop" && c["action"] == "create"));
+    // The value itself is never in the file or the plan.
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("\"d\""));
+}

@@ -73,6 +73,7 @@ pub fn export(client: &Client, current: &Current, out: &Path) -> anyhow::Result<
             rf.versions.push(s(RawVersion {
                 version: *n,
                 description: (!v.description.is_empty()).then(|| v.description.clone()),
+                function_description: (c.description != base.description).then(|| c.description.clone()),
                 code: vcode,
                 memory_mb: (c.memory_mb != base.memory_mb).then_some(c.memory_mb),
                 timeout_ms: (c.timeout_ms != base.timeout_ms).then_some(c.timeout_ms),

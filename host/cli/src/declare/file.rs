@@ -78,6 +78,10 @@ pub struct RawVersion {
     /// The version's description (given when publishing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The function's description when it was published (a version keeps a copy). Left
+    /// out: the function's, and an existing version's copy is not compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,28 +222,45 @@ impl std::error::Error for FileErrors {}
 
 /// Line and column (1-based, in characters) of byte `offset` of `text`.
 pub fn position(text: &str, offset: usize) -> Pos {
-    let mut end = offset.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    Lines::new(text).position(offset)
+}
+
+/// Where each line of a text starts, to turn byte offsets into positions without
+/// rescanning the text each time (a declaration of 1,000 APIs has ~30,000 positions).
+struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Lines { text, starts }
     }
-    let before = &text[..end];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Pos { line, col }
+
+    fn position(&self, offset: usize) -> Pos {
+        let mut end = offset.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= end);
+        let start = self.starts[line.saturating_sub(1)];
+        Pos { line, col: self.text[start..end].chars().count() + 1 }
+    }
 }
 
 struct Errors<'a> {
-    text: &'a str,
+    lines: Lines<'a>,
     list: Vec<(Pos, String)>,
 }
 
 impl Errors<'_> {
     fn at<T>(&mut self, s: &Spanned<T>, msg: impl Into<String>) {
-        let pos = position(self.text, s.span().start);
+        let pos = self.lines.position(s.span().start);
         self.list.push((pos, msg.into()));
     }
     fn pos<T>(&self, s: &Spanned<T>) -> Pos {
-        position(self.text, s.span().start)
+        self.lines.position(s.span().start)
     }
 }
 
@@ -278,6 +299,8 @@ pub struct DVersion {
     pub code: Code,
     pub config: FunctionConfig,
     pub description: String,
+    /// `function_description` was given (else the copy in an existing version isn't compared).
+    pub function_description: bool,
 }
 
 #[derive(Debug)]
@@ -365,7 +388,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Desired, FileErrors> {
         fail(vec![(pos, e.message().trim().to_string())])
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut errs = Errors { text, list: Vec::new() };
+    let mut errs = Errors { lines: Lines::new(text), list: Vec::new() };
     let mut codes: BTreeMap<PathBuf, Option<CodeHash>> = BTreeMap::new();
     let mut code = |errs: &mut Errors, s: &Spanned<String>| -> Option<Code> {
         let p = base.join(s.get_ref());
@@ -418,7 +441,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Desired, FileErrors> {
                 env: raw_v.env.clone().unwrap_or_else(|| config.env.clone()),
                 memory_mb: raw_v.memory_mb.unwrap_or(config.memory_mb),
                 timeout_ms: raw_v.timeout_ms.unwrap_or(config.timeout_ms),
-                description: config.description.clone(),
+                description: raw_v.function_description.clone().unwrap_or_else(|| config.description.clone()),
                 outbound: raw_v.outbound.clone().unwrap_or_else(|| config.outbound.clone()),
                 config: raw_v.config.clone().unwrap_or_else(|| config.config.clone()),
                 lambda: BTreeMap::new(),
@@ -455,6 +478,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Desired, FileErrors> {
                     code: vcode,
                     config: vconfig,
                     description: raw_v.description.clone().unwrap_or_default(),
+                    function_description: raw_v.function_description.is_some(),
                 });
             }
         }

@@ -74,10 +74,11 @@ fn make_plan(a: &PlanArgs) -> anyhow::Result<(file::Desired, state::Current, pla
     let client = a.conn.client()?;
     let scope = state::Scope {
         all: a.prune,
+        detail_all: false,
         desired: Some(&desired),
         only_functions: None,
         only_apis: None,
-        keys: false,
+        keys: a.prune,
         stage: a.stage.clone(),
     };
     let current = state::fetch(&client, &scope)?;
@@ -160,6 +161,7 @@ pub fn run_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let filtered = !a.api.is_empty() || !a.function.is_empty();
     let scope = state::Scope {
         all: !filtered,
+        detail_all: !filtered,
         desired: None,
         only_functions: filtered.then(|| a.function.iter().cloned().collect::<BTreeSet<_>>()),
         only_apis: filtered.then(|| a.api.iter().cloned().collect::<BTreeSet<_>>()),

@@ -183,12 +183,12 @@ fn at(d: &Desired, pos: Pos) -> String {
     format!("{}:{}:{}", d.file.display(), pos.line, pos.col)
 }
 
-/// The fields of a function configuration that differ (version comparisons leave out the
-/// function's description, which a version copies but the file doesn't declare per version).
+/// The fields of a function configuration that differ; the description under the name
+/// `description` (or not compared: `None`).
 fn config_fields(
     from: Option<&FunctionConfig>,
     to: &FunctionConfig,
-    with_description: bool,
+    description: Option<&str>,
 ) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     let mut field = |name: &str, a: Option<Value>, b: Value, default: Value| {
@@ -199,8 +199,8 @@ fn config_fields(
     let d = FunctionConfig::default();
     field("memory_mb", from.map(|c| json!(c.memory_mb)), json!(to.memory_mb), json!(d.memory_mb));
     field("timeout_ms", from.map(|c| json!(c.timeout_ms)), json!(to.timeout_ms), json!(d.timeout_ms));
-    if with_description {
-        field("description", from.map(|c| json!(c.description)), json!(to.description), json!(""));
+    if let Some(name) = description {
+        field(name, from.map(|c| json!(c.description)), json!(to.description), json!(""));
     }
     field("env", from.map(|c| json!(c.env)), json!(to.env), json!({}));
     field("outbound", from.map(|c| json!(c.outbound)), json!(to.outbound), json!([]));
@@ -534,7 +534,7 @@ fn function_changes(
             format!("{} ({})", short(&d.code.hash.to_string()), d.code.path.display()),
         ));
     }
-    fields.extend(config_fields(cur.map(|c| &c.config), &d.config, true));
+    fields.extend(config_fields(cur.map(|c| &c.config), &d.config, Some("description")));
     let cur_rc = cur.and_then(|c| c.reserved_concurrency);
     if cur_rc != d.reserved_concurrency {
         fields.push((
@@ -562,7 +562,8 @@ fn function_changes(
                 if c.code_hash != v.code.hash.to_string() {
                     diff.push(format!("code {} → {}", short(&c.code_hash), short(&v.code.hash.to_string())));
                 }
-                for (f, a, b) in config_fields(Some(&c.config), &v.config, false) {
+                let desc = v.function_description.then_some("function_description");
+                for (f, a, b) in config_fields(Some(&c.config), &v.config, desc) {
                     diff.push(format!("{f} {a} → {b}"));
                 }
                 if c.description != v.description {
@@ -590,7 +591,7 @@ fn function_changes(
             None => {
                 next += 1;
                 let mut fields = vec![("code".to_string(), String::new(), short(&v.code.hash.to_string()))];
-                fields.extend(config_fields(None, &v.config, false));
+                fields.extend(config_fields(None, &v.config, Some("function_description")));
                 if !v.description.is_empty() {
                     fields.push(("description".into(), String::new(), show(&v.description)));
                 }

@@ -124,8 +124,11 @@ pub struct CStage {
 
 /// What to read in detail.
 pub struct Scope<'a> {
-    /// Everything (prune, export); else only what `desired` names.
+    /// Everything is compared (prune, export): what the file lacks is listed too.
     pub all: bool,
+    /// Read the detail of everything (export); else only of what `desired` names (what
+    /// prune deletes goes whole, so its detail isn't needed).
+    pub detail_all: bool,
     pub desired: Option<&'a Desired>,
     /// Only these functions / APIs (export's filters), when set.
     pub only_functions: Option<BTreeSet<String>>,
@@ -141,13 +144,13 @@ impl Scope<'_> {
         if let Some(only) = &self.only_functions {
             return only.contains(name);
         }
-        self.all || self.desired.is_some_and(|d| d.functions.contains_key(name))
+        self.detail_all || self.desired.is_some_and(|d| d.functions.contains_key(name))
     }
     fn api(&self, api: &CApi) -> bool {
         if let Some(only) = &self.only_apis {
             return only.contains(&api.name) || only.contains(&api.id);
         }
-        self.all || self.desired.is_some_and(|d| d.apis.contains_key(&api.name))
+        self.detail_all || self.desired.is_some_and(|d| d.apis.contains_key(&api.name))
     }
     pub fn stage(&self, name: &str) -> bool {
         self.stage.as_deref().is_none_or(|s| s == name)
@@ -199,20 +202,18 @@ pub fn fetch(client: &Client, scope: &Scope) -> anyhow::Result<Current> {
     let functions: Vec<CFunction> = items(client, "/v1/functions", "functions")?;
     let wanted: Vec<CFunction> = functions.iter().filter(|f| scope.function(&f.name)).cloned().collect();
     let details = par_map(&wanted, |f| function_detail(client, scope, f))?;
+    let mut details: BTreeMap<String, FunctionDetail> = wanted.iter().map(|w| w.name.clone()).zip(details).collect();
     for mut f in functions {
-        if let Some(i) = wanted.iter().position(|w| w.name == f.name) {
-            f.detail = Some(details[i].clone());
-        }
+        f.detail = details.remove(&f.name);
         current.functions.insert(f.name.clone(), f);
     }
 
     let apis: Vec<CApi> = items(client, "/v1/apis", "apis")?;
     let wanted: Vec<CApi> = apis.iter().filter(|a| scope.api(a)).cloned().collect();
     let details = par_map(&wanted, |a| api_detail(client, scope, a))?;
+    let mut details: BTreeMap<String, ApiDetail> = wanted.iter().map(|w| w.id.clone()).zip(details).collect();
     for mut a in apis {
-        if let Some(i) = wanted.iter().position(|w| w.id == a.id) {
-            a.detail = Some(details[i].clone());
-        }
+        a.detail = details.remove(&a.id);
         current.apis.entry(a.name.clone()).or_default().push(a);
     }
 
@@ -276,7 +277,7 @@ fn function_detail(client: &Client, scope: &Scope, f: &CFunction) -> anyhow::Res
         .map(|d| d.permissions.iter().filter_map(|p| p.qualifier.clone()).collect())
         .unwrap_or_default();
     for n in detail.versions.keys() {
-        if scope.all || named.contains(&n.to_string()) {
+        if scope.detail_all || named.contains(&n.to_string()) {
             qualifiers.push(Some(n.to_string()));
         }
     }
