@@ -3,8 +3,8 @@
 //! transaction on the server), what wasn't is listed, and the next `apply` plans again
 //! from what the server then holds, so it converges.
 
-use super::file::{DFunction, Desired, Principal};
-use super::plan::{Action, Change, Op, Plan};
+use super::desired::{DFunction, Desired, Principal};
+use super::plan::{self, Action, Change, Op, Plan};
 use super::state::Current;
 use crate::client::Client;
 use crate::enc;
@@ -257,25 +257,12 @@ impl<'a> Applier<'a> {
     ) -> anyhow::Result<()> {
         let now = self.latest.get(name).cloned().ok_or_else(|| anyhow!("function {name} does not exist"))?;
         let fname = enc(name);
-        let mut patch = Map::new();
-        if now.config.memory_mb != config.memory_mb {
-            patch.insert("memory_mb".into(), json!(config.memory_mb));
-        }
-        if now.config.timeout_ms != config.timeout_ms {
-            patch.insert("timeout_ms".into(), json!(config.timeout_ms));
-        }
-        if now.config.description != config.description {
-            patch.insert("description".into(), json!(config.description));
-        }
-        if now.config.env != config.env {
-            patch.insert("env".into(), json!(config.env));
-        }
-        if now.config.outbound != config.outbound {
-            patch.insert("outbound".into(), json!(config.outbound));
-        }
-        if now.config.config != config.config {
-            patch.insert("config".into(), json!(config.config));
-        }
+        let patch: Map<String, Value> = plan::config_values(config)
+            .into_iter()
+            .zip(plan::config_values(&now.config))
+            .filter(|((_, want), (_, have))| want != have)
+            .map(|((name, want), _)| (name.to_string(), want))
+            .collect();
         if !patch.is_empty() {
             self.client.json(Method::PATCH, &format!("/v1/functions/{fname}/config"), Some(Value::Object(patch)))?;
         }

@@ -1,12 +1,13 @@
 //! Environments as code: `waygate plan`, `apply` and `export` for a declaration
 //! (`waygate.toml`) of functions, versions, aliases, permissions, APIs, stages and keys.
 //!
-//! file.rs reads and validates the declaration (the server's model types decide every
-//! rule), state.rs reads the server through the management API, plan.rs compares them,
+//! file.rs is the declaration's format, desired.rs reads and validates it (the server's
+//! model types decide every rule), state.rs reads the server through the management API, plan.rs compares them,
 //! apply.rs performs a plan through the same API (so policies and the audit log apply to
 //! it as to any client), export.rs writes the server's state as a declaration.
 
 pub mod apply;
+pub mod desired;
 pub mod export;
 pub mod file;
 pub mod plan;
@@ -66,11 +67,11 @@ pub struct ExportArgs {
 }
 
 /// Loads the file, reads the server, and plans.
-fn make_plan(a: &PlanArgs) -> anyhow::Result<(file::Desired, state::Current, plan::Plan, crate::client::Client)> {
+fn make_plan(a: &PlanArgs) -> anyhow::Result<(desired::Desired, state::Current, plan::Plan, crate::client::Client)> {
     if let Some(s) = &a.stage {
         waygate::model::api::StageName::parse(s).map_err(|e| anyhow::anyhow!("--stage: {}", e.0))?;
     }
-    let desired = file::load(&a.file)?;
+    let desired = desired::load(&a.file)?;
     let client = a.conn.client()?;
     let scope = state::Scope {
         all: a.prune,

@@ -3,7 +3,7 @@
 //! versions before the aliases that name them, an API before its routes, routes before
 //! the stages that deploy them; deletions last, dependents first).
 
-use super::file::{secret_refs, DFunction, Desired, Pos, Principal};
+use super::desired::{secret_refs, DFunction, Desired, Pos, Principal};
 use super::state::{CApi, CFunction, CRoute, CStage, Current, Scope};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,6 +108,12 @@ pub struct Change {
     pub op: Op,
 }
 
+impl Change {
+    fn delete(address: String, op: Op) -> Change {
+        Change { address, action: Action::Delete, fields: Vec::new(), op }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Plan {
     pub changes: Vec<Change>,
@@ -183,6 +189,26 @@ fn at(d: &Desired, pos: Pos) -> String {
     format!("{}:{}:{}", d.file.display(), pos.line, pos.col)
 }
 
+/// The configuration fields a `PATCH …/config` body sets, with their values in `c`: the
+/// one list plan and apply compare.
+pub fn config_values(c: &FunctionConfig) -> [(&'static str, Value); 6] {
+    [
+        ("memory_mb", json!(c.memory_mb)),
+        ("timeout_ms", json!(c.timeout_ms)),
+        ("description", json!(c.description)),
+        ("env", json!(c.env)),
+        ("outbound", json!(c.outbound)),
+        ("config", json!(c.config)),
+    ]
+}
+
+/// A field line when `to` differs from `from` (absent: it is being created, and a value
+/// equal to the `default` is not shown).
+fn changed(name: &str, from: Option<Value>, to: Value, default: Value) -> Option<(String, String, String)> {
+    (from.as_ref() != Some(&to) && !(from.is_none() && to == default))
+        .then(|| (name.to_string(), from.map(|f| f.to_string()).unwrap_or_default(), to.to_string()))
+}
+
 /// The fields of a function configuration that differ; the description under the name
 /// `description` (or not compared: `None`).
 fn config_fields(
@@ -190,21 +216,19 @@ fn config_fields(
     to: &FunctionConfig,
     description: Option<&str>,
 ) -> Vec<(String, String, String)> {
+    let from = from.map(config_values);
+    let defaults = config_values(&FunctionConfig::default());
     let mut out = Vec::new();
-    let mut field = |name: &str, a: Option<Value>, b: Value, default: Value| {
-        if a.as_ref() != Some(&b) && !(a.is_none() && b == default) {
-            out.push((name.to_string(), a.map(|a| a.to_string()).unwrap_or_default(), b.to_string()));
-        }
-    };
-    let d = FunctionConfig::default();
-    field("memory_mb", from.map(|c| json!(c.memory_mb)), json!(to.memory_mb), json!(d.memory_mb));
-    field("timeout_ms", from.map(|c| json!(c.timeout_ms)), json!(to.timeout_ms), json!(d.timeout_ms));
-    if let Some(name) = description {
-        field(name, from.map(|c| json!(c.description)), json!(to.description), json!(""));
+    for (i, ((name, want), (_, default))) in config_values(to).into_iter().zip(defaults).enumerate() {
+        let name = match name {
+            "description" => match description {
+                Some(n) => n,
+                None => continue,
+            },
+            n => n,
+        };
+        out.extend(changed(name, from.as_ref().map(|f| f[i].1.clone()), want, default));
     }
-    field("env", from.map(|c| json!(c.env)), json!(to.env), json!({}));
-    field("outbound", from.map(|c| json!(c.outbound)), json!(to.outbound), json!([]));
-    field("config", from.map(|c| json!(c.config)), json!(to.config), json!([]));
     out
 }
 
@@ -217,7 +241,7 @@ fn route_set<'a>(routes: impl Iterator<Item = (String, String, &'a Integration)>
 pub fn plan(desired: &Desired, current: &Current, scope: &Scope, prune: bool) -> Plan {
     let mut plan = Plan::default();
     let mut deletes: Vec<Change> = Vec::new();
-    let delete = |address: String, op: Op| Change { address, action: Action::Delete, fields: Vec::new(), op };
+    let delete = Change::delete;
 
     // The id of each declared API, where it exists (one API per name, or an error).
     let mut api_ids: BTreeMap<&str, Option<&CApi>> = BTreeMap::new();
@@ -339,9 +363,7 @@ pub fn plan(desired: &Desired, current: &Current, scope: &Scope, prune: bool) ->
                 ));
             }
             let mut field = |n: &str, from: Option<Value>, to: Value, default: Value| {
-                if from.as_ref() != Some(&to) && !(from.is_none() && to == default) {
-                    fields.push((n.to_string(), from.map(|f| f.to_string()).unwrap_or_default(), to.to_string()));
-                }
+                fields.extend(changed(n, from, to, default));
             };
             field("variables", cur_stage.map(|c| json!(c.variables)), json!(s.variables), json!({}));
             field("description", cur_stage.map(|c| json!(c.description)), json!(s.description), json!(""));
@@ -388,14 +410,12 @@ pub fn plan(desired: &Desired, current: &Current, scope: &Scope, prune: bool) ->
                 }
             }
         }
-        // A function target must name a function of the file or of the server.
+        // A function target must name a function of the file or of the server; the
+        // secrets the functions a stage reaches reference must be in its environment.
         for (stage, s) in d.stages.iter().filter(|(n, _)| scope.stage(n)) {
-            for r in &d.routes {
-                let Integration::Function { target, .. } = &r.integration else { continue };
-                let Ok(Ok(t)) = waygate::model::api::Template::parse(target).map(|t| t.render(&s.variables)) else {
-                    continue;
-                };
-                let Ok((f, _)) = waygate::model::api::parse_target(&t) else { continue };
+            let env = s.environment_or(stage);
+            let mut reached = BTreeSet::new();
+            for (r, t, f) in d.functions_reached(s) {
                 if !desired.functions.contains_key(f.as_str()) && !current.functions.contains_key(f.as_str()) {
                     plan.errors.push(format!(
                         "{}: stage {name}/{stage}: route {} {} resolves to {t}, but there is no function {f} in the file or on the server",
@@ -404,20 +424,7 @@ pub fn plan(desired: &Desired, current: &Current, scope: &Scope, prune: bool) ->
                         r.path.as_str()
                     ));
                 }
-            }
-        }
-        // Secrets the stage's functions reference, in its environment.
-        for (stage, s) in d.stages.iter().filter(|(n, _)| scope.stage(n)) {
-            let env = s.environment_or(stage);
-            let mut reached = BTreeSet::new();
-            for r in &d.routes {
-                let Integration::Function { target, .. } = &r.integration else { continue };
-                let Ok(Ok(t)) = waygate::model::api::Template::parse(target).map(|t| t.render(&s.variables)) else {
-                    continue;
-                };
-                if let Ok((f, _)) = waygate::model::api::parse_target(&t) {
-                    reached.insert(f.to_string());
-                }
+                reached.insert(f.to_string());
             }
             for f in reached {
                 let Some(df) = desired.functions.get(&f) else { continue };
@@ -652,12 +659,7 @@ fn function_changes(
     for alias in detail.aliases.keys().filter(|a| !d.aliases.contains_key(*a)) {
         let address = format!("alias {name}:{alias}");
         if prune {
-            deletes.push(Change {
-                address,
-                action: Action::Delete,
-                fields: vec![],
-                op: Op::DeleteAlias { name: name.into(), alias: alias.clone() },
-            });
+            deletes.push(Change::delete(address, Op::DeleteAlias { name: name.into(), alias: alias.clone() }));
         } else {
             plan.kept.push(address);
         }
@@ -708,16 +710,14 @@ fn function_changes(
         let q = c.qualifier.as_deref().map(|q| format!(" (qualifier {q})")).unwrap_or_default();
         let address = format!("permission {name}/{}{q}", c.statement_id);
         if prune {
-            deletes.push(Change {
+            deletes.push(Change::delete(
                 address,
-                action: Action::Delete,
-                fields: vec![],
-                op: Op::DeletePermission {
+                Op::DeletePermission {
                     name: name.into(),
                     statement_id: c.statement_id.clone(),
                     qualifier: c.qualifier.clone(),
                 },
-            });
+            ));
         } else {
             plan.kept.push(address);
         }

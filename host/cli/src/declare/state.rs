@@ -4,7 +4,7 @@
 //! permissions, routes, stages and the routes each stage serves — fetched by
 //! [`FETCH_THREADS`] at once.
 
-use super::file::Desired;
+use super::desired::Desired;
 use crate::client::Client;
 use crate::enc;
 use anyhow::{anyhow, Context};
@@ -235,8 +235,8 @@ pub fn fetch(client: &Client, scope: &Scope) -> anyhow::Result<Current> {
             .flat_map(|a| a.stages.iter().filter(|(n, _)| scope.stage(n)).map(|(n, s)| s.environment_or(n).to_string()))
             .collect();
         let any_refs = d.functions.values().any(|f| {
-            !super::file::secret_refs(&f.config).is_empty()
-                || f.versions.iter().any(|v| !super::file::secret_refs(&v.config).is_empty())
+            !super::desired::secret_refs(&f.config).is_empty()
+                || f.versions.iter().any(|v| !super::desired::secret_refs(&v.config).is_empty())
         });
         if any_refs {
             let envs: Vec<String> = envs.into_iter().collect();
