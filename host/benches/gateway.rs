@@ -177,9 +177,46 @@ fn main() {
             }
             report(&big, &peer, c);
         }
+        stats(&client, &big, &peer, rounds).await;
         big.server.shutdown().await;
         peer.server.shutdown().await;
     });
+}
+
+/// `GET /v1/stats` (the console's traffic poll) on both sides after their traffic: every
+/// stage side and version has counts by then. Alternating, 50 calls per side per round.
+async fn stats(client: &reqwest::Client, big: &Side, peer: &Side, rounds: usize) {
+    let mut out = Vec::new();
+    for s in [big, peer] {
+        out.push((s, hist(), 0usize, 0usize));
+    }
+    for _ in 0..rounds {
+        for (s, h, bytes, rows) in out.iter_mut() {
+            let url = format!("{}/v1/stats", s.server.admin_url());
+            for _ in 0..50 {
+                let t = Instant::now();
+                let r = client.get(&url).bearer_auth(&s.server.platform.admin_token).send().await.expect("stats");
+                assert_eq!(r.status(), 200);
+                let body = r.bytes().await.expect("body");
+                h.record(t.elapsed().as_nanos() as u64).ok();
+                *bytes = body.len();
+                let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+                *rows = v["stages"].as_array().map_or(0, Vec::len);
+            }
+        }
+    }
+    println!("GET /v1/stats (the console's poll; client wall time over loopback, {} calls each):", out[0].1.len());
+    for (s, h, bytes, rows) in &out {
+        println!(
+            "  {} ({:>4} APIs): p50 {:6.2} ms p99 {:6.2} ms | {rows} stage sides, {:.0} KiB",
+            s.name,
+            s.apis.len(),
+            us(h, 0.5) / 1000.0,
+            us(h, 0.99) / 1000.0,
+            *bytes as f64 / 1024.0
+        );
+    }
+    println!("  ratio big/peer p50: {:.2}×", us(&out[0].1, 0.5) / us(&out[1].1, 0.5));
 }
 
 fn report(big: &Side, peer: &Side, concurrency: usize) {

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod body_limit;
 pub mod configuration;
 pub mod connections;
+pub mod console;
 pub mod control;
 pub mod data_plane;
 pub mod examples;

@@ -145,9 +145,15 @@ fn the_cli_sets_the_code_bounds_and_refuses_bad_ones() {
     assert_eq!(v["code"]["max_modules"], 7, "{v}");
     assert_eq!(v["code"]["idle_s"], Value::Null, "0 turns the idle unload off: {v}");
     assert_eq!(v["pool"]["max_warm_slots"], 5, "{v}");
+    assert_eq!(v["pool"]["development_priority"], "normal", "what the test servers run with: {v}");
     drop(s);
 
-    for (flag, value) in [("--code-cache-mb", "0"), ("--code-idle-s", "604801"), ("--loaded-modules", "0")] {
+    for (flag, value) in [
+        ("--code-cache-mb", "0"),
+        ("--code-idle-s", "604801"),
+        ("--loaded-modules", "0"),
+        ("--development-priority", "idle"),
+    ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_waygate"))
             .args(["up", "--no-examples", flag, value, "--data-dir"])
             .arg(dir.path().join("refused"))

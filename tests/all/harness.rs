@@ -273,6 +273,8 @@ pub async fn raw_http(url: &str, request: &[u8]) -> (u16, String, String) {
 /// The real `waygate up` binary as a separate process on `data_dir` (ports picked by the
 /// OS, read back from its "Waygate is up" log line), for what an in-process server can't
 /// show: a SIGKILL at any moment, the files a fresh start creates under umask 022.
+/// Started with `--development-priority normal`, for the reason [`test_config`] gives: in
+/// the idle class, a `$LATEST` invocation timed out behind other tests' CPU work in CI.
 pub struct Spawned {
     /// Behind a lock so that `kill` works while other threads still send requests.
     child: std::sync::Mutex<std::process::Child>,
@@ -309,9 +311,9 @@ impl Spawned {
             .arg(env!("CARGO_BIN_EXE_waygate"))
             .args(["up", "--admin-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
             .args(if examples {
-                &["--max-instances", "16"][..]
+                &["--max-instances", "16", "--development-priority", "normal"][..]
             } else {
-                &["--no-examples", "--max-instances", "16"][..]
+                &["--no-examples", "--max-instances", "16", "--development-priority", "normal"][..]
             })
             .args(extra)
             .arg("--data-dir")

@@ -19,6 +19,7 @@ mod code_cache;
 mod commit;
 mod components;
 mod connections;
+mod console;
 mod crash;
 mod declare;
 mod docs;

@@ -41,6 +41,12 @@ pub struct UpArgs {
     /// CPU.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     development_threads: Option<u64>,
+    /// Scheduling of the development workers: `lowest` (the idle class, so development
+    /// only gets CPU nothing else wants) or `normal` (like production's; for a host shared
+    /// with other busy processes, where the idle class can starve `$LATEST` invocations
+    /// into timeouts). Production still goes first at every epoch tick either way.
+    #[arg(long, value_enum, default_value_t = DevelopmentPriority::Lowest)]
+    development_priority: DevelopmentPriority,
     /// Largest code upload, in MiB.
     #[arg(long, default_value_t = 50)]
     max_upload_mb: usize,
@@ -127,6 +133,12 @@ pub struct UpArgs {
     log_format: LogFormat,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DevelopmentPriority {
+    Lowest,
+    Normal,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -167,6 +179,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
     }
     config.runtime.development_instances = a.development_instances;
     config.runtime.development_threads = a.development_threads.map(|n| n as usize);
+    config.runtime.lower_development_priority = a.development_priority == DevelopmentPriority::Lowest;
     config.runtime.loaded_modules = a.loaded_modules as usize;
     config.runtime.code_cache_bytes = (a.code_cache_mb as usize) << 20;
     config.runtime.code_idle = (a.code_idle_s > 0).then(|| std::time::Duration::from_secs(a.code_idle_s));
@@ -181,7 +194,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
             other.split('@').next_back().unwrap_or(other)
         ),
     };
-    config.admin_token_file = a.admin_token_file;
+    config.admin_token_file = a.admin_token_file.clone();
     // The key itself may come from the environment (e.g. a secrets manager); it is read
     // here rather than as a clap argument so it can never appear in `ps` or --help.
     config.master_key_hex = std::env::var("WAYGATE_MASTER_KEY").ok().map(zeroize::Zeroizing::new);
@@ -231,6 +244,12 @@ pub fn run(a: UpArgs) -> anyhow::Result<ExitCode> {
             pooling = p.runtime.is_pooling(),
             engine = p.runtime.fingerprint(),
             "Waygate is up"
+        );
+        tracing::info!(
+            target: LOG_TARGET,
+            "Console: {}/console/ (sign in with the admin token in {})",
+            server.admin_url(),
+            a.admin_token_file.clone().unwrap_or_else(|| data.admin_token()).display()
         );
         tracing::info!(
             target: LOG_TARGET,

@@ -51,6 +51,11 @@ pub enum Refine {
     CreateAlias,
     /// API Gateway's CreateStage: the rule's action on `api/ID/stage/{body.stageName}`.
     CreateStage,
+    /// A read whose answer holds many resources: no permission on the route itself; the
+    /// handler keeps only the items the caller may read (the rule's action on each item's
+    /// resource, through [`Principal::allows`]). `GET /v1/stats`: a key scoped to `dev`
+    /// sees dev's figures and nothing of prod's, as it would through the per-stage routes.
+    PerItem,
     /// API Gateway's UpdateStage: the rule's action, and `api:Deploy` on the same stage
     /// when a patch operation moves its deployment or canary (`/deploymentId`,
     /// `/canarySettings…`, or a `copy` from them).
@@ -193,6 +198,14 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// Whether it may do `action` on `resource` (for [`Refine::PerItem`] handlers).
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        match self {
+            Principal::Admin => true,
+            Principal::Key { policy, .. } => policy.allows(action, resource),
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             Principal::Admin => "admin",
@@ -241,7 +254,7 @@ pub async fn authorize(State(p): State<AppState>, req: Request, next: Next) -> R
     let denied = match &principal {
         Principal::Admin => None,
         Principal::Key { policy, .. } => {
-            if checks.is_empty() {
+            if checks.is_empty() && rule.is_none_or(|r| r.refine != Refine::PerItem) {
                 Some(format!("{} {} is not open to API keys (admin token only)", method, path))
             } else {
                 checks.iter().find(|(a, r)| !policy.allows(a, r)).map(|(a, r)| {
@@ -341,7 +354,12 @@ async fn required(rule: &Rule, req: Request, large: usize) -> Result<(Request, V
         .collect();
     let checks = rule_checks(rule, &params, &json, &query)
         .and_then(|mut checks| {
-            let base = checks.first().map(|(_, r)| r.clone())?;
+            // A per-item route checks nothing itself, but the fields it is sent still need
+            // their permissions (`?environment=` on every route).
+            let base = checks
+                .first()
+                .map(|(_, r)| r.clone())
+                .or_else(|| (rule.refine == Refine::PerItem).then(|| rule.resource.to_string()))?;
             for f in FIELD_RULES {
                 checks.extend(field_check(f, &base, &json, &query)?);
             }
@@ -376,6 +394,7 @@ fn rule_checks(
     };
     Some(match rule.refine {
         Refine::None => vec![(action, base)],
+        Refine::PerItem => Vec::new(),
         Refine::CreateFunction => vec![(action, name_in_body("function"))],
         Refine::CreateKey => vec![(action, name_in_body("key"))],
         Refine::AlsoDeploy => vec![(action, base.clone()), ("api:Deploy".into(), base)],

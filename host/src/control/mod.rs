@@ -23,6 +23,7 @@ pub mod invoke;
 pub mod keys;
 pub mod logs;
 pub mod metrics;
+pub mod openapi;
 pub mod paging;
 pub mod permissions;
 pub mod routes;
@@ -31,6 +32,7 @@ pub mod secrets;
 pub mod stage_cache;
 pub mod stage_metrics;
 pub mod stages;
+pub mod stats;
 pub mod values;
 pub mod versions;
 
@@ -55,9 +57,13 @@ pub fn app(platform: Arc<Platform>) -> Router {
         .layer(middleware::from_fn_with_state(platform.clone(), access::authorize))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(platform.clone(), aws::shape_errors))
-        // The one route outside the route table and its authorization: a probe's, which
-        // says nothing but "ok" or "degraded".
-        .route("/healthz", axum::routing::get(cluster::healthz));
+        // Outside the route table and its authorization: a probe's, which says nothing
+        // but "ok" or "degraded".
+        .route("/healthz", axum::routing::get(cluster::healthz))
+        // The API's description is public, like the console's files (what it describes
+        // is still behind the token).
+        .route("/v1/openapi.json", axum::routing::get(openapi::get))
+        .merge(crate::console::router());
     observed(router).with_state(platform)
 }
 

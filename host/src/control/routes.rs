@@ -15,7 +15,9 @@ use super::aws::{apigateway, lambda};
 use super::{
     aliases, apis, appconfig, audit, canary, cluster, code, concurrency, deployments, functions, invoke, keys, logs,
 };
-use super::{metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, values, versions, AppState};
+use super::{
+    metrics, permissions, runtime, secrets, stage_cache, stage_metrics, stages, stats, values, versions, AppState,
+};
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
@@ -30,6 +32,9 @@ pub struct Route {
     /// The axum route pattern, full (with `/v1`): what `MatchedPath` reports.
     pub path: &'static str,
     pub handler: Handler,
+    /// The handler's path as written in the table (`functions::create`): the operation's
+    /// id in the OpenAPI document.
+    pub handler_name: &'static str,
     /// Who may call it: the action and resource a key's policy must allow.
     pub rule: Rule,
 }
@@ -50,7 +55,13 @@ impl Route {
 /// `route!(METHOD "/path" => handler, rule)`.
 macro_rules! route {
     ($method:ident $path:literal => $handler:path, $rule:expr) => {
-        Route { method: stringify!($method), path: $path, handler: |m| axum::routing::on(m, $handler), rule: $rule }
+        Route {
+            method: stringify!($method),
+            path: $path,
+            handler: |m| axum::routing::on(m, $handler),
+            handler_name: stringify!($handler),
+            rule: $rule,
+        }
     };
 }
 
@@ -271,6 +282,8 @@ pub const ROUTES: &[Route] = &[
     route!(GET "/v1/audit" => audit::list, rule("audit:Read", "audit")),
     route!(GET "/metrics" => metrics::metrics, rule("metrics:Read", "metrics")),
     route!(GET "/v1/cluster" => cluster::cluster, rule("cluster:Read", "cluster")),
+    // The console's traffic figures: each stage and version shown only to who may read it.
+    route!(GET "/v1/stats" => stats::get, rule("api:Read", "stats").refine(Refine::PerItem)),
 ];
 
 /// The routes of [`ROUTES`], without the fallbacks and layers [`super::app`] adds. Routes

@@ -24,6 +24,7 @@ pub async fn get(State(p): State<AppState>) -> Json<Value> {
                 "in_use": in_use,
                 "development_share": rt.development_share(),
                 "development_in_use": development_in_use,
+                "development_priority": if rt.config().lower_development_priority { "lowest" } else { "normal" },
                 "pooling": rt.is_pooling(),
                 "loaded_modules": rt.loader().loaded(),
                 "warm_slots": warm.unused_warm_slots,

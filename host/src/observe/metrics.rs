@@ -64,8 +64,21 @@ impl Labels<'_> {
     }
 }
 
+/// [`Labels`], owned: what a [`Metrics::tallies`] row is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedLabels {
+    pub function: String,
+    pub version: String,
+    pub alias: String,
+    pub api: String,
+    pub stage: String,
+    pub canary: bool,
+}
+
 /// The handles every invocation of one label set touches, registered once.
 struct Hot {
+    labels: OwnedLabels,
+    tally: super::tally::Tally,
     invocations: Counter,
     duration: Histogram,
     instantiate: Histogram,
@@ -137,6 +150,15 @@ impl Metrics {
         }
         let v = labels.to_vec();
         let hot = Arc::new(Hot {
+            labels: OwnedLabels {
+                function: labels.function.to_string(),
+                version: labels.version.to_string(),
+                alias: labels.alias.to_string(),
+                api: labels.api.to_string(),
+                stage: labels.stage.to_string(),
+                canary: labels.canary,
+            },
+            tally: super::tally::Tally::default(),
             invocations: self.counter(INVOCATIONS, v.clone()),
             duration: self.histogram(DURATION, v.clone()),
             instantiate: self.histogram(INSTANTIATE, v),
@@ -151,6 +173,7 @@ impl Metrics {
         hot.invocations.increment(1);
         hot.duration.record((t.instantiate + t.run).as_secs_f64());
         hot.instantiate.record(t.instantiate.as_secs_f64());
+        hot.tally.record(t.instantiate + t.run, rec.outcome.error.is_some(), t.load.is_some());
         if let Some(load) = t.load {
             self.counter(LOADS, labels.to_vec()).increment(1);
             self.histogram(LOAD_DURATION, labels.to_vec()).record(load.as_secs_f64());
@@ -221,6 +244,21 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         self.handle.render()
+    }
+
+    /// Every label set's tally so far, with `f` choosing (and grouping) the rows: rows
+    /// for which it returns the same key are added up.
+    pub fn tallies<K: Ord>(
+        &self,
+        mut f: impl FnMut(&OwnedLabels) -> Option<K>,
+    ) -> std::collections::BTreeMap<K, super::tally::TallySum> {
+        let mut out = std::collections::BTreeMap::new();
+        for hot in self.hot.read().values() {
+            if let Some(k) = f(&hot.labels) {
+                hot.tally.add_to(out.entry(k).or_default());
+            }
+        }
+        out
     }
 }
 

@@ -6,6 +6,7 @@ pub mod logs;
 pub mod metrics;
 
 pub mod stage_metrics;
+pub mod tally;
 
 use crate::runtime::Outcome;
 use std::fmt::Write;

@@ -64,6 +64,14 @@ impl StageMetrics {
         self.0.renew_where(|k| apis.contains(&k.0))
     }
 
+    /// Every stage side's counters: (API id, stage, canary, the counters' view).
+    pub fn all(&self) -> Vec<(String, String, bool, Value)> {
+        let m = self.0.lock();
+        let mut v: Vec<_> = m.iter().map(|((a, s, c), counters)| (a.clone(), s.clone(), *c, counters.view())).collect();
+        v.sort_by(|x, y| (&x.0, &x.1, x.2).cmp(&(&y.0, &y.1, y.2)));
+        v
+    }
+
     /// `{stage: {...}, canary: {...} | null}`.
     pub fn view(&self, api: &str, stage: &str) -> Value {
         let m = self.0.lock();
