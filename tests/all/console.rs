@@ -237,6 +237,8 @@ async fn the_console_in_a_real_browser() {
     let pct: f64 = share.trim_end_matches(" %").parse().unwrap();
     assert!((10.0..=90.0).contains(&pct), "a canary at 50 % got {pct} % of 60 requests");
     text_of(&c, ".traffic-stage[data-stage='prod']", "Requests/s").await;
+    // Two more polls, so the screenshot's charts show lines, not single points.
+    tokio::time::sleep(Duration::from_secs(7)).await;
     c.execute("document.querySelector(\".traffic-stage[data-stage='prod']\").scrollIntoView()", vec![]).await.unwrap();
     shot(&c, "traffic").await;
 

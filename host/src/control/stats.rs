@@ -9,11 +9,11 @@
 
 use super::access::Principal;
 use super::AppState;
+use crate::observe::stage_metrics::SideView;
 use crate::observe::tally::{bounds_ms, TallySum, TallyView};
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Serialize)]
@@ -35,7 +35,7 @@ struct StageStats {
     /// The gateway's requests: `requests`, `cache_hits`, `cache_misses`, `throttled`,
     /// `client_errors`, `server_errors`.
     #[serde(flatten)]
-    requests: Value,
+    requests: SideView,
     /// The function invocations those requests made.
     invocations: TallyView,
 }
@@ -57,14 +57,13 @@ pub async fn get(
     if query.is_some_and(|q| !q.is_empty()) {
         return Err(super::error::ApiError::BadRequest("GET /v1/stats takes no query parameters".into()));
     }
-    let may_read_stage = |api: &str, stage: &str| who.allows("api:Read", &format!("api/{api}/stage/{stage}"));
+    // The admin reads everything: no resource strings to build per row.
+    let admin = matches!(who, Principal::Admin);
+    let may_read_stage = |api: &str, stage: &str| admin || who.allows("api:Read", &format!("api/{api}/stage/{stage}"));
     let by_side = p.observe.metrics.tallies(|l| {
         (!l.api.is_empty() && may_read_stage(&l.api, &l.stage)).then(|| (l.api.clone(), l.stage.clone(), l.canary))
     });
-    let sides: Vec<(String, String, bool, Value)> = {
-        let live = p.live.metrics.all();
-        live.into_iter().filter(|(api, stage, _, _)| may_read_stage(api, stage)).collect()
-    };
+    let sides = p.live.metrics.all(may_read_stage);
     let stages = sides
         .into_iter()
         .map(|(api_id, stage, canary, requests)| {
@@ -73,6 +72,9 @@ pub async fn get(
         })
         .collect();
     let by_version: BTreeMap<(String, String), TallySum> = p.observe.metrics.tallies(|l| {
+        if admin {
+            return Some((l.function.clone(), l.version.clone()));
+        }
         let resource = match l.version.as_str() {
             "$LATEST" => format!("function/{}", l.function),
             n => format!("function/{}/version/{n}", l.function),

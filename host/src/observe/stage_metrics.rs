@@ -35,15 +35,31 @@ impl SideCounters {
     }
 
     pub fn view(&self) -> Value {
-        json!({
-            "requests": self.requests.load(Relaxed),
-            "cache_hits": self.cache_hits.load(Relaxed),
-            "cache_misses": self.cache_misses.load(Relaxed),
-            "throttled": self.throttled.load(Relaxed),
-            "client_errors": self.client_errors.load(Relaxed),
-            "server_errors": self.server_errors.load(Relaxed),
-        })
+        json!(self.read())
     }
+
+    /// The counters now.
+    pub fn read(&self) -> SideView {
+        SideView {
+            requests: self.requests.load(Relaxed),
+            cache_hits: self.cache_hits.load(Relaxed),
+            cache_misses: self.cache_misses.load(Relaxed),
+            throttled: self.throttled.load(Relaxed),
+            client_errors: self.client_errors.load(Relaxed),
+            server_errors: self.server_errors.load(Relaxed),
+        }
+    }
+}
+
+/// One stage side's counters as read at one moment.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct SideView {
+    pub requests: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    pub throttled: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
 }
 
 /// (api, stage, is canary) → counters.
@@ -64,10 +80,15 @@ impl StageMetrics {
         self.0.renew_where(|k| apis.contains(&k.0))
     }
 
-    /// Every stage side's counters: (API id, stage, canary, the counters' view).
-    pub fn all(&self) -> Vec<(String, String, bool, Value)> {
+    /// The counters of every stage side `keep(api, stage)` accepts: (API id, stage,
+    /// canary, the counters), in key order.
+    pub fn all(&self, mut keep: impl FnMut(&str, &str) -> bool) -> Vec<(String, String, bool, SideView)> {
         let m = self.0.lock();
-        let mut v: Vec<_> = m.iter().map(|((a, s, c), counters)| (a.clone(), s.clone(), *c, counters.view())).collect();
+        let mut v: Vec<_> = m
+            .iter()
+            .filter(|((a, s, _), _)| keep(a, s))
+            .map(|((a, s, c), counters)| (a.clone(), s.clone(), *c, counters.read()))
+            .collect();
         v.sort_by(|x, y| (&x.0, &x.1, x.2).cmp(&(&y.0, &y.1, y.2)));
         v
     }

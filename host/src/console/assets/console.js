@@ -52,9 +52,36 @@ class ApiError extends Error {
   }
 }
 
+/** The operations of GET /v1/openapi.json as [method, RegExp of the path template]: every
+ *  call the console makes must be one of them, so the console cannot drift from the API
+ *  the server describes (a call that isn't fails loudly instead of half-working). */
+let described = null;
+
+async function loadDescription() {
+  if (described) return described;
+  const resp = await fetch('/v1/openapi.json');
+  if (!resp.ok) throw new ApiError(resp.status, 'The API description could not be loaded');
+  const doc = await resp.json();
+  described = [];
+  for (const [template, item] of Object.entries(doc.paths)) {
+    const re = new RegExp('^' + template.replace(/[.+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+') + '$');
+    for (const method of Object.keys(item)) described.push([method.toUpperCase(), re]);
+  }
+  return described;
+}
+
+async function checkDescribed(method, path) {
+  const ops = await loadDescription();
+  const bare = path.split('?')[0];
+  if (!ops.some(([m, re]) => m === method && re.test(bare))) {
+    throw new ApiError(0, 'Console error: ' + method + ' ' + bare + ' is not in the API description (/v1/openapi.json)');
+  }
+}
+
 /** Calls the management API; resolves to the parsed JSON (or null on 204), rejects with
  *  an ApiError carrying the server's `message`. `raw`: a Blob body (code: application/wasm). */
 async function api(method, path, body, raw) {
+  await checkDescribed(method, path);
   const headers = { Authorization: 'Bearer ' + (sessionStorage.getItem(TOKEN_KEY) || '') };
   let payload;
   if (raw !== undefined) {
@@ -553,7 +580,13 @@ function drawTraffic(body, names) {
   }
   if (!parts.length) parts.push(h('p', { class: 'muted' }, 'No stage has served a request yet.'));
   const vrows = [...last.versions.values()].sort((a, b) => b.total - a.total);
+  const top = vrows.slice(0, 4).map((v) => v.function + ':' + v.version);
+  const vpts = (key, f) => series.map((s) => (s.versions.get(key) ? f(s.versions.get(key)) : null));
   parts.push(h('section', {}, h('h2', {}, 'Function versions'),
+    top.length ? h('div', { class: 'charts' },
+      lineChart('Invocations/s (busiest versions)', top.map((k) => ({ label: k, points: vpts(k, (v) => v.ips) })), '/s'),
+      lineChart('p99 latency', top.map((k) => ({ label: k, points: vpts(k, (v) => v.p99) })), ' ms'),
+      lineChart('Cold starts/s', top.map((k) => ({ label: k, points: vpts(k, (v) => v.cold) })), '/s')) : null,
     table(['Function', 'Version', 'Invocations/s', 'Errors/s', 'p50', 'p99', 'Cold starts/s', 'Total'],
       vrows.map((v) => [v.function, v.version, fmt(v.ips), fmt(v.errors), fmt(v.p50, ' ms'), fmt(v.p99, ' ms'), fmt(v.cold), v.total]))));
   body.replaceChildren(...parts);
